@@ -192,6 +192,16 @@ class Sample:
         return self.targets.get(kind)
 
 
+@dataclass(frozen=True, slots=True)
+class BadSample:
+    """A case a reader could not turn into a Sample: recorded with the file and the reason."""
+
+    id: str
+    dataset: str
+    path: str
+    reason: str
+
+
 # --------------------------------------------------------------------------- requests
 
 
