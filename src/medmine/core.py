@@ -114,10 +114,15 @@ class Box:
 
 @dataclass(frozen=True, slots=True)
 class LabelTarget:
-    """Ground truth for classification: one label out of the dataset's label set."""
+    """Ground truth for classification: one label out of the dataset's label set.
+
+    ``names`` maps a canonical label to the words a reader (or a model) may use for it: its
+    display name first, then synonyms and abbreviations. Readers share one mapping per dataset.
+    """
 
     label: str
     labels: tuple[str, ...]
+    names: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -453,8 +458,8 @@ class Model(Protocol):
 class Fittable(Protocol):
     """A model that learns from a support set (training split) before answering."""
 
-    def fit(self, support: Sequence[Sample], task: Task) -> None:
-        """Prepare from the support samples for the given task."""
+    def fit(self, support: Sequence[Sample], task: Task) -> Model:
+        """A copy of this model prepared from the support samples for the given task."""
         ...
 
 

@@ -1,0 +1,80 @@
+"""Progress bars: one per model, with samples/s, ETA and the error count."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+
+class RateColumn(ProgressColumn):
+    """Samples per second (blank until rich has measured a speed)."""
+
+    def render(self, task: Task) -> Text:
+        """The rate text for one bar."""
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:6.1f} samples/s" if speed else " " * 16)
+
+
+class ModelBar:
+    """One model's bar; ``advance`` counts a finished sample and, if it failed, an error."""
+
+    def __init__(self, progress: Progress | None, task_id: TaskID | None, name: str) -> None:
+        self.progress = progress
+        self.task_id = task_id
+        self.name = name
+        self.errors = 0
+
+    def advance(self, error: bool) -> None:
+        """Count one finished sample."""
+        if error:
+            self.errors += 1
+        if self.progress is not None and self.task_id is not None:
+            self.progress.update(self.task_id, advance=1, errors=self.errors)
+
+
+class ProgressBoard:
+    """All models' bars (disabled in tests and when output is not a terminal)."""
+
+    def __init__(self, enabled: bool = True, console: Console | None = None) -> None:
+        self.progress: Progress | None = None
+        if enabled:
+            self.progress = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                RateColumn(),
+                TimeRemainingColumn(),
+                TextColumn("errors: {task.fields[errors]}"),
+                console=console or Console(stderr=True),
+                transient=False,
+            )
+
+    def add(self, name: str, total: int) -> ModelBar:
+        """A new bar for a model."""
+        if self.progress is None:
+            return ModelBar(None, None, name)
+        task_id = self.progress.add_task(name, total=total, errors=0)
+        return ModelBar(self.progress, task_id, name)
+
+    def __enter__(self) -> ProgressBoard:
+        if self.progress is not None:
+            self.progress.start()
+        return self
+
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self.progress is not None:
+            self.progress.stop()

@@ -1,0 +1,314 @@
+"""The runner: asks each model every pending sample of every job, stores each answer at once,
+then scores from the store — so an interrupted run resumes and ends with identical numbers."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import statistics
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from medmine.core import (
+    BadSample,
+    Fittable,
+    Model,
+    ParseStatus,
+    Prediction,
+    Request,
+    Response,
+    Sample,
+    Task,
+)
+from medmine.run.progress import ProgressBoard
+from medmine.run.store import ResponseCache, RunStore
+
+
+@dataclass
+class Job:
+    """One model on one task on one dataset's test samples (with its training split as support)."""
+
+    model: Model
+    task: Task
+    dataset: str
+    samples: Sequence[Sample]
+    support: Sequence[Sample] = ()
+    fingerprint: str = ""
+
+
+@dataclass
+class _Unit:
+    job_model: Model
+    model_name: str
+    task: Task
+    dataset: str
+    sample: Sample
+    repeat: int
+
+
+@dataclass
+class RunSummary:
+    """What a run did: answers asked, taken from cache, resumed, failed, skipped."""
+
+    asked: int = 0
+    from_cache: int = 0
+    resumed: int = 0
+    errors: int = 0
+    bad_samples: int = 0
+    stopped_models: dict[str, str] = field(default_factory=dict)
+
+
+class Runner:
+    """Runs jobs against a run store, with a shared response cache and per-model concurrency."""
+
+    def __init__(
+        self,
+        store: RunStore,
+        cache: ResponseCache | None = None,
+        *,
+        repeats: int = 1,
+        concurrency: int | None = None,
+        progress: bool = True,
+    ) -> None:
+        self.store = store
+        self.cache = cache
+        self.repeats = repeats
+        self.concurrency = concurrency
+        self.progress = progress
+        self.summary = RunSummary()
+        self._stopped: dict[str, str] = {}
+
+    # ------------------------------------------------------------------------------ asking
+    def prepare(self, jobs: Sequence[Job]) -> tuple[list[_Unit], list[Job]]:
+        """Pending units (not yet answered) and the jobs after fitting and skipping rules."""
+        units: list[_Unit] = []
+        ready: list[Job] = []
+        for job in jobs:
+            samples = [s for s in job.samples if job.task.applies_to(s)]
+            name = job.model.name
+            if not samples:
+                continue
+            if getattr(job.model, "modality", "vision") == "text" and any(
+                s.images for s in samples
+            ):
+                self.store.put_skipped(
+                    name,
+                    job.task.name,
+                    job.dataset,
+                    "text-only model: the task needs images",
+                    len(samples),
+                )
+                continue
+            supported = getattr(job.model, "tasks", None)
+            if supported is not None and job.task.name not in supported:
+                self.store.put_skipped(
+                    name,
+                    job.task.name,
+                    job.dataset,
+                    f"{name} does not do {job.task.name}",
+                    len(samples),
+                )
+                continue
+            model = job.model
+            if isinstance(model, Fittable):
+                support = [s for s in job.support if job.task.applies_to(s)]
+                try:
+                    model = model.fit(support, job.task)
+                except (OSError, ValueError) as exc:
+                    self.store.put_skipped(
+                        name, job.task.name, job.dataset, f"cannot fit: {exc}", len(samples)
+                    )
+                    continue
+            job = dataclasses.replace(job, model=model, samples=samples)
+            ready.append(job)
+            done = self.store.answered(name, job.task.name, job.dataset)
+            for s in samples:
+                for rep in range(self.repeats):
+                    if (s.id, rep) in done:
+                        self.summary.resumed += 1
+                    else:
+                        units.append(_Unit(model, name, job.task, job.dataset, s, rep))
+        return units, ready
+
+    async def run(self, jobs: Sequence[Job]) -> list[Job]:
+        """Ask every pending unit; returns the jobs as run (fitted models, applicable samples)."""
+        units, ready = self.prepare(jobs)
+        by_model: dict[str, list[_Unit]] = defaultdict(list)
+        for u in units:
+            by_model[u.model_name].append(u)
+        board = ProgressBoard(enabled=self.progress)
+        with board:
+            await asyncio.gather(
+                *(self._run_model(name, us, board) for name, us in by_model.items())
+            )
+        self.summary.stopped_models = dict(self._stopped)
+        return ready
+
+    async def _run_model(self, name: str, units: list[_Unit], board: ProgressBoard) -> None:
+        limit = self.concurrency or max(1, int(getattr(units[0].job_model, "max_concurrency", 1)))
+        sem = asyncio.Semaphore(limit)
+        bar = board.add(name, len(units))
+
+        async def one(u: _Unit) -> None:
+            async with sem:
+                if name in self._stopped:
+                    bar.advance(error=False)
+                    return
+                failed = await self._answer(u)
+            bar.advance(error=failed)
+
+        await asyncio.gather(*(one(u) for u in units))
+
+    async def _answer(self, u: _Unit) -> bool:
+        """Ask one unit (or take it from the cache) and store it. Returns True on failure."""
+        try:
+            request = u.task.request(u.sample)
+            if u.repeat:
+                request = dataclasses.replace(request, repeat=u.repeat)
+            key = request.key(u.job_model.cache_id)
+        except (OSError, ValueError) as exc:
+            bad = BadSample(
+                u.sample.id, u.dataset, _paths(u.sample), f"{type(exc).__name__}: {exc}"
+            )
+            self.store.put_bad_samples([bad])
+            self.summary.bad_samples += 1
+            return True
+        cached = self.cache.get(key) if self.cache is not None else None
+        if cached is not None:
+            response, from_cache = cached, True
+            self.summary.from_cache += 1
+        else:
+            response = await self._generate(u.job_model, request)
+            from_cache = False
+            self.summary.asked += 1
+            if self.cache is not None:
+                self.cache.put(key, response)
+        prediction = _safe_parse(u.task, response, u.sample)
+        self.store.put_result(
+            u.model_name,
+            u.task.name,
+            u.dataset,
+            u.sample.id,
+            u.repeat,
+            key,
+            response,
+            from_cache,
+            prediction,
+        )
+        if response.error is not None:
+            self.summary.errors += 1
+            if response.error_kind == "quota" and u.model_name not in self._stopped:
+                self._stopped[u.model_name] = response.error
+                self.store.event(
+                    "quota",
+                    f"{u.model_name}: stopped asking ({response.error}); "
+                    "rerun the same command later to resume",
+                )
+            return True
+        return False
+
+    @staticmethod
+    async def _generate(model: Model, request: Request) -> Response:
+        start = time.perf_counter()
+        try:
+            return await model.generate(request)
+        except Exception as exc:  # a backend bug must not end the run: record it per sample
+            return Response(
+                text="",
+                model=model.cache_id,
+                error=f"{type(exc).__name__}: {exc}",
+                error_kind="exception",
+                latency_s=time.perf_counter() - start,
+            )
+
+    # ----------------------------------------------------------------------------- scoring
+    def score(self, jobs: Sequence[Job]) -> None:
+        """Score every job from what the store holds (deterministic order: sample id)."""
+        for job in jobs:
+            name = job.model.name
+            rows = {
+                (r.sample_id, r.repeat): r
+                for r in self.store.results(name, job.task.name, job.dataset)
+            }
+            samples = sorted(job.samples, key=lambda s: s.id)
+            bad = {b.id for b in self.store.bad_samples() if b.dataset == job.dataset}
+            samples = [s for s in samples if s.id not in bad]
+            if not samples:
+                continue
+            per_repeat = []
+            for rep in range(self.repeats):
+                preds = [
+                    rows[(s.id, rep)].prediction
+                    if (s.id, rep) in rows
+                    else Prediction(None, ParseStatus.ERROR, "not answered (run incomplete)")
+                    for s in samples
+                ]
+                per_repeat.append(job.task.score(preds, samples))
+            scores = per_repeat[0]
+            metrics = dict(scores.metrics)
+            missing = sum((s.id, 0) not in rows for s in samples)
+            metrics["n_missing"] = float(missing)
+            if self.repeats > 1:
+                heads = [r.metrics[scores.headline] for r in per_repeat]
+                metrics[f"{scores.headline}_repeat_mean"] = float(np.mean(heads))
+                metrics[f"{scores.headline}_repeat_sd"] = float(np.std(heads, ddof=1))
+            metrics.update(
+                efficiency([r.response for r in rows.values()], [r.cached for r in rows.values()])
+            )
+            self.store.put_scores(
+                name,
+                job.task.name,
+                job.dataset,
+                scores.headline,
+                metrics,
+                scores.per_sample,
+                scores.tables,
+            )
+
+
+def efficiency(responses: Sequence[Response], cached: Sequence[bool]) -> dict[str, float]:
+    """Latency, time to first token, tokens, throughput and cost over a job's answers."""
+    out: dict[str, float] = {}
+    lat = [r.latency_s for r in responses if r.latency_s is not None]
+    if lat:
+        out["latency_mean_s"] = float(statistics.fmean(lat))
+        out["latency_p50_s"] = float(np.percentile(lat, 50))
+        out["latency_p95_s"] = float(np.percentile(lat, 95))
+    ttft = [r.ttft_s for r in responses if r.ttft_s is not None]
+    if ttft:
+        out["ttft_mean_s"] = float(statistics.fmean(ttft))
+    tin = [r.usage.input_tokens for r in responses if r.usage.input_tokens is not None]
+    tout = [r.usage.output_tokens for r in responses if r.usage.output_tokens is not None]
+    if tin:
+        out["input_tokens"] = float(sum(tin))
+    if tout:
+        out["output_tokens"] = float(sum(tout))
+    tps = [t for r in responses if (t := r.tokens_per_s) is not None]
+    if tps:
+        out["tokens_per_s"] = float(statistics.fmean(tps))
+    if any(r.usage.estimated for r in responses):
+        out["tokens_estimated"] = 1.0
+    costs = [r.cost_usd for r in responses if r.cost_usd is not None]
+    if costs:
+        out["cost_usd"] = float(sum(costs))
+        out["cost_per_sample_usd"] = float(sum(costs) / len(responses))
+    if responses:
+        out["cached_share"] = float(sum(cached) / len(responses))
+    return out
+
+
+def _safe_parse(task: Task, response: Response, sample: Sample) -> Prediction:
+    try:
+        return task.parse(response, sample)
+    except Exception as exc:  # a parser bug is recorded on the sample, never ends the run
+        return Prediction(
+            None, ParseStatus.UNPARSEABLE, f"parser error: {type(exc).__name__}: {exc}"
+        )
+
+
+def _paths(sample: Sample) -> str:
+    return ", ".join(str(im.path) for im in sample.images) or sample.id

@@ -1,0 +1,292 @@
+"""The run database (one SQLite file per run directory) and the shared response cache.
+
+Every answer is committed the moment it arrives (WAL mode, so a commit is an append and survives
+SIGKILL), which is what makes a run resumable: rerunning the same command finds each answered
+sample here and does not ask again.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from medmine.core import BadSample, Prediction, Response
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS manifest (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS results (
+    model TEXT NOT NULL, task TEXT NOT NULL, dataset TEXT NOT NULL, sample_id TEXT NOT NULL,
+    repeat INTEGER NOT NULL, request_hash TEXT NOT NULL, response TEXT NOT NULL,
+    cached INTEGER NOT NULL, status TEXT NOT NULL, prediction TEXT NOT NULL, detail TEXT,
+    created REAL NOT NULL,
+    PRIMARY KEY (model, task, dataset, sample_id, repeat)
+);
+CREATE TABLE IF NOT EXISTS bad_samples (
+    dataset TEXT NOT NULL, sample_id TEXT NOT NULL, path TEXT NOT NULL, reason TEXT NOT NULL,
+    PRIMARY KEY (dataset, sample_id)
+);
+CREATE TABLE IF NOT EXISTS skipped (
+    model TEXT NOT NULL, task TEXT NOT NULL, dataset TEXT NOT NULL, reason TEXT NOT NULL,
+    n INTEGER NOT NULL, PRIMARY KEY (model, task, dataset)
+);
+CREATE TABLE IF NOT EXISTS scores (
+    model TEXT NOT NULL, task TEXT NOT NULL, dataset TEXT NOT NULL, headline TEXT NOT NULL,
+    metrics TEXT NOT NULL, per_sample TEXT NOT NULL, tables TEXT NOT NULL,
+    PRIMARY KEY (model, task, dataset)
+);
+CREATE TABLE IF NOT EXISTS events (ts REAL NOT NULL, kind TEXT NOT NULL, message TEXT NOT NULL);
+"""
+
+CACHE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS responses (
+    key TEXT PRIMARY KEY, model TEXT NOT NULL, response TEXT NOT NULL, created REAL NOT NULL
+);
+"""
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """A connection in WAL mode: each commit survives a killed process; readers never block."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("PRAGMA synchronous=NORMAL")
+    return con
+
+
+@dataclass(frozen=True)
+class ResultRow:
+    """One stored answer with what was read from it."""
+
+    model: str
+    task: str
+    dataset: str
+    sample_id: str
+    repeat: int
+    request_hash: str
+    response: Response
+    cached: bool
+    prediction: Prediction
+
+
+class RunStore:
+    """The run directory's database: manifest, answers, predictions, scores, audit log."""
+
+    FILENAME = "run.sqlite"
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = run_dir / self.FILENAME
+        self.con = connect(self.path)
+        self.con.executescript(SCHEMA)
+
+    def close(self) -> None:
+        """Close the database."""
+        self.con.close()
+
+    # -- manifest ---------------------------------------------------------------------------
+    def set_manifest(self, values: dict[str, Any]) -> None:
+        """Record (or update) manifest entries."""
+        with self.con:
+            self.con.executemany(
+                "INSERT OR REPLACE INTO manifest VALUES (?, ?)",
+                [(k, json.dumps(v, default=str)) for k, v in values.items()],
+            )
+
+    def manifest(self) -> dict[str, Any]:
+        """The whole manifest."""
+        return {k: json.loads(v) for k, v in self.con.execute("SELECT key, value FROM manifest")}
+
+    # -- answers ----------------------------------------------------------------------------
+    def answered(self, model: str, task: str, dataset: str) -> set[tuple[str, int]]:
+        """(sample id, repeat) pairs that already have an answer (provider errors excluded)."""
+        rows = self.con.execute(
+            "SELECT sample_id, repeat FROM results WHERE model=? AND task=? AND dataset=?"
+            " AND status != 'error'",
+            (model, task, dataset),
+        )
+        return {(sid, rep) for sid, rep in rows}
+
+    def put_result(
+        self,
+        model: str,
+        task: str,
+        dataset: str,
+        sample_id: str,
+        repeat: int,
+        request_hash: str,
+        response: Response,
+        cached: bool,
+        prediction: Prediction,
+    ) -> None:
+        """Store one answer and its prediction; committed at once."""
+        self.con.execute(
+            "INSERT OR REPLACE INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                model,
+                task,
+                dataset,
+                sample_id,
+                repeat,
+                request_hash,
+                response.to_json(),
+                int(cached),
+                prediction.status.value,
+                json.dumps(prediction.value),
+                prediction.detail,
+                time.time(),
+            ),
+        )
+
+    def results(
+        self, model: str | None = None, task: str | None = None, dataset: str | None = None
+    ) -> Iterator[ResultRow]:
+        """Stored answers, in a stable order (model, task, dataset, sample id, repeat)."""
+        from medmine.core import ParseStatus
+
+        clauses, args = [], []
+        for col, val in (("model", model), ("task", task), ("dataset", dataset)):
+            if val is not None:
+                clauses.append(f"{col}=?")
+                args.append(val)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        cur = self.con.execute(
+            "SELECT model, task, dataset, sample_id, repeat, request_hash, response, cached,"
+            f" status, prediction, detail FROM results{where}"
+            " ORDER BY model, task, dataset, sample_id, repeat",
+            args,
+        )
+        for m, t, d, sid, rep, h, resp, cached, status, pred, detail in cur:
+            yield ResultRow(
+                m,
+                t,
+                d,
+                sid,
+                rep,
+                h,
+                Response.from_json(resp),
+                bool(cached),
+                Prediction(json.loads(pred), ParseStatus(status), detail),
+            )
+
+    def result_keys(self) -> list[tuple[str, str, str]]:
+        """The distinct (model, task, dataset) triples with answers."""
+        return list(
+            self.con.execute("SELECT DISTINCT model, task, dataset FROM results ORDER BY 1, 2, 3")
+        )
+
+    # -- bad and skipped samples ------------------------------------------------------------
+    def put_bad_samples(self, bad: Iterable[BadSample]) -> None:
+        """Record samples a reader could not load."""
+        with self.con:
+            self.con.executemany(
+                "INSERT OR REPLACE INTO bad_samples VALUES (?,?,?,?)",
+                [(b.dataset, b.id, b.path, b.reason) for b in bad],
+            )
+
+    def bad_samples(self) -> list[BadSample]:
+        """All recorded bad samples."""
+        return [
+            BadSample(sid, ds, path, reason)
+            for ds, sid, path, reason in self.con.execute(
+                "SELECT dataset, sample_id, path, reason FROM bad_samples ORDER BY 1, 2"
+            )
+        ]
+
+    def put_skipped(self, model: str, task: str, dataset: str, reason: str, n: int) -> None:
+        """Record that a model did not run a (task, dataset) and why."""
+        with self.con:
+            self.con.execute(
+                "INSERT OR REPLACE INTO skipped VALUES (?,?,?,?,?)",
+                (model, task, dataset, reason, n),
+            )
+
+    def skipped(self) -> list[tuple[str, str, str, str, int]]:
+        """(model, task, dataset, reason, samples) of everything skipped."""
+        return list(self.con.execute("SELECT * FROM skipped ORDER BY 1, 2, 3"))
+
+    # -- scores -----------------------------------------------------------------------------
+    def put_scores(
+        self,
+        model: str,
+        task: str,
+        dataset: str,
+        headline: str,
+        metrics: dict[str, float],
+        per_sample: dict[str, dict[str, float]],
+        tables: dict[str, Any],
+    ) -> None:
+        """Store the scores of one (model, task, dataset)."""
+        with self.con:
+            self.con.execute(
+                "INSERT OR REPLACE INTO scores VALUES (?,?,?,?,?,?,?)",
+                (
+                    model,
+                    task,
+                    dataset,
+                    headline,
+                    json.dumps(metrics),
+                    json.dumps(per_sample),
+                    json.dumps(tables, default=str),
+                ),
+            )
+
+    def scores(self) -> list[dict[str, Any]]:
+        """All stored scores: model, task, dataset, headline, metrics, per_sample, tables."""
+        out = []
+        for m, t, d, head, metrics, per, tables in self.con.execute(
+            "SELECT * FROM scores ORDER BY task, dataset, model"
+        ):
+            out.append(
+                {
+                    "model": m,
+                    "task": t,
+                    "dataset": d,
+                    "headline": head,
+                    "metrics": json.loads(metrics),
+                    "per_sample": json.loads(per),
+                    "tables": json.loads(tables),
+                }
+            )
+        return out
+
+    # -- audit log --------------------------------------------------------------------------
+    def event(self, kind: str, message: str) -> None:
+        """Append to the audit log (never a secret)."""
+        self.con.execute("INSERT INTO events VALUES (?,?,?)", (time.time(), kind, message))
+
+    def events(self) -> list[tuple[float, str, str]]:
+        """The audit log in order."""
+        return list(self.con.execute("SELECT ts, kind, message FROM events ORDER BY rowid"))
+
+
+class ResponseCache:
+    """Answers shared across runs, keyed by the canonical request hash (errors never cached)."""
+
+    FILENAME = "responses.sqlite"
+
+    def __init__(self, directory: Path) -> None:
+        self.path = directory / self.FILENAME
+        self.con = connect(self.path)
+        self.con.executescript(CACHE_SCHEMA)
+
+    def get(self, key: str) -> Response | None:
+        """The cached answer for a request hash, if any."""
+        row = self.con.execute("SELECT response FROM responses WHERE key=?", (key,)).fetchone()
+        return Response.from_json(row[0]) if row else None
+
+    def put(self, key: str, response: Response) -> None:
+        """Cache a successful answer."""
+        if response.error is not None:
+            return
+        self.con.execute(
+            "INSERT OR REPLACE INTO responses VALUES (?,?,?,?)",
+            (key, response.model, response.to_json(), time.time()),
+        )
+
+    def close(self) -> None:
+        """Close the database."""
+        self.con.close()
