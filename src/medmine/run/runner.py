@@ -42,12 +42,14 @@ class Job:
 
 @dataclass
 class _Unit:
-    job_model: Model
+    model: Model
     model_name: str
     task: Task
     dataset: str
     sample: Sample
     repeat: int
+    request: Request
+    key: str
 
 
 @dataclass
@@ -83,8 +85,21 @@ class Runner:
         self._stopped: dict[str, str] = {}
 
     # ------------------------------------------------------------------------------ asking
+    def _skip_reason(self, job: Job, samples: Sequence[Sample]) -> str | None:
+        """Why a model cannot run a job at all (recorded, shown in the report), or None."""
+        if getattr(job.model, "modality", "vision") == "text" and any(s.images for s in samples):
+            return "text-only model: the task needs images"
+        supported = getattr(job.model, "tasks", None)
+        if supported is not None and job.task.name not in supported:
+            return f"{job.model.name} does not do {job.task.name}"
+        return None
+
     def prepare(self, jobs: Sequence[Job]) -> tuple[list[_Unit], list[Job]]:
-        """Pending units (not yet answered) and the jobs after fitting and skipping rules."""
+        """Pending units and the jobs after fitting and skipping rules.
+
+        A unit is pending unless the store holds an answer to the very same request (same
+        hash): a changed prompt, setting or image is asked again, an unchanged one never is.
+        """
         units: list[_Unit] = []
         ready: list[Job] = []
         for job in jobs:
@@ -92,46 +107,43 @@ class Runner:
             name = job.model.name
             if not samples:
                 continue
-            if getattr(job.model, "modality", "vision") == "text" and any(
-                s.images for s in samples
-            ):
-                self.store.put_skipped(
-                    name,
-                    job.task.name,
-                    job.dataset,
-                    "text-only model: the task needs images",
-                    len(samples),
-                )
-                continue
-            supported = getattr(job.model, "tasks", None)
-            if supported is not None and job.task.name not in supported:
-                self.store.put_skipped(
-                    name,
-                    job.task.name,
-                    job.dataset,
-                    f"{name} does not do {job.task.name}",
-                    len(samples),
-                )
-                continue
+            reason = self._skip_reason(job, samples)
             model = job.model
-            if isinstance(model, Fittable):
+            if reason is None and isinstance(model, Fittable):
                 support = [s for s in job.support if job.task.applies_to(s)]
                 try:
                     model = model.fit(support, job.task)
                 except (OSError, ValueError) as exc:
-                    self.store.put_skipped(
-                        name, job.task.name, job.dataset, f"cannot fit: {exc}", len(samples)
-                    )
-                    continue
+                    reason = f"cannot fit: {exc}"
+            if reason is not None:
+                self.store.put_skipped(name, job.task.name, job.dataset, reason, len(samples))
+                continue
             job = dataclasses.replace(job, model=model, samples=samples)
             ready.append(job)
             done = self.store.answered(name, job.task.name, job.dataset)
+            bad: list[BadSample] = []
             for s in samples:
+                try:
+                    base = job.task.request(s)
+                except (OSError, ValueError) as exc:
+                    bad.append(BadSample(s.id, job.dataset, _paths(s), _why(exc)))
+                    continue
                 for rep in range(self.repeats):
-                    if (s.id, rep) in done:
+                    request = dataclasses.replace(base, repeat=rep) if rep else base
+                    try:
+                        key = request.key(model.cache_id)
+                    except (OSError, ValueError) as exc:
+                        bad.append(BadSample(s.id, job.dataset, _paths(s), _why(exc)))
+                        break
+                    if done.get((s.id, rep)) == key:
                         self.summary.resumed += 1
                     else:
-                        units.append(_Unit(model, name, job.task, job.dataset, s, rep))
+                        units.append(
+                            _Unit(model, name, job.task, job.dataset, s, rep, request, key)
+                        )
+            if bad:
+                self.store.put_bad_samples(bad)
+                self.summary.bad_samples += len(bad)
         return units, ready
 
     async def run(self, jobs: Sequence[Job]) -> list[Job]:
@@ -149,7 +161,7 @@ class Runner:
         return ready
 
     async def _run_model(self, name: str, units: list[_Unit], board: ProgressBoard) -> None:
-        limit = self.concurrency or max(1, int(getattr(units[0].job_model, "max_concurrency", 1)))
+        limit = self.concurrency or max(1, int(getattr(units[0].model, "max_concurrency", 1)))
         sem = asyncio.Semaphore(limit)
         bar = board.add(name, len(units))
 
@@ -165,28 +177,16 @@ class Runner:
 
     async def _answer(self, u: _Unit) -> bool:
         """Ask one unit (or take it from the cache) and store it. Returns True on failure."""
-        try:
-            request = u.task.request(u.sample)
-            if u.repeat:
-                request = dataclasses.replace(request, repeat=u.repeat)
-            key = request.key(u.job_model.cache_id)
-        except (OSError, ValueError) as exc:
-            bad = BadSample(
-                u.sample.id, u.dataset, _paths(u.sample), f"{type(exc).__name__}: {exc}"
-            )
-            self.store.put_bad_samples([bad])
-            self.summary.bad_samples += 1
-            return True
-        cached = self.cache.get(key) if self.cache is not None else None
+        cached = self.cache.get(u.key) if self.cache is not None else None
         if cached is not None:
             response, from_cache = cached, True
             self.summary.from_cache += 1
         else:
-            response = await self._generate(u.job_model, request)
+            response = await self._generate(u.model, u.request)
             from_cache = False
             self.summary.asked += 1
             if self.cache is not None:
-                self.cache.put(key, response)
+                self.cache.put(u.key, response)
         prediction = _safe_parse(u.task, response, u.sample)
         self.store.put_result(
             u.model_name,
@@ -194,7 +194,7 @@ class Runner:
             u.dataset,
             u.sample.id,
             u.repeat,
-            key,
+            u.key,
             response,
             from_cache,
             prediction,
@@ -308,6 +308,10 @@ def _safe_parse(task: Task, response: Response, sample: Sample) -> Prediction:
         return Prediction(
             None, ParseStatus.UNPARSEABLE, f"parser error: {type(exc).__name__}: {exc}"
         )
+
+
+def _why(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _paths(sample: Sample) -> str:

@@ -101,14 +101,14 @@ class RunStore:
         return {k: json.loads(v) for k, v in self.con.execute("SELECT key, value FROM manifest")}
 
     # -- answers ----------------------------------------------------------------------------
-    def answered(self, model: str, task: str, dataset: str) -> set[tuple[str, int]]:
-        """(sample id, repeat) pairs that already have an answer (provider errors excluded)."""
+    def answered(self, model: str, task: str, dataset: str) -> dict[tuple[str, int], str]:
+        """(sample id, repeat) -> request hash of answers held (provider errors excluded)."""
         rows = self.con.execute(
-            "SELECT sample_id, repeat FROM results WHERE model=? AND task=? AND dataset=?"
-            " AND status != 'error'",
+            "SELECT sample_id, repeat, request_hash FROM results WHERE model=? AND task=?"
+            " AND dataset=? AND status != 'error'",
             (model, task, dataset),
         )
-        return {(sid, rep) for sid, rep in rows}
+        return {(sid, rep): h for sid, rep, h in rows}
 
     def put_result(
         self,

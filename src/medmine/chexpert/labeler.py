@@ -1,0 +1,246 @@
+"""Rule-based CheXpert labeler: 14 observations from a radiology report, in pure Python.
+
+It follows the three stages of the CheXpert labeler (Irvin et al., AAAI 2019;
+stanfordmlgroup/chexpert-labeler):
+
+1. **Extract**: clean the report the way CheXpert does (lower case, ``and/or`` -> ``or``,
+   ``a/b`` -> ``a or b``, ``..`` -> ``.``, a space after every ``.`` and ``,``), split it
+   into sentences, and find every substring match of every mention phrase, dropping
+   matches that overlap an unmention phrase of the same observation.
+2. **Classify** each mention, in CheXpert's order: pre-negation uncertainty, then
+   negation, then post-negation uncertainty; otherwise positive. CheXpert runs NegBio
+   rules on a dependency parse; here the rules are regular expressions on the mention's
+   clause: the sentence cut at scope terminators ("but", "however", "which", "with", ";",
+   ...), with cue windows counted in words (:mod:`medmine.chexpert.rules`).
+3. **Aggregate** the mention labels of each observation exactly as CheXpert does:
+   one label -> that label; {0, -1} -> -1; {0, 1} -> 1; {-1, 1} -> 1; all three -> -1
+   (CheXpert checks the {0, -1} case first). "No Finding" is 1 when no mention of any
+   observation other than Support Devices (the "No Finding" list of other findings
+   included) is positive or uncertain, else not mentioned. An affirmed or uncertain
+   "chf" / "heart failure" also adds an uncertain Cardiomegaly.
+
+Known behaviours inherited from CheXpert: "resolved pneumothorax" stays positive (only
+"pneumothorax has resolved" and "resolution of pneumothorax" are negations), "likely X"
+is positive, "history of X" and "rule out X" are negations, and a report with no
+mention at all gets "No Finding" = 1.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from medmine.chexpert import rules
+from medmine.chexpert.observations import (
+    CARDIOMEGALY,
+    NEGATIVE,
+    NO_FINDING,
+    OBSERVATIONS,
+    POSITIVE,
+    SUPPORT_DEVICES,
+    UNCERTAIN,
+)
+
+_AND_OR = re.compile(r"and/or")
+_SLASH = re.compile(r"(?<=[a-zA-Z])/(?=[a-zA-Z])")
+_PUNCT_SPACE = str.maketrans({".": ". ", ",": ", "})
+_SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
+_WORD = re.compile(r"[\w-]+")
+
+_MENTION_PATTERNS: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
+    (observation, phrase, re.compile(re.escape(phrase)))
+    for observation, phrases in rules.MENTION_PHRASES.items()
+    for phrase in phrases
+)
+_UNMENTION_PATTERNS: dict[str, re.Pattern[str]] = {
+    observation: re.compile("|".join(re.escape(p) for p in phrases))
+    for observation, phrases in rules.UNMENTION_PHRASES.items()
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """One phrase match: its observation, the matched text and its span in the sentence."""
+
+    observation: str
+    text: str
+    sentence: int
+    start: int
+    end: int
+
+
+def clean_report(text: str) -> str:
+    """Normalise a report the way the CheXpert loader does before matching phrases."""
+    if not isinstance(text, str):
+        raise ValueError(f"report must be a str, got {type(text).__name__}")
+    cleaned = _AND_OR.sub("or", text.lower())
+    cleaned = _SLASH.sub(" or ", cleaned)
+    cleaned = cleaned.replace("..", ".").translate(_PUNCT_SPACE)
+    return " ".join(cleaned.split())
+
+
+def split_sentences(cleaned: str) -> list[str]:
+    """Split a cleaned report into sentences at ``.``, ``?`` and ``!`` followed by a space."""
+    return [s for s in _SENTENCE_END.split(cleaned) if s]
+
+
+def extract_mentions(sentences: Sequence[str]) -> list[Mention]:
+    """Find every mention phrase in the sentences, skipping overlaps with unmentions."""
+    text = " ".join(sentences)
+    starts: list[int] = []
+    offset = 0
+    for sentence in sentences:
+        starts.append(offset)
+        offset += len(sentence) + 1
+    unmention_spans: dict[str, list[tuple[int, int]]] = {}
+    mentions: list[Mention] = []
+    for observation, _phrase, pattern in _MENTION_PATTERNS:
+        for match in pattern.finditer(text):
+            start, end = match.span()
+            spans = unmention_spans.get(observation)
+            if spans is None and observation in _UNMENTION_PATTERNS:
+                spans = [m.span() for m in _UNMENTION_PATTERNS[observation].finditer(text)]
+                unmention_spans[observation] = spans
+            if spans and any(start < u_end and end > u_start for u_start, u_end in spans):
+                continue
+            index = bisect.bisect_right(starts, start) - 1
+            base = starts[index]
+            mentions.append(Mention(observation, match.group(), index, start - base, end - base))
+    return mentions
+
+
+def _clause(sentence: str, start: int, end: int) -> tuple[str, str]:
+    """Return the text of the mention's clause before and after it (cut at terminators).
+
+    The mention is first widened to whole words, so a phrase matched inside a word
+    ("contour" in "contours") is judged by the words around that word.
+    """
+    # Cues relate to whole words: "contour" in "contours are normal" ends after the "s".
+    while start > 0 and sentence[start - 1].isalnum():
+        start -= 1
+    while end < len(sentence) and sentence[end].isalnum():
+        end += 1
+    left_start, right_end = 0, len(sentence)
+    for match in rules.SCOPE_TERMINATOR.finditer(sentence):
+        if match.end() <= start:
+            left_start = match.end()
+        elif match.start() >= end:
+            right_end = match.start()
+            break
+    return sentence[left_start:start], sentence[end:right_end]
+
+
+def _cue_before(left: str, cues: Iterable[tuple[re.Pattern[str], int]], verb_stop: bool) -> bool:
+    """True if a cue occurs in ``left`` within its word window of the mention."""
+    for pattern, window in cues:
+        last = None
+        for last in pattern.finditer(left):  # noqa: B007 - the last match is wanted
+            pass
+        if last is None:
+            continue
+        between = left[last.end() :]
+        if len(_WORD.findall(between)) > window:
+            continue
+        if verb_stop and rules.VERB_STOP.search(between):
+            continue
+        return True
+    return False
+
+
+def _close_cue_before(left: str) -> bool:
+    """True if "not" or "normal" sits a few words before the mention, with no comma between."""
+    for pattern, window in rules.NEGATION_CLOSE_BEFORE:
+        last = None
+        for last in pattern.finditer(left):  # noqa: B007 - the last match is wanted
+            pass
+        if last is None:
+            continue
+        between = left[last.end() :]
+        if "," not in between and len(_WORD.findall(between)) <= window:
+            return True
+    return False
+
+
+def classify_mention(sentence: str, mention: Mention) -> float:
+    """Label one mention 0.0 (negated), -1.0 (uncertain) or 1.0 (affirmed) from its sentence."""
+    left, right = _clause(sentence, mention.start, mention.end)
+    # 1. Pre-negation uncertainty.
+    if _cue_before(left, rules.PRE_NEG_UNCERTAINTY_BEFORE, verb_stop=False):
+        return UNCERTAIN
+    if rules.PRE_NEG_UNCERTAINTY_AFTER.match(right):
+        return UNCERTAIN
+    # 2. Negation.
+    if (
+        _cue_before(left, rules.NEGATION_BEFORE, verb_stop=True)
+        or _close_cue_before(left)
+        or rules.NEGATION_NO_TO_SUGGEST.search(left)
+        or rules.NEGATION_AFTER_DIRECT.match(right)
+        or rules.NEGATION_AFTER_NORMAL.match(right)
+        or rules.NEGATION_AFTER_NORMAL_END.match(right)
+        or rules.NEGATION_AFTER_STATE.match(right)
+        or rules.NEGATION_AFTER_RESOLUTION.match(sentence[mention.end :])
+    ):
+        return NEGATIVE
+    # 3. Post-negation uncertainty.
+    if mention.text in rules.ALWAYS_UNCERTAIN_MENTIONS:
+        return UNCERTAIN
+    if _cue_before(left, rules.UNCERTAINTY_BEFORE, verb_stop=True):
+        return UNCERTAIN
+    if any(pattern.match(right) for pattern in rules.UNCERTAINTY_AFTER):
+        return UNCERTAIN
+    if rules.HEART_WORD.search(mention.text) and (
+        rules.HEART_STABLE_BEFORE.search(left) or rules.HEART_STABLE_AFTER.match(right)
+    ):
+        return UNCERTAIN
+    return POSITIVE
+
+
+def aggregate(labelled: Iterable[tuple[Mention, float]]) -> dict[str, float | None]:
+    """Combine mention labels into one value per observation, as CheXpert's aggregator does."""
+    per_observation: dict[str, set[float]] = {}
+    no_finding = True
+    for mention, label in labelled:
+        if mention.observation != SUPPORT_DEVICES and label in (POSITIVE, UNCERTAIN):
+            no_finding = False
+        if mention.observation == NO_FINDING:
+            continue
+        if label in (POSITIVE, UNCERTAIN) and mention.text in rules.HEART_FAILURE_MENTIONS:
+            per_observation.setdefault(CARDIOMEGALY, set()).add(UNCERTAIN)
+        per_observation.setdefault(mention.observation, set()).add(label)
+    result: dict[str, float | None] = {}
+    for observation in OBSERVATIONS:
+        labels = per_observation.get(observation)
+        if observation == NO_FINDING:
+            result[observation] = POSITIVE if no_finding else None
+        elif not labels:
+            result[observation] = None
+        elif NEGATIVE in labels and UNCERTAIN in labels:
+            result[observation] = UNCERTAIN
+        elif POSITIVE in labels:
+            result[observation] = POSITIVE
+        else:
+            (result[observation],) = labels
+    return result
+
+
+def label_report(text: str) -> dict[str, float | None]:
+    """Label one report: for each of the 14 observations 1.0, 0.0, -1.0 or None (not mentioned).
+
+    Pass the section CheXpert was designed for (the impression) or the whole report.
+    Raises ValueError if ``text`` is not a string.
+    """
+    sentences = split_sentences(clean_report(text))
+    mentions = extract_mentions(sentences)
+    return aggregate((m, classify_mention(sentences[m.sentence], m)) for m in mentions)
+
+
+def label_reports(texts: Iterable[str]) -> list[dict[str, float | None]]:
+    """Label many reports; the result is in input order. Raises ValueError naming a bad item."""
+    results: list[dict[str, float | None]] = []
+    for index, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise ValueError(f"report {index} must be a str, got {type(text).__name__}")
+        results.append(label_report(text))
+    return results

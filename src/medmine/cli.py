@@ -1,0 +1,186 @@
+"""The ``medmine`` command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    help="Evaluate multimodal LLMs on medical images and free-text radiology reports.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+datasets_app = typer.Typer(help="The dataset catalog.", no_args_is_help=True)
+models_app = typer.Typer(help="Models: baselines and presets.", no_args_is_help=True)
+tasks_app = typer.Typer(help="Task kinds.", no_args_is_help=True)
+app.add_typer(datasets_app, name="datasets")
+app.add_typer(models_app, name="models")
+app.add_typer(tasks_app, name="tasks")
+
+console = Console()
+if not console.is_terminal:  # logs and pipes: wide enough for a leaderboard row
+    console = Console(width=160)
+err = Console(stderr=True)
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}")
+    return typer.Exit(2)
+
+
+@app.command()
+def run(
+    suite: Annotated[
+        str, typer.Argument(help="A built-in suite name or a suite YAML file.")
+    ] = "demo",
+    model: Annotated[list[str], typer.Option("--model", "-m", help="Only these models.")] = [],  # noqa: B006
+    task: Annotated[list[str], typer.Option("--task", "-t", help="Only these tasks.")] = [],  # noqa: B006
+    dataset: Annotated[
+        list[str], typer.Option("--dataset", "-d", help="Only these datasets.")
+    ] = [],  # noqa: B006
+    limit: Annotated[
+        int | None, typer.Option(help="At most N test samples per dataset (seeded).")
+    ] = None,
+    concurrency: Annotated[int | None, typer.Option(help="Requests in flight per model.")] = None,
+    out: Annotated[Path | None, typer.Option(help="Run directory (default runs/SUITE).")] = None,
+    data_root: Annotated[
+        Path | None, typer.Option(help="Folder holding downloaded datasets.")
+    ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Do not use the shared response cache.")
+    ] = False,
+    ack_data_use: Annotated[
+        list[str],
+        typer.Option(
+            "--ack-data-use",
+            help="DATASET=PROVIDER: your data-use agreement permits sending DATASET to PROVIDER.",
+        ),
+    ] = [],  # noqa: B006
+    progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+) -> None:
+    """Run (or resume) a suite, then print its leaderboard. Rerun the same command to resume."""
+    from medmine.report.leaderboard import load_leaderboard, render_terminal, write_reports
+    from medmine.run.execute import RunOptions, execute
+    from medmine.run.suite import SuiteError, load_suite
+
+    try:
+        cfg = load_suite(suite)
+    except SuiteError as exc:
+        raise _fail(str(exc)) from None
+    run_dir = out or Path("runs") / cfg.name
+    opts = RunOptions(
+        out=run_dir,
+        models=model,
+        tasks=task,
+        datasets=dataset,
+        limit=limit,
+        concurrency=concurrency,
+        use_cache=not no_cache,
+        progress=progress,
+        data_root=data_root,
+        acknowledge_data_use=ack_data_use,
+    )
+    try:
+        outcome = execute(cfg, opts)
+    except (ValueError, FileNotFoundError, PermissionError) as exc:
+        raise _fail(str(exc)) from None
+    s = outcome.summary
+    console.print(
+        f"asked {s.asked}, from cache {s.from_cache}, resumed {s.resumed}, "
+        f"errors {s.errors}, unreadable samples {s.bad_samples}"
+    )
+    for name, why in s.stopped_models.items():
+        console.print(f"[red]{name} stopped: {why}. Rerun the same command later to resume.[/]")
+    board = load_leaderboard(run_dir)
+    render_terminal(board, console)
+    paths = write_reports(board, run_dir)
+    console.print(f"run directory: {run_dir}  ({', '.join(p.name for p in paths)})")
+
+
+@app.command()
+def report(
+    run_dirs: Annotated[list[Path], typer.Argument(help="Run directories.")],
+) -> None:
+    """Print the leaderboard of a run and write leaderboard.md and leaderboard.csv."""
+    from medmine.report.leaderboard import load_leaderboard, render_terminal, write_reports
+
+    for run_dir in run_dirs:
+        try:
+            board = load_leaderboard(run_dir)
+        except FileNotFoundError as exc:
+            raise _fail(str(exc)) from None
+        render_terminal(board, console)
+        paths = write_reports(board, run_dir)
+        console.print(f"wrote {', '.join(str(p) for p in paths)}")
+
+
+@datasets_app.command("list")
+def datasets_list() -> None:
+    """Datasets medmine knows: built-in generated ones and the catalog of real datasets."""
+    from medmine.datasets.sources import BUILTIN
+
+    table = Table(title="datasets")
+    for col in ("name", "category", "tasks", "access", "licence"):
+        table.add_column(col)
+    for name in BUILTIN:
+        table.add_row(name, "all five + reports", "all six", "built-in", "synthetic")
+    try:
+        from medmine.datasets.catalog import list_entries
+    except ImportError:
+        list_entries = None  # type: ignore[assignment]
+    if list_entries is not None:
+        for e in list_entries():
+            table.add_row(e.name, e.category, ", ".join(e.tasks), e.access, e.licence)
+    console.print(table)
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """Baselines and model presets, with modality, price and whether credentials are set."""
+    from medmine.baselines.registry import BASELINES, DEFAULT_BASELINES
+
+    table = Table(title="models")
+    for col in ("name", "provider", "modality", "price in/out $/Mtok", "credentials"):
+        table.add_column(col)
+    for name in BASELINES:
+        default = " (default)" if name in DEFAULT_BASELINES else ""
+        table.add_row(name + default, "baseline", "vision", "0 / 0", "not needed")
+    try:
+        from medmine.models.presets import credentials_present, load_presets
+    except ImportError:
+        load_presets = None  # type: ignore[assignment]
+    if load_presets is not None:
+        for p in load_presets().values():
+            price = (
+                f"{p.price_input_per_mtok} / {p.price_output_per_mtok}"
+                if p.price_input_per_mtok is not None
+                else "unknown"
+            )
+            creds = "set" if credentials_present(p) else f"missing ({p.api_key_env})"
+            if not p.api_key_env:
+                creds = "not needed"
+            table.add_row(p.name, p.provider, p.modality, price, creds)
+    console.print(table)
+
+
+@tasks_app.command("list")
+def tasks_list() -> None:
+    """Registered task kinds."""
+    from medmine.tasks.registry import make_task, task_names
+
+    table = Table(title="tasks")
+    table.add_column("name")
+    table.add_column("version")
+    table.add_column("description")
+    for name in task_names():
+        t = make_task(name)
+        table.add_row(name, t.version, (type(t).__doc__ or "").strip().splitlines()[0])
+    console.print(table)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

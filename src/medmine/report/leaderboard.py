@@ -1,0 +1,208 @@
+"""Leaderboard tables from a run directory: terminal (rich), Markdown and CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from medmine.run.store import RunStore
+
+
+@dataclass
+class Row:
+    """One model's line in a (task, dataset) leaderboard."""
+
+    task: str
+    dataset: str
+    model: str
+    headline: str
+    value: float
+    ci: tuple[float, float] | None
+    metrics: dict[str, float]
+
+
+@dataclass
+class Leaderboard:
+    """Everything a reader sees first: scores, failures, efficiency, skipped work, notices."""
+
+    rows: list[Row]
+    bad_samples: int
+    bad_examples: list[str]
+    skipped: list[tuple[str, str, str, str, int]]
+    notices: list[str] = field(default_factory=list)
+    concurrency: dict[str, Any] = field(default_factory=dict)
+
+
+SECONDARY = {
+    "classification": ("balanced_accuracy", "macro_f1", "cohen_kappa", "auroc"),
+    "segmentation": ("iou", "hd95"),
+    "localization": ("hit_rate", "distance_error"),
+    "detection": ("ap50", "f1_50"),
+    "diagnosis": ("macro_f1", "micro_f1"),
+    "report_generation": ("bleu4", "rouge_l", "cider_d", "ce_f1"),
+}
+
+
+def load_leaderboard(run_dir: Path) -> Leaderboard:
+    """Read a run directory's scores (sorted: task, dataset, best headline first)."""
+    path = run_dir / RunStore.FILENAME
+    if not path.exists():
+        raise FileNotFoundError(f"{run_dir}: no {RunStore.FILENAME} here; is it a run directory?")
+    store = RunStore(run_dir)
+    try:
+        rows = []
+        for sc in store.scores():
+            m = sc["metrics"]
+            head = sc["headline"]
+            lo, hi = m.get(f"{head}_ci_low"), m.get(f"{head}_ci_high")
+            ci = (lo, hi) if lo is not None and hi is not None else None
+            rows.append(Row(sc["task"], sc["dataset"], sc["model"], head, m[head], ci, m))
+        rows.sort(key=lambda r: (r.task, r.dataset, -_num(r.value), r.model))
+        bad = store.bad_samples()
+        manifest = store.manifest()
+        notices = list(
+            dict.fromkeys(
+                d["notice"] for d in manifest.get("datasets", {}).values() if d.get("notice")
+            )
+        )
+        return Leaderboard(
+            rows,
+            len(bad),
+            [f"{b.dataset}/{b.id}: {b.reason}" for b in bad[:10]],
+            store.skipped(),
+            notices,
+            manifest.get("concurrency", {}),
+        )
+    finally:
+        store.close()
+
+
+def _num(x: float | None) -> float:
+    return -math.inf if x is None or math.isnan(x) else x
+
+
+def _fmt(x: float | None, pct: bool = False) -> str:
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "—"
+    return f"{100 * x:.1f}%" if pct else f"{x:.3f}"
+
+
+COLUMNS = (
+    "task",
+    "dataset",
+    "model",
+    "metric",
+    "value",
+    "95% CI",
+    "n",
+    "parse fail",
+    "refused",
+    "errors",
+    "latency s",
+    "cost $",
+)
+
+
+def _cells(r: Row) -> list[str]:
+    m = r.metrics
+    ci = f"{_fmt(r.ci[0])}–{_fmt(r.ci[1])}" if r.ci else "—"
+    return [
+        r.task,
+        r.dataset,
+        r.model,
+        r.headline,
+        _fmt(r.value),
+        ci,
+        str(int(m.get("n", 0))),
+        _fmt(m.get("parse_failure_rate"), pct=True),
+        _fmt(m.get("refusal_rate"), pct=True),
+        _fmt(m.get("error_rate"), pct=True),
+        _fmt(m.get("latency_mean_s")),
+        _fmt(m.get("cost_usd")) if "cost_usd" in m else "—",
+    ]
+
+
+def render_terminal(board: Leaderboard, console: Console) -> None:
+    """Print one table per task, then failures and skipped work."""
+    for notice in board.notices:
+        console.print(f"[bold yellow]{notice}[/]")
+    tasks = list(dict.fromkeys(r.task for r in board.rows))
+    for task in tasks:
+        rows = [r for r in board.rows if r.task == task]
+        extra = [k for k in SECONDARY.get(task, ()) if any(k in r.metrics for r in rows)]
+        table = Table(title=f"{task} (headline: {rows[0].headline})", title_justify="left")
+        for col in ("dataset", "model"):
+            table.add_column(col, overflow="fold")
+        for col in (rows[0].headline, "95% CI", *extra, "n", "fail/ref/err", "lat s", "$"):
+            table.add_column(col, justify="right")
+        for r in rows:
+            c = _cells(r)
+            fails = f"{c[7]}/{c[8]}/{c[9]}"
+            table.add_row(
+                r.dataset,
+                r.model,
+                c[4],
+                c[5],
+                *[_fmt(r.metrics.get(k)) for k in extra],
+                c[6],
+                fails,
+                c[10],
+                c[11],
+            )
+        console.print(table)
+    if board.bad_samples:
+        console.print(f"[red]{board.bad_samples} sample(s) skipped as unreadable:[/]")
+        for line in board.bad_examples:
+            console.print(f"  {line}")
+    for model, task, dataset, reason, n in board.skipped:
+        console.print(f"[dim]not run: {model} on {task}/{dataset} ({n} samples): {reason}[/]")
+
+
+def to_markdown(board: Leaderboard) -> str:
+    """The leaderboard as Markdown: one table, then failures and skipped work."""
+    out = io.StringIO()
+    out.write("# medmine leaderboard\n\n")
+    for notice in board.notices:
+        out.write(f"> **{notice}**\n\n")
+    out.write("| " + " | ".join(COLUMNS) + " |\n")
+    out.write("|" + "|".join("---" for _ in COLUMNS) + "|\n")
+    for r in board.rows:
+        out.write("| " + " | ".join(_cells(r)) + " |\n")
+    if board.concurrency:
+        conc = ", ".join(f"{k}: {v}" for k, v in board.concurrency.items())
+        out.write(f"\nLatency measured at concurrency {conc}.\n")
+    out.write(f"\nUnreadable samples skipped: {board.bad_samples}\n")
+    for line in board.bad_examples:
+        out.write(f"- {line}\n")
+    for model, task, dataset, reason, n in board.skipped:
+        out.write(f"- not run: {model} on {task}/{dataset} ({n} samples): {reason}\n")
+    return out.getvalue()
+
+
+def to_csv(board: Leaderboard) -> str:
+    """Every metric of every row as CSV (one row per model, task and dataset)."""
+    keys = sorted({k for r in board.rows for k in r.metrics})
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["task", "dataset", "model", "headline", "value", *keys])
+    for r in board.rows:
+        writer.writerow(
+            [r.task, r.dataset, r.model, r.headline, r.value, *[r.metrics.get(k, "") for k in keys]]
+        )
+    return buf.getvalue()
+
+
+def write_reports(board: Leaderboard, run_dir: Path) -> list[Path]:
+    """Write leaderboard.md and leaderboard.csv into the run directory."""
+    md = run_dir / "leaderboard.md"
+    md.write_text(to_markdown(board), encoding="utf-8")
+    cs = run_dir / "leaderboard.csv"
+    cs.write_text(to_csv(board), encoding="utf-8")
+    return [md, cs]

@@ -1,0 +1,168 @@
+"""Run a suite end to end: resolve models, tasks and datasets, ask, score, record the recipe."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from medmine.core import GenerationSettings, Model, Task
+from medmine.datasets.sources import LoadedDataset, load_for_suite
+from medmine.models.resolve import resolve_models
+from medmine.run.paths import cache_dir
+from medmine.run.recipe import environment
+from medmine.run.runner import Job, Runner, RunSummary
+from medmine.run.store import ResponseCache, RunStore
+from medmine.run.suite import SuiteConfig
+from medmine.tasks.registry import make_task
+
+
+@dataclass
+class RunOptions:
+    """Command-line choices that filter or steer a suite."""
+
+    out: Path
+    models: Sequence[str] = ()
+    tasks: Sequence[str] = ()
+    datasets: Sequence[str] = ()
+    limit: int | None = None
+    concurrency: int | None = None
+    use_cache: bool = True
+    progress: bool = True
+    data_root: Path | None = None
+    acknowledge_data_use: Sequence[str] = ()
+
+
+@dataclass
+class RunOutcome:
+    """What happened: the run directory, the summary and any notices for the reader."""
+
+    run_dir: Path
+    summary: RunSummary
+    notices: list[str] = field(default_factory=list)
+
+
+def _settings(suite: SuiteConfig, task: Task) -> GenerationSettings:
+    base = getattr(task, "settings", GenerationSettings())
+    s = suite.settings
+    return dataclasses.replace(
+        base,
+        temperature=s.temperature,
+        max_tokens=s.max_tokens or base.max_tokens,
+        seed=s.seed,
+        structured=s.structured,
+    )
+
+
+def _pick(names: Sequence[str], wanted: Sequence[str], what: str) -> list[str]:
+    if not wanted:
+        return list(names)
+    unknown = [w for w in wanted if w not in names]
+    if unknown:
+        raise ValueError(f"--{what} {', '.join(unknown)} not in this suite ({', '.join(names)})")
+    return [n for n in names if n in wanted]
+
+
+def build_jobs(
+    suite: SuiteConfig, opts: RunOptions
+) -> tuple[list[Job], list[LoadedDataset], list[Model], list[Task]]:
+    """The suite's jobs after the command-line filters."""
+    task_specs = {t.name: t for t in suite.tasks}
+    tasks = []
+    for name in _pick(list(task_specs), opts.tasks, "task"):
+        task = make_task(name, **task_specs[name].options)
+        if hasattr(task, "settings"):
+            task.settings = _settings(suite, task)  # type: ignore[attr-defined]
+        tasks.append(task)
+    models = resolve_models(suite.models, only=opts.models)
+    specs = {d.name: d for d in suite.datasets}
+    datasets = []
+    for name in _pick(list(specs), opts.datasets, "dataset"):
+        spec = specs[name]
+        if opts.limit is not None:
+            spec = spec.model_copy(update={"limit": opts.limit})
+        datasets.append(load_for_suite(spec, opts.data_root, suite.seed))
+    jobs = [
+        Job(model, task, ds.name, ds.test, ds.support, ds.fingerprint)
+        for model in models
+        for ds in datasets
+        for task in tasks
+    ]
+    return jobs, datasets, models, tasks
+
+
+def execute(suite: SuiteConfig, opts: RunOptions) -> RunOutcome:
+    """Run (or resume) a suite into ``opts.out`` and score it."""
+    jobs, datasets, models, tasks = build_jobs(suite, opts)
+    from medmine.run.datause import enforce_data_use
+
+    enforce_data_use(datasets, models, [*suite.acknowledge_data_use, *opts.acknowledge_data_use])
+    opts.out.mkdir(parents=True, exist_ok=True)
+    store = RunStore(opts.out)
+    cache = ResponseCache(cache_dir()) if opts.use_cache else None
+    try:
+        for ds in datasets:
+            store.put_bad_samples(ds.bad)
+        store.set_manifest(
+            {
+                "suite": suite.model_dump(mode="json"),
+                "environment": environment(),
+                "started": store.manifest().get("started", time.time()),
+                "filters": {
+                    "models": list(opts.models),
+                    "tasks": list(opts.tasks),
+                    "datasets": list(opts.datasets),
+                    "limit": opts.limit,
+                },
+                "concurrency": {
+                    m.name: opts.concurrency or getattr(m, "max_concurrency", 1) for m in models
+                },
+                "models": {m.name: m.describe() for m in models},
+                "tasks": {
+                    t.name: {"version": t.version, "template_hash": t.template_hash()}
+                    for t in tasks
+                },
+                "datasets": {
+                    d.name: {
+                        "fingerprint": d.fingerprint,
+                        "n_test": len(d.test),
+                        "n_support": len(d.support),
+                        "notice": d.notice,
+                    }
+                    for d in datasets
+                },
+                "acknowledged_data_use": [
+                    *suite.acknowledge_data_use,
+                    *opts.acknowledge_data_use,
+                ],
+                "response_cache": str(cache.path) if cache else None,
+            }
+        )
+        store.event("run", f"started: {len(jobs)} jobs")
+        runner = Runner(
+            store,
+            cache,
+            repeats=suite.repeats,
+            concurrency=opts.concurrency,
+            progress=opts.progress,
+        )
+        ready = asyncio.run(runner.run(jobs))
+        runner.score(ready)
+        store.set_manifest(
+            {
+                "finished": time.time(),
+                "fitted_models": {
+                    f"{j.model.name}/{j.task.name}/{j.dataset}": j.model.cache_id for j in ready
+                },
+            }
+        )
+        store.event("run", f"finished: {dataclasses.asdict(runner.summary)}")
+    finally:
+        store.close()
+        if cache is not None:
+            cache.close()
+    notices = [d.notice for d in datasets if d.notice]
+    return RunOutcome(opts.out, runner.summary, notices)

@@ -1,0 +1,131 @@
+"""Suites: which models run which tasks on which datasets, from YAML or a built-in name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+ALL_TASKS = (
+    "classification",
+    "segmentation",
+    "localization",
+    "detection",
+    "diagnosis",
+    "report_generation",
+)
+
+
+class DatasetSpec(BaseModel):
+    """One dataset of a suite: a catalog name, where it lives, and how to sample it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    root: Path | None = None
+    split: str = "test"
+    support_split: str | None = "train"
+    limit: int | None = Field(default=None, ge=1)
+    per_class: int | None = Field(default=None, ge=1)
+
+
+class TaskSpec(BaseModel):
+    """One task of a suite, with its options (e.g. ``ask_probabilities``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    options: dict[str, Any] = Field(default_factory=dict)
+
+
+class Settings(BaseModel):
+    """Generation settings applied to every request of the suite."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    max_tokens: int | None = Field(default=None, ge=1)
+    seed: int | None = None
+    structured: bool = False
+
+
+class SuiteConfig(BaseModel):
+    """A suite as written in YAML (unknown keys are errors, so typos are caught)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    description: str = ""
+    models: list[str] = Field(min_length=1)
+    tasks: list[TaskSpec] = Field(min_length=1)
+    datasets: list[DatasetSpec] = Field(min_length=1)
+    settings: Settings = Field(default_factory=Settings)
+    repeats: int = Field(default=1, ge=1)
+    seed: int = 0
+    acknowledge_data_use: list[str] = Field(default_factory=list)
+
+    @field_validator("tasks", mode="before")
+    @classmethod
+    def _task_names(cls, value: Any) -> Any:
+        """Allow plain task names in YAML: ``tasks: [classification]``."""
+        if isinstance(value, list):
+            return [{"name": v} if isinstance(v, str) else v for v in value]
+        return value
+
+    @field_validator("datasets", mode="before")
+    @classmethod
+    def _dataset_names(cls, value: Any) -> Any:
+        """Allow plain dataset names in YAML: ``datasets: [demo]``."""
+        if isinstance(value, list):
+            return [{"name": v} if isinstance(v, str) else v for v in value]
+        return value
+
+
+DEMO_CATEGORIES = ("dermatology", "radiology", "dentistry", "ophthalmology", "endoscopy", "reports")
+
+BUILTIN_SUITES: dict[str, dict[str, Any]] = {
+    "demo": {
+        "name": "demo",
+        "description": "Offline demo on synthetic cases of all five categories and template "
+        "reports (SYNTHETIC data: checks the pipeline, not clinical skill).",
+        "models": ["auto"],
+        "tasks": list(ALL_TASKS),
+        "datasets": [f"demo-{c}" for c in DEMO_CATEGORIES],
+    },
+}
+
+
+class SuiteError(ValueError):
+    """A suite file or name that cannot be used; the message names the key or file."""
+
+
+def load_suite(name_or_path: str) -> SuiteConfig:
+    """A built-in suite by name, or a YAML file; validation errors name the offending key."""
+    if name_or_path in BUILTIN_SUITES:
+        return SuiteConfig.model_validate(BUILTIN_SUITES[name_or_path])
+    path = Path(name_or_path)
+    if not path.exists():
+        known = ", ".join(sorted(BUILTIN_SUITES))
+        raise SuiteError(f"no built-in suite or file named {name_or_path!r} (built-in: {known})")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise SuiteError(f"{path}: not valid YAML ({exc})") from exc
+    if not isinstance(raw, dict):
+        raise SuiteError(f"{path}: a suite is a mapping with keys name, models, tasks, datasets")
+    raw.setdefault("name", path.stem)
+    try:
+        return SuiteConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise SuiteError(format_validation_error(path, exc)) from None
+
+
+def format_validation_error(path: Path | str, exc: ValidationError) -> str:
+    """One line per problem: ``file: key.path: message``."""
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        lines.append(f"{path}: {loc}: {err['msg']}")
+    return "\n".join(lines)
