@@ -26,6 +26,10 @@ from medmine.core import (
 )
 from medmine.run.progress import ProgressBoard
 from medmine.run.store import ResponseCache, RunStore
+from medmine.run.validate import image_problem
+
+# Response.error_kind values that mean the input file, not the model, failed.
+INPUT_ERRORS = frozenset({"input", "bad_image"})
 
 
 @dataclass
@@ -123,6 +127,10 @@ class Runner:
             done = self.store.answered(name, job.task.name, job.dataset)
             bad: list[BadSample] = []
             for s in samples:
+                problem = next(filter(None, (image_problem(im) for im in s.images)), None)
+                if problem is not None:
+                    bad.append(BadSample(s.id, job.dataset, _paths(s), problem))
+                    continue
                 try:
                     base = job.task.request(s)
                 except (OSError, ValueError) as exc:
@@ -187,6 +195,12 @@ class Runner:
             self.summary.asked += 1
             if self.cache is not None:
                 self.cache.put(u.key, response)
+        if response.error_kind in INPUT_ERRORS:
+            # The sample's own file is unreadable: a bad sample, not a model failure.
+            bad = BadSample(u.sample.id, u.dataset, _paths(u.sample), response.error or "")
+            self.store.put_bad_samples([bad])
+            self.summary.bad_samples += 1
+            return True
         prediction = _safe_parse(u.task, response, u.sample)
         self.store.put_result(
             u.model_name,

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from typing import Any
 
+_FLAT = re.compile(r"\{[^{}]*\}|\[[^\[\]]*\]")
 _FENCE = re.compile(r"```(?:json|JSON|python)?\s*(.*?)```", re.S)
 _REFUSAL = re.compile(
     r"\b(?:i\s*(?:am|'m)\s*(?:not able|unable)|i\s*(?:can(?:'|no)t|cannot|won't|will not)"
@@ -45,8 +47,12 @@ def json_candidates(text: str) -> list[Any]:
         try:
             value, end = decoder.raw_decode(text, start)
         except json.JSONDecodeError:
-            i = start + 1
-            continue
+            flat = _FLAT.match(text, start)
+            value = _loads(flat.group(0)) if flat else None
+            if value is None:
+                i = start + 1
+                continue
+            end = flat.end()  # type: ignore[union-attr]
         found.append(value)
         i = end
     return found
@@ -61,7 +67,11 @@ def _loads(blob: str) -> Any:
         try:
             return json.loads(repaired)
         except json.JSONDecodeError:
-            return None
+            pass
+    try:  # Python literals: single quotes, True/None, tuples
+        return ast.literal_eval(blob)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        return None
 
 
 def looks_like_refusal(text: str) -> bool:

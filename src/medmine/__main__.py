@@ -1,0 +1,5 @@
+"""``python -m medmine`` runs the command line."""
+
+from medmine.cli import app
+
+app()

@@ -1,0 +1,57 @@
+"""Check that a sample's images can be decoded before any model is asked about them.
+
+Every model then sees the same set of readable samples, so a comparison is never skewed by one
+model (that reads pixels) tripping over a file another model (that does not) answered anyway.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PIL import Image, UnidentifiedImageError
+
+from medmine.core import ImageRef
+
+_CHECKED: dict[tuple[str, int, int], str | None] = {}
+
+
+def _is_dicom(path: Path) -> bool:
+    if path.suffix.lower() == ".dcm":
+        return True
+    try:
+        with path.open("rb") as fh:
+            fh.seek(128)
+            return fh.read(4) == b"DICM"
+    except OSError:
+        return False
+
+
+def image_problem(ref: ImageRef) -> str | None:
+    """Why an image cannot be used (missing, truncated, not an image), or None if it decodes.
+
+    JPEGs are decoded in draft mode (reduced scale), which still reads the whole bitstream and
+    so still catches truncation, at a fraction of the cost. Results are memoised per file
+    version. DICOM files are left to the DICOM reader of the backend.
+    """
+    path = ref.path
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return f"missing file: {path}"
+    except OSError as exc:
+        return f"cannot access {path}: {exc}"
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    if key in _CHECKED:
+        return _CHECKED[key]
+    problem: str | None = None
+    if st.st_size == 0:
+        problem = f"empty file: {path}"
+    elif not _is_dicom(path):
+        try:
+            with Image.open(path) as im:
+                im.draft(im.mode, (max(1, im.width // 8), max(1, im.height // 8)))
+                im.load()
+        except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+            problem = f"corrupt or unreadable image {path}: {exc}"
+    _CHECKED[key] = problem
+    return problem

@@ -1,0 +1,177 @@
+"""The runner and store: bad inputs recorded by name, cache sharing, skipped work, recipe."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from typer.testing import CliRunner
+
+from medmine.baselines.classifiers import MajorityClass, NearestCentroid
+from medmine.cli import app
+from medmine.core import ImageRef, LabelTarget, Request, Response, Sample
+from medmine.run.runner import Job, Runner
+from medmine.run.store import ResponseCache, RunStore
+from medmine.tasks.classification import ClassificationTask
+
+LABELS = ("dark", "bright")
+
+
+def _folder(tmp_path: Path) -> list[Sample]:
+    """Eight readable images, one missing file and one truncated PNG."""
+    rng = np.random.default_rng(0)
+    samples = []
+    for i in range(10):
+        label = LABELS[i % 2]
+        path = tmp_path / f"img_{i}.png"
+        level = 40 if label == "dark" else 210
+        Image.fromarray((rng.normal(level, 10, (16, 16, 3))).clip(0, 255).astype(np.uint8)).save(
+            path
+        )
+        samples.append(
+            Sample(
+                f"img_{i}",
+                "toy",
+                (ImageRef(path),),
+                split="test" if i < 6 else "train",
+                targets={"classification": LabelTarget(label, LABELS)},
+            )
+        )
+    (tmp_path / "img_0.png").unlink()  # missing
+    data = (tmp_path / "img_1.png").read_bytes()
+    (tmp_path / "img_1.png").write_bytes(data[: len(data) // 3])  # truncated
+    return samples
+
+
+def _run(tmp_path: Path, run_dir: Path, model, samples, cache: bool = True) -> Runner:
+    store = RunStore(run_dir)
+    rc = ResponseCache(tmp_path / "cache") if cache else None
+    runner = Runner(store, rc, progress=False)
+    job = Job(
+        model,
+        ClassificationTask(),
+        "toy",
+        [s for s in samples if s.split == "test"],
+        [s for s in samples if s.split == "train"],
+    )
+    ready = asyncio.run(runner.run([job]))
+    runner.score(ready)
+    store.close()
+    return runner
+
+
+def test_missing_and_corrupt_images_are_recorded_and_the_run_goes_on(tmp_path: Path) -> None:
+    samples = _folder(tmp_path)
+    run_dir = tmp_path / "run"
+    runner = _run(tmp_path, run_dir, NearestCentroid(k=2), samples)
+    store = RunStore(run_dir)
+    bad = {b.id: b for b in store.bad_samples()}
+    assert set(bad) == {"img_0", "img_1"}
+    assert "img_0.png" in bad["img_0"].path and "missing file" in bad["img_0"].reason
+    assert "img_1.png" in bad["img_1"].reason or "img_1.png" in bad["img_1"].path
+    assert "corrupt" in bad["img_1"].reason
+    (scores,) = store.scores()
+    assert scores["metrics"]["n"] == 4  # the four readable test images are scored
+    assert scores["metrics"]["accuracy"] == 1.0
+    store.close()
+    assert runner.summary.bad_samples == 2
+
+    result = CliRunner().invoke(app, ["report", str(run_dir)])
+    assert result.exit_code == 0, result.output
+    assert "2 sample(s) skipped as unreadable" in result.output
+    assert "img_0" in result.output and "img_1" in result.output
+
+
+def test_shared_cache_answers_a_second_run_without_asking(tmp_path: Path) -> None:
+    samples = _folder(tmp_path)
+    first = _run(tmp_path, tmp_path / "a", MajorityClass(), samples)
+    second = _run(tmp_path, tmp_path / "b", MajorityClass(), samples)
+    assert first.summary.asked == 4 and first.summary.from_cache == 0
+    assert second.summary.asked == 0 and second.summary.from_cache == 4
+    third = _run(tmp_path, tmp_path / "c", MajorityClass(), samples, cache=False)
+    assert third.summary.asked == 4
+
+
+class _Exploding:
+    """A backend with a bug: generate raises."""
+
+    name = "exploding"
+    max_concurrency = 2
+    cache_id = "test:exploding"
+
+    def describe(self) -> dict[str, str]:
+        return {"provider": "test"}
+
+    async def generate(self, request: Request) -> Response:
+        raise RuntimeError("boom")
+
+
+def test_a_failing_backend_is_recorded_per_sample_and_scored_as_wrong(tmp_path: Path) -> None:
+    samples = [s for s in _folder(tmp_path) if s.id not in ("img_0", "img_1")]
+    run_dir = tmp_path / "run"
+    runner = _run(tmp_path, run_dir, _Exploding(), samples)
+    assert runner.summary.errors == 4
+    store = RunStore(run_dir)
+    rows = list(store.results())
+    assert {r.prediction.status.value for r in rows} == {"error"}
+    assert all("RuntimeError: boom" in (r.response.error or "") for r in rows)
+    (scores,) = store.scores()
+    assert scores["metrics"]["accuracy"] == 0.0
+    assert scores["metrics"]["error_rate"] == 1.0
+    store.close()
+    # Errors are not answers: a rerun asks them again.
+    again = _run(tmp_path, run_dir, _Exploding(), samples)
+    assert again.summary.asked == 4 and again.summary.resumed == 0
+
+
+class _TextOnly(_Exploding):
+    name = "text-only"
+    modality = "text"
+
+
+def test_text_only_models_skip_image_tasks_with_a_reason(tmp_path: Path) -> None:
+    samples = [s for s in _folder(tmp_path) if s.id not in ("img_0", "img_1")]
+    run_dir = tmp_path / "run"
+    runner = _run(tmp_path, run_dir, _TextOnly(), samples)
+    assert runner.summary.asked == 0
+    store = RunStore(run_dir)
+    assert store.skipped() == [
+        ("text-only", "classification", "toy", "text-only model: the task needs images", 4)
+    ]
+    store.close()
+
+
+def test_changed_prompt_is_asked_again(tmp_path: Path) -> None:
+    samples = [s for s in _folder(tmp_path) if s.id not in ("img_0", "img_1")]
+    run_dir = tmp_path / "run"
+    _run(tmp_path, run_dir, MajorityClass(), samples, cache=False)
+    store = RunStore(run_dir)
+    runner = Runner(store, None, progress=False)
+    job = Job(
+        MajorityClass(),
+        ClassificationTask(ask_probabilities=True),
+        "toy",
+        [s for s in samples if s.split == "test"],
+        [s for s in samples if s.split == "train"],
+    )
+    asyncio.run(runner.run([job]))
+    store.close()
+    assert runner.summary.asked == 4 and runner.summary.resumed == 0
+
+
+@pytest.mark.parametrize("temperature", [0.0, 0.7])
+def test_repeats_are_cached_per_index_only_when_sampling(temperature: float) -> None:
+    from dataclasses import replace
+
+    from medmine.core import GenerationSettings, Intent, Message, TextPart
+
+    req = Request(
+        (Message("user", (TextPart("hi"),)),),
+        Intent("classification", "s"),
+        GenerationSettings(temperature=temperature),
+    )
+    same = req.key("m") == replace(req, repeat=1).key("m")
+    assert same is (temperature == 0.0)
