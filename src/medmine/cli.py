@@ -141,13 +141,14 @@ def datasets_list() -> None:
 @models_app.command("list")
 def models_list() -> None:
     """Baselines and model presets, with modality, price and whether credentials are set."""
-    from medmine.baselines.registry import BASELINES, DEFAULT_BASELINES
+    from medmine.baselines.registry import baseline_names, default_baselines
 
     table = Table(title="models")
     for col in ("name", "provider", "modality", "price in/out $/Mtok", "credentials"):
         table.add_column(col)
-    for name in BASELINES:
-        default = " (default)" if name in DEFAULT_BASELINES else ""
+    defaults = default_baselines()
+    for name in baseline_names():
+        default = " (default)" if name in defaults else ""
         table.add_row(name + default, "baseline", "vision", "0 / 0", "not needed")
     try:
         from medmine.models.presets import credentials_present, load_presets

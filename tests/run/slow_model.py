@@ -6,7 +6,7 @@ import asyncio
 import os
 
 from medmine.baselines.classifiers import NearestCentroid
-from medmine.baselines.registry import register_baseline
+from medmine.baselines.registry import load_builtins, register_baseline
 from medmine.core import Request, Response
 
 
@@ -27,3 +27,4 @@ class LoggingCentroid(NearestCentroid):
 def install() -> None:
     """Register the model as a baseline named ``slow-centroid``."""
     register_baseline("slow-centroid", lambda: LoggingCentroid(name="slow-centroid"))
+    load_builtins()

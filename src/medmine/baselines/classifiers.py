@@ -11,6 +11,7 @@ import numpy as np
 
 from medmine.baselines.base import Baseline
 from medmine.baselines.features import image_features
+from medmine.baselines.registry import register_baseline
 from medmine.core import LabelTarget, Request, Sample, Task, stable_hash
 
 
@@ -97,3 +98,7 @@ class NearestCentroid(Baseline):
             "label": best,
             "probabilities": {lab: round(float(v), 6) for lab, v in zip(labels, p, strict=True)},
         }
+
+
+register_baseline("majority", lambda: MajorityClass(), default=True)
+register_baseline("nearest-centroid", lambda: NearestCentroid(k=5, seed=0), default=True)

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from medmine.baselines.registry import BASELINES, DEFAULT_BASELINES, make_baseline
+from medmine.baselines.registry import baseline_names, default_baselines, make_baseline
 from medmine.core import Model
 
 
 def auto_models() -> list[str]:
     """The default models: the baselines (offline, free). Cloud models are never implied:
     spending money is something a user asks for by naming a model."""
-    return list(DEFAULT_BASELINES)
+    return default_baselines()
 
 
 def resolve_model(name: str) -> Model:
     """A baseline or a preset by name; an unknown name lists what is known."""
-    if name in BASELINES:
+    if name in baseline_names():
         return make_baseline(name)
     from medmine.models.factory import build_model
     from medmine.models.presets import load_presets, resolve_preset

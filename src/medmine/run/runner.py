@@ -93,9 +93,6 @@ class Runner:
         """Why a model cannot run a job at all (recorded, shown in the report), or None."""
         if getattr(job.model, "modality", "vision") == "text" and any(s.images for s in samples):
             return "text-only model: the task needs images"
-        supported = getattr(job.model, "tasks", None)
-        if supported is not None and job.task.name not in supported:
-            return f"{job.model.name} does not do {job.task.name}"
         return None
 
     def prepare(self, jobs: Sequence[Job]) -> tuple[list[_Unit], list[Job]]:
@@ -111,6 +108,9 @@ class Runner:
             name = job.model.name
             if not samples:
                 continue
+            supported = getattr(job.model, "tasks", None)
+            if supported is not None and job.task.name not in supported:
+                continue  # a specialised baseline: not meant for this task, nothing to report
             reason = self._skip_reason(job, samples)
             model = job.model
             if reason is None and isinstance(model, Fittable):

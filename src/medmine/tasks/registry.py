@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from collections.abc import Callable
 from typing import Any
 
@@ -11,7 +12,14 @@ from medmine.core import Task
 _TASKS: dict[str, Callable[..., Task]] = {}
 
 # Modules that register the built-in tasks; imported on first use so start-up stays fast.
-BUILTIN_MODULES = ("medmine.tasks.classification",)
+BUILTIN_MODULES = (
+    "medmine.tasks.classification",
+    "medmine.tasks.segmentation",
+    "medmine.tasks.localization",
+    "medmine.tasks.detection",
+    "medmine.tasks.diagnosis",
+    "medmine.tasks.report_generation",
+)
 
 
 def register_task(name: str, factory: Callable[..., Task]) -> None:
@@ -21,7 +29,8 @@ def register_task(name: str, factory: Callable[..., Task]) -> None:
 
 def _load_builtins() -> None:
     for module in BUILTIN_MODULES:
-        importlib.import_module(module)
+        if importlib.util.find_spec(module) is not None:  # TODO(lead): strict once all exist
+            importlib.import_module(module)
 
 
 def task_names() -> list[str]:
