@@ -119,23 +119,53 @@ def report(
 
 
 @datasets_app.command("list")
-def datasets_list() -> None:
-    """Datasets medmine knows: built-in generated ones and the catalog of real datasets."""
+def datasets_list(
+    data_root: Annotated[
+        Path | None, typer.Option(help="Folder holding downloads: shows which are found.")
+    ] = None,
+) -> None:
+    """Datasets medmine knows: the built-in synthetic demo and the catalog of real datasets."""
+    from medmine.datasets.catalog import find_dataset, list_entries
     from medmine.datasets.sources import BUILTIN
 
     table = Table(title="datasets")
-    for col in ("name", "category", "tasks", "access", "licence"):
-        table.add_column(col)
+    for col in ("name", "category", "tasks", "access", "licence", "found"):
+        table.add_column(col, overflow="fold")
     for name in BUILTIN:
-        table.add_row(name, "all five + reports", "all six", "built-in", "synthetic")
-    try:
-        from medmine.datasets.catalog import list_entries
-    except ImportError:
-        list_entries = None  # type: ignore[assignment]
-    if list_entries is not None:
-        for e in list_entries():
-            table.add_row(e.name, e.category, ", ".join(e.tasks), e.access, e.licence)
+        table.add_row(
+            name,
+            name.removeprefix("demo-"),
+            "all it can serve",
+            "built-in",
+            "synthetic",
+            "generated",
+        )
+    for e in list_entries():
+        found = "—"
+        if data_root is not None:
+            path = find_dataset(e.name, data_root)
+            found = str(path) if path else "no"
+        table.add_row(e.name, e.category, ", ".join(e.tasks), e.access, e.licence, found)
     console.print(table)
+
+
+@datasets_app.command("check")
+def datasets_check(
+    name: Annotated[str, typer.Argument(help="Catalog name of the dataset.")],
+    path: Annotated[Path, typer.Argument(help="Folder holding its official download.")],
+) -> None:
+    """Validate a download: layout, counts, every image and mask opened, the fingerprint."""
+    from medmine.datasets.catalog import get_entry
+    from medmine.datasets.check import check_dataset
+
+    try:
+        get_entry(name)
+        report = check_dataset(name, path)
+    except (KeyError, ValueError, FileNotFoundError) as exc:
+        raise _fail(str(exc)) from None
+    console.print(report.to_text(), markup=False, highlight=False)
+    if not report.ok:
+        raise typer.Exit(1)
 
 
 @models_app.command("list")

@@ -7,6 +7,28 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 
+def resample_indices(
+    n: int,
+    n_resamples: int,
+    rng: np.random.Generator,
+    groups: Sequence[str] | None = None,
+) -> list[np.ndarray]:
+    """Index arrays of bootstrap resamples: of samples, or of whole groups (patients)."""
+    if groups is None:
+        return list(rng.integers(0, n, (n_resamples, n)))
+    if len(groups) != n:
+        raise ValueError(f"groups has {len(groups)} entries for {n} samples")
+    _, inverse = np.unique(np.asarray(groups, dtype=str), return_inverse=True)
+    n_groups = int(inverse.max()) + 1
+    if n_groups == n:  # every sample its own group: the plain bootstrap
+        return list(rng.integers(0, n, (n_resamples, n)))
+    order = np.argsort(inverse, kind="stable")
+    starts = np.searchsorted(inverse[order], np.arange(n_groups))
+    members = np.split(order, starts[1:])
+    picks = rng.integers(0, n_groups, (n_resamples, n_groups))
+    return [np.concatenate([members[g] for g in row]) for row in picks]
+
+
 def bootstrap_ci(
     statistic: Callable[[np.ndarray], float],
     n: int,
@@ -26,26 +48,8 @@ def bootstrap_ci(
     if n == 0:
         return (float("nan"), float("nan"))
     rng = np.random.default_rng(seed)
-    if groups is not None:
-        if len(groups) != n:
-            raise ValueError(f"groups has {len(groups)} entries for {n} samples")
-        _, inverse = np.unique(np.asarray(groups, dtype=object).astype(str), return_inverse=True)
-        members = [np.flatnonzero(inverse == g) for g in range(inverse.max() + 1)]
-        n_groups = len(members)
-    values = np.empty(n_resamples)
-    for b in range(n_resamples):
-        if groups is None:
-            idx = rng.integers(0, n, n)
-        else:
-            picked = rng.integers(0, n_groups, n_groups)
-            idx = np.concatenate([members[g] for g in picked])
-        values[b] = statistic(idx)
-    values = values[~np.isnan(values)]
-    if values.size == 0:
-        return (float("nan"), float("nan"))
-    alpha = (1 - confidence) / 2
-    lo, hi = np.quantile(values, [alpha, 1 - alpha])
-    return (float(lo), float(hi))
+    values = np.array([statistic(idx) for idx in resample_indices(n, n_resamples, rng, groups)])
+    return _percentiles(values, confidence)
 
 
 def mean_ci(
@@ -54,18 +58,34 @@ def mean_ci(
     groups: Sequence[str] | None = None,
     seed: int = 0,
     n_resamples: int = 1000,
+    confidence: float = 0.95,
 ) -> tuple[float, float]:
-    """Bootstrap interval of the mean of per-sample values (accuracy, Dice, ...)."""
+    """Bootstrap interval of the mean of per-sample values (accuracy, Dice, ...).
+
+    Vectorised: with groups, each resample's mean is the sum of the picked groups' sums over
+    the sum of their sizes, which equals the mean over the concatenated members.
+    """
     arr = np.asarray(values, dtype=float)
+    if arr.size == 0:
+        return (float("nan"), float("nan"))
+    rng = np.random.default_rng(seed)
     if groups is None:
-        # Vectorised fast path: all resamples at once.
-        if arr.size == 0:
-            return (float("nan"), float("nan"))
-        rng = np.random.default_rng(seed)
         idx = rng.integers(0, arr.size, (n_resamples, arr.size))
-        means = arr[idx].mean(axis=1)
-        lo, hi = np.quantile(means, [0.025, 0.975])
-        return (float(lo), float(hi))
-    return bootstrap_ci(
-        lambda i: float(arr[i].mean()), arr.size, groups=groups, seed=seed, n_resamples=n_resamples
-    )
+        return _percentiles(arr[idx].mean(axis=1), confidence)
+    if len(groups) != arr.size:
+        raise ValueError(f"groups has {len(groups)} entries for {arr.size} samples")
+    _, inverse = np.unique(np.asarray(groups, dtype=str), return_inverse=True)
+    n_groups = int(inverse.max()) + 1
+    sums = np.bincount(inverse, weights=arr, minlength=n_groups)
+    sizes = np.bincount(inverse, minlength=n_groups).astype(float)
+    picks = rng.integers(0, n_groups, (n_resamples, n_groups))
+    return _percentiles(sums[picks].sum(axis=1) / sizes[picks].sum(axis=1), confidence)
+
+
+def _percentiles(values: np.ndarray, confidence: float) -> tuple[float, float]:
+    values = values[~np.isnan(values)]
+    if values.size == 0:
+        return (float("nan"), float("nan"))
+    alpha = (1 - confidence) / 2
+    lo, hi = np.quantile(values, [alpha, 1 - alpha])
+    return (float(lo), float(hi))

@@ -45,14 +45,33 @@ def confusion_matrix(
     """Counts C[i, j] of samples with true label i predicted as j; column len(labels) = invalid."""
     if len(y_true) != len(y_pred):
         raise ValueError(f"y_true has {len(y_true)} items but y_pred has {len(y_pred)}")
+    t, p = encode(y_true, y_pred, labels)
+    k = len(labels) + 1
+    return np.bincount(t * k + p, minlength=k * k).reshape(k, k)[: len(labels)]
+
+
+def encode(
+    y_true: Sequence[str], y_pred: Sequence[str | None], labels: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes of true and predicted labels; ``len(labels)`` marks an invalid answer."""
     index = {lab: i for i, lab in enumerate(labels)}
     unknown = sorted({t for t in y_true if t not in index})
     if unknown:
         raise ValueError(f"true labels not in the label set: {unknown}")
-    t = _encode(y_true, index)
-    p = _encode(y_pred, index)
-    k = len(labels) + 1
-    return np.bincount(t * k + p, minlength=k * k).reshape(k, k)[: len(labels)]
+    return _encode(y_true, index), _encode(y_pred, index)
+
+
+def macro_f1_codes(t: np.ndarray, p: np.ndarray, k: int) -> float:
+    """Macro-F1 from integer codes (as in :func:`classification_report`), for resampling."""
+    cm = np.bincount(t * (k + 1) + p, minlength=(k + 1) * (k + 1)).reshape(k + 1, k + 1)[:k]
+    tp = np.diag(cm[:, :k]).astype(float)
+    support = cm.sum(axis=1).astype(float)
+    predicted = cm[:, :k].sum(axis=0).astype(float)
+    precision = _safe_div(tp, predicted)
+    recall = _safe_div(tp, support)
+    f1 = _safe_div(2 * precision * recall, precision + recall)
+    used = (support > 0) | (predicted > 0)
+    return float(f1[used].mean()) if used.any() else 0.0
 
 
 def _safe_div(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -66,6 +66,10 @@ def load_leaderboard(run_dir: Path) -> Leaderboard:
             rows.append(Row(sc["task"], sc["dataset"], sc["model"], head, m[head], ci, m))
         rows.sort(key=lambda r: (r.task, r.dataset, -_num(r.value), r.model))
         bad = store.bad_samples()
+        groups: dict[tuple[str, str], list[str]] = {}
+        for b in bad:
+            kind = b.reason.split(":", 1)[0] if ":" in b.reason[:40] else b.reason
+            groups.setdefault((b.dataset, kind), []).append(f"{b.id}: {b.reason}")
         manifest = store.manifest()
         notices = list(
             dict.fromkeys(
@@ -75,7 +79,10 @@ def load_leaderboard(run_dir: Path) -> Leaderboard:
         return Leaderboard(
             rows,
             len(bad),
-            [f"{b.dataset}/{b.id}: {b.reason}" for b in bad[:10]],
+            [
+                f"{ds}: {len(items)} × {kind} (e.g. {'; '.join(items[:2])})"
+                for (ds, kind), items in sorted(groups.items())
+            ],
             store.skipped(),
             notices,
             manifest.get("concurrency", {}),

@@ -24,7 +24,7 @@ from medmine.core import (
     stable_hash,
 )
 from medmine.metrics.bootstrap import bootstrap_ci, mean_ci
-from medmine.metrics.classification import classification_report
+from medmine.metrics.classification import classification_report, encode, macro_f1_codes
 from medmine.tasks.answer_text import json_candidates, looks_like_refusal, strip_markup
 from medmine.tasks.registry import register_task
 
@@ -287,15 +287,9 @@ class ClassificationTask:
         if rep.auroc is not None:
             metrics["auroc"] = rep.auroc
         if len(samples) >= 2:
+            t, p = encode(y_true, y_pred, labels)
             lo, hi = bootstrap_ci(
-                lambda i: (
-                    classification_report(
-                        [y_true[j] for j in i], [y_pred[j] for j in i], labels
-                    ).macro_f1
-                ),
-                len(samples),
-                groups=groups,
-                n_resamples=200,
+                lambda i: macro_f1_codes(t[i], p[i], len(labels)), len(samples), groups=groups
             )
             metrics["macro_f1_ci_low"], metrics["macro_f1_ci_high"] = lo, hi
         return TaskScores(

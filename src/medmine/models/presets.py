@@ -1,0 +1,207 @@
+"""Named model presets: which provider, which model id, its prices, limits and conventions.
+
+Built-in presets ship in ``presets.yaml`` beside this module; users add or override presets by
+name with their own YAML files. A preset names the environment variable holding its API key,
+never the key itself: keys are read from the environment only when a request is sent.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+Provider = Literal["openai", "openai_compatible", "anthropic", "gemini", "hf_local", "baseline"]
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class Preset(BaseModel):
+    """One named model configuration (validated; unknown keys are errors)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    provider: Provider
+    model_id: str
+    base_url: str | None = None
+    base_url_env: str | None = None  # NAME of an env var that overrides base_url when set
+    api_key_env: str | None = None  # NAME of the env var holding the key, never the key
+    modality: Literal["vision", "text"] = "vision"
+    context_window: int | None = Field(default=None, gt=0)
+    max_output_tokens: int | None = Field(default=None, gt=0)
+    coord_convention: str = "norm1000_xyxy"
+    price_input_per_mtok: float | None = Field(default=None, ge=0)
+    price_output_per_mtok: float | None = Field(default=None, ge=0)
+    price_date: str | None = None
+    max_image_edge: int | None = Field(default=None, gt=0)
+    concurrency: int = Field(default=8, gt=0)
+    requests_per_minute: int | None = Field(default=None, gt=0)
+    tokens_per_minute: int | None = Field(default=None, gt=0)
+    timeout_s: float = Field(default=120.0, gt=0)
+    stream: bool = True
+    extra_body: dict[str, Any] = Field(default_factory=dict)
+    notes: str = ""
+    aliases: list[str] = Field(default_factory=list)
+
+    @field_validator("name", "model_id")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        """Names and model ids must be non-empty."""
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value
+
+    @field_validator("api_key_env", "base_url_env")
+    @classmethod
+    def _env_name(cls, value: str | None) -> str | None:
+        """An env var NAME: catches a key pasted where its variable name belongs."""
+        if value is not None and not _ENV_NAME.match(value):
+            raise ValueError(
+                "must be the NAME of an environment variable (letters, digits, underscore), "
+                "not a key or URL"
+            )
+        return value
+
+    @field_validator("price_date")
+    @classmethod
+    def _date(cls, value: str | None) -> str | None:
+        """Prices carry the day they were read, as YYYY-MM-DD."""
+        if value is not None and not _DATE.match(value):
+            raise ValueError(f"must be YYYY-MM-DD, got {value!r}")
+        return value
+
+    def resolved_base_url(self) -> str | None:
+        """The base URL to use now: ``$base_url_env`` when set and non-empty, else base_url."""
+        if self.base_url_env:
+            from_env = os.environ.get(self.base_url_env, "").strip()
+            if from_env:
+                return from_env
+        return self.base_url
+
+    def api_key(self) -> str | None:
+        """Read the API key from the environment now (None when unset or not needed)."""
+        if not self.api_key_env:
+            return None
+        value = os.environ.get(self.api_key_env, "").strip()
+        return value or None
+
+
+def credentials_present(preset: Preset) -> bool:
+    """True when the preset needs no key or its key variable is set and non-empty."""
+    return preset.api_key_env is None or preset.api_key() is not None
+
+
+def _format_validation(source: str, name: str, exc: ValidationError) -> str:
+    """One readable line per problem: file, preset, key, message."""
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(preset)"
+        lines.append(f"{source}: preset {name!r}: {key}: {err['msg']}")
+    return "\n".join(lines)
+
+
+def _entries(source: str, data: Any) -> Iterable[tuple[str, dict[str, Any]]]:
+    """The (name, fields) pairs of a presets YAML document.
+
+    Accepted shapes: ``{presets: [ {name: ..., ...}, ... ]}``, a list of such mappings, or a
+    mapping ``name -> fields``.
+    """
+    if isinstance(data, Mapping) and "presets" in data:
+        data = data["presets"]
+    if isinstance(data, list):
+        for i, item in enumerate(data):
+            if not isinstance(item, Mapping) or not isinstance(item.get("name"), str):
+                raise ValueError(f"{source}: presets[{i}]: each preset needs a string 'name'")
+            yield item["name"], dict(item)
+    elif isinstance(data, Mapping):
+        for name, fields in data.items():
+            if not isinstance(fields, Mapping):
+                raise ValueError(f"{source}: preset {name!r}: expected a mapping of fields")
+            yield str(name), {"name": str(name), **dict(fields)}
+    else:
+        raise ValueError(f"{source}: expected a list of presets or a mapping name -> preset")
+
+
+def _load_document(source: str, text: str) -> Any:
+    """Parse YAML text, naming the file on a syntax error."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{source}: invalid YAML ({exc})") from exc
+
+
+def _merge(presets: dict[str, Preset], source: str, data: Any, *, allow_partial: bool) -> None:
+    """Add or override presets from one document; overrides merge field by field."""
+    for name, fields in _entries(source, data):
+        base = presets.get(name)
+        merged = {**base.model_dump(), **fields} if (base and allow_partial) else fields
+        try:
+            presets[name] = Preset.model_validate(merged)
+        except ValidationError as exc:
+            raise ValueError(_format_validation(source, name, exc)) from None
+    _check_aliases(presets, source)
+
+
+def _check_aliases(presets: Mapping[str, Preset], source: str) -> None:
+    """Names and aliases must be unique case-insensitively."""
+    seen: dict[str, str] = {}
+    for preset in presets.values():
+        for label in (preset.name, *preset.aliases):
+            key = label.lower()
+            if key in seen and seen[key] != preset.name:
+                raise ValueError(
+                    f"{source}: {label!r} names both preset {seen[key]!r} and {preset.name!r}"
+                )
+            seen[key] = preset.name
+
+
+def builtin_presets_text() -> str:
+    """The text of the shipped ``presets.yaml``."""
+    return resources.files("medmine.models").joinpath("presets.yaml").read_text("utf-8")
+
+
+def load_presets(paths: Sequence[Path] = ()) -> dict[str, Preset]:
+    """Built-in presets, then each user YAML file in order, adding or overriding by name.
+
+    An override may give only the fields it changes. Errors name the file, preset and key.
+    """
+    presets: dict[str, Preset] = {}
+    _merge(
+        presets,
+        "presets.yaml (built-in)",
+        _load_document("presets.yaml", builtin_presets_text()),
+        allow_partial=False,
+    )
+    for path in paths:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: presets file not found")
+        source = str(path)
+        _merge(presets, source, _load_document(source, path.read_text("utf-8")), allow_partial=True)
+    return presets
+
+
+def resolve_preset(name: str, presets: Mapping[str, Preset]) -> Preset:
+    """The preset called ``name`` or having it as an alias, case-insensitively.
+
+    Raises ValueError listing close matches when there is none.
+    """
+    wanted = name.strip().lower()
+    labels: dict[str, Preset] = {}
+    for preset in presets.values():
+        for label in (preset.name, *preset.aliases):
+            labels[label.lower()] = preset
+    if wanted in labels:
+        return labels[wanted]
+    close = difflib.get_close_matches(wanted, list(labels), n=5, cutoff=0.5)
+    suggestions = list(dict.fromkeys(labels[c].name for c in close))
+    hint = f"; did you mean {', '.join(map(repr, suggestions))}?" if suggestions else ""
+    raise ValueError(f"unknown model preset {name!r}{hint} (known: {', '.join(sorted(presets))})")

@@ -1,0 +1,258 @@
+"""Lesion / structure segmentation: the model outlines the structure as polygon(s).
+
+The answer's polygons are rasterised onto the original image grid (a pixel belongs to a polygon
+when its centre is inside, even-odd rule; several polygons are united) and compared with the
+ground-truth mask read by the target's value rule. A box answer is accepted as a fallback: the
+parser turns it into the box's four corners (status ``repaired``, noted) and it is rasterised
+like any polygon. Unparseable, refused and failed answers are an empty mask: Dice 0, and the
+worst distance (the image diagonal) for HD95/ASSD — never skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from medmine.core import (
+    GenerationSettings,
+    ImagePart,
+    Intent,
+    MaskTarget,
+    Message,
+    Prediction,
+    Request,
+    Response,
+    Sample,
+    TaskKind,
+    TaskScores,
+    TextPart,
+    stable_hash,
+)
+from medmine.metrics.bootstrap import mean_ci
+from medmine.metrics.geometry import rasterize_polygon
+from medmine.metrics.segmentation import read_mask, segmentation_scores
+from medmine.tasks.classification import failure_rates
+from medmine.tasks.coords import describe, parse_convention
+from medmine.tasks.registry import register_task
+from medmine.tasks.spatial_common import (
+    check_convention,
+    image_geometry,
+    modality,
+    pair_schema,
+    point_spelling,
+    read_prediction,
+    size_sentence,
+    value_of,
+)
+from medmine.tasks.spatial_parse import PARSER_VERSION
+
+PROMPT = """\
+You are an expert in {category} image interpretation.
+Segment the {structure} in this {modality}. {size}
+Outline each separate region of the {structure} as a polygon: at least 3 vertices that trace \
+its boundary in order.
+{convention}
+Answer with a JSON object and nothing else:
+{{"polygons": [[[{a}, {b}], [{a}, {b}], [{a}, {b}], ...]]}}
+If there is no {structure} in the image, answer {{"polygons": []}}."""
+
+
+def target_mask(target: MaskTarget) -> np.ndarray:
+    """The ground-truth foreground as a boolean array, by the target's value rule."""
+    arr = read_mask(target.path, value_map=target.value_map, threshold=target.threshold)
+    if target.value_map is not None:
+        return np.asarray(arr == target.foreground)
+    return np.asarray(arr, dtype=bool)
+
+
+def predicted_mask(value: dict[str, Any], height: int, width: int) -> np.ndarray:
+    """Union of the answer's polygons rasterised on a ``(height, width)`` grid."""
+    mask = np.zeros((height, width), dtype=bool)
+    for poly in value.get("polygons") or []:
+        pts = np.asarray(poly, dtype=np.float64)
+        if pts.ndim == 2 and pts.shape[0] >= 3 and pts.shape[1] == 2:
+            mask |= rasterize_polygon(pts, height, width)
+    return mask
+
+
+def pixel_spacing(sample: Sample) -> tuple[float, float] | None:
+    """(row, column) spacing from ``Sample.meta["pixel_spacing"]`` (one number or two), or None."""
+    raw = sample.meta.get("pixel_spacing")
+    if raw is None:
+        return None
+    arr = np.asarray(raw, dtype=np.float64).reshape(-1)
+    if arr.size == 1:
+        arr = np.repeat(arr, 2)
+    if arr.size != 2 or not np.all(np.isfinite(arr)) or np.any(arr <= 0):
+        raise ValueError(
+            f"sample {sample.id!r}: meta pixel_spacing must be one or two positive numbers, "
+            f"got {raw!r}"
+        )
+    return float(arr[0]), float(arr[1])
+
+
+@dataclass
+class SegmentationTask:
+    """Segmentation as polygons; Dice (headline), IoU, HD95, ASSD as medpy defines them."""
+
+    convention: str = "norm1000_xyxy"
+    settings: GenerationSettings = field(
+        default_factory=lambda: GenerationSettings(max_tokens=2048)
+    )
+    name: str = "segmentation"
+    kind: TaskKind = TaskKind.SEGMENTATION
+    version: str = "1"
+
+    def __post_init__(self) -> None:
+        """Validate the coordinate convention option."""
+        check_convention(self.convention)
+
+    @property
+    def polygon_convention(self) -> str:
+        """The point spelling of the convention: how polygon vertices are written."""
+        return point_spelling(self.convention)
+
+    def applies_to(self, sample: Sample) -> bool:
+        """Needs an image and a mask target under the plain ``segmentation`` key."""
+        return bool(sample.images) and isinstance(sample.target(self.kind), MaskTarget)
+
+    def _target(self, sample: Sample) -> MaskTarget:
+        target = sample.target(self.kind)
+        if not isinstance(target, MaskTarget):
+            raise ValueError(f"sample {sample.id!r} has no segmentation mask target")
+        return target
+
+    def prompt(self, sample: Sample) -> str:
+        """The prompt: structure, image size, the convention in words, the JSON form."""
+        target = self._target(sample)
+        geometry = image_geometry(sample)
+        order = parse_convention(self.convention).order
+        a, b = ("x", "y") if order == "xy" else ("y", "x")
+        return PROMPT.format(
+            category=sample.category or "medical",
+            structure=target.structure,
+            modality=modality(sample),
+            size=size_sentence(geometry),
+            convention=describe(self.polygon_convention, geometry),
+            a=a,
+            b=b,
+        )
+
+    def json_schema(self, sample: Sample) -> dict[str, object]:
+        """JSON schema of the answer: a list of polygons, each a list of vertex pairs."""
+        polygon = {"type": "array", "items": pair_schema(), "minItems": 3}
+        return {
+            "type": "object",
+            "properties": {"polygons": {"type": "array", "items": polygon}},
+            "required": ["polygons"],
+        }
+
+    def request(self, sample: Sample) -> Request:
+        """Image part(s) first, then the prompt; the intent carries structure and convention."""
+        target = self._target(sample)
+        parts = (*(ImagePart(im) for im in sample.images), TextPart(self.prompt(sample)))
+        return Request(
+            messages=(Message("user", parts),),
+            intent=Intent(
+                task=self.name,
+                sample_id=sample.id,
+                structure=target.structure,
+                convention=self.convention,
+                images=sample.images,
+            ),
+            settings=self.settings,
+            json_schema=self.json_schema(sample),
+        )
+
+    def parse(self, response: Response, sample: Sample) -> Prediction:
+        """Read polygons (boxes become their corners, noted); never raises."""
+        return read_prediction(response, sample, "polygons", self.polygon_convention)
+
+    def score(self, predictions: Sequence[Prediction], samples: Sequence[Sample]) -> TaskScores:
+        """Per sample Dice/IoU/HD95/ASSD; mean Dice (headline, CI), mean IoU, median HD95.
+
+        Distances are in pixels, or in the units of ``meta["pixel_spacing"]`` when a sample has
+        one. A target whose mask cannot be read (or does not match the image size) is left out
+        of the aggregates and listed in ``tables["unreadable_targets"]``.
+        """
+        if len(predictions) != len(samples):
+            raise ValueError(f"{len(predictions)} predictions for {len(samples)} samples")
+        per_sample: dict[str, dict[str, float]] = {}
+        unreadable: dict[str, str] = {}
+        degenerate = fallback = 0
+        for pred, sample in zip(predictions, samples, strict=True):
+            try:
+                gt = target_mask(self._target(sample))
+                geometry = image_geometry(sample)
+                spacing = pixel_spacing(sample)
+            except (OSError, ValueError) as exc:
+                unreadable[sample.id] = str(exc)
+                continue
+            if gt.shape != (geometry.height, geometry.width):
+                unreadable[sample.id] = (
+                    f"mask is {gt.shape[1]}x{gt.shape[0]} but the image is "
+                    f"{geometry.width}x{geometry.height}"
+                )
+                continue
+            value = value_of(pred)
+            mask = predicted_mask(value, geometry.height, geometry.width)
+            if value.get("polygons") and not mask.any():
+                degenerate += 1
+            if pred.usable and "corners of a box" in (pred.detail or ""):
+                fallback += 1
+            s = segmentation_scores(mask, gt, spacing)
+            per_sample[sample.id] = {
+                "dice": s.dice,
+                "iou": s.iou,
+                "hd95": s.hd95,
+                "assd": s.assd,
+                "usable": float(pred.usable),
+            }
+        return _aggregate(per_sample, predictions, samples, unreadable, degenerate, fallback)
+
+    def template_hash(self) -> str:
+        """Hash of the prompt template, the parser version and the options."""
+        return stable_hash([PROMPT, self.version, PARSER_VERSION, self.convention])
+
+
+def _aggregate(
+    per_sample: dict[str, dict[str, float]],
+    predictions: Sequence[Prediction],
+    samples: Sequence[Sample],
+    unreadable: dict[str, str],
+    degenerate: int,
+    fallback: int,
+) -> TaskScores:
+    """Aggregate per-sample segmentation scores into TaskScores."""
+    scored = [s for s in samples if s.id in per_sample]
+    n = max(len(predictions), 1)
+    metrics: dict[str, float] = {
+        **failure_rates(predictions),
+        "degenerate_rate": degenerate / n,
+        "box_fallback_rate": fallback / n,
+        "n_unreadable_targets": float(len(unreadable)),
+    }
+    if scored:
+        col = {k: np.array([per_sample[s.id][k] for s in scored]) for k in ("dice", "iou")}
+        dist = {k: np.array([per_sample[s.id][k] for s in scored]) for k in ("hd95", "assd")}
+        metrics["dice"] = float(col["dice"].mean())
+        metrics["iou"] = float(col["iou"].mean())
+        metrics["hd95_median"] = float(np.median(dist["hd95"]))
+        metrics["assd_mean"] = float(dist["assd"].mean())
+        groups = [s.patient_id or s.id for s in scored]
+        metrics["dice_ci_low"], metrics["dice_ci_high"] = mean_ci(col["dice"], groups=groups)
+    else:
+        metrics["dice"] = float("nan")
+    units = "pixel_spacing units" if any("pixel_spacing" in s.meta for s in scored) else "pixels"
+    return TaskScores(
+        metrics=metrics,
+        per_sample=per_sample,
+        headline="dice",
+        tables={"distance_units": units, "unreadable_targets": unreadable},
+    )
+
+
+register_task("segmentation", SegmentationTask)
