@@ -24,7 +24,7 @@ app.add_typer(tasks_app, name="tasks")
 console = Console()
 if not console.is_terminal:  # logs and pipes: wide enough for a leaderboard row
     console = Console(width=160)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # error messages are never hard-wrapped
 
 
 def _fail(message: str) -> typer.Exit:

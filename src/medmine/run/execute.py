@@ -66,6 +66,22 @@ def _pick(names: Sequence[str], wanted: Sequence[str], what: str) -> list[str]:
     return [n for n in names if n in wanted]
 
 
+def _task_for_model(task: Task, model: Model, options: dict[str, object]) -> Task:
+    """The task as this model should be asked: spatial prompts in the coordinate convention
+    the model's preset declares (model families are trained on different ones), unless the
+    suite fixed the convention explicitly."""
+    preset = getattr(model, "preset", None)
+    convention = getattr(preset, "coord_convention", None)
+    if (
+        convention
+        and "convention" not in options
+        and dataclasses.is_dataclass(task)
+        and getattr(task, "convention", convention) != convention
+    ):
+        return dataclasses.replace(task, convention=convention)  # type: ignore[type-var]
+    return task
+
+
 def build_jobs(
     suite: SuiteConfig, opts: RunOptions
 ) -> tuple[list[Job], list[LoadedDataset], list[Model], list[Task]]:
@@ -86,7 +102,14 @@ def build_jobs(
             spec = spec.model_copy(update={"limit": opts.limit})
         datasets.append(load_for_suite(spec, opts.data_root, suite.seed))
     jobs = [
-        Job(model, task, ds.name, ds.test, ds.support, ds.fingerprint)
+        Job(
+            model,
+            _task_for_model(task, model, task_specs[task.name].options),
+            ds.name,
+            ds.test,
+            ds.support,
+            ds.fingerprint,
+        )
         for model in models
         for ds in datasets
         for task in tasks
@@ -154,8 +177,14 @@ def execute(suite: SuiteConfig, opts: RunOptions) -> RunOutcome:
         store.set_manifest(
             {
                 "finished": time.time(),
-                "fitted_models": {
-                    f"{j.model.name}/{j.task.name}/{j.dataset}": j.model.cache_id for j in ready
+                "jobs": {
+                    f"{j.model.name}/{j.task.name}/{j.dataset}": {
+                        "model_id": j.model.cache_id,
+                        "task_version": j.task.version,
+                        "template_hash": j.task.template_hash(),
+                        "dataset_fingerprint": j.fingerprint,
+                    }
+                    for j in ready
                 },
             }
         )
