@@ -10,6 +10,7 @@ import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -27,6 +28,23 @@ from medmine.core import (
 from medmine.run.progress import ProgressBoard
 from medmine.run.store import ResponseCache, RunStore
 from medmine.run.validate import image_problem
+
+
+class Executor(Protocol):
+    """Where models answer: the local process by default, or remote workers.
+
+    ``wrap`` returns a Model with the same name and cache_id whose ``generate`` runs
+    elsewhere; the runner, the store, the cache and resume semantics stay the same.
+    """
+
+    def wrap(self, model: Model) -> Model:
+        """A model that answers through this executor."""
+        ...
+
+    def summary(self) -> dict[str, object]:
+        """What the executor did (workers, retried requests), for the manifest."""
+        ...
+
 
 # Response.error_kind values that mean the input file, not the model, failed.
 INPUT_ERRORS = frozenset({"input", "bad_image"})
@@ -79,8 +97,10 @@ class Runner:
         repeats: int = 1,
         concurrency: int | None = None,
         progress: bool = True,
+        executor: Executor | None = None,
     ) -> None:
         self.store = store
+        self.executor = executor
         self.cache = cache
         self.repeats = repeats
         self.concurrency = concurrency
@@ -122,6 +142,8 @@ class Runner:
             if reason is not None:
                 self.store.put_skipped(name, job.task.name, job.dataset, reason, len(samples))
                 continue
+            if self.executor is not None:
+                model = self.executor.wrap(model)
             job = dataclasses.replace(job, model=model, samples=samples)
             ready.append(job)
             done = self.store.answered(name, job.task.name, job.dataset)
