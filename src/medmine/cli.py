@@ -98,14 +98,28 @@ def run(
     board = load_leaderboard(run_dir)
     render_terminal(board, console)
     paths = write_reports(board, run_dir)
+    from medmine.report.build import build_report
+
+    html = build_report([run_dir], run_dir / "report", data_root=data_root)["html"]
     console.print(f"run directory: {run_dir}  ({', '.join(p.name for p in paths)})")
+    console.print(f"report: {html}")
 
 
 @app.command()
 def report(
-    run_dirs: Annotated[list[Path], typer.Argument(help="Run directories.")],
+    run_dirs: Annotated[list[Path], typer.Argument(help="One or more run directories.")],
+    out: Annotated[
+        Path | None, typer.Option(help="Report folder (default RUN_DIR/report).")
+    ] = None,
+    gallery: Annotated[int, typer.Option(help="Gallery cases per task (best, worst, random).")] = 6,
+    seed: Annotated[int, typer.Option(help="Seed for the gallery's random cases.")] = 0,
+    data_root: Annotated[
+        Path | None, typer.Option(help="Where the run's datasets live (for gallery images).")
+    ] = None,
 ) -> None:
-    """Print the leaderboard of a run and write leaderboard.md and leaderboard.csv."""
+    """Leaderboards in the terminal, and a self-contained HTML report with Markdown, CSV and
+    LaTeX tables; several run directories are merged into one comparison."""
+    from medmine.report.build import build_report
     from medmine.report.leaderboard import load_leaderboard, render_terminal, write_reports
 
     for run_dir in run_dirs:
@@ -114,8 +128,15 @@ def report(
         except FileNotFoundError as exc:
             raise _fail(str(exc)) from None
         render_terminal(board, console)
-        paths = write_reports(board, run_dir)
-        console.print(f"wrote {', '.join(str(p) for p in paths)}")
+        write_reports(board, run_dir)
+    target = out or run_dirs[0] / "report"
+    try:
+        paths = build_report(
+            run_dirs, target, gallery_per_task=gallery, seed=seed, data_root=data_root
+        )
+    except (ValueError, FileNotFoundError) as exc:
+        raise _fail(str(exc)) from None
+    console.print("wrote " + ", ".join(str(p) for p in paths.values()))
 
 
 @datasets_app.command("list")

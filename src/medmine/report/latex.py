@@ -1,0 +1,74 @@
+"""Leaderboard tables as LaTeX (booktabs), one table per task and dataset, ready to \\input."""
+
+from __future__ import annotations
+
+import io
+import math
+
+from medmine.report.build import FAILURE_KEYS, ReportData
+
+_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "α": r"$\alpha$",
+    "–": "--",
+    "—": "---",
+    "·": r"$\cdot$",
+    "…": r"\ldots{}",
+    "×": r"$\times$",
+}
+
+
+def escape(text: str) -> str:
+    """Escape LaTeX's special characters in plain text."""
+    return "".join(_SPECIAL.get(ch, ch) for ch in str(text))
+
+
+def _num(x: float | None, digits: int = 3) -> str:
+    """A number cell ('--' when missing)."""
+    if x is None or math.isnan(x):
+        return "--"
+    return f"{x:.{digits}f}"
+
+
+def _pct(rate: float | None) -> str:
+    """A rate as a percentage cell."""
+    if rate is None or math.isnan(rate):
+        return "--"
+    return f"{100 * rate:.1f}\\%"
+
+
+def to_latex(data: ReportData) -> str:
+    """A LaTeX fragment (needs ``\\usepackage{booktabs}``) with every leaderboard."""
+    out = io.StringIO()
+    w = out.write
+    w("% medmine leaderboards; requires \\usepackage{booktabs}\n")
+    for notice in data.notices:
+        w(f"% NOTE: {notice}\n")
+    for b in data.boards:
+        w("\\begin{table}[ht]\n\\centering\n\\small\n")
+        caption = f"{escape(b.task)} on {escape(b.dataset)} (headline: {escape(b.headline)})."
+        caption += " " + escape(b.note[:1].upper() + b.note[1:]) + "."
+        w(f"\\caption{{{caption}}}\n")
+        w("\\begin{tabular}{lrrrrrr}\n\\toprule\n")
+        w(
+            f"Model & {escape(b.headline)} & 95\\% CI & $n$ & Parse fail. & Refused & Errors \\\\\n"
+            "\\midrule\n"
+        )
+        for i, e in enumerate(b.entries):
+            value = _num(e.value)
+            if i == 0 and b.best_significant:
+                value = f"\\textbf{{{value}}}"
+            ci = f"{_num(e.ci[0])}--{_num(e.ci[1])}" if e.ci else "--"
+            fails = " & ".join(_pct(e.metrics.get(k)) for k in FAILURE_KEYS)
+            w(f"{escape(e.model)} & {value} & {ci} & {e.n} & {fails} \\\\\n")
+        w("\\bottomrule\n\\end{tabular}\n\\end{table}\n\n")
+    return out.getvalue()
