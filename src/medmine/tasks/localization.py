@@ -228,8 +228,8 @@ class LocalizationTask:
             ppoint = ((pbox[0] + pbox[2]) / 2, (pbox[1] + pbox[3]) / 2)
         else:
             ppoint = None
-        tbox = None if target.box is None else (target.box.x0, target.box.y0, target.box.x1,
-                                                  target.box.y1)  # fmt: skip
+        tb = target.box
+        tbox = None if tb is None else (tb.x0, tb.y0, tb.x1, tb.y1)
         tpoint = target.point
         if tpoint is None:
             assert tbox is not None
@@ -262,9 +262,16 @@ class LocalizationTask:
     def template_hash(self) -> str:
         """Hash of the prompt template, the parser version and the options."""
         return stable_hash(
-            [PROMPT, _WHAT, self.version, PARSER_VERSION, self.convention, self.answer,
-             self.hit_radius]
-        )  # fmt: skip
+            [
+                PROMPT,
+                _WHAT,
+                self.version,
+                PARSER_VERSION,
+                self.convention,
+                self.answer,
+                self.hit_radius,
+            ]
+        )
 
 
 def _structure_mask(sample: Sample, structure: str) -> np.ndarray | None:

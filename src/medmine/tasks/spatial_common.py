@@ -46,7 +46,8 @@ def check_convention(convention: str) -> str:
     """Validate a task's coordinate-convention option (any box or point spelling)."""
     if convention not in CONVENTIONS:
         raise ValueError(
-            f"unknown coordinate convention {convention!r}; expected one of {', '.join(CONVENTIONS)}"
+            f"unknown coordinate convention {convention!r}; "
+            f"expected one of {', '.join(CONVENTIONS)}"
         )
     return convention
 
@@ -147,7 +148,9 @@ def read_prediction(
     except (OSError, ValueError) as exc:
         return Prediction(empty_value(None, str(exc)), ParseStatus.ERROR, f"image: {exc}")
     if response.error is not None:
-        return Prediction(empty_value(geometry, "provider error"), ParseStatus.ERROR, response.error)
+        return Prediction(
+            empty_value(geometry, "provider error"), ParseStatus.ERROR, response.error
+        )
     if response.refused:
         note = "blocked by the provider"
         return Prediction(empty_value(geometry, note), ParseStatus.REFUSED, note)
