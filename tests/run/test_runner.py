@@ -175,3 +175,38 @@ def test_repeats_are_cached_per_index_only_when_sampling(temperature: float) -> 
     )
     same = req.key("m") == replace(req, repeat=1).key("m")
     assert same is (temperature == 0.0)
+
+
+class _Priced(_Exploding):
+    """Answers 'dark' at $0.01 a request, logging what it was asked."""
+
+    name = "priced"
+    max_concurrency = 1
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    async def generate(self, request: Request) -> Response:
+        self.asked.append(request.intent.sample_id)
+        return Response('{"label": "dark"}', "test:priced", cost_usd=0.01)
+
+
+def test_max_cost_stops_cleanly_and_a_higher_cap_finishes_the_rest(tmp_path: Path) -> None:
+    samples = [s for s in _folder(tmp_path) if s.id not in ("img_0", "img_1")]
+    test = [s for s in samples if s.split == "test"]
+    run_dir = tmp_path / "run"
+
+    def go(cap: float) -> tuple[Runner, _Priced]:
+        model = _Priced()
+        store = RunStore(run_dir)
+        runner = Runner(store, None, progress=False, max_cost=cap)
+        asyncio.run(runner.run([Job(model, ClassificationTask(), "toy", test)]))
+        store.close()
+        return runner, model
+
+    first, m1 = go(0.025)
+    assert len(m1.asked) == 3  # $0.01, $0.02, $0.03 >= cap: stop
+    assert "budget" in first.summary.stopped_models
+    second, m2 = go(1.0)
+    assert len(m2.asked) == 1 and not set(m2.asked) & set(m1.asked)
+    assert second.spent == pytest.approx(0.04)

@@ -98,9 +98,12 @@ class Runner:
         concurrency: int | None = None,
         progress: bool = True,
         executor: Executor | None = None,
+        max_cost: float | None = None,
     ) -> None:
         self.store = store
         self.executor = executor
+        self.max_cost = max_cost
+        self.spent = store.spent() if max_cost is not None else 0.0
         self.cache = cache
         self.repeats = repeats
         self.concurrency = concurrency
@@ -187,7 +190,7 @@ class Runner:
             await asyncio.gather(
                 *(self._run_model(name, us, board) for name, us in by_model.items())
             )
-        self.summary.stopped_models = dict(self._stopped)
+        self.summary.stopped_models.update(self._stopped)
         return ready
 
     async def _run_model(self, name: str, units: list[_Unit], board: ProgressBoard) -> None:
@@ -197,13 +200,26 @@ class Runner:
 
         async def one(u: _Unit) -> None:
             async with sem:
-                if name in self._stopped:
+                if name in self._stopped or self._over_budget():
                     bar.advance(error=False)
                     return
                 failed = await self._answer(u)
             bar.advance(error=failed)
 
         await asyncio.gather(*(one(u) for u in units))
+
+    def _over_budget(self) -> bool:
+        """True once the recorded spend of this run reaches ``max_cost`` (then nothing new is
+        sent; requests already in flight finish, so the spend may pass the cap by at most
+        their cost). A rerun with a higher cap continues where this one stopped."""
+        if self.max_cost is None or self.spent < self.max_cost:
+            return False
+        if "budget" not in self.summary.stopped_models:
+            self.summary.stopped_models["budget"] = (
+                f"recorded spend ${self.spent:.4f} reached --max-cost ${self.max_cost:.4f}"
+            )
+            self.store.event("budget", self.summary.stopped_models["budget"])
+        return True
 
     async def _answer(self, u: _Unit) -> bool:
         """Ask one unit (or take it from the cache) and store it. Returns True on failure."""
@@ -215,6 +231,7 @@ class Runner:
             response = await self._generate(u.model, u.request)
             from_cache = False
             self.summary.asked += 1
+            self.spent += response.cost_usd or 0.0
             if self.cache is not None:
                 self.cache.put(u.key, response)
         if response.error_kind in INPUT_ERRORS:

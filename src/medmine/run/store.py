@@ -172,6 +172,13 @@ class RunStore:
                 Prediction(json.loads(pred), ParseStatus(status), detail),
             )
 
+    def spent(self) -> float:
+        """Dollars recorded for answers asked in this run (cache hits cost nothing again)."""
+        total = 0.0
+        for (blob,) in self.con.execute("SELECT response FROM results WHERE cached = 0"):
+            total += json.loads(blob).get("cost_usd") or 0.0
+        return total
+
     def result_keys(self) -> list[tuple[str, str, str]]:
         """The distinct (model, task, dataset) triples with answers."""
         return list(
