@@ -139,6 +139,8 @@ def multilabel_report(
     p = _as_matrix(y_pred, "y_pred", len(labels))
     if t.shape != p.shape:
         raise ValueError(f"y_true has shape {t.shape} but y_pred has shape {p.shape}")
+    if uncertain not in UNCERTAIN_POLICIES:
+        raise ValueError(f"uncertain policy must be one of {UNCERTAIN_POLICIES}, got {uncertain!r}")
     if average_over not in ("present", "all"):
         raise ValueError(f"average_over must be 'present' or 'all', got {average_over!r}")
     if pred_uncertain is None:

@@ -1,0 +1,444 @@
+"""``medmine mine`` for reports: label every report of a collection with the 14 observations.
+
+Input (detected by :func:`read_report_source`): a CSV (a named ``column``, or CheXpert's
+headerless one-column layout), JSON / JSON Lines (a text field; an R2Gen ``annotation.json``
+too), one ``.txt`` file or a folder of them, Open-i XML (a file or a folder), or a MIMIC-CXR
+report tree. Output: a CSV with one row per report and the 14 observations in CheXpert order
+as ``1.0`` / ``0.0`` / ``-1.0`` / blank (not mentioned).
+
+Layouts: ``chexpert`` writes exactly what the CheXpert labeler writes (``Reports`` then the
+14 columns; per-report statuses go to ``<out stem>.status.csv``); ``full`` writes
+``id, report, <14>, status``. ``auto`` (default) picks ``chexpert`` for CheXpert's headerless
+CSV input and ``full`` otherwise.
+
+Labeler: by default the rule-based CheXpert labeler, in process. With ``model`` the reports go
+through the medmine Runner with the diagnosis task (response cache, resumable run store in
+``run_dir``, progress bar). A report that is empty or longer than ``max_chars`` is not labelled
+and says so in its status; non-UTF-8 bytes are replaced and noted; the run goes on. A missing
+file, an unknown layout or a missing column raises ValueError naming it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from medmine.chexpert import OBSERVATIONS, label_report
+from medmine.datasets import report_text as rt
+from medmine.datasets.report_text import ReportRecord
+from medmine.run.runner import RunSummary
+
+REPORT_SUFFIXES = frozenset({".csv", ".json", ".jsonl", ".txt", ".xml"})
+LAYOUTS = ("auto", "chexpert", "full")
+SECTIONS = ("all", "impression")
+_SOURCE_HELP = (
+    "a CSV (headerless CheXpert layout, or --column), JSON/JSONL (--text-field), a .txt file "
+    "or folder of .txt files, Open-i XML, or a MIMIC-CXR files/ tree"
+)
+
+
+@dataclass
+class MinedReport:
+    """One report's row: its id, text, the 14 values (None = blank) and its status."""
+
+    id: str
+    text: str
+    values: dict[str, float | None] | None
+    status: str
+
+
+@dataclass
+class MineSummary:
+    """What a mining run wrote: the output paths, the row count and the statuses."""
+
+    out: Path
+    layout: str
+    n: int
+    statuses: Counter[str] = field(default_factory=Counter)
+    status_file: Path | None = None
+    run_dir: Path | None = None
+    asked: int = 0  # with a model: answers asked now, taken from the cache, resumed from run_dir
+    from_cache: int = 0
+    resumed: int = 0
+
+
+# ------------------------------------------------------------------------------ reading
+def _is_mimic_tree(path: Path) -> bool:
+    base = path / "files" if (path / "files").is_dir() else path
+    return next(base.glob("p*/p*/s*.txt"), None) is not None
+
+
+def is_report_source(path: Path) -> bool:
+    """True when ``path`` looks like report text (by suffix, or a folder's contents)."""
+    path = Path(path)
+    if path.is_dir():
+        return (
+            (path / "ecgen-radiology").is_dir()
+            or _is_mimic_tree(path)
+            or next(path.glob("*.xml"), None) is not None
+            or next(path.glob("*.txt"), None) is not None
+        )
+    return path.suffix.lower() in REPORT_SUFFIXES
+
+
+def read_report_source(
+    source: Path,
+    column: str | None = None,
+    text_field: str = "text",
+    id_field: str = "id",
+) -> tuple[list[ReportRecord], str]:
+    """The records of a report source and its kind (``chexpert_csv`` for headerless CSVs).
+
+    Raises ValueError naming the path when it is missing or not a known report layout, and
+    naming the column when ``column`` is not in the CSV header.
+    """
+    source = Path(source)
+    if not source.exists():
+        raise ValueError(f"{source}: not found; expected {_SOURCE_HELP}")
+    if source.is_dir():
+        if _is_mimic_tree(source):
+            return rt.read_mimic_cxr(source), "mimic_cxr"
+        if (source / "ecgen-radiology").is_dir() or next(source.glob("*.xml"), None):
+            return rt.read_openi_xml(source), "openi_xml"
+        if next(source.glob("*.txt"), None) is not None:
+            return rt.read_text_folder(source), "text_folder"
+        if next(source.rglob("*.txt"), None) is not None:
+            return rt.read_text_folder(source, recursive=True), "text_folder"
+        raise ValueError(f"{source}: folder holds no report files; expected {_SOURCE_HELP}")
+    suffix = source.suffix.lower()
+    if suffix == ".csv":
+        if column is None:
+            return rt.read_chexpert_csv(source), "chexpert_csv"
+        return rt.read_chexpert_csv(source, column=column), "csv"
+    if suffix == ".jsonl":
+        return rt.read_json_reports(source, text_field=text_field, id_field=id_field), "json"
+    if suffix == ".json":
+        if _json_top_is_dict(source):
+            return rt.read_r2gen_annotation(source), "r2gen"
+        return rt.read_json_reports(source, text_field=text_field, id_field=id_field), "json"
+    if suffix == ".xml":
+        return rt.read_openi_xml(source), "openi_xml"
+    if suffix == ".txt":
+        records = rt.read_text_folder(source.parent, pattern=_glob_escape(source.name))
+        return records, "text_file"
+    raise ValueError(f"{source}: unknown report file type {suffix!r}; expected {_SOURCE_HELP}")
+
+
+def _json_top_is_dict(path: Path) -> bool:
+    """Whether a JSON file's top level is an object (R2Gen) rather than a list of reports."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read ({exc})") from exc
+    return head.startswith(b"{")
+
+
+def _glob_escape(name: str) -> str:
+    return "".join(f"[{c}]" if c in "*?[]" else c for c in name)
+
+
+# ------------------------------------------------------------------------------ labelling
+def _text_to_label(record: ReportRecord, section: str) -> str:
+    """The text the labeler reads: the whole report, or its impression (then findings)."""
+    if section == "impression":
+        for name in ("IMPRESSION", "FINDINGS"):
+            if record.sections.get(name, "").strip():
+                return record.sections[name]
+    return record.text
+
+
+def _precheck(record: ReportRecord, max_chars: int) -> str | None:
+    """Why a record cannot be labelled (empty, too long, unreadable), or None."""
+    if not record.text.strip():
+        return "skipped: " + ("; ".join(record.warnings) or rt.EMPTY_WARNING)
+    if len(record.text) > max_chars:
+        return f"skipped: report too long ({len(record.text)} characters > max_chars={max_chars})"
+    return None
+
+
+def _ok_status(record: ReportRecord, extra: str | None = None) -> str:
+    notes = [*record.warnings, *([extra] if extra else [])]
+    return "ok" + (f" ({'; '.join(notes)})" if notes else "")
+
+
+def label_with_rules(
+    records: Sequence[ReportRecord], max_chars: int, section: str = "all"
+) -> list[MinedReport]:
+    """Label records with the rule-based CheXpert labeler; bad records get a status."""
+    out = []
+    for rec in records:
+        problem = _precheck(rec, max_chars)
+        if problem is not None:
+            out.append(MinedReport(rec.id, rec.text, None, problem))
+            continue
+        values = label_report(_text_to_label(rec, section))
+        out.append(MinedReport(rec.id, rec.text, values, _ok_status(rec)))
+    return out
+
+
+def label_with_model(
+    records: Sequence[ReportRecord],
+    model_name: str,
+    run_dir: Path,
+    *,
+    dataset: str,
+    max_chars: int,
+    section: str = "all",
+    progress: bool = True,
+    use_cache: bool = True,
+) -> tuple[list[MinedReport], RunSummary]:
+    """Label records with a model through the Runner and the diagnosis task (resumable).
+
+    Returns the rows and the runner's summary (asked / from cache / resumed). Raises
+    ValueError when the model does not do the diagnosis task.
+    """
+    from medmine.core import ObservationsTarget, Sample
+    from medmine.models.resolve import resolve_model
+    from medmine.run.paths import cache_dir
+    from medmine.run.runner import Job, Runner
+    from medmine.run.store import ResponseCache, RunStore
+    from medmine.tasks.diagnosis import DiagnosisTask
+
+    model = resolve_model(model_name)
+    supported = getattr(model, "tasks", None)
+    if supported is not None and "diagnosis" not in supported:
+        raise ValueError(f"model {model_name!r} does not do the diagnosis task")
+    task = DiagnosisTask(source="text", max_report_chars=max_chars)
+    ids = _unique_ids([r.id for r in records])
+    samples = []
+    problems: dict[str, str] = {}
+    for uid, rec in zip(ids, records, strict=True):
+        problem = _precheck(rec, max_chars)
+        if problem is not None:
+            problems[uid] = problem
+            continue
+        samples.append(
+            Sample(
+                id=uid,
+                dataset=dataset,
+                text=_text_to_label(rec, section),
+                targets={"diagnosis": ObservationsTarget({})},
+                category="reports",
+            )
+        )
+    store = RunStore(run_dir)
+    cache = ResponseCache(cache_dir()) if use_cache else None
+    try:
+        store.set_manifest(
+            {
+                "command": "mine",
+                "source": dataset,
+                "model": model_name,
+                "task": task.name,
+                "template_hash": task.template_hash(),
+            }
+        )
+        runner = Runner(store, cache, progress=progress)
+        if samples:
+            asyncio.run(runner.run([Job(model, task, dataset, samples)]))
+        rows = {
+            r.sample_id: r for r in store.results(model.name, task.name, dataset) if r.repeat == 0
+        }
+    finally:
+        store.close()
+        if cache is not None:
+            cache.close()
+    out = []
+    for uid, rec in zip(ids, records, strict=True):
+        if uid in problems:
+            out.append(MinedReport(rec.id, rec.text, None, problems[uid]))
+            continue
+        row = rows.get(uid)
+        if row is None:
+            out.append(MinedReport(rec.id, rec.text, None, "error: not answered"))
+            continue
+        pred = row.prediction
+        values = (pred.value or {}).get("observations") if isinstance(pred.value, dict) else None
+        if pred.usable and isinstance(values, dict):
+            note = f"repaired: {pred.detail}" if pred.detail else None
+            clean = {o: values.get(o) for o in OBSERVATIONS}
+            out.append(MinedReport(rec.id, rec.text, clean, _ok_status(rec, note)))
+        else:
+            out.append(MinedReport(rec.id, rec.text, None, f"{pred.status.value}: {pred.detail}"))
+    return out, runner.summary
+
+
+def _unique_ids(ids: Sequence[str]) -> list[str]:
+    """Ids made unique by a ``#n`` suffix on repeats (JSON sources may repeat ids)."""
+    seen: Counter[str] = Counter()
+    out = []
+    for i in ids:
+        seen[i] += 1
+        out.append(i if seen[i] == 1 else f"{i}#{seen[i]}")
+    return out
+
+
+# ------------------------------------------------------------------------------ writing
+def format_value(value: float | None) -> str:
+    """A CheXpert cell as the labeler writes it: ``1.0``, ``0.0``, ``-1.0`` or blank."""
+    return "" if value is None else repr(float(value))
+
+
+def write_mined_csv(rows: Sequence[MinedReport], out: Path, layout: str) -> Path | None:
+    """Write the rows in a layout; returns the status file written by ``chexpert``, if any."""
+    if layout not in ("chexpert", "full"):
+        raise ValueError(f"layout must be 'chexpert' or 'full', got {layout!r}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        if layout == "chexpert":
+            w.writerow(["Reports", *OBSERVATIONS])
+        else:
+            w.writerow(["id", "report", *OBSERVATIONS, "status"])
+        for r in rows:
+            cells = [format_value((r.values or {}).get(o)) for o in OBSERVATIONS]
+            if layout == "chexpert":
+                w.writerow([r.text, *cells])
+            else:
+                w.writerow([r.id, r.text, *cells, r.status])
+    if layout != "chexpert":
+        return None
+    status_path = out.with_name(f"{out.stem}.status.csv")
+    with status_path.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(["id", "status"])
+        w.writerows([r.id, r.status] for r in rows)
+    return status_path
+
+
+# ------------------------------------------------------------------------------ entry points
+def mine_reports(
+    source: Path,
+    out: Path,
+    column: str | None = None,
+    model: str | None = None,
+    run_dir: Path | None = None,
+    *,
+    text_field: str = "text",
+    id_field: str = "id",
+    layout: str = "auto",
+    section: str = "all",
+    max_chars: int = 20000,
+    progress: bool = True,
+    use_cache: bool = True,
+) -> MineSummary:
+    """Label every report of ``source`` and write the table to ``out`` (see the module doc).
+
+    ``model`` None uses the rule-based CheXpert labeler; a model name (a baseline or preset)
+    runs the diagnosis task through the Runner, stored in ``run_dir`` (default
+    ``<out stem>.run`` next to the output). ``section="impression"`` labels the IMPRESSION
+    (else FINDINGS, else the whole text) instead of the whole report.
+    """
+    source, out = Path(source), Path(out)
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout {layout!r}: expected one of {', '.join(LAYOUTS)}")
+    if section not in SECTIONS:
+        raise ValueError(f"section {section!r}: expected one of {', '.join(SECTIONS)}")
+    if not isinstance(max_chars, int) or max_chars <= 0:
+        raise ValueError(f"max_chars must be a positive integer, got {max_chars!r}")
+    if out.exists() and out.is_dir():
+        raise ValueError(f"{out}: is a folder; expected the output CSV path")
+    records, kind = read_report_source(source, column, text_field, id_field)
+    if not records:
+        raise ValueError(f"{source}: holds no report")
+    chosen = layout if layout != "auto" else ("chexpert" if kind == "chexpert_csv" else "full")
+    used_run_dir = None
+    run = RunSummary()
+    if model is None:
+        rows = label_with_rules(records, max_chars, section)
+    else:
+        used_run_dir = Path(run_dir) if run_dir is not None else out.with_name(f"{out.stem}.run")
+        rows, run = label_with_model(
+            records,
+            model,
+            used_run_dir,
+            dataset=f"mine:{source.name}",
+            max_chars=max_chars,
+            section=section,
+            progress=progress,
+            use_cache=use_cache,
+        )
+    status_file = write_mined_csv(rows, out, chosen)
+    statuses = Counter(r.status.split(" ", 1)[0].rstrip(":") for r in rows)
+    return MineSummary(
+        out,
+        chosen,
+        len(rows),
+        statuses,
+        status_file,
+        used_run_dir,
+        asked=run.asked,
+        from_cache=run.from_cache,
+        resumed=run.resumed,
+    )
+
+
+def mine_reports_command(
+    source: Annotated[Path, typer.Argument(help=f"Reports to label: {_SOURCE_HELP}.")],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Output CSV (default: <source>_labeled.csv)."),
+    ] = None,
+    column: Annotated[
+        str | None, typer.Option(help="CSV column holding the report (CSV with a header).")
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", "-m", help="Label with this model (default: CheXpert rules)."),
+    ] = None,
+    run_dir: Annotated[
+        Path | None, typer.Option(help="Run store for --model (default: <out>.run).")
+    ] = None,
+    text_field: Annotated[str, typer.Option(help="JSON/JSONL field with the report.")] = "text",
+    id_field: Annotated[str, typer.Option(help="JSON/JSONL field with the id.")] = "id",
+    layout: Annotated[
+        str, typer.Option(help="Output layout: auto, chexpert (labeler's CSV) or full.")
+    ] = "auto",
+    section: Annotated[
+        str, typer.Option(help="Label 'all' of the report or its 'impression'.")
+    ] = "all",
+    max_chars: Annotated[
+        int, typer.Option(help="Reports longer than this are not labelled.")
+    ] = 20000,
+    cache: Annotated[bool, typer.Option(help="Use the shared response cache.")] = True,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Label radiology reports with the 14 CheXpert observations and write a CSV."""
+    from rich.console import Console
+
+    console = Console(stderr=True)
+    if out is None:
+        stem = source.stem if source.is_file() else source.name
+        out = source.with_name(f"{stem}_labeled.csv")
+    try:
+        summary = mine_reports(
+            source,
+            out,
+            column=column,
+            model=model,
+            run_dir=run_dir,
+            text_field=text_field,
+            id_field=id_field,
+            layout=layout,
+            section=section,
+            max_chars=max_chars,
+            progress=progress,
+            use_cache=cache,
+        )
+    except ValueError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    counts = ", ".join(f"{k}: {v}" for k, v in sorted(summary.statuses.items()))
+    console.print(f"{summary.n} report(s) -> {summary.out} ({summary.layout} layout; {counts})")
+    if summary.status_file is not None:
+        console.print(f"statuses: {summary.status_file}")
+    if summary.run_dir is not None:
+        console.print(f"run store: {summary.run_dir}")
