@@ -114,21 +114,96 @@ def test_lcs_matches_reference_dp() -> None:
         assert lcs_length(a, b) == my_lcs(a, b)
 
 
+def assert_reports_same(refs: dict[str, list[str]], hyps: dict[str, str]) -> None:
+    """score_reports equals pycocoevalcap's scorers on the same tokenised strings, per sample."""
+    out = score_reports(refs, hyps)
+    gts = {k: [" ".join(ptb_tokenize(r)) for r in v] for k, v in refs.items()}
+    res = {k: [" ".join(ptb_tokenize(hyps[k]))] for k in refs}
+    b, b_per = Bleu(4).compute_score(gts, res, verbose=0)
+    r, r_per = Rouge().compute_score(gts, res)
+    c, c_per = Cider().compute_score(gts, res)
+    per = out["per_sample"]
+    assert isinstance(per, dict)
+    for k in range(4):
+        assert out[f"bleu_{k + 1}"] == b[k]
+        np.testing.assert_array_equal(per[f"bleu_{k + 1}"], np.array(b_per[k]))
+    assert out["rouge_l"] == r
+    np.testing.assert_array_equal(per["rouge_l"], r_per)
+    assert out["cider_d"] == c
+    np.testing.assert_array_equal(per["cider_d"], np.array(c_per))
+    assert out["ids"] == list(refs)
+
+
 def test_score_reports_equals_pycocoevalcap_pipeline() -> None:
     texts = iu_reports()
     refs = {str(i): [t] for i, t in enumerate(texts)}
     hyps = {str(i): texts[(i + 5) % len(texts)] for i in range(len(texts))}
-    out = score_reports(refs, hyps)
-    tok_refs = {k: [ptb_tokenize(r) for r in v] for k, v in refs.items()}
-    tok_hyps = {k: ptb_tokenize(v) for k, v in hyps.items()}
-    ref = coco(tok_refs, tok_hyps)
-    assert [out[f"bleu_{k}"] for k in range(1, 5)] == ref["bleu"][0]
-    assert out["rouge_l"] == ref["rouge"][0]
-    assert out["cider_d"] == ref["cider"][0]
-    per = out["per_sample"]
-    assert isinstance(per, dict)
-    np.testing.assert_array_equal(per["cider_d"], ref["cider"][1])
-    assert out["ids"] == list(refs)
+    assert_reports_same(refs, hyps)
+
+
+def test_score_reports_multi_reference_and_odd_texts() -> None:
+    texts = iu_reports()
+    odd = ["", "...", "5 7/8 in. and 555 123 4567", "No. Dr. x-ray's (XXXX).", "Heart"]
+    refs: dict[str, list[str]] = {}
+    hyps: dict[str, str] = {}
+    for i, t in enumerate(texts):
+        other = texts[(i * 7 + 3) % len(texts)]
+        refs[f"r{i}"] = [t, other, t][: 1 + i % 3]  # duplicates of a reference too
+        hyps[f"r{i}"] = odd[i % len(odd)] if i % 4 == 0 else " ".join(other.split(" ")[::-1])
+    refs["blank"] = [""]
+    hyps["blank"] = "no acute disease"
+    assert_reports_same(refs, hyps)
+    assert_reports_same({"x": ["5 7/8"], "y": ["a b"]}, {"x": "5 7/8", "y": ""})
+
+
+def random_corpus(
+    seed: int, n_samples: int, vocab: int, max_len: int, max_refs: int
+) -> tuple[TokRefs, TokHyps]:
+    """Random token corpora: small vocabularies give many repeated and shared n-grams."""
+    rng = random.Random(seed)
+    words = [f"w{i}" for i in range(vocab)]
+
+    def seq() -> list[str]:
+        return [rng.choice(words) for _ in range(rng.randint(0, max_len))]
+
+    pool = [seq() for _ in range(max(3, n_samples // 3))]
+    refs: TokRefs = {}
+    hyps: TokHyps = {}
+    for i in range(n_samples):
+        rs = [rng.choice(pool) if rng.random() < 0.5 else seq()]
+        rs += [rng.choice(pool + rs) for _ in range(rng.randint(0, max_refs - 1))]
+        refs[f"s{i}"] = rs
+        hyps[f"s{i}"] = rng.choice(pool) if rng.random() < 0.2 else seq()
+    return refs, hyps
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_random_corpora_equal_pycocoevalcap(seed: int) -> None:
+    assert_same(*random_corpus(seed, 300, 6 + 10 * seed, 40, 3))
+
+
+def test_long_sequences_multiword_lcs() -> None:
+    refs, hyps = random_corpus(5, 60, 8, 300, 2)  # LCS masks of up to 5 words
+    assert max(len(h) for h in hyps.values()) > 256
+    assert_same(refs, hyps)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_lower_bleu_orders_equal_pycocoevalcap(n: int) -> None:
+    """pycocoevalcap cooks 4-grams whatever n is, so only Bleu(n <= 4) is comparable."""
+    refs, hyps = random_corpus(11, 200, 12, 30, 3)
+    gts = {k: [" ".join(r) for r in v] for k, v in refs.items()}
+    res = {k: [" ".join(v)] for k, v in hyps.items()}
+    assert bleu(refs, hyps, n) == Bleu(n).compute_score(gts, res, verbose=0)
+
+
+def test_row_means_equal_numpy_mean_of_each_row() -> None:
+    """cider_d averages the n orders of all samples at once with np.mean(axis=1)."""
+    rng = np.random.default_rng(0)
+    for n in range(1, 10):
+        a = rng.random((2000, n)) * rng.choice([1e-8, 1.0, 1e8], (2000, n))
+        rows = np.array([np.mean(row) for row in a])
+        np.testing.assert_array_equal(np.mean(a, axis=1), rows)
 
 
 def test_bad_input_is_rejected() -> None:

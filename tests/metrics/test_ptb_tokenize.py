@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import random
 import shutil
 import subprocess
 import tempfile
@@ -12,7 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from medmine.metrics.ptb_tokenize import PUNCTUATIONS, ptb_tokenize, ptb_tokenize_raw
+from medmine.metrics.ptb_tokenize import (
+    PUNCTUATIONS,
+    _fast_tokens,
+    ptb_tokenize,
+    ptb_tokenize_raw,
+    tokenize_uncached,
+)
 
 REALDATA = Path(
     os.environ.get(
@@ -157,3 +164,46 @@ def test_pycocoevalcap_misaligns_on_line_separators_medmine_does_not() -> None:
     }
     assert coco != ours
     assert coco["c"] != ["bones intact"]  # report "c" received another report's tokens
+
+
+def perturbed_reports(reports: list[str], n: int = 3000) -> list[str]:
+    """Reports with the edits the fast path must get right (or hand to the full lexer)."""
+    rng = random.Random(7)
+    extras = [",", ".", "..", "...", ".,", ",,", ",.", "-like", ".-like", ",-like", "'s", ".'s"]
+    extras += [" (XXXX)", " 3.5 cm", " 6th", " T10", "/CT", "/a/b", " 5 7/8", " No.", " etc."]
+    extras += [" Dr.", " cannot", " -LRB-", " a-LRB-b", " 12-345-6789", " (12)", " e.g."]
+    extras += [" pro-", " 1990's", " well-aerated's", " x-ray.,", ":)", " ;(", " 3..", " 4.5."]
+    texts = []
+    for i in range(n):
+        words = reports[i % len(reports)].split(" ")
+        if i % 3 == 0:
+            rng.shuffle(words)
+        for _ in range(1 + i % 3):
+            j = rng.randrange(len(words))
+            words[j] = words[j] + rng.choice(extras)
+        texts.append(" ".join(words))
+    return texts
+
+
+def test_fast_path_equals_full_lexer() -> None:
+    reports = iu_reports()
+    texts = reports + perturbed_reports(reports) + TRICKY
+    fast_hits = 0
+    for text in texts:
+        fast = _fast_tokens(text)
+        full = [t for t in ptb_tokenize_raw(text) if t not in PUNCTUATIONS]
+        if fast is not None:
+            fast_hits += 1
+            assert fast == full, text
+        assert tokenize_uncached(text) == full == ptb_tokenize(text)
+    # the fast path must cover plain report prose, or the metrics lose their speed
+    assert sum(_fast_tokens(r) is not None for r in reports) >= 0.9 * len(reports)
+    assert fast_hits >= 0.25 * len(texts)
+
+
+@needs_java
+def test_perturbed_reports_match_java() -> None:
+    texts = perturbed_reports(iu_reports())
+    expected = java_tokenize(texts)
+    for text, exp in zip(texts, expected, strict=True):
+        assert ptb_tokenize(text) == exp, text

@@ -139,7 +139,13 @@ def test_text_only_models_skip_image_tasks_with_a_reason(tmp_path: Path) -> None
     assert runner.summary.asked == 0
     store = RunStore(run_dir)
     assert store.skipped() == [
-        ("text-only", "classification", "toy", "text-only model: the task needs images", 4)
+        (
+            "text-only",
+            "classification",
+            "toy",
+            "text-only model: these samples' requests carry images",
+            4,
+        )
     ]
     store.close()
 

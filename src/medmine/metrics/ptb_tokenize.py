@@ -34,7 +34,7 @@ import re
 from collections.abc import Callable
 from functools import lru_cache
 
-__all__ = ["PUNCTUATIONS", "ptb_tokenize", "ptb_tokenize_raw"]
+__all__ = ["PUNCTUATIONS", "ptb_tokenize", "ptb_tokenize_raw", "tokenize_uncached"]
 
 #: pycocoevalcap.tokenizer.ptbtokenizer.PUNCTUATIONS (compared with lower-cased tokens).
 PUNCTUATIONS: frozenset[str] = frozenset(
@@ -44,6 +44,7 @@ PUNCTUATIONS: frozenset[str] = frozenset(
 
 # Characters the Java lexer treats as line ends; medmine maps them (and \n) to spaces.
 _NEWLINES = re.compile("\r\n|[\r\n\u2028\u2029\u000b\u000c\u0085]")
+_NEWLINE_CHARS = re.compile("[\r\n\u2028\u2029\u000b\u000c\u0085]")  # quick test only
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 
 
@@ -424,7 +425,8 @@ _UNSAFE_WORDS: frozenset[str] = frozenset(
     op canada sino korean eu japan non"""
     )
 )
-_FAST_PUNCT = re.compile(r"[,;](?![0-9])|\.(?=[ ][^.]|$)")
+# ";" may start a smiley (";(" is one token), so only before a space or the end.
+_FAST_PUNCT = re.compile(r",(?![0-9])|;(?=[ ]|$)|\.(?=[ ][^.]|$)")
 
 
 def _lex(text: str) -> list[str]:
@@ -501,29 +503,65 @@ def _lex(text: str) -> list[str]:
     return tokens
 
 
-_SIMPLE_TEXT = re.compile(r"[ ]*(?:(?:[A-Za-z]+|[0-9]+(?:\.[0-9]+)?)[.,;:]?(?:[ ]+|$))*\Z")
-_SIMPLE_RISK = re.compile(
-    r"[0-9][.,;:]?[ ]+[0-9]|(?<![A-Za-z])[A-Za-z]\.|[A-Za-z][0-9]|[0-9][A-Za-z]"
-    r"|(?i:\b(?:cannot|gonna|gotta|lemme|gimme|wanna)\b)"
+# Whole-text fast path for plain report prose.  Text made only of space-separated chunks
+# built from
+#   words      letters/digits with "-letters" parts ("x-ray", "6th", "T10", "one-third"),
+#   HTHINGs    a word, periods/commas, "-letters" parts (3.4.1 keeps "effusion.-like" whole),
+#   slashes    a word and one or two letter runs joined by "/" ("findings/opacities"),
+#   decimals   "3.5",
+# each optionally followed by "'s" and ")" (and preceded by "(" before a letter), then by
+# punctuation [,;:]* and up to three periods, after which "'s" may continue, lexes to
+# exactly those words, numbers, "'s" and -lrb- / -rrb- (everything else being
+# filtered punctuation), unless a _FAST_RISK context (fractions or phone numbers across a
+# space, bracket escapes such as "-LRB-"), a single letter or an abbreviation before a
+# period (_UNSAFE_WORDS) or an assimilation ("cannot", "gonna", ...) occurs; such text goes
+# through the full lexer.
+_TRAIL = r"(?:[,;:]++(?:\.{1,3}+)?+|\.{1,3}+)?+"
+_SEG = (
+    r"(?>[0-9]++\.[0-9]++|[A-Za-z0-9]++(?:[.,]*+(?:-[A-Za-z]++)++"
+    r"|(?:/[A-Za-z]++){1,2}+(?![/A-Za-z0-9])|))"
 )
-_WORD_DOT = re.compile(r"([A-Za-z]+)\.")
-_SIMPLE_TOKENS = re.compile(r"[a-z]+|[0-9]+(?:\.[0-9]+)?")
+_TAIL = r"(?:(?<=[A-Za-z])'s)?+(?:(?<=[A-Za-z])\))?+"
+_FAST_CHUNK = (
+    rf"(?:\((?=[A-Za-z]))?+{_SEG}{_TAIL}{_TRAIL}"
+    rf"(?:(?<=[,;:.])'s{_TAIL}{_TRAIL})*+"
+)
+_FAST_TEXT = re.compile(rf"[ ]*+(?:{_FAST_CHUNK}(?:[ ]++|\Z))*+\Z")
+_FAST_RISK = re.compile(r"[0-9][.,;:]*+[ ]+[0-9]|-[LlRr][RrCcSs][Bb]-")
+_REVERSED_WORD_DOT = re.compile(r"\.([A-Za-z]++)")
+_ASSIMILATIONS = ("cannot", "gonna", "gotta", "lemme", "gimme", "wanna")
+# In accepted text, punctuation not followed by a digit or "-" is dropped by the filter.
+_FAST_DROP = re.compile(r"[,;:.]++(?![0-9\-])")
 
 
-def _simple_tokens(text: str) -> list[str] | None:
-    """Filtered tokens of plain prose (letters, decimals, [.,;:] and spaces), else None.
-
-    For such text every letter run and number is its own token and the punctuation is
-    dropped by the filter, unless an abbreviation, a single letter before a period, a
-    number before another number (fractions, phone numbers), a letter-digit mix or an
-    assimilation ("cannot") is present; those go through the full lexer.
-    """
-    if _SIMPLE_TEXT.match(text) is None or _SIMPLE_RISK.search(text) is not None:
+def _fast_tokens(text: str) -> list[str] | None:
+    """Filtered tokens of plain report prose (see _FAST_CHUNK), or None for other text."""
+    if not text.isascii() or _FAST_TEXT.match(text) is None or _FAST_RISK.search(text):
         return None
-    for w in _WORD_DOT.findall(text):
-        if w.lower() in _UNSAFE_WORDS:
+    if "." in text:
+        for w in _REVERSED_WORD_DOT.findall(text[::-1]):
+            if len(w) == 1 or w[::-1].lower() in _UNSAFE_WORDS:
+                return None
+    low = text.lower()
+    for w in _ASSIMILATIONS:
+        if w in low:
             return None
-    return _SIMPLE_TOKENS.findall(text.lower())
+    low = _FAST_DROP.sub(" ", low)
+    if "'" in low:
+        low = low.replace("'s", " 's")
+    if "(" in low or ")" in low:
+        low = low.replace("(", " -lrb- ").replace(")", " -rrb- ")
+    return low.split()
+
+
+def tokenize_uncached(text: str) -> list[str]:
+    """:func:`ptb_tokenize` without its memo (for callers that deduplicate texts themselves)."""
+    if not isinstance(text, str):
+        raise ValueError(f"ptb_tokenize expects a str, got {type(text).__name__}")
+    fast = _fast_tokens(text if _NEWLINE_CHARS.search(text) is None else _NEWLINES.sub(" ", text))
+    if fast is not None:
+        return fast
+    return [t for t in ptb_tokenize_raw(text) if t not in PUNCTUATIONS]
 
 
 def ptb_tokenize_raw(text: str) -> list[str]:
@@ -538,10 +576,7 @@ def ptb_tokenize_raw(text: str) -> list[str]:
 @lru_cache(maxsize=65536)
 def _cached(text: str) -> tuple[str, ...]:
     """Memoised tokenisation (reports repeat a lot in real corpora)."""
-    simple = _simple_tokens(_NEWLINES.sub(" ", text))
-    if simple is not None:
-        return tuple(simple)
-    return tuple(t for t in ptb_tokenize_raw(text) if t not in PUNCTUATIONS)
+    return tuple(tokenize_uncached(text))
 
 
 def ptb_tokenize(text: str) -> list[str]:

@@ -10,6 +10,7 @@ server silently dropped, and turning a final failure into ``Response(error=...)`
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import re
@@ -313,6 +314,21 @@ class ApiModel:
             refused=result.refused,
             extra=extra,
         )
+
+    async def aclose(self) -> None:
+        """Close the SDK client's connections (call once a run is done; safe to repeat)."""
+        client = getattr(self, "_client", None)
+        self._client = None
+        if client is None:
+            return
+        target = getattr(client, "aio", client)  # google-genai keeps its async side in .aio
+        for name in ("aclose", "close"):
+            closer = getattr(target, name, None)
+            if closer is not None:
+                result = closer()
+                if inspect.isawaitable(result):
+                    await result
+                return
 
     # ------------------------------------------------------------------ for subclasses
 

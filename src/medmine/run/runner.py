@@ -112,72 +112,95 @@ class Runner:
         self._stopped: dict[str, str] = {}
 
     # ------------------------------------------------------------------------------ asking
-    def _skip_reason(self, job: Job, samples: Sequence[Sample]) -> str | None:
-        """Why a model cannot run a job at all (recorded, shown in the report), or None."""
-        if getattr(job.model, "modality", "vision") == "text" and any(s.images for s in samples):
-            return "text-only model: the task needs images"
-        return None
+    def _fitted(self, job: Job, samples: Sequence[Sample]) -> tuple[Model | None, str | None]:
+        """The model ready to answer the job (fitted on the support set when it learns),
+        or None and the reason it cannot run (recorded, shown in the report)."""
+        model = job.model
+        if isinstance(model, Fittable):
+            support = [s for s in job.support if job.task.applies_to(s)]
+            try:
+                model = model.fit(support, job.task)
+            except (OSError, ValueError) as exc:
+                return None, f"cannot fit: {exc}"
+        if self.executor is not None:
+            model = self.executor.wrap(model)
+        return model, None
 
     def prepare(self, jobs: Sequence[Job]) -> tuple[list[_Unit], list[Job]]:
         """Pending units and the jobs after fitting and skipping rules.
 
         A unit is pending unless the store holds an answer to the very same request (same
         hash): a changed prompt, setting or image is asked again, an unchanged one never is.
+        Images a request would send are checked to decode first; a text-only model is not
+        sent requests that carry images (those samples are skipped for it, with the count).
         """
         units: list[_Unit] = []
         ready: list[Job] = []
         for job in jobs:
             samples = [s for s in job.samples if job.task.applies_to(s)]
-            name = job.model.name
-            if not samples:
-                continue
             supported = getattr(job.model, "tasks", None)
-            if supported is not None and job.task.name not in supported:
-                continue  # a specialised baseline: not meant for this task, nothing to report
-            reason = self._skip_reason(job, samples)
-            model = job.model
-            if reason is None and isinstance(model, Fittable):
-                support = [s for s in job.support if job.task.applies_to(s)]
-                try:
-                    model = model.fit(support, job.task)
-                except (OSError, ValueError) as exc:
-                    reason = f"cannot fit: {exc}"
-            if reason is not None:
-                self.store.put_skipped(name, job.task.name, job.dataset, reason, len(samples))
+            if not samples or (supported is not None and job.task.name not in supported):
+                continue  # nothing to do, or a specialised baseline not meant for this task
+            name = job.model.name
+            model, reason = self._fitted(job, samples)
+            if model is None:
+                self.store.put_skipped(name, job.task.name, job.dataset, str(reason), len(samples))
                 continue
-            if self.executor is not None:
-                model = self.executor.wrap(model)
-            job = dataclasses.replace(job, model=model, samples=samples)
-            ready.append(job)
-            done = self.store.answered(name, job.task.name, job.dataset)
-            bad: list[BadSample] = []
-            for s in samples:
-                problem = next(filter(None, (image_problem(im) for im in s.images)), None)
-                if problem is not None:
-                    bad.append(BadSample(s.id, job.dataset, _paths(s), problem))
-                    continue
-                try:
-                    base = job.task.request(s)
-                except (OSError, ValueError) as exc:
-                    bad.append(BadSample(s.id, job.dataset, _paths(s), _why(exc)))
-                    continue
-                for rep in range(self.repeats):
-                    request = dataclasses.replace(base, repeat=rep) if rep else base
-                    try:
-                        key = request.key(model.cache_id)
-                    except (OSError, ValueError) as exc:
-                        bad.append(BadSample(s.id, job.dataset, _paths(s), _why(exc)))
-                        break
-                    if done.get((s.id, rep)) == key:
-                        self.summary.resumed += 1
-                    else:
-                        units.append(
-                            _Unit(model, name, job.task, job.dataset, s, rep, request, key)
-                        )
+            job_units, kept, bad, needs_images = self._units(job, model, samples)
             if bad:
                 self.store.put_bad_samples(bad)
                 self.summary.bad_samples += len(bad)
+            if needs_images:
+                why = "text-only model: these samples' requests carry images"
+                self.store.put_skipped(name, job.task.name, job.dataset, why, needs_images)
+            if kept:
+                ready.append(dataclasses.replace(job, model=model, samples=kept))
+                units.extend(job_units)
         return units, ready
+
+    def _units(
+        self, job: Job, model: Model, samples: Sequence[Sample]
+    ) -> tuple[list[_Unit], list[Sample], list[BadSample], int]:
+        """The job's pending units, the samples it keeps, its bad samples, and how many
+        samples a text-only model had to leave out."""
+        name = job.model.name
+        text_only = getattr(model, "modality", "vision") == "text"
+        done = self.store.answered(name, job.task.name, job.dataset)
+        units: list[_Unit] = []
+        kept: list[Sample] = []
+        bad: list[BadSample] = []
+        needs_images = 0
+        for s in samples:
+            try:
+                base = job.task.request(s)
+            except (OSError, ValueError) as exc:
+                bad.append(BadSample(s.id, job.dataset, _paths(s), _why(exc)))
+                continue
+            images = base.images()
+            if text_only and images:
+                needs_images += 1
+                continue
+            problem = next(filter(None, (image_problem(im) for im in images)), None)
+            if problem is not None:
+                bad.append(BadSample(s.id, job.dataset, _paths(s), problem))
+                continue
+            try:
+                keys = [base.key(model.cache_id)]
+                keys += [
+                    dataclasses.replace(base, repeat=r).key(model.cache_id)
+                    for r in range(1, self.repeats)
+                ]
+            except (OSError, ValueError) as exc:
+                bad.append(BadSample(s.id, job.dataset, _paths(s), _why(exc)))
+                continue
+            kept.append(s)
+            for rep, key in enumerate(keys):
+                if done.get((s.id, rep)) == key:
+                    self.summary.resumed += 1
+                else:
+                    request = dataclasses.replace(base, repeat=rep) if rep else base
+                    units.append(_Unit(model, name, job.task, job.dataset, s, rep, request, key))
+        return units, kept, bad, needs_images
 
     async def run(self, jobs: Sequence[Job]) -> list[Job]:
         """Ask every pending unit; returns the jobs as run (fitted models, applicable samples)."""

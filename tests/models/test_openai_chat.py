@@ -1,0 +1,309 @@
+"""OpenAIChatModel against a fake OpenAI-compatible server speaking the documented wire format."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import pytest
+from conftest import SLEEPS, make_request
+from fakeservers import FakeServer, Reply, openai_completion, openai_error, openai_sse
+from PIL import Image
+
+from medmine.core import GenerationSettings, ImageRef
+from medmine.models.openai_chat import OpenAIChatModel
+from medmine.models.presets import Preset
+from medmine.models.retry import RetryPolicy
+
+
+def preset_for(server: FakeServer, **overrides: object) -> Preset:
+    """An OpenAI preset pointed at the fake server, with prices for cost checks."""
+    fields: dict[str, object] = {
+        "name": "fake-gpt",
+        "provider": "openai",
+        "model_id": "gpt-4o",
+        "base_url": server.url + "/v1",
+        "api_key_env": "MEDMINE_TEST_OPENAI_KEY",
+        "price_input_per_mtok": 2.5,
+        "price_output_per_mtok": 10.0,
+        "stream": False,
+        "timeout_s": 5,
+    }
+    fields.update(overrides)
+    return Preset.model_validate(fields)
+
+
+@pytest.fixture(autouse=True)
+def _key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MEDMINE_TEST_OPENAI_KEY", "sk-test-secret-123456")
+
+
+async def test_normal_request_wire_format_usage_cost(
+    server: FakeServer, rgb_image: ImageRef, fast_policy: RetryPolicy
+) -> None:
+    server.push(
+        Reply(body=openai_completion("benign nevus", prompt_tokens=900, completion_tokens=4))
+    )
+    model = OpenAIChatModel(preset_for(server, max_image_edge=320), retry_policy=fast_policy)
+    settings = GenerationSettings(temperature=0.0, max_tokens=64, seed=7, top_p=0.9)
+    response = await model.generate(make_request(images=(rgb_image,), settings=settings))
+
+    assert response.ok and response.text == "benign nevus"
+    assert response.usage.input_tokens == 900 and response.usage.output_tokens == 4
+    assert not response.usage.estimated
+    assert response.cost_usd == pytest.approx((900 * 2.5 + 4 * 10.0) / 1e6)
+    assert response.latency_s is not None and response.latency_s > 0
+    assert response.ttft_s is None and response.extra["attempts"] == 1
+
+    sent = server.requests[0]
+    assert sent.path == "/v1/chat/completions"
+    assert sent.headers["authorization"] == "Bearer sk-test-secret-123456"
+    body = sent.body
+    assert body["model"] == "gpt-4o"
+    assert body["max_tokens"] == 64 and body["temperature"] == 0.0
+    assert body["seed"] == 7 and body["top_p"] == 0.9
+    assert body["messages"][0] == {"role": "system", "content": "You are a radiologist."}
+    parts = body["messages"][1]["content"]
+    assert [p["type"] for p in parts] == ["image_url", "text"]
+    url = parts[0]["image_url"]["url"]
+    assert url.startswith("data:image/jpeg;base64,")
+    decoded = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
+    assert decoded.size == (320, 240)  # 640x480 scaled to max edge 320
+    assert "stream" not in body
+
+
+async def test_streaming_records_ttft_and_usage(
+    server: FakeServer, fast_policy: RetryPolicy
+) -> None:
+    server.push(Reply(sse=openai_sse(["Pneumo", "nia"], prompt_tokens=50, completion_tokens=2)))
+    model = OpenAIChatModel(preset_for(server, stream=True), retry_policy=fast_policy)
+    response = await model.generate(make_request())
+    assert response.text == "Pneumonia" and response.finish_reason == "stop"
+    assert response.ttft_s is not None and 0 <= response.ttft_s <= response.latency_s
+    assert response.usage.input_tokens == 50 and response.usage.output_tokens == 2
+    assert response.extra["streamed"] is True
+    body = server.requests[0].body
+    assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
+
+
+async def test_refusal_and_content_filter(server: FakeServer, fast_policy: RetryPolicy) -> None:
+    server.push(
+        Reply(body=openai_completion(None, refusal="I can't help with that.")),  # type: ignore[arg-type]
+        Reply(body=openai_completion("", finish_reason="content_filter")),
+    )
+    model = OpenAIChatModel(preset_for(server), retry_policy=fast_policy)
+    first = await model.generate(make_request())
+    assert first.ok and first.refused and first.text == "I can't help with that."
+    second = await model.generate(make_request())
+    assert second.refused and second.finish_reason == "content_filter"
+
+
+async def test_429_with_retry_after_then_success(
+    server: FakeServer, fast_policy: RetryPolicy
+) -> None:
+    server.push(
+        Reply(
+            status=429,
+            body=openai_error(429, "slow down", "rate_limit_exceeded"),
+            headers={"Retry-After": "0.03"},
+        ),
+        Reply(body=openai_completion("ok")),
+    )
+    model = OpenAIChatModel(preset_for(server), retry_policy=fast_policy)
+    response = await model.generate(make_request())
+    assert response.ok and response.text == "ok"
+    assert response.extra["statuses"] == [429]
+    assert response.extra["attempts"] == 2
+    assert [pytest.approx(0.03)] == SLEEPS  # Retry-After honoured, not the backoff
+    assert len(server.requests) == 2
+
+
+async def test_500_then_success(server: FakeServer, fast_policy: RetryPolicy) -> None:
+    server.push(
+        Reply(status=500, body=openai_error(500, "boom")),
+        Reply(status=503, body=openai_error(503, "busy")),
+        Reply(body=openai_completion("fine")),
+    )
+    model = OpenAIChatModel(preset_for(server), retry_policy=fast_policy)
+    response = await model.generate(make_request())
+    assert response.text == "fine" and response.extra["statuses"] == [500, 503]
+    assert SLEEPS == [0.01, 0.02]  # exponential backoff without jitter
+
+
+async def test_persistent_500_becomes_error_response(
+    server: FakeServer, fast_policy: RetryPolicy
+) -> None:
+    server.default = Reply(status=500, body=openai_error(500, "down"))
+    model = OpenAIChatModel(preset_for(server), retry_policy=fast_policy)
+    response = await model.generate(make_request())
+    assert not response.ok and response.error_kind == "server"
+    assert response.extra["statuses"] == [500, 500, 500, 500]
+    assert "sk-test-secret" not in (response.error or "")
+
+
+async def test_timeout_is_retried_then_reported(server: FakeServer) -> None:
+    server.push(
+        Reply(body=openai_completion("late"), delay_s=1.0),
+        Reply(body=openai_completion("late"), delay_s=1.0),
+    )
+    policy = RetryPolicy(max_attempts=2, initial_s=0.0, max_s=0.0, jitter=False)
+    model = OpenAIChatModel(preset_for(server, timeout_s=0.2), retry_policy=policy)
+    response = await model.generate(make_request())
+    assert response.error_kind == "timeout"
+    assert response.extra["statuses"] == ["timeout", "timeout"]
+
+
+async def test_malformed_body(server: FakeServer, fast_policy: RetryPolicy) -> None:
+    server.default = Reply(raw=b"{not json at all")
+    model = OpenAIChatModel(preset_for(server), retry_policy=fast_policy)
+    response = await model.generate(make_request())
+    assert response.error_kind == "malformed" and response.extra["attempts"] == 4
+
+
+async def test_truncated_stream_is_retried(server: FakeServer, fast_policy: RetryPolicy) -> None:
+    server.push(
+        Reply(sse=openai_sse(["par", "tial"]), truncate=3), Reply(sse=openai_sse(["whole"]))
+    )
+    model = OpenAIChatModel(preset_for(server, stream=True), retry_policy=fast_policy)
+    response = await model.generate(make_request())
+    assert response.text == "whole"
+    assert response.extra["statuses"] == ["malformed"]
+
+
+async def test_quota_exhausted_is_not_retried(server: FakeServer, fast_policy: RetryPolicy) -> None:
+    server.push(
+        Reply(status=429, body=openai_error(429, "You exceeded your quota", "insufficient_quota")),
+        Reply(body=openai_completion("never")),
+    )
+    model = OpenAIChatModel(preset_for(server), retry_policy=fast_policy)
+    response = await model.generate(make_request())
+    assert response.error_kind == "quota" and response.extra["attempts"] == 1
+    assert len(server.requests) == 1
+
+
+async def test_bad_request_is_not_retried(server: FakeServer, fast_policy: RetryPolicy) -> None:
+    server.default = Reply(status=400, body=openai_error(400, "bad schema"))
+    model = OpenAIChatModel(preset_for(server), retry_policy=fast_policy)
+    response = await model.generate(make_request())
+    assert response.error_kind == "client" and len(server.requests) == 1
+
+
+async def test_structured_output_and_reasoning_params(
+    server: FakeServer, fast_policy: RetryPolicy
+) -> None:
+    server.push(Reply(body=openai_completion('{"label": "melanoma"}')))
+    schema = {
+        "type": "object",
+        "properties": {"label": {"type": "string"}},
+        "required": ["label"],
+        "additionalProperties": False,
+    }
+    model = OpenAIChatModel(preset_for(server, model_id="gpt-5-mini"), retry_policy=fast_policy)
+    settings = GenerationSettings(max_tokens=77, structured=True)
+    response = await model.generate(make_request(settings=settings, schema=schema))
+    body = server.requests[0].body
+    assert body["response_format"]["type"] == "json_schema"
+    assert body["response_format"]["json_schema"]["strict"] is True
+    assert body["response_format"]["json_schema"]["schema"] == schema
+    assert body["max_completion_tokens"] == 77
+    assert "max_tokens" not in body and "temperature" not in body
+    assert response.extra["ignored_settings"] == ["temperature"]
+
+
+async def test_compatible_server_without_key_or_usage(
+    server: FakeServer, fast_policy: RetryPolicy
+) -> None:
+    server.push(Reply(body=openai_completion("a" * 40, prompt_tokens=None)))
+    preset = preset_for(
+        server,
+        provider="openai_compatible",
+        api_key_env=None,
+        model_id="qwen",
+        price_input_per_mtok=None,
+        price_output_per_mtok=None,
+        extra_body={"top_k": 5},
+    )
+    model = OpenAIChatModel(preset, retry_policy=fast_policy)
+    response = await model.generate(make_request("x" * 40, system=None))
+    assert response.usage.estimated
+    assert response.usage.input_tokens == 10 and response.usage.output_tokens == 10
+    assert response.cost_usd is None
+    sent = server.requests[0]
+    assert sent.headers["authorization"] == "Bearer not-needed"
+    assert sent.body["top_k"] == 5
+
+
+async def test_image_silently_ignored_is_flagged(
+    server: FakeServer, rgb_image: ImageRef, fast_policy: RetryPolicy
+) -> None:
+    server.push(Reply(body=openai_completion("I see no image", prompt_tokens=20)))
+    preset = preset_for(server, provider="openai_compatible", api_key_env=None, model_id="m")
+    response = await OpenAIChatModel(preset, retry_policy=fast_policy).generate(
+        make_request(images=(rgb_image,))
+    )
+    assert response.extra["image_ignored"] is True
+    assert response.extra["input_tokens_reported"] == 20
+    assert response.extra["image_tokens_estimated"] == 64
+
+
+async def test_image_counted_is_not_flagged(
+    server: FakeServer, rgb_image: ImageRef, fast_policy: RetryPolicy
+) -> None:
+    server.push(Reply(body=openai_completion("ok", prompt_tokens=1200)))
+    model = OpenAIChatModel(preset_for(server), retry_policy=fast_policy)
+    response = await model.generate(make_request(images=(rgb_image,)))
+    assert "image_ignored" not in response.extra
+
+
+async def test_stream_options_rejected_falls_back(
+    server: FakeServer, fast_policy: RetryPolicy
+) -> None:
+    server.push(
+        Reply(status=400, body=openai_error(400, "Unknown field: stream_options")),
+        Reply(body=openai_completion("plain")),
+    )
+    model = OpenAIChatModel(preset_for(server, stream=True), retry_policy=fast_policy)
+    response = await model.generate(make_request())
+    assert response.text == "plain" and "stream_fallback" in response.extra
+    assert "stream" not in server.requests[1].body
+
+
+async def test_text_only_preset_rejects_images(server: FakeServer, rgb_image: ImageRef) -> None:
+    model = OpenAIChatModel(preset_for(server, modality="text"))
+    with pytest.raises(ValueError, match="text-only"):
+        await model.generate(make_request(images=(rgb_image,)))
+
+
+async def test_missing_key_is_a_client_error(
+    server: FakeServer, fast_policy: RetryPolicy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("MEDMINE_TEST_OPENAI_KEY")
+    response = await OpenAIChatModel(preset_for(server), retry_policy=fast_policy).generate(
+        make_request()
+    )
+    assert response.error_kind == "client" and "MEDMINE_TEST_OPENAI_KEY" in (response.error or "")
+    assert server.requests == []
+
+
+async def test_missing_image_file_is_an_input_error(server: FakeServer, tmp_path) -> None:
+    model = OpenAIChatModel(preset_for(server))
+    response = await model.generate(make_request(images=(ImageRef(tmp_path / "gone.png"),)))
+    assert response.error_kind == "input" and "gone.png" in (response.error or "")
+
+
+def test_describe_has_no_secret(server: FakeServer) -> None:
+    model = OpenAIChatModel(preset_for(server))
+    text = repr(model.describe()) + repr(model) + repr(model.preset)
+    assert "sk-test-secret" not in text
+    assert model.cache_id == "openai:gpt-4o"
+    assert model.describe()["api_key_env"] == "MEDMINE_TEST_OPENAI_KEY"
+
+
+async def test_aclose_releases_the_client(server: FakeServer, fast_policy: RetryPolicy) -> None:
+    server.push(Reply(body=openai_completion("a")), Reply(body=openai_completion("b")))
+    model = OpenAIChatModel(preset_for(server), retry_policy=fast_policy)
+    assert (await model.generate(make_request())).text == "a"
+    await model.aclose()
+    await model.aclose()  # idempotent
+    assert (await model.generate(make_request())).text == "b"  # a new client is made
+    await model.aclose()
