@@ -61,6 +61,16 @@ def run(
         ),
     ] = [],  # noqa: B006
     progress: Annotated[bool, typer.Option(help="Show progress bars.")] = True,
+    max_cost: Annotated[
+        float | None, typer.Option(help="Stop sending when the recorded spend reaches USD.")
+    ] = None,
+    executor: Annotated[
+        str, typer.Option(help="Where models answer: local, or ray (pip install 'medmine[ray]').")
+    ] = "local",
+    ray_address: Annotated[
+        str | None, typer.Option(help="Ray cluster address (default: start Ray locally).")
+    ] = None,
+    ray_workers: Annotated[int | None, typer.Option(help="Ray worker actors per model.")] = None,
 ) -> None:
     """Run (or resume) a suite, then print its leaderboard. Rerun the same command to resume."""
     from medmine.report.leaderboard import load_leaderboard, render_terminal, write_reports
@@ -83,6 +93,9 @@ def run(
         progress=progress,
         data_root=data_root,
         acknowledge_data_use=ack_data_use,
+        max_cost=max_cost,
+        executor=executor,
+        executor_options={"address": ray_address, "workers": ray_workers},
     )
     try:
         outcome = execute(cfg, opts)

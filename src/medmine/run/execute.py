@@ -14,7 +14,7 @@ from medmine.datasets.sources import LoadedDataset, load_for_suite
 from medmine.models.resolve import resolve_models
 from medmine.run.paths import cache_dir
 from medmine.run.recipe import environment
-from medmine.run.runner import Job, Runner, RunSummary
+from medmine.run.runner import Executor, Job, Runner, RunSummary
 from medmine.run.store import ResponseCache, RunStore
 from medmine.run.suite import SuiteConfig
 from medmine.tasks.registry import make_task
@@ -34,6 +34,9 @@ class RunOptions:
     progress: bool = True
     data_root: Path | None = None
     acknowledge_data_use: Sequence[str] = ()
+    executor: str = "local"
+    executor_options: dict[str, object] = field(default_factory=dict)
+    max_cost: float | None = None
 
 
 @dataclass
@@ -117,6 +120,16 @@ def build_jobs(
     return jobs, datasets, models, tasks
 
 
+def _executor(opts: RunOptions) -> Executor | None:
+    """The executor the options ask for (None: this process)."""
+    options = {k: v for k, v in opts.executor_options.items() if v is not None}
+    if opts.executor == "local" and not options:
+        return None
+    from medmine.run.ray_executor import make_executor
+
+    return make_executor(opts.executor, **options)
+
+
 def execute(suite: SuiteConfig, opts: RunOptions) -> RunOutcome:
     """Run (or resume) a suite into ``opts.out`` and score it."""
     jobs, datasets, models, tasks = build_jobs(suite, opts)
@@ -165,14 +178,22 @@ def execute(suite: SuiteConfig, opts: RunOptions) -> RunOutcome:
             }
         )
         store.event("run", f"started: {len(jobs)} jobs")
+        executor = _executor(opts)
         runner = Runner(
             store,
             cache,
             repeats=suite.repeats,
             concurrency=opts.concurrency,
             progress=opts.progress,
+            executor=executor,
+            max_cost=opts.max_cost,
         )
-        ready = asyncio.run(runner.run(jobs))
+        try:
+            ready = asyncio.run(runner.run(jobs))
+        finally:
+            if executor is not None:
+                store.set_manifest({"executor": executor.summary()})
+                executor.close()  # type: ignore[attr-defined]
         runner.score(ready)
         store.set_manifest(
             {
