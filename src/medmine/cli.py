@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 app = typer.Typer(
@@ -205,15 +206,23 @@ def datasets_check(
 @models_app.command("list")
 def models_list() -> None:
     """Baselines and model presets, with modality, price and whether credentials are set."""
-    from medmine.baselines.registry import baseline_names, default_baselines
+    from medmine.baselines.registry import baseline_names, default_baselines, make_baseline
 
     table = Table(title="models")
-    for col in ("name", "provider", "modality", "price in/out $/Mtok", "credentials"):
+    for col in ("name", "provider", "modality", "price in/out $/Mtok (read on)", "credentials"):
         table.add_column(col)
     defaults = default_baselines()
     for name in baseline_names():
+        model = make_baseline(name)
+        tasks = ", ".join(sorted(getattr(model, "tasks", ()))) or "all"
         default = " (default)" if name in defaults else ""
-        table.add_row(name + default, "baseline", "vision", "0 / 0", "not needed")
+        table.add_row(
+            escape(f"{name}{default} [{tasks}]"),
+            "baseline",
+            getattr(model, "modality", "vision"),
+            "0 / 0",
+            "not needed",
+        )
     try:
         from medmine.models.presets import credentials_present, load_presets
     except ImportError:
@@ -221,7 +230,7 @@ def models_list() -> None:
     if load_presets is not None:
         for p in load_presets().values():
             price = (
-                f"{p.price_input_per_mtok} / {p.price_output_per_mtok}"
+                f"{p.price_input_per_mtok} / {p.price_output_per_mtok} ({p.price_date})"
                 if p.price_input_per_mtok is not None
                 else "unknown"
             )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import importlib.util
 from collections.abc import Callable
 
 from medmine.core import Model
@@ -34,8 +33,7 @@ def load_builtins() -> None:
         return
     _loaded = True
     for module in BUILTIN_MODULES:
-        if importlib.util.find_spec(module) is not None:  # TODO(lead): strict once all exist
-            importlib.import_module(module)
+        importlib.import_module(module)
 
 
 def baseline_names() -> list[str]:

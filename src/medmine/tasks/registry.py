@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import importlib.util
 from collections.abc import Callable
 from typing import Any
 
@@ -29,8 +28,7 @@ def register_task(name: str, factory: Callable[..., Task]) -> None:
 
 def _load_builtins() -> None:
     for module in BUILTIN_MODULES:
-        if importlib.util.find_spec(module) is not None:  # TODO(lead): strict once all exist
-            importlib.import_module(module)
+        importlib.import_module(module)
 
 
 def task_names() -> list[str]:
