@@ -36,8 +36,11 @@ def _fail(message: str) -> typer.Exit:
 @app.command()
 def run(
     suite: Annotated[
-        str, typer.Argument(help="A built-in suite name or a suite YAML file.")
+        str, typer.Argument(help="A built-in suite (demo, study) or a suite YAML file.")
     ] = "demo",
+    suite_option: Annotated[
+        str | None, typer.Option("--suite", help="Same as the SUITE argument.")
+    ] = None,
     model: Annotated[list[str], typer.Option("--model", "-m", help="Only these models.")] = [],  # noqa: B006
     task: Annotated[list[str], typer.Option("--task", "-t", help="Only these tasks.")] = [],  # noqa: B006
     dataset: Annotated[
@@ -79,7 +82,7 @@ def run(
     from medmine.run.suite import SuiteError, load_suite
 
     try:
-        cfg = load_suite(suite)
+        cfg = load_suite(suite_option or suite)
     except SuiteError as exc:
         raise _fail(str(exc)) from None
     run_dir = out or Path("runs") / cfg.name
@@ -103,6 +106,9 @@ def run(
     except (ValueError, FileNotFoundError, PermissionError) as exc:
         raise _fail(str(exc)) from None
     s = outcome.summary
+    for notice in outcome.notices:
+        if notice.startswith("skipped dataset"):
+            console.print(f"[yellow]{escape(notice)}[/]")
     console.print(
         f"asked {s.asked}, from cache {s.from_cache}, resumed {s.resumed}, "
         f"errors {s.errors}, unreadable samples {s.bad_samples}"

@@ -85,9 +85,18 @@ def _task_for_model(task: Task, model: Model, options: dict[str, object]) -> Tas
     return task
 
 
-def build_jobs(
-    suite: SuiteConfig, opts: RunOptions
-) -> tuple[list[Job], list[LoadedDataset], list[Model], list[Task]]:
+@dataclass
+class Plan:
+    """What a suite resolves to: jobs, and the datasets, models and tasks behind them."""
+
+    jobs: list[Job]
+    datasets: list[LoadedDataset]
+    models: list[Model]
+    tasks: list[Task]
+    absent: list[str] = field(default_factory=list)  # datasets skipped, with the reason
+
+
+def build_jobs(suite: SuiteConfig, opts: RunOptions) -> Plan:
     """The suite's jobs after the command-line filters."""
     task_specs = {t.name: t for t in suite.tasks}
     tasks = []
@@ -99,11 +108,23 @@ def build_jobs(
     models = resolve_models(suite.models, only=opts.models)
     specs = {d.name: d for d in suite.datasets}
     datasets = []
+    absent: list[str] = []
     for name in _pick(list(specs), opts.datasets, "dataset"):
         spec = specs[name]
         if opts.limit is not None:
             spec = spec.model_copy(update={"limit": opts.limit})
-        datasets.append(load_for_suite(spec, opts.data_root, suite.seed))
+        try:
+            datasets.append(load_for_suite(spec, opts.data_root, suite.seed))
+        except FileNotFoundError as exc:
+            if not suite.skip_missing_datasets:
+                raise
+            absent.append(str(exc).splitlines()[0])
+    if not datasets:
+        raise FileNotFoundError(
+            "none of the suite's datasets was found"
+            + (f" under {opts.data_root}" if opts.data_root else " (give --data-root DIR)")
+            + "".join(f"\n  skipped: {a}" for a in absent)
+        )
     jobs = [
         Job(
             model,
@@ -117,7 +138,7 @@ def build_jobs(
         for ds in datasets
         for task in tasks
     ]
-    return jobs, datasets, models, tasks
+    return Plan(jobs, datasets, models, tasks, absent)
 
 
 def _executor(opts: RunOptions) -> Executor | None:
@@ -132,7 +153,8 @@ def _executor(opts: RunOptions) -> Executor | None:
 
 def execute(suite: SuiteConfig, opts: RunOptions) -> RunOutcome:
     """Run (or resume) a suite into ``opts.out`` and score it."""
-    jobs, datasets, models, tasks = build_jobs(suite, opts)
+    plan = build_jobs(suite, opts)
+    jobs, datasets, models, tasks = plan.jobs, plan.datasets, plan.models, plan.tasks
     from medmine.run.datause import enforce_data_use
 
     enforce_data_use(datasets, models, [*suite.acknowledge_data_use, *opts.acknowledge_data_use])
@@ -175,6 +197,7 @@ def execute(suite: SuiteConfig, opts: RunOptions) -> RunOutcome:
                     *opts.acknowledge_data_use,
                 ],
                 "response_cache": str(cache.path) if cache else None,
+                "datasets_absent": plan.absent,
             }
         )
         store.event("run", f"started: {len(jobs)} jobs")
@@ -215,4 +238,5 @@ def execute(suite: SuiteConfig, opts: RunOptions) -> RunOutcome:
         if cache is not None:
             cache.close()
     notices = [d.notice for d in datasets if d.notice]
+    notices += [f"skipped dataset: {a}" for a in plan.absent]
     return RunOutcome(opts.out, runner.summary, notices)

@@ -65,6 +65,7 @@ class SuiteConfig(BaseModel):
     repeats: int = Field(default=1, ge=1)
     seed: int = 0
     acknowledge_data_use: list[str] = Field(default_factory=list)
+    skip_missing_datasets: bool = False
 
     @field_validator("tasks", mode="before")
     @classmethod
@@ -101,13 +102,31 @@ class SuiteError(ValueError):
     """A suite file or name that cannot be used; the message names the key or file."""
 
 
+def study_suite() -> dict[str, Any]:
+    """The study's design: every catalogued dataset with the tasks it serves; datasets not
+    found under the data root are skipped with the reason listed."""
+    from medmine.datasets.catalog import list_entries
+
+    return {
+        "name": "study",
+        "description": "arXiv 2407.05758's design: every catalogued dataset found under the "
+        "data root, on every task it serves.",
+        "models": ["auto"],
+        "tasks": list(ALL_TASKS),
+        "datasets": [e.name for e in list_entries()],
+        "skip_missing_datasets": True,
+    }
+
+
 def load_suite(name_or_path: str) -> SuiteConfig:
     """A built-in suite by name, or a YAML file; validation errors name the offending key."""
+    if name_or_path == "study":
+        return SuiteConfig.model_validate(study_suite())
     if name_or_path in BUILTIN_SUITES:
         return SuiteConfig.model_validate(BUILTIN_SUITES[name_or_path])
     path = Path(name_or_path)
     if not path.exists():
-        known = ", ".join(sorted(BUILTIN_SUITES))
+        known = ", ".join(sorted([*BUILTIN_SUITES, "study"]))
         raise SuiteError(f"no built-in suite or file named {name_or_path!r} (built-in: {known})")
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
