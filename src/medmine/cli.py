@@ -229,21 +229,19 @@ def models_list() -> None:
             "0 / 0",
             "not needed",
         )
-    try:
-        from medmine.models.presets import credentials_present, load_presets
-    except ImportError:
-        load_presets = None  # type: ignore[assignment]
-    if load_presets is not None:
-        for p in load_presets().values():
-            price = (
-                f"{p.price_input_per_mtok} / {p.price_output_per_mtok} ({p.price_date})"
-                if p.price_input_per_mtok is not None
-                else "unknown"
-            )
-            creds = "set" if credentials_present(p) else f"missing ({p.api_key_env})"
-            if not p.api_key_env:
-                creds = "not needed"
-            table.add_row(p.name, p.provider, p.modality, price, creds)
+    from medmine.models.presets import credentials_present, load_presets
+    from medmine.models.resolve import user_preset_files
+
+    for p in load_presets(user_preset_files()).values():
+        price = (
+            f"{p.price_input_per_mtok} / {p.price_output_per_mtok} ({p.price_date})"
+            if p.price_input_per_mtok is not None
+            else "unknown"
+        )
+        creds = "set" if credentials_present(p) else f"missing ({p.api_key_env})"
+        if not p.api_key_env:
+            creds = "not needed"
+        table.add_row(p.name, p.provider, p.modality, price, creds)
     console.print(table)
 
 

@@ -105,7 +105,7 @@ def build_jobs(suite: SuiteConfig, opts: RunOptions) -> Plan:
         if hasattr(task, "settings"):
             task.settings = _settings(suite, task)  # type: ignore[attr-defined]
         tasks.append(task)
-    models = resolve_models(suite.models, only=opts.models)
+    models = resolve_models(suite.models, only=opts.models, preset_files=suite.presets)
     specs = {d.name: d for d in suite.datasets}
     datasets = []
     absent: list[str] = []

@@ -66,6 +66,7 @@ class SuiteConfig(BaseModel):
     seed: int = 0
     acknowledge_data_use: list[str] = Field(default_factory=list)
     skip_missing_datasets: bool = False
+    presets: list[Path] = Field(default_factory=list)  # user preset YAML files
 
     @field_validator("tasks", mode="before")
     @classmethod
