@@ -312,6 +312,27 @@ class Request:
         return hashlib.sha256(blob.encode()).hexdigest()
 
 
+def user_request(
+    task: str,
+    sample_id: str,
+    images: Sequence[ImageRef],
+    prompt: str,
+    settings: GenerationSettings,
+    json_schema: Mapping[str, Any] | None = None,
+    **intent: Any,
+) -> Request:
+    """A one-turn request: the image parts first (the order most vision models are tuned on),
+    then the instruction; the intent carries the task, the sample, its images and ``intent``."""
+    images = tuple(images)
+    parts: tuple[Part, ...] = (*(ImagePart(im) for im in images), TextPart(prompt))
+    return Request(
+        messages=(Message("user", parts),),
+        intent=Intent(task=task, sample_id=sample_id, images=images, **intent),
+        settings=settings,
+        json_schema=json_schema,
+    )
+
+
 # --------------------------------------------------------------------------- responses
 
 

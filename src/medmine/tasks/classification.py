@@ -9,10 +9,7 @@ from functools import lru_cache
 
 from medmine.core import (
     GenerationSettings,
-    ImagePart,
-    Intent,
     LabelTarget,
-    Message,
     ParseStatus,
     Prediction,
     Request,
@@ -20,8 +17,8 @@ from medmine.core import (
     Sample,
     TaskKind,
     TaskScores,
-    TextPart,
     stable_hash,
+    user_request,
 )
 from medmine.metrics.bootstrap import bootstrap_ci, mean_ci
 from medmine.metrics.classification import classification_report, encode, macro_f1_codes
@@ -245,14 +242,14 @@ class ClassificationTask:
     def request(self, sample: Sample) -> Request:
         """Image first, then the instruction: the order most vision models are tuned on."""
         target = self._target(sample)
-        parts = (*(ImagePart(im) for im in sample.images), TextPart(self.prompt(sample)))
-        return Request(
-            messages=(Message("user", parts),),
-            intent=Intent(
-                task=self.name, sample_id=sample.id, labels=target.labels, images=sample.images
-            ),
-            settings=self.settings,
-            json_schema=self.json_schema(sample),
+        return user_request(
+            self.name,
+            sample.id,
+            sample.images,
+            self.prompt(sample),
+            self.settings,
+            self.json_schema(sample),
+            labels=target.labels,
         )
 
     def parse(self, response: Response, sample: Sample) -> Prediction:

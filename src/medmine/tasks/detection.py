@@ -27,17 +27,14 @@ import numpy as np
 from medmine.core import (
     BoxesTarget,
     GenerationSettings,
-    ImagePart,
-    Intent,
-    Message,
     Prediction,
     Request,
     Response,
     Sample,
     TaskKind,
     TaskScores,
-    TextPart,
     stable_hash,
+    user_request,
 )
 from medmine.metrics.bootstrap import bootstrap_ci
 from medmine.metrics.detection import coco_average_precision
@@ -135,18 +132,15 @@ class DetectionTask:
     def request(self, sample: Sample) -> Request:
         """Image part(s) first, then the prompt; the intent carries classes and convention."""
         target = self._target(sample)
-        parts = (*(ImagePart(im) for im in sample.images), TextPart(self.prompt(sample)))
-        return Request(
-            messages=(Message("user", parts),),
-            intent=Intent(
-                task=self.name,
-                sample_id=sample.id,
-                labels=target.labels,
-                convention=self.convention,
-                images=sample.images,
-            ),
-            settings=self.settings,
-            json_schema=self.json_schema(sample),
+        return user_request(
+            self.name,
+            sample.id,
+            sample.images,
+            self.prompt(sample),
+            self.settings,
+            self.json_schema(sample),
+            labels=target.labels,
+            convention=self.convention,
         )
 
     def parse(self, response: Response, sample: Sample) -> Prediction:

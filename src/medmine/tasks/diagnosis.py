@@ -27,9 +27,6 @@ import numpy as np
 from medmine.chexpert import OBSERVATIONS
 from medmine.core import (
     GenerationSettings,
-    ImagePart,
-    Intent,
-    Message,
     ObservationsTarget,
     ParseStatus,
     Prediction,
@@ -38,8 +35,8 @@ from medmine.core import (
     Sample,
     TaskKind,
     TaskScores,
-    TextPart,
     stable_hash,
+    user_request,
 )
 from medmine.metrics.bootstrap import bootstrap_ci, mean_ci
 from medmine.metrics.multilabel import (
@@ -441,19 +438,16 @@ class DiagnosisTask:
         images = () if text_input else sample.images
         if not text_input and not images:
             raise ValueError(f"sample {sample.id}: no report text and no image")
-        parts = (*(ImagePart(im) for im in images), TextPart(prompt))
-        return Request(
-            messages=(Message("user", parts),),
-            intent=Intent(
-                task=self.name,
-                sample_id=sample.id,
-                labels=OBSERVATIONS,
-                structure="report" if text_input else "image",
-                images=images,
-                text=sample.text if text_input else None,
-            ),
-            settings=self.settings,
-            json_schema=self.json_schema(),
+        return user_request(
+            self.name,
+            sample.id,
+            images,
+            prompt,
+            self.settings,
+            self.json_schema(),
+            labels=OBSERVATIONS,
+            structure="report" if text_input else "image",
+            text=sample.text if text_input else None,
         )
 
     def parse(self, response: Response, sample: Sample) -> Prediction:

@@ -36,9 +36,6 @@ import numpy as np
 from medmine.chexpert import OBSERVATIONS, label_report
 from medmine.core import (
     GenerationSettings,
-    ImagePart,
-    Intent,
-    Message,
     ParseStatus,
     Prediction,
     ReportTarget,
@@ -47,8 +44,8 @@ from medmine.core import (
     Sample,
     TaskKind,
     TaskScores,
-    TextPart,
     stable_hash,
+    user_request,
 )
 from medmine.datasets.report_text import split_sections
 from medmine.metrics.bootstrap import bootstrap_ci, mean_ci
@@ -266,16 +263,13 @@ class ReportGenerationTask:
                 f"{'FINDINGS or IMPRESSION' if self.section == 'both' else self.section.upper()}"
                 " section"
             )
-        parts = (*(ImagePart(im) for im in sample.images), TextPart(self.prompt(sample)))
-        return Request(
-            messages=(Message("user", parts),),
-            intent=Intent(
-                task=self.name,
-                sample_id=sample.id,
-                structure=self.section,
-                images=sample.images,
-            ),
-            settings=self.settings,
+        return user_request(
+            self.name,
+            sample.id,
+            sample.images,
+            self.prompt(sample),
+            self.settings,
+            structure=self.section,
         )
 
     def parse(self, response: Response, sample: Sample) -> Prediction:

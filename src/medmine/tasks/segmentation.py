@@ -18,18 +18,15 @@ import numpy as np
 
 from medmine.core import (
     GenerationSettings,
-    ImagePart,
-    Intent,
     MaskTarget,
-    Message,
     Prediction,
     Request,
     Response,
     Sample,
     TaskKind,
     TaskScores,
-    TextPart,
     stable_hash,
+    user_request,
 )
 from medmine.metrics.bootstrap import mean_ci
 from medmine.metrics.geometry import rasterize_polygon
@@ -153,18 +150,15 @@ class SegmentationTask:
     def request(self, sample: Sample) -> Request:
         """Image part(s) first, then the prompt; the intent carries structure and convention."""
         target = self._target(sample)
-        parts = (*(ImagePart(im) for im in sample.images), TextPart(self.prompt(sample)))
-        return Request(
-            messages=(Message("user", parts),),
-            intent=Intent(
-                task=self.name,
-                sample_id=sample.id,
-                structure=target.structure,
-                convention=self.convention,
-                images=sample.images,
-            ),
-            settings=self.settings,
-            json_schema=self.json_schema(sample),
+        return user_request(
+            self.name,
+            sample.id,
+            sample.images,
+            self.prompt(sample),
+            self.settings,
+            self.json_schema(sample),
+            structure=target.structure,
+            convention=self.convention,
         )
 
     def parse(self, response: Response, sample: Sample) -> Prediction:
