@@ -75,6 +75,10 @@ def run(
         str | None, typer.Option(help="Ray cluster address (default: start Ray locally).")
     ] = None,
     ray_workers: Annotated[int | None, typer.Option(help="Ray worker actors per model.")] = None,
+    structured: Annotated[
+        bool,
+        typer.Option(help="Use providers' native JSON-schema output modes (else prompt-only)."),
+    ] = False,
 ) -> None:
     """Run (or resume) a suite, then print its leaderboard. Rerun the same command to resume."""
     from medmine.report.leaderboard import load_leaderboard, render_terminal, write_reports
@@ -85,6 +89,8 @@ def run(
         cfg = load_suite(suite_option or suite)
     except SuiteError as exc:
         raise _fail(str(exc)) from None
+    if structured:
+        cfg.settings.structured = True
     run_dir = out or Path("runs") / cfg.name
     opts = RunOptions(
         out=run_dir,

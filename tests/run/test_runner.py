@@ -216,3 +216,31 @@ def test_max_cost_stops_cleanly_and_a_higher_cap_finishes_the_rest(tmp_path: Pat
     second, m2 = go(1.0)
     assert len(m2.asked) == 1 and not set(m2.asked) & set(m1.asked)
     assert second.spent == pytest.approx(0.04)
+
+
+class _Blind(_Exploding):
+    """A server that answered without looking at the image (what llama.cpp text formats do)."""
+
+    name = "blind"
+
+    async def generate(self, request: Request) -> Response:
+        return Response(
+            '{"label": "dark"}',
+            "test:blind",
+            extra={"image_ignored": True, "input_tokens_reported": 7, "image_tokens_estimated": 64},
+        )
+
+
+def test_answers_from_a_server_that_ignored_the_image_are_not_scored_as_vision(
+    tmp_path: Path,
+) -> None:
+    samples = [s for s in _folder(tmp_path) if s.id not in ("img_0", "img_1")]
+    run_dir = tmp_path / "run"
+    _run(tmp_path, run_dir, _Blind(), samples)
+    store = RunStore(run_dir)
+    rows = list(store.results())
+    assert {r.prediction.status.value for r in rows} == {"error"}
+    assert all("ignored the image" in (r.prediction.detail or "") for r in rows)
+    (scores,) = store.scores()
+    assert scores["metrics"]["accuracy"] == 0.0  # 'dark' would have been right for half
+    store.close()

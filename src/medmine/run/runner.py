@@ -263,7 +263,18 @@ class Runner:
             self.store.put_bad_samples([bad])
             self.summary.bad_samples += 1
             return True
-        prediction = _safe_parse(u.task, response, u.sample)
+        if response.extra.get("image_ignored") and response.error is None:
+            # The server answered without looking at the image (e.g. a llama.cpp text chat
+            # format dropped the image part): not a vision answer, so not scored as one.
+            prediction = Prediction(
+                None,
+                ParseStatus.ERROR,
+                "the server ignored the image: it reported "
+                f"{response.extra.get('input_tokens_reported', '?')} prompt tokens, fewer than "
+                f"the ~{response.extra.get('image_tokens_estimated', '?')} the image costs",
+            )
+        else:
+            prediction = _safe_parse(u.task, response, u.sample)
         self.store.put_result(
             u.model_name,
             u.task.name,
