@@ -266,5 +266,15 @@ def tasks_list() -> None:
     console.print(table)
 
 
+def _register_mine() -> None:
+    """``medmine mine``: image folders, DICOM trees and report archives (see mine/command.py)."""
+    from medmine.mine.command import mine_command
+
+    app.command("mine")(mine_command)
+
+
+_register_mine()
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -183,3 +183,19 @@ def test_typer_command(tmp_path: Path) -> None:
     assert (tmp_path / "r_labeled.csv").read_text().startswith("Reports,No Finding,")
     result = CliRunner().invoke(app, [str(tmp_path / "missing.csv")])
     assert result.exit_code == 2 and "missing.csv: not found" in result.output.replace("\n", "")
+
+
+def test_medmine_mine_command_reproduces_the_chexpert_labeler_output(tmp_path: Path) -> None:
+    """The issue's own command line: `medmine mine REPORTS --out LABELS.csv`, no --task."""
+    from typer.testing import CliRunner
+
+    from medmine.cli import app
+
+    source = REALDATA / "chexpert_labeler_samples" / "sample_reports.csv"
+    if not source.exists():
+        pytest.skip(f"real data not found at {source}")
+    out = tmp_path / "labels.csv"
+    result = CliRunner().invoke(app, ["mine", str(source), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    expected = source.with_name("labeled_reports.csv").read_bytes()
+    assert out.read_bytes() == expected

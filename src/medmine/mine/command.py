@@ -1,0 +1,600 @@
+"""``medmine mine PATH``: ask a model one question about every image (or report) of an archive.
+
+PATH is a folder of images (PNG/JPEG/TIFF/BMP), a DICOM tree, one image file, or a report
+source (see :func:`medmine.mine.reports.is_report_source`; a folder counts as reports only when
+it holds no image). Images go through :func:`mine_images`, reports through
+:func:`mine_report_source` (the report miner, with the same estimate, cap and resume).
+
+Before the first request the number of items, the estimated tokens and the estimated cost are
+printed (:mod:`medmine.mine.estimate`) and, for a model that is not a built-in baseline, the
+user confirms on a terminal (``--yes`` for scripts; without a terminal and without ``--yes``
+the command refuses). Answers go through the Runner into ``OUT/run.sqlite`` (response cache,
+resume, concurrency, retries, progress bar): rerunning the same command asks nothing again,
+and ``--max-cost`` stops cleanly once the recorded spend reaches the cap (a rerun with a higher
+cap continues without repeating a request). Outputs: :mod:`medmine.mine.outputs`.
+
+Offline baselines per task: ``otsu-lcc`` (segmentation), ``landmark-intensity``
+(localization), ``blob-detector`` (detection), ``normal-report`` (report). Classification has
+none: ``majority`` and ``nearest-centroid`` learn from a labelled training split, which an
+unlabelled archive does not have. ``chexpert-rules`` reads report text only: use it on a report
+source. Patient-data safety: see :mod:`medmine.mine.images` (DICOM pixels only, burned-in
+annotations skipped, UIDs only with ``--include-uids``) and ``--local-only``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from medmine.core import Model, Request, Sample, Task
+from medmine.datasets.datause import is_local_provider
+from medmine.mine.estimate import CostEstimate, estimate_cost, model_provider
+from medmine.mine.images import (
+    MINING_TASKS,
+    MiningQuestion,
+    MiningTask,
+    build_inputs,
+    has_images,
+    parse_labels,
+)
+from medmine.mine.outputs import FileResult, collect_results, write_outputs
+from medmine.run.runner import Job, Runner, RunSummary
+from medmine.run.store import ResponseCache, RunStore
+
+Say = Callable[[str], None]
+Confirm = Callable[[CostEstimate], bool]
+
+OFFLINE_BASELINES = {  # command-line task name -> the baseline that mines it offline
+    "segmentation": "otsu-lcc",
+    "localization": "landmark-intensity",
+    "detection": "blob-detector",
+    "report": "normal-report",
+}
+
+
+class MiningCancelled(Exception):
+    """The user declined the cost estimate (nothing was sent)."""
+
+
+@dataclass
+class MineOutcome:
+    """What a mining run did: where, what it estimated, asked and spent, and the statuses."""
+
+    out_dir: Path
+    estimate: CostEstimate | None
+    summary: RunSummary
+    spent_usd: float
+    statuses: Counter[str] = field(default_factory=Counter)
+    written: list[Path] = field(default_factory=list)
+    stopped: dict[str, str] = field(default_factory=dict)
+    results: list[FileResult] = field(default_factory=list)
+
+
+# ------------------------------------------------------------------------------ models
+def resolve_mining_model(name: str, presets: Sequence[Path] = ()) -> Model:
+    """A baseline or preset by name; user preset files (``--presets``) are loaded first."""
+    from medmine.baselines.registry import baseline_names, make_baseline
+    from medmine.models.factory import build_model
+    from medmine.models.presets import load_presets, resolve_preset
+
+    if name in baseline_names():
+        return make_baseline(name)
+    return build_model(resolve_preset(name, load_presets(list(presets))))
+
+
+def check_local_only(model: Model) -> None:
+    """Refuse a model that is not on this machine (per ``datasets.datause.is_local_provider``)."""
+    provider, base_url = model_provider(model)
+    if not is_local_provider(provider, base_url):
+        where = f" at {base_url}" if base_url else ""
+        raise ValueError(
+            f"--local-only: model {model.name!r} is a cloud backend ({provider}{where}); "
+            "nothing was sent. Use a baseline, an hf_local preset, or an OpenAI-compatible "
+            "server on 127.0.0.1/localhost."
+        )
+
+
+def check_model_for_task(model: Model, task_name: str) -> None:
+    """Refuse, with the reason and the alternatives, a model that cannot mine this task."""
+    offline = ", ".join(f"{b} ({t})" for t, b in OFFLINE_BASELINES.items())
+    supported = getattr(model, "tasks", None)
+    if supported is not None and task_name not in supported:
+        raise ValueError(
+            f"model {model.name!r} does not do the {task_name} task (it does: "
+            f"{', '.join(sorted(supported)) or 'nothing'}). Offline baselines for mining: "
+            f"{offline}; other tasks need a vision model preset."
+        )
+    if callable(getattr(model, "fit", None)):
+        raise ValueError(
+            f"model {model.name!r} learns from a labelled training split (support set) before "
+            "answering; an unlabelled archive has none, so it cannot mine. Use a vision model "
+            f"preset, or `medmine run` on a labelled dataset. Offline baselines: {offline}."
+        )
+    if getattr(model, "modality", "vision") == "text" or (
+        getattr(getattr(model, "preset", None), "modality", "vision") == "text"
+    ):
+        raise ValueError(
+            f"model {model.name!r} is text-only and cannot see images; for report text "
+            "(CSV/JSON/TXT/XML reports) use --task diagnosis on the report file or folder."
+        )
+
+
+def _task_for(question: MiningQuestion, model: Model) -> MiningTask:
+    """The registered task with mining options, in the model's coordinate convention."""
+    from medmine.run.execute import _task_for_model
+    from medmine.tasks.registry import make_task
+
+    options: dict[str, object] = {"source": "image"} if question.task == "diagnosis" else {}
+    task = make_task(question.task_name, **options)
+    return MiningTask(_task_for_model(task, model, {}))
+
+
+# ------------------------------------------------------------------------------ planning
+def plan_and_confirm(
+    store: RunStore,
+    cache: ResponseCache | None,
+    job: Job,
+    say: Say,
+    confirm: Confirm | None,
+) -> CostEstimate:
+    """Estimate what the run will send (pending, uncached requests only), print it, confirm.
+
+    Confirmation is asked only when something is pending and the model is not a built-in
+    baseline; ``confirm`` None means the user already agreed (``--yes``).
+    """
+    planner = Runner(store, cache, progress=False)
+    units, _ = planner.prepare([job])
+    pending: list[Request] = []
+    n_cached = 0
+    for unit in units:
+        if cache is not None and cache.get(unit.key) is not None:
+            n_cached += 1
+        else:
+            pending.append(unit.request)
+    estimate = estimate_cost(
+        job.model, pending, job.task.name, n_done=planner.summary.resumed + n_cached
+    )
+    for line in estimate.lines():
+        say(line)
+    provider, _ = model_provider(job.model)
+    if pending and provider != "baseline" and confirm is not None and not confirm(estimate):
+        raise MiningCancelled("cancelled: nothing was sent")
+    return estimate
+
+
+async def _run_and_close(runner: Runner, jobs: list[Job], model: Model) -> None:
+    """Run the jobs, then close the model's HTTP client inside the same event loop."""
+    try:
+        await runner.run(jobs)
+    finally:
+        closer = getattr(model, "aclose", None)
+        if closer is not None:
+            await closer()
+
+
+def run_job(
+    store: RunStore,
+    cache: ResponseCache | None,
+    job: Job,
+    *,
+    max_cost: float | None,
+    concurrency: int | None,
+    progress: bool,
+) -> Runner:
+    """Ask every pending unit of one job through the Runner (cache, resume, budget)."""
+    runner = Runner(store, cache, concurrency=concurrency, progress=progress, max_cost=max_cost)
+    asyncio.run(_run_and_close(runner, [job], job.model))
+    return runner
+
+
+def _check_numbers(max_cost: float | None, concurrency: int | None) -> None:
+    if max_cost is not None and not max_cost >= 0:
+        raise ValueError(f"--max-cost must be a number of US dollars >= 0, got {max_cost!r}")
+    if concurrency is not None and concurrency < 1:
+        raise ValueError(f"--concurrency must be >= 1, got {concurrency!r}")
+
+
+# ------------------------------------------------------------------------------ images
+def mine_images(
+    root: Path,
+    question: MiningQuestion,
+    model_name: str,
+    out_dir: Path,
+    *,
+    say: Say = print,
+    confirm: Confirm | None = None,
+    max_cost: float | None = None,
+    local_only: bool = False,
+    allow_burned_in: bool = False,
+    include_uids: bool = False,
+    concurrency: int | None = None,
+    use_cache: bool = True,
+    progress: bool = True,
+    presets: Sequence[Path] = (),
+) -> MineOutcome:
+    """Mine every image / DICOM file under ``root`` into ``out_dir`` (see the module doc)."""
+    from medmine.run.paths import cache_dir
+    from medmine.run.recipe import environment
+
+    root, out_dir = Path(root), Path(out_dir)
+    _check_numbers(max_cost, concurrency)
+    if not root.exists():
+        raise ValueError(f"{root}: not found (expected a folder of images or a DICOM tree)")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"--out {out_dir}: is a file; expected a folder")
+    model = resolve_mining_model(model_name, presets)
+    if local_only:
+        check_local_only(model)
+    check_model_for_task(model, question.task_name)
+    task = _task_for(question, model)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    dataset = f"mine:{root.name}"
+    inputs = build_inputs(
+        root,
+        question,
+        out_dir,
+        dataset=dataset,
+        allow_burned_in=allow_burned_in,
+        include_uids=include_uids,
+    )
+    if not inputs.n_files:
+        raise ValueError(f"{root}: holds no file to mine")
+    say(
+        f"{inputs.n_files} file(s) under {root}: {len(inputs.samples)} to mine, "
+        f"{len(inputs.skipped)} skipped (see skipped.csv)"
+    )
+    store = RunStore(out_dir)
+    cache = ResponseCache(cache_dir()) if use_cache else None
+    try:
+        _record_manifest(store, root, question, model, task, allow_burned_in, include_uids)
+        store.set_manifest({"environment": environment()})
+        job = Job(model, task, dataset, inputs.samples)
+        estimate = plan_and_confirm(store, cache, job, say, confirm)
+        store.event("mine", f"started: {estimate.n_items} pending, {estimate.n_done} done")
+        runner = run_job(
+            store, cache, job, max_cost=max_cost, concurrency=concurrency, progress=progress
+        )
+        results = collect_results(store, model.name, task.name, dataset, inputs)
+        spent = store.spent()
+        store.set_manifest({"finished": time.time(), "spent_usd": spent})
+    finally:
+        store.close()
+        if cache is not None:
+            cache.close()
+    written = write_outputs(
+        results,
+        task.name,
+        out_dir,
+        labels=question.labels,
+        structure=question.structure,
+    )
+    return MineOutcome(
+        out_dir=out_dir,
+        estimate=estimate,
+        summary=runner.summary,
+        spent_usd=spent,
+        statuses=Counter(r.status for r in results),
+        written=written,
+        stopped=dict(runner.summary.stopped_models),
+        results=results,
+    )
+
+
+def _record_manifest(
+    store: RunStore,
+    root: Path,
+    question: MiningQuestion,
+    model: Model,
+    task: Task,
+    allow_burned_in: bool,
+    include_uids: bool,
+) -> None:
+    """What was mined and how (never a secret, never a DICOM header value)."""
+    store.set_manifest(
+        {
+            "command": "mine",
+            "source": str(root),
+            "question": {
+                "task": question.task,
+                "labels": list(question.labels),
+                "structure": question.structure,
+            },
+            "model": model.describe(),
+            "task": {
+                "name": task.name,
+                "version": task.version,
+                "template_hash": task.template_hash(),
+            },
+            "allow_burned_in": allow_burned_in,
+            "include_uids": include_uids,
+            "mining": "targets carry no ground truth; answers are written, never scored",
+        }
+    )
+
+
+# ------------------------------------------------------------------------------ reports
+def _report_samples(
+    source: Path,
+    dataset: str,
+    max_chars: int,
+    section: str,
+    reader: Mapping[str, Any] | None = None,
+) -> tuple[list[Sample], int]:
+    """The samples the report miner builds for a model (same ids and text, so same requests)."""
+    from medmine.core import ObservationsTarget
+    from medmine.mine.reports import _precheck, _text_to_label, _unique_ids, read_report_source
+
+    opts = {k: v for k, v in (reader or {}).items() if k in ("column", "text_field", "id_field")}
+    records, _ = read_report_source(source, **opts)
+    if not records:
+        raise ValueError(f"{source}: holds no report")
+    ids = _unique_ids([r.id for r in records])
+    samples = [
+        Sample(
+            id=uid,
+            dataset=dataset,
+            text=_text_to_label(rec, section),
+            targets={"diagnosis": ObservationsTarget({})},
+            category="reports",
+        )
+        for uid, rec in zip(ids, records, strict=True)
+        if _precheck(rec, max_chars) is None
+    ]
+    return samples, len(records)
+
+
+def mine_report_source(
+    source: Path,
+    model_name: str | None,
+    out_dir: Path,
+    *,
+    say: Say = print,
+    confirm: Confirm | None = None,
+    max_cost: float | None = None,
+    local_only: bool = False,
+    concurrency: int | None = None,
+    use_cache: bool = True,
+    progress: bool = True,
+    presets: Sequence[Path] = (),
+    max_chars: int = 20000,
+    table: Path | None = None,
+    reader: Mapping[str, Any] | None = None,
+) -> MineOutcome:
+    """Label a report source into ``table`` (default ``out_dir/labels.csv``) with the report
+    miner; ``reader`` holds its options (column, text_field, id_field, layout, section).
+
+    Without a model the rule-based CheXpert labeler runs in process (free, nothing sent). With
+    a model, the diagnosis requests are estimated, confirmed and asked here under the cap
+    (``max_cost``) into ``out_dir/run.sqlite``; the report miner then writes the table from the
+    same store (it resumes every answer, asking nothing). When the cap stops the run, no table
+    is written yet: rerun with a higher cap.
+    """
+    from medmine.mine.reports import mine_reports
+    from medmine.run.paths import cache_dir
+    from medmine.tasks.diagnosis import DiagnosisTask
+
+    source, out_dir = Path(source), Path(out_dir)
+    _check_numbers(max_cost, concurrency)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"--out {out_dir}: is a file; expected a folder")
+    table = Path(table) if table is not None else out_dir / "labels.csv"
+    reader = dict(reader or {})
+    section = str(reader.get("section", "all"))
+    if model_name is None:
+        summary = mine_reports(source, table, **reader)
+        say(f"{summary.n} report(s) labelled by the CheXpert rules (nothing sent) -> {table}")
+        return MineOutcome(out_dir, None, RunSummary(), 0.0, summary.statuses, [table])
+    if presets:
+        raise ValueError(
+            "--presets is not supported for report sources yet (the report miner resolves the "
+            "model by name): add the preset to the built-in presets or use a baseline"
+        )
+    model = resolve_mining_model(model_name)
+    if local_only:
+        check_local_only(model)
+    supported = getattr(model, "tasks", None)
+    if supported is not None and "diagnosis" not in supported:
+        raise ValueError(f"model {model_name!r} does not do the diagnosis task")
+    dataset = f"mine:{source.name}"
+    samples, n_records = _report_samples(source, dataset, max_chars, section, reader)
+    task = DiagnosisTask(source="text", max_report_chars=max_chars)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    store = RunStore(out_dir)
+    cache = ResponseCache(cache_dir()) if use_cache else None
+    try:
+        job = Job(model, task, dataset, samples)
+        estimate = plan_and_confirm(store, cache, job, say, confirm)
+        runner = run_job(
+            store, cache, job, max_cost=max_cost, concurrency=concurrency, progress=progress
+        )
+        spent = store.spent()
+    finally:
+        store.close()
+        if cache is not None:
+            cache.close()
+    stopped = dict(runner.summary.stopped_models)
+    if stopped:
+        return MineOutcome(out_dir, estimate, runner.summary, spent, Counter(), [], stopped)
+    summary = mine_reports(
+        source,
+        table,
+        model=model_name,
+        run_dir=out_dir,
+        progress=False,
+        use_cache=use_cache,
+        max_chars=max_chars,
+        **reader,
+    )
+    say(f"{n_records} report(s) -> {table}")
+    return MineOutcome(out_dir, estimate, runner.summary, spent, summary.statuses, [table], stopped)
+
+
+# ------------------------------------------------------------------------------ dispatch
+def is_report_input(path: Path, out_dir: Path | None = None) -> bool:
+    """Reports, not images: a report file, or a report folder that holds no image at all."""
+    from medmine.mine.reports import is_report_source
+
+    path = Path(path)
+    if not is_report_source(path):
+        return False
+    if path.is_file():
+        return True
+    return not has_images(path, exclude=[out_dir] if out_dir is not None else [])
+
+
+def terminal_confirm(yes: bool) -> Confirm | None:
+    """``--yes``: no question. On a terminal: typer.confirm. Otherwise: refuse (ValueError)."""
+    if yes:
+        return None
+
+    def ask(estimate: CostEstimate) -> bool:
+        if not sys.stdin.isatty():
+            raise ValueError(
+                "the estimate above needs confirmation but there is no terminal to ask on: "
+                "pass --yes to run without asking (e.g. in scripts), after checking the cost"
+            )
+        return typer.confirm("Send these requests?", default=False)
+
+    return ask
+
+
+def mine_command(
+    path: Annotated[
+        Path,
+        typer.Argument(help="Folder of images, DICOM tree, image file, or report source."),
+    ],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out", "-o", help="Output folder (run.sqlite, results); for reports also LABELS.csv."
+        ),
+    ],
+    task: Annotated[
+        str | None,
+        typer.Option(
+            help=f"What to ask: {', '.join(MINING_TASKS)} (reports: diagnosis, the default)."
+        ),
+    ] = None,
+    column: Annotated[
+        str | None, typer.Option(help="Reports: the CSV column holding the report text.")
+    ] = None,
+    text_field: Annotated[
+        str, typer.Option(help="Reports: the JSON/JSONL field holding the report text.")
+    ] = "text",
+    section: Annotated[
+        str, typer.Option(help="Reports: label 'all' the text or the 'impression' section.")
+    ] = "all",
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model", "-m", help="Baseline or preset name (reports: default CheXpert rules)."
+        ),
+    ] = None,
+    labels: Annotated[
+        str | None, typer.Option(help="Comma-separated labels (classification) or classes.")
+    ] = None,
+    target: Annotated[
+        str | None, typer.Option(help="Structure to segment or locate (e.g. lesion).")
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask to confirm the cost.")] = (
+        False
+    ),
+    max_cost: Annotated[
+        float | None, typer.Option(help="Stop once the recorded spend reaches this (USD).")
+    ] = None,
+    local_only: Annotated[
+        bool, typer.Option(help="Refuse cloud backends before anything is sent.")
+    ] = False,
+    allow_burned_in: Annotated[
+        bool, typer.Option(help="Mine DICOM files whose header says BurnedInAnnotation=YES.")
+    ] = False,
+    include_uids: Annotated[
+        bool, typer.Option(help="Write DICOM Study/Series/SOP Instance UIDs to the outputs.")
+    ] = False,
+    concurrency: Annotated[
+        int | None, typer.Option(help="Requests in flight (default: the preset's).")
+    ] = None,
+    cache: Annotated[bool, typer.Option(help="Use the shared response cache.")] = True,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    presets: Annotated[
+        list[Path] | None, typer.Option(help="Extra presets YAML file(s) (repeatable).")
+    ] = None,
+) -> None:
+    """Ask a model one question about every image (or report) of an archive; write the answers."""
+    from rich.console import Console
+
+    console = Console(stderr=True)
+
+    def say(line: str) -> None:
+        console.print(line, markup=False, highlight=False)
+
+    options = {
+        "say": say,
+        "confirm": terminal_confirm(yes),
+        "max_cost": max_cost,
+        "local_only": local_only,
+        "concurrency": concurrency,
+        "use_cache": cache,
+        "progress": progress,
+        "presets": presets or [],
+    }
+    try:
+        if is_report_input(path, out):
+            if task not in (None, "diagnosis"):
+                raise ValueError(
+                    f"{path} holds reports: mining reports runs --task diagnosis "
+                    f"(the 14 CheXpert observations), not --task {task}"
+                )
+            table = out if out.suffix.lower() == ".csv" else None
+            outcome = mine_report_source(
+                path,
+                model,
+                out.with_suffix(".run") if table is not None else out,
+                table=table,
+                reader={"column": column, "text_field": text_field, "section": section},
+                **options,  # type: ignore[arg-type]
+            )
+        else:
+            if task is None:
+                raise ValueError(f"--task is required to mine images: {', '.join(MINING_TASKS)}")
+            if model is None:
+                raise ValueError("--model is required to mine images (a baseline or a preset)")
+            question = MiningQuestion(task, parse_labels(labels), target)
+            outcome = mine_images(
+                path,
+                question,
+                model,
+                out,
+                allow_burned_in=allow_burned_in,
+                include_uids=include_uids,
+                **options,  # type: ignore[arg-type]
+            )
+    except MiningCancelled as exc:
+        say(str(exc))
+        raise typer.Exit(1) from None
+    except (ValueError, FileNotFoundError, ImportError) as exc:
+        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    _print_outcome(outcome, say)
+
+
+def _print_outcome(outcome: MineOutcome, say: Say) -> None:
+    """The closing lines: statuses, what was asked, the recorded spend, any stop."""
+    s = outcome.summary
+    counts = ", ".join(f"{k}: {v}" for k, v in sorted(outcome.statuses.items()))
+    if counts:
+        say(f"statuses: {counts}")
+    say(f"asked {s.asked}, from cache {s.from_cache}, already answered {s.resumed}")
+    for why in outcome.stopped.values():
+        say(f"stopped: {why}; rerun with a higher --max-cost to continue")
+    say(f"recorded spend: ${outcome.spent_usd:.4f}")
+    for path in outcome.written:
+        say(f"wrote {path}")
