@@ -75,6 +75,13 @@ def run(
         str | None, typer.Option(help="Ray cluster address (default: start Ray locally).")
     ] = None,
     ray_workers: Annotated[int | None, typer.Option(help="Ray worker actors per model.")] = None,
+    batch: Annotated[
+        bool,
+        typer.Option(
+            help="Ask cloud models through their providers' batch APIs (cheaper; latency not "
+            "comparable). Rerun the same command to collect results."
+        ),
+    ] = False,
     structured: Annotated[
         bool,
         typer.Option(help="Use providers' native JSON-schema output modes (else prompt-only)."),
@@ -106,6 +113,7 @@ def run(
         max_cost=max_cost,
         executor=executor,
         executor_options={"address": ray_address, "workers": ray_workers},
+        batch=batch,
     )
     try:
         outcome = execute(cfg, opts)

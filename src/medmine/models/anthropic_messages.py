@@ -47,6 +47,25 @@ def build_messages(
     return ("\n\n".join(system) if system else None), messages
 
 
+def parse_message(message: Any) -> CallResult:
+    """Read an SDK ``Message``: text blocks (or the forced tool's input as JSON), usage, stop."""
+    texts, tool_input = [], None
+    for block in message.content or ():
+        if block.type == "text":
+            texts.append(block.text)
+        elif block.type == "tool_use":
+            tool_input = block.input
+    text = json.dumps(tool_input) if tool_input is not None else "".join(texts)
+    usage = message.usage
+    return CallResult(
+        text=text,
+        input_tokens=getattr(usage, "input_tokens", None),
+        output_tokens=getattr(usage, "output_tokens", None),
+        finish_reason=message.stop_reason,
+        refused=message.stop_reason == "refusal",
+    )
+
+
 class AnthropicModel(ApiModel):
     """Messages API over the ``anthropic`` SDK (AsyncAnthropic, max_retries=0)."""
 
@@ -117,6 +136,12 @@ class AnthropicModel(ApiModel):
             params["tool_choice"] = {"type": "tool", "name": TOOL_NAME}
         return params
 
+    def build_body(self, request: Request, images: list[EncodedImage]) -> dict[str, Any]:
+        """The JSON body of a non-streaming ``POST /v1/messages`` (batch ``params`` use it)."""
+        params = self.request_params(request, images)
+        extra = params.pop("extra_body", None) or {}
+        return {**params, **extra}
+
     async def _call(self, request: Request, images: list[EncodedImage]) -> CallResult:
         """One Messages call, streamed when the preset asks for it."""
         client = self._client_or_error()
@@ -129,21 +154,7 @@ class AnthropicModel(ApiModel):
             raise
         except Exception as exc:
             raise self._map_error(exc) from exc
-        texts, tool_input = [], None
-        for block in message.content or ():
-            if block.type == "text":
-                texts.append(block.text)
-            elif block.type == "tool_use":
-                tool_input = block.input
-        text = json.dumps(tool_input) if tool_input is not None else "".join(texts)
-        usage = message.usage
-        return CallResult(
-            text=text,
-            input_tokens=getattr(usage, "input_tokens", None),
-            output_tokens=getattr(usage, "output_tokens", None),
-            finish_reason=message.stop_reason,
-            refused=message.stop_reason == "refusal",
-        )
+        return parse_message(message)
 
     async def _call_stream(self, client: Any, params: dict[str, Any]) -> CallResult:
         """Streamed Messages call; raises 'malformed' when the stream ends before message_stop."""

@@ -136,6 +136,7 @@ class ApiModel:
             "price_input_per_mtok": p.price_input_per_mtok,
             "price_output_per_mtok": p.price_output_per_mtok,
             "price_date": p.price_date,
+            "batch_discount": p.batch_discount,
             "extra_body_keys": sorted(p.extra_body),
             "retry": {
                 "max_attempts": self.retry_policy.max_attempts,

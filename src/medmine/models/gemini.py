@@ -146,6 +146,10 @@ class GeminiModel(ApiModel):
             raise self._map_error(exc) from exc
         return self._result(chunks, ttft, streamed=True)
 
+    def parse_response(self, response: Any) -> CallResult:
+        """Read one non-streamed ``GenerateContentResponse`` (batch inlined responses use it)."""
+        return self._result([response], None, streamed=False)
+
     def _result(self, chunks: list[Any], ttft: float | None, *, streamed: bool) -> CallResult:
         """Merge response chunks: text, last usage, finish or block reason."""
         if not chunks:

@@ -123,6 +123,10 @@ class OpenAIChatModel(ApiModel):
             params["extra_body"] = dict(self.preset.extra_body)
         return params
 
+    def build_body(self, request: Request, images: list[EncodedImage]) -> dict[str, Any]:
+        """The JSON body of a non-streaming ``POST /chat/completions`` (batch lines use it)."""
+        return _body(self.request_params(request, images))
+
     async def _call(self, request: Request, images: list[EncodedImage]) -> CallResult:
         """One Chat Completions call, streamed when the preset and server allow it."""
         client = self._client_or_error()
@@ -159,24 +163,7 @@ class OpenAIChatModel(ApiModel):
             completion = json.loads(raw.content)
         except Exception as exc:
             raise self._map_error(exc) from exc
-        choices = completion.get("choices") if isinstance(completion, dict) else None
-        if not choices or not isinstance(choices[0], dict):
-            raise ProviderError("malformed", "response has no choices")
-        choice = choices[0]
-        message = choice.get("message") or {}
-        refusal = message.get("refusal")
-        content = message.get("content")
-        if isinstance(content, list):  # some servers return content parts
-            content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
-        usage = completion.get("usage") or {}
-        finish = choice.get("finish_reason")
-        return CallResult(
-            text=content or refusal or "",
-            input_tokens=usage.get("prompt_tokens"),
-            output_tokens=usage.get("completion_tokens"),
-            finish_reason=finish,
-            refused=bool(refusal) or finish == "content_filter",
-        )
+        return parse_completion(completion)
 
     async def _call_stream(self, client: Any, params: dict[str, Any]) -> CallResult:
         """Streaming request with usage in the final chunk; measures time to first token."""
@@ -243,6 +230,31 @@ class OpenAIChatModel(ApiModel):
         if isinstance(exc, openai.APIResponseValidationError | json.JSONDecodeError):
             return ProviderError("malformed", scrub(f"{type(exc).__name__}: {exc}"))
         return super()._map_error(exc)
+
+
+def parse_completion(completion: Any) -> CallResult:
+    """Read a ``chat.completion`` JSON object: text (or refusal), usage, finish reason.
+
+    Raises ProviderError('malformed') when it has no choices.
+    """
+    choices = completion.get("choices") if isinstance(completion, dict) else None
+    if not choices or not isinstance(choices[0], dict):
+        raise ProviderError("malformed", "response has no choices")
+    choice = choices[0]
+    message = choice.get("message") or {}
+    refusal = message.get("refusal")
+    content = message.get("content")
+    if isinstance(content, list):  # some servers return content parts
+        content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    usage = completion.get("usage") or {}
+    finish = choice.get("finish_reason")
+    return CallResult(
+        text=content or refusal or "",
+        input_tokens=usage.get("prompt_tokens"),
+        output_tokens=usage.get("completion_tokens"),
+        finish_reason=finish,
+        refused=bool(refusal) or finish == "content_filter",
+    )
 
 
 def _body(params: dict[str, Any]) -> dict[str, Any]:

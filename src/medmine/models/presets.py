@@ -41,6 +41,9 @@ class Preset(BaseModel):
     price_input_per_mtok: float | None = Field(default=None, ge=0)
     price_output_per_mtok: float | None = Field(default=None, ge=0)
     price_date: str | None = None
+    # Share of the list price charged for requests sent through the provider's batch channel
+    # (medmine run --batch); OpenAI, Anthropic and Gemini bill batches at half price.
+    batch_discount: float = Field(default=0.5, gt=0, le=1)
     max_image_edge: int | None = Field(default=None, gt=0)
     concurrency: int = Field(default=8, gt=0)
     requests_per_minute: int | None = Field(default=None, gt=0)

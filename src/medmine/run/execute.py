@@ -37,6 +37,7 @@ class RunOptions:
     executor: str = "local"
     executor_options: dict[str, object] = field(default_factory=dict)
     max_cost: float | None = None
+    batch: bool = False
 
 
 @dataclass
@@ -212,7 +213,19 @@ def execute(suite: SuiteConfig, opts: RunOptions) -> RunOutcome:
             max_cost=opts.max_cost,
         )
         try:
-            ready = asyncio.run(runner.run(jobs))
+            if opts.batch:
+                from medmine.run.batch import run_batch
+
+                batch = asyncio.run(run_batch(runner, jobs))
+                ready = batch.jobs
+                figures = {
+                    f.name: getattr(batch, f.name)
+                    for f in dataclasses.fields(batch)
+                    if f.name not in ("jobs", "run")
+                }
+                store.set_manifest({"batch": figures})
+            else:
+                ready = asyncio.run(runner.run(jobs))
         finally:
             if executor is not None:
                 store.set_manifest({"executor": executor.summary()})

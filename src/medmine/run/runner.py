@@ -385,6 +385,10 @@ def efficiency(responses: Sequence[Response], cached: Sequence[bool]) -> dict[st
         out["cost_per_sample_usd"] = float(sum(costs) / len(responses))
     if responses:
         out["cached_share"] = float(sum(cached) / len(responses))
+        batched = sum(bool(r.extra.get("batch")) for r in responses)
+        if batched:
+            # Batch answers carry no latency: the figures above cover live answers only.
+            out["batch_share"] = float(batched / len(responses))
     return out
 
 

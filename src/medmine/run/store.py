@@ -40,6 +40,13 @@ CREATE TABLE IF NOT EXISTS scores (
     PRIMARY KEY (model, task, dataset)
 );
 CREATE TABLE IF NOT EXISTS events (ts REAL NOT NULL, kind TEXT NOT NULL, message TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS batch_jobs (
+    batch_id TEXT NOT NULL, provider TEXT NOT NULL, model TEXT NOT NULL, round INTEGER NOT NULL,
+    state TEXT NOT NULL, position INTEGER NOT NULL, custom_id TEXT NOT NULL, task TEXT NOT NULL,
+    dataset TEXT NOT NULL, sample_id TEXT NOT NULL, repeat INTEGER NOT NULL,
+    request_hash TEXT NOT NULL, created REAL NOT NULL,
+    PRIMARY KEY (batch_id, custom_id)
+);
 """
 
 CACHE_SCHEMA = """
@@ -71,6 +78,34 @@ class ResultRow:
     response: Response
     cached: bool
     prediction: Prediction
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One request inside a provider batch: its custom id and the unit it answers."""
+
+    custom_id: str
+    task: str
+    dataset: str
+    sample_id: str
+    repeat: int
+    request_hash: str
+
+
+@dataclass(frozen=True)
+class BatchJobRow:
+    """A provider batch job recorded in the run: enough to poll it again after a restart.
+
+    ``state`` is ``submitted`` until its results are stored, then ``ingested``; ``items`` are
+    in submission order (Gemini inline responses are matched by position).
+    """
+
+    batch_id: str
+    provider: str
+    model: str
+    round: int
+    state: str
+    items: tuple[BatchItem, ...]
 
 
 class RunStore:
@@ -259,6 +294,59 @@ class RunStore:
                 }
             )
         return out
+
+    # -- provider batch jobs ----------------------------------------------------------------
+    def put_batch_job(
+        self,
+        batch_id: str,
+        provider: str,
+        model: str,
+        round: int,
+        state: str,
+        items: Iterable[BatchItem],
+    ) -> None:
+        """Record a batch job and its custom_id -> unit mapping (or update its state)."""
+        now = time.time()
+        with self.con:
+            self.con.executemany(
+                "INSERT INTO batch_jobs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+                " ON CONFLICT (batch_id, custom_id) DO UPDATE SET state=excluded.state",
+                [
+                    (
+                        batch_id,
+                        provider,
+                        model,
+                        round,
+                        state,
+                        pos,
+                        it.custom_id,
+                        it.task,
+                        it.dataset,
+                        it.sample_id,
+                        it.repeat,
+                        it.request_hash,
+                        now,
+                    )
+                    for pos, it in enumerate(items)
+                ],
+            )
+
+    def batch_jobs(self, state: str | None = None) -> list[BatchJobRow]:
+        """Recorded batch jobs (those in ``state`` when given), oldest first."""
+        where, args = (" WHERE state=?", (state,)) if state is not None else ("", ())
+        rows = self.con.execute(
+            "SELECT batch_id, provider, model, round, state, custom_id, task, dataset, sample_id,"
+            f" repeat, request_hash FROM batch_jobs{where} ORDER BY created, batch_id, position",
+            args,
+        )
+        jobs: dict[str, tuple[tuple[str, str, int, str], list[BatchItem]]] = {}
+        for bid, provider, model, rnd, st, cid, task, ds, sid, rep, h in rows:
+            _, items = jobs.setdefault(bid, ((provider, model, rnd, st), []))
+            items.append(BatchItem(cid, task, ds, sid, rep, h))
+        return [
+            BatchJobRow(bid, p, m, r, st, tuple(items))
+            for bid, ((p, m, r, st), items) in jobs.items()
+        ]
 
     # -- audit log --------------------------------------------------------------------------
     def event(self, kind: str, message: str) -> None:
