@@ -15,7 +15,6 @@ from medmine.core import ImagePart, Request, TextPart
 from medmine.models.base import ApiModel, CallResult, scrub
 from medmine.models.images import EncodedImage
 from medmine.models.openai_chat import status_error
-from medmine.models.presets import Preset
 from medmine.models.retry import ProviderError
 
 TOOL_NAME = "answer"
@@ -69,24 +68,12 @@ def parse_message(message: Any) -> CallResult:
 class AnthropicModel(ApiModel):
     """Messages API over the ``anthropic`` SDK (AsyncAnthropic, max_retries=0)."""
 
-    def __init__(self, preset: Preset, **kwargs: Any) -> None:
-        """Bind to a preset of provider ``anthropic``."""
-        if preset.provider != "anthropic":
-            raise ValueError(
-                f"AnthropicModel needs provider 'anthropic', preset {preset.name!r} has "
-                f"{preset.provider!r}"
-            )
-        super().__init__(preset, **kwargs)
-        self._client: Any = None
+    providers = ("anthropic",)
 
     def _client_or_error(self) -> Any:
         """The SDK client, created on first use after checking the key variable is set."""
         preset = self.preset
-        key = preset.api_key()
-        if preset.api_key_env and key is None:
-            raise ProviderError(
-                "client", f"environment variable {preset.api_key_env} is not set (API key)"
-            )
+        key = self._require_key()
         if self._client is None:
             try:
                 import anthropic

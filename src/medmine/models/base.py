@@ -87,7 +87,13 @@ def safe_url(url: str | None) -> str | None:
 
 
 class ApiModel:
-    """Base of HTTP backends; implements the :class:`~medmine.core.Model` protocol."""
+    """Base of HTTP backends; implements the :class:`~medmine.core.Model` protocol.
+
+    A subclass names the preset providers it speaks in ``providers``; its SDK client lives in
+    ``_client`` and is created on first use.
+    """
+
+    providers: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -98,6 +104,13 @@ class ApiModel:
         clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         """Bind the backend to a preset; no network and no key reading happen here."""
+        if self.providers and preset.provider not in self.providers:
+            wanted = " or ".join(repr(p) for p in self.providers)
+            raise ValueError(
+                f"{type(self).__name__} needs provider {wanted}, preset {preset.name!r} has "
+                f"{preset.provider!r}"
+            )
+        self._client: Any = None
         self.preset = preset
         self.name = preset.name
         self.max_concurrency = preset.concurrency
@@ -106,6 +119,17 @@ class ApiModel:
             rate_limiter = RateLimiter(preset.requests_per_minute, preset.tokens_per_minute)
         self.rate_limiter = rate_limiter
         self._clock = clock
+
+    def _require_key(self) -> str | None:
+        """The API key from the environment, read at call time; a ProviderError (not retried)
+        naming the variable when the preset needs one and it is not set."""
+        preset = self.preset
+        key = preset.api_key()
+        if preset.api_key_env and key is None:
+            raise ProviderError(
+                "client", f"environment variable {preset.api_key_env} is not set (API key)"
+            )
+        return key
 
     # ------------------------------------------------------------------ identity
 

@@ -16,7 +16,6 @@ from medmine.core import ImagePart, Request, TextPart
 from medmine.models.base import ApiModel, CallResult, scrub
 from medmine.models.images import EncodedImage
 from medmine.models.openai_chat import status_error
-from medmine.models.presets import Preset
 from medmine.models.retry import ProviderError
 
 REFUSAL_REASONS = frozenset(
@@ -41,24 +40,12 @@ def _enum_name(value: Any) -> str | None:
 class GeminiModel(ApiModel):
     """``generate_content`` / ``generate_content_stream`` over ``google-genai``."""
 
-    def __init__(self, preset: Preset, **kwargs: Any) -> None:
-        """Bind to a preset of provider ``gemini``."""
-        if preset.provider != "gemini":
-            raise ValueError(
-                f"GeminiModel needs provider 'gemini', preset {preset.name!r} has "
-                f"{preset.provider!r}"
-            )
-        super().__init__(preset, **kwargs)
-        self._client: Any = None
+    providers = ("gemini",)
 
     def _client_or_error(self) -> Any:
         """The SDK client, created on first use after checking the key variable is set."""
         preset = self.preset
-        key = preset.api_key()
-        if preset.api_key_env and key is None:
-            raise ProviderError(
-                "client", f"environment variable {preset.api_key_env} is not set (API key)"
-            )
+        key = self._require_key()
         if self._client is None:
             try:
                 from google import genai

@@ -47,15 +47,11 @@ def build_messages(request: Request, images: list[EncodedImage]) -> list[dict[st
 class OpenAIChatModel(ApiModel):
     """Chat Completions over the ``openai`` SDK (AsyncOpenAI, max_retries=0)."""
 
+    providers = ("openai", "openai_compatible")
+
     def __init__(self, preset: Preset, **kwargs: Any) -> None:
-        """Bind to a preset of provider ``openai`` or ``openai_compatible``."""
-        if preset.provider not in ("openai", "openai_compatible"):
-            raise ValueError(
-                f"OpenAIChatModel needs provider 'openai' or 'openai_compatible', "
-                f"preset {preset.name!r} has {preset.provider!r}"
-            )
+        """Bind to a preset; streaming (for time to first token) follows the preset."""
         super().__init__(preset, **kwargs)
-        self._client: Any = None
         self._stream = preset.stream
 
     @property
@@ -68,10 +64,7 @@ class OpenAIChatModel(ApiModel):
     def _client_or_error(self) -> Any:
         """The SDK client, created on first use; the key is read from the env per request."""
         preset = self.preset
-        if preset.api_key_env and preset.api_key() is None:
-            raise ProviderError(
-                "client", f"environment variable {preset.api_key_env} is not set (API key)"
-            )
+        self._require_key()
         if self._client is None:
             try:
                 import openai
