@@ -311,3 +311,24 @@ def test_demo_run_gallery_embeds_downscaled_images(tmp_path: Path) -> None:
     assert re.search(r'class="notice"', html)
     again = build_report([opts.out], tmp_path / "out2", gallery_per_task=3, seed=1)
     assert again["html"].read_text(encoding="utf-8") == html  # seeded: identical report
+
+
+class _Batched(Scripted):
+    """Answers like 'good' but as a provider batch API would: no latency, batch-priced."""
+
+    async def generate(self, request: Request) -> Response:
+        r = await super().generate(request)
+        return Response(
+            r.text,
+            model=r.model,
+            cost_usd=0.0005,
+            refused=r.refused,
+            extra={"batch": True, "batch_id": "batch_1"},
+        )
+
+
+def test_batch_answers_are_marked_in_the_efficiency_figures(tmp_path: Path) -> None:
+    run_dir = make_run(tmp_path, [_Batched("batched", {}), Scripted("live", {})])
+    html = build_report([run_dir], tmp_path / "out")["html"].read_text()
+    assert "batch 100%" in html
+    assert "answered (in that share) through a provider batch API" in html
