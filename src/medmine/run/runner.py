@@ -314,7 +314,10 @@ class Runner:
 
     # ----------------------------------------------------------------------------- scoring
     def score(self, jobs: Sequence[Job]) -> None:
-        """Score every job from what the store holds (deterministic order: sample id)."""
+        """Score every job from what the store holds (deterministic order: sample id).
+
+        Samples recorded as unreadable are left out for every model alike."""
+        unreadable = {(b.dataset, b.id) for b in self.store.bad_samples()}
         for job in jobs:
             name = job.model.name
             rows = {
@@ -322,8 +325,7 @@ class Runner:
                 for r in self.store.results(name, job.task.name, job.dataset)
             }
             samples = sorted(job.samples, key=lambda s: s.id)
-            bad = {b.id for b in self.store.bad_samples() if b.dataset == job.dataset}
-            samples = [s for s in samples if s.id not in bad]
+            samples = [s for s in samples if (job.dataset, s.id) not in unreadable]
             if not samples:
                 continue
             per_repeat = []
