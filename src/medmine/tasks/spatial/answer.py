@@ -1,0 +1,47 @@
+"""The public result types of the spatial parser: boxes, polygons, points and the answer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+Kind = Literal["box", "boxes", "polygon", "polygons", "point", "labelled_boxes"]
+Status = Literal["ok", "repaired", "refused", "unparseable"]
+Point = tuple[float, float]
+Polygon = tuple[Point, ...]
+
+KINDS: tuple[str, ...] = get_args(Kind)
+PLURAL_KINDS = frozenset({"boxes", "polygons", "labelled_boxes"})
+FAMILY: dict[str, str] = {
+    "box": "box",
+    "boxes": "box",
+    "labelled_boxes": "box",
+    "polygon": "polygon",
+    "polygons": "polygon",
+    "point": "point",
+}
+
+
+@dataclass(frozen=True)
+class Box:
+    """An axis-aligned box in pixel space of the original image (x0 <= x1, y0 <= y1)."""
+
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    label: str | None = None
+    score: float | None = None
+
+
+@dataclass(frozen=True)
+class SpatialAnswer:
+    """What ``parse_spatial`` read from one answer, all geometry in pixel space."""
+
+    status: Status
+    boxes: tuple[Box, ...] = ()
+    polygons: tuple[Polygon, ...] = ()
+    points: tuple[Point, ...] = ()
+    convention_seen: str = "none"
+    n_clamped: int = 0
+    notes: tuple[str, ...] = ()

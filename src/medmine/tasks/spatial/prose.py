@@ -1,0 +1,158 @@
+"""Coordinates written in prose: tuples, x=/y=, x_min:, ranges, centre + size, bare lists."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from medmine.tasks.spatial.raw import Found, RawItem
+from medmine.tasks.spatial.walker import Walker
+
+_NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
+_UNIT = r"(?:\s*(%|px\b|pixels?\b))?"
+_NU = rf"({_NUM}){_UNIT}"
+_TUPLE = re.compile(rf"[(\[]\s*{_NU}\s*,\s*{_NU}(?:\s*,\s*{_NU}\s*,\s*{_NU})?\s*[)\]]")
+_XY = re.compile(
+    rf"\b(x|y)\s*(?:=|:|is|of)\s*{_NU}\s*[,;]?\s*(?:and\s+)?\b(x|y)\s*(?:=|:|is|of)\s*{_NU}",
+    re.IGNORECASE,
+)
+_NAMED = re.compile(rf"\b([xy])_?(min|max)\b\s*(?:=|:|is|of)?\s*{_NU}", re.IGNORECASE)
+_RANGE = re.compile(
+    r"\b([xy])\s*(?:=|:|from|ranges?\s+from|spans?)?\s*(\d+(?:\.\d*)?)\s*(%|px\b)?\s*"
+    r"(?:-|–|to)\s*(\d+(?:\.\d*)?)\s*(%|px\b)?",
+    re.IGNORECASE,
+)
+_SIZE = re.compile(rf"\b(width|height)\b\s*(?:=|:|is|of)?\s*{_NU}", re.IGNORECASE)
+_CENTER_WORD = re.compile(r"\bcent(?:er|re)(?:ed)?\b|\bmidpoint\b", re.IGNORECASE)
+_BARE_LIST = re.compile(rf"^\s*{_NUM}%?(?:\s*[,;\s]\s*{_NUM}%?)+\s*$")
+
+
+def _unit(u: str | None) -> str | None:
+    """Normalise a matched unit to '%', 'px' or None."""
+    if not u:
+        return None
+    return "%" if u.strip() == "%" else "px"
+
+
+def _raw_from(pairs: Sequence[tuple[str, str | None]], shape: str = "box") -> RawItem:
+    """Build a raw item of ``shape`` from matched (number text, unit) pairs."""
+    vals = np.array([float(v) for v, _ in pairs], dtype=np.float64)
+    units = tuple(_unit(u) for _, u in pairs)
+    dec = any("." in v or "e" in v.lower() for v, _ in pairs)
+    return RawItem(shape, vals, units if any(units) else None, dec)  # type: ignore[arg-type]
+
+
+_Pairs = list[tuple[str, str | None]]
+
+
+@dataclass
+class _ProseEvent:
+    """One coordinate group found in prose: its numbers, position and context."""
+
+    pos: int
+    numbers: _Pairs
+    after_centre_word: bool = False
+    order: str | None = None
+
+    def raw(self, shape: str) -> RawItem:
+        """The event's numbers as a raw item of ``shape``."""
+        raw = _raw_from(self.numbers, shape)
+        raw.order = self.order
+        return raw
+
+
+def _prose_events(text: str) -> tuple[list[_ProseEvent], list[_ProseEvent]]:
+    """Point-like (2 numbers) and box-like (4 numbers) groups in prose, in text order."""
+    centre_ends = [m.end() for m in _CENTER_WORD.finditer(text)]
+
+    def near_centre(pos: int) -> bool:
+        """True when ``pos`` follows a centre word by at most 30 characters."""
+        return any(0 <= pos - e <= 30 for e in centre_ends)
+
+    points: list[_ProseEvent] = []
+    boxes: list[_ProseEvent] = []
+    for m in _TUPLE.finditer(text):
+        g = m.groups()
+        if g[4] is None:
+            points.append(_ProseEvent(m.start(), [g[0:2], g[2:4]], near_centre(m.start())))
+        else:
+            boxes.append(_ProseEvent(m.start(), [g[0:2], g[2:4], g[4:6], g[6:8]]))
+    for m in _XY.finditer(text):
+        a, av, au, b, bv, bu = m.groups()
+        if a.lower() != b.lower():
+            xy = [(av, au), (bv, bu)] if a.lower() == "x" else [(bv, bu), (av, au)]
+            points.append(_ProseEvent(m.start(), xy, near_centre(m.start()), "xy"))
+    points.sort(key=lambda e: e.pos)
+    return points, boxes
+
+
+def _prose_box(text: str, points: list[_ProseEvent], boxes: list[_ProseEvent]) -> Found:
+    """Boxes in prose: named corners, x/y ranges, centre + size, 4-tuples or corner points."""
+    found = Found()
+    named: dict[str, tuple[str, str | None]] = {}
+    for m in _NAMED.finditer(text):
+        named.setdefault(f"{m.group(1).lower()}{m.group(2).lower()}", (m.group(3), m.group(4)))
+    ranges: dict[str, _Pairs] = {}
+    for m in _RANGE.finditer(text):
+        ranges.setdefault(m.group(1).lower(), [(m.group(2), m.group(3)), (m.group(4), m.group(5))])
+    sizes: dict[str, tuple[str, str | None]] = {}
+    for m in _SIZE.finditer(text):
+        sizes.setdefault(m.group(1).lower(), (m.group(2), m.group(3)))
+    centres = [e for e in points if e.after_centre_word]
+    if all(k in named for k in ("xmin", "ymin", "xmax", "ymax")):
+        raw = _raw_from([named["xmin"], named["ymin"], named["xmax"], named["ymax"]])
+        raw.order = "xy"
+        found.raws.append(raw)
+    elif "x" in ranges and "y" in ranges:
+        (x0, x1), (y0, y1) = ranges["x"], ranges["y"]
+        raw = _raw_from([x0, y0, x1, y1])
+        raw.order = "xy"
+        found.raws.append(raw)
+    elif centres and "width" in sizes and "height" in sizes:
+        centre = centres[0]
+        raw = _raw_from([*centre.numbers, sizes["width"], sizes["height"]])
+        raw.form = "cxcywh"
+        raw.order = centre.order  # a bare (a, b) centre follows the answer's axis order
+        found.raws.append(raw)
+    else:
+        # Corner points are paired into boxes later, by convert_shape.
+        found.raws = [e.raw("box") for e in boxes] or [e.raw("point") for e in points]
+        if len(points) == 1 and not boxes:
+            found.notes.append("a single point in prose is not a box")
+    return found
+
+
+def extract_prose(text: str, family: str) -> Found:
+    """Read coordinates written in prose (tuples, x=/y=, x_min:, ranges, centre + size)."""
+    if _BARE_LIST.match(text):
+        raw = _raw_from(
+            [(v.rstrip("%"), v[-1] if v.endswith("%") else None) for v in _number_tokens(text)]
+        )
+        walker = Walker(family, False)
+        if raw.values.size in (2, 4):
+            walker.bare_numbers(raw, None)
+        elif raw.values.size >= 6 and raw.values.size % 2 == 0:
+            walker.add(raw, "polygon", None)
+        return walker.found
+    points, boxes = _prose_events(text)
+    if family == "box":
+        return _prose_box(text, points, boxes)
+    found = Found()
+    if family == "point":
+        ordered = sorted(points, key=lambda e: not e.after_centre_word)  # centre-marked first
+        found.raws = [e.raw("point") for e in ordered] or [e.raw("box") for e in boxes]
+    elif len(points) >= 3:
+        raw = _raw_from([pair for e in points for pair in e.numbers], "polygon")
+        raw.order = points[0].order
+        found.raws.append(raw)
+    else:
+        found.raws = [e.raw("box") for e in boxes]
+    return found
+
+
+def _number_tokens(text: str) -> list[str]:
+    """The number tokens (with an optional %) of a bare number list."""
+    return re.findall(rf"{_NUM}%?", text)
