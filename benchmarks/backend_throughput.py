@@ -1,12 +1,15 @@
 """Throughput of medmine's OpenAI backend against raw asyncio load generators.
 
 A local OpenAI-compatible server (asyncio, in a subprocess) answers every chat completion
-after a fixed service time. In the same run we measure (a) raw asyncio keep-alive sockets
-(the reference) and, for comparison, a bare httpx.AsyncClient, and (b)
-``OpenAIChatModel.generate`` driven by an asyncio semaphore, on the same N requests at the same
-concurrency; we print requests/s of each and the ratio medmine / reference (goal: >= 0.9).
+after a fixed service time. In the same run, every leg sends the same N requests (same body)
+at the same concurrency, driven the same way (``concurrency`` workers), after a warm-up of its
+own, best of interleaved rounds: raw asyncio keep-alive sockets (the reference), bare
+httpx.AsyncClient and httpx2.AsyncClient, the openai SDK's ``create()``, and
+``OpenAIChatModel.generate`` for provider ``openai_compatible`` (direct HTTP, lean pool) and
+provider ``openai`` (through the SDK). We print requests/s of each and the ratios
+(goal: medmine openai_compatible / raw sockets >= 0.9).
 
-    python benchmarks/backend_throughput.py --n 2000 --concurrency 64 --service-ms 50
+    python benchmarks/backend_throughput.py --n 2000 --concurrency 64 --service-ms 50 [--stream]
 
 ``run_server(service_time_s)`` is reusable: it returns ``(base_url, stop)``.
 """
@@ -15,11 +18,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib.util
 import json
+import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -29,6 +34,7 @@ from medmine.models.openai_chat import OpenAIChatModel
 from medmine.models.presets import Preset
 from medmine.models.retry import RetryPolicy
 
+BENCH_KEY_ENV = "MEDMINE_BENCH_KEY"
 PROMPT = "Classify the finding in this report: small left pleural effusion. Answer one word."
 
 
@@ -130,106 +136,143 @@ def run_server(service_time_s: float) -> tuple[str, Callable[[], None]]:
     return f"http://127.0.0.1:{port}/v1", stop
 
 
-def _request_body() -> bytes:
-    """The JSON body both load generators send (what OpenAIChatModel sends for PROMPT)."""
-    body = {
+def _request_params(stream: bool) -> dict[str, Any]:
+    """The create() params every leg sends (what OpenAIChatModel sends for PROMPT)."""
+    params: dict[str, Any] = {
         "model": "bench",
         "messages": [{"role": "user", "content": PROMPT}],
         "max_tokens": 16,
         "temperature": 0.0,
     }
-    return json.dumps(body).encode()
+    if stream:
+        params.update(stream=True, stream_options={"include_usage": True})
+    return params
 
 
-async def socket_load(base_url: str, n: int, concurrency: int) -> float:
+def _answer_text(body: bytes, stream: bool) -> str:
+    """The answer in a completion body (JSON) or a whole SSE body; every leg checks it."""
+    if not stream:
+        return json.loads(body)["choices"][0]["message"]["content"]
+    text = []
+    for event in body.split(b"\n\n"):
+        if event.startswith(b"data: ") and event != b"data: [DONE]":
+            for choice in json.loads(event[6:])["choices"]:
+                text.append(choice["delta"].get("content") or "")
+    return "".join(text)
+
+
+async def drive(one: Callable[[], Awaitable[None]], n: int, concurrency: int) -> float:
+    """Requests/s of ``n`` calls of ``one`` by ``concurrency`` workers (same driver for every
+    leg), after a warm-up of ``concurrency`` calls that opens the connections."""
+
+    async def run(count: int) -> None:
+        remaining = [count]
+
+        async def worker() -> None:
+            while remaining[0] > 0:
+                remaining[0] -= 1
+                await one()
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+    await run(concurrency)  # warm-up
+    start = time.perf_counter()
+    await run(n)
+    return n / (time.perf_counter() - start)
+
+
+async def socket_load(base_url: str, n: int, concurrency: int, stream: bool = False) -> float:
     """Requests/s of raw asyncio sockets: ``concurrency`` keep-alive connections, no library.
 
     This is the reference: the fastest a Python asyncio client can drive the server.
     """
     url = httpx.URL(base_url)
-    body = _request_body()
+    body = json.dumps(_request_params(stream)).encode()
     head = (
         f"POST {url.path}/chat/completions HTTP/1.1\r\nHost: {url.host}:{url.port}\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
     ).encode()
     message = head + body
-    remaining = [0]
+    idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
 
-    async def worker() -> None:
-        reader, writer = await asyncio.open_connection(url.host, url.port)
-        try:
-            while remaining[0] > 0:
-                remaining[0] -= 1
-                writer.write(message)
-                await writer.drain()
-                header = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in header.split(b"\r\n"):
-                    if line[:15].lower() == b"content-length:":
-                        length = int(line[15:].strip())
-                json.loads(await reader.readexactly(length))["choices"][0]["message"]["content"]
-        finally:
+    async def one() -> None:
+        if idle:
+            reader, writer = idle.pop()
+        else:
+            reader, writer = await asyncio.open_connection(url.host, url.port)
+        writer.write(message)
+        await writer.drain()
+        header = await reader.readuntil(b"\r\n\r\n")
+        length = 0
+        for line in header.split(b"\r\n"):
+            if line[:15].lower() == b"content-length:":
+                length = int(line[15:].strip())
+        if not _answer_text(await reader.readexactly(length), stream):
+            raise RuntimeError("empty answer from the benchmark server")
+        idle.append((reader, writer))
+
+    try:
+        return await drive(one, n, concurrency)
+    finally:
+        for _, writer in idle:
             writer.close()
 
-    async def run(count: int) -> float:
-        remaining[0] = count
-        start = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return count / (time.perf_counter() - start)
 
-    await run(concurrency)  # warm-up
-    return await run(n)
-
-
-async def httpx_load(base_url: str, n: int, concurrency: int, module: Any = httpx) -> float:
+async def httpx_load(
+    base_url: str, n: int, concurrency: int, stream: bool = False, module: Any = httpx
+) -> float:
     """Requests/s of a bare ``module.AsyncClient`` posting the same body, ``concurrency`` at
     a time (httpx, or httpx2: the transport the openai SDK uses)."""
-    body = json.loads(_request_body())
+    body = _request_params(stream)
     limits = module.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with module.AsyncClient(base_url=base_url, limits=limits, timeout=60) as client:
-        semaphore = asyncio.Semaphore(concurrency)
 
         async def one() -> None:
-            async with semaphore:
-                reply = await client.post("/chat/completions", json=body)
-                reply.raise_for_status()
-                json.loads(reply.content)["choices"][0]["message"]["content"]
+            reply = await client.post("/chat/completions", json=body)
+            reply.raise_for_status()
+            if not _answer_text(reply.content, stream):
+                raise RuntimeError("empty answer from the benchmark server")
 
-        await asyncio.gather(*(one() for _ in range(min(n, concurrency))))  # warm-up
-        start = time.perf_counter()
-        await asyncio.gather(*(one() for _ in range(n)))
-        return n / (time.perf_counter() - start)
+        return await drive(one, n, concurrency)
 
 
-async def sdk_load(base_url: str, n: int, concurrency: int) -> float:
+async def sdk_load(base_url: str, n: int, concurrency: int, stream: bool = False) -> float:
     """Requests/s of the openai SDK used directly (``chat.completions.create``), no medmine."""
     import openai
 
     client = openai.AsyncOpenAI(api_key="not-needed", base_url=base_url, max_retries=0)
-    body = json.loads(_request_body())
-    semaphore = asyncio.Semaphore(concurrency)
+    params = _request_params(stream)
 
     async def one() -> None:
-        async with semaphore:
-            completion = await client.chat.completions.create(**body)
-            if not completion.choices[0].message.content:
-                raise RuntimeError("empty answer from the benchmark server")
+        if stream:
+            text = ""
+            async for chunk in await client.chat.completions.create(**params):
+                for choice in chunk.choices:
+                    text += choice.delta.content or ""
+        else:
+            completion = await client.chat.completions.create(**params)
+            text = completion.choices[0].message.content or ""
+        if not text:
+            raise RuntimeError("empty answer from the benchmark server")
 
-    await asyncio.gather(*(one() for _ in range(min(n, concurrency))))  # warm-up
-    start = time.perf_counter()
-    await asyncio.gather(*(one() for _ in range(n)))
-    elapsed = time.perf_counter() - start
-    await client.close()
-    return n / elapsed
+    try:
+        return await drive(one, n, concurrency)
+    finally:
+        await client.close()
 
 
-async def medmine_load(base_url: str, n: int, concurrency: int, stream: bool) -> float:
-    """Requests/s of OpenAIChatModel.generate under an asyncio semaphore."""
+async def medmine_load(
+    base_url: str, n: int, concurrency: int, stream: bool, provider: str = "openai_compatible"
+) -> float:
+    """Requests/s of OpenAIChatModel.generate: provider ``openai_compatible`` (direct HTTP) or
+    ``openai`` (through the official SDK)."""
+    os.environ.setdefault(BENCH_KEY_ENV, "sk-bench-not-a-key")
     preset = Preset(
         name="bench",
-        provider="openai_compatible",
+        provider=provider,  # type: ignore[arg-type]
         model_id="bench",
         base_url=base_url,
+        api_key_env=BENCH_KEY_ENV if provider == "openai" else None,
         stream=stream,
         concurrency=concurrency,
         timeout_s=60,
@@ -240,42 +283,57 @@ async def medmine_load(base_url: str, n: int, concurrency: int, stream: bool) ->
         intent=Intent(task="diagnosis", sample_id="bench"),
         settings=GenerationSettings(max_tokens=16),
     )
-    semaphore = asyncio.Semaphore(concurrency)
     failures: list[str] = []
 
     async def one() -> None:
-        async with semaphore:
-            response = await model.generate(request)
-            if not response.ok:
-                failures.append(response.error or "?")
+        response = await model.generate(request)
+        if not response.ok or not response.text:
+            failures.append(response.error or "empty answer")
 
-    await asyncio.gather(*(one() for _ in range(min(n, concurrency))))  # warm-up
-    start = time.perf_counter()
-    await asyncio.gather(*(one() for _ in range(n)))
-    elapsed = time.perf_counter() - start
+    try:
+        rate = await drive(one, n, concurrency)
+    finally:
+        await model.aclose()
     if failures:
         raise RuntimeError(f"{len(failures)} medmine requests failed, first: {failures[0]}")
-    return n / elapsed
+    return rate
 
 
-def measure(url: str, n: int, concurrency: int, stream: bool, rounds: int) -> dict[str, float]:
-    """Best requests/s of each load generator over interleaved rounds (less noise)."""
-    try:
+LEGS: dict[str, str] = {
+    "sockets": "raw asyncio sockets (reference)",
+    "httpx": "bare httpx.AsyncClient",
+    "httpx2": "bare httpx2.AsyncClient (SDK's)",
+    "sdk": "openai SDK create() directly",
+    "medmine": "medmine openai_compatible",
+    "medmine_sdk": "medmine openai (via SDK)",
+}
+
+
+def _leg(key: str, url: str, n: int, concurrency: int, stream: bool) -> Awaitable[float]:
+    """The coroutine measuring one leg."""
+    if key == "sockets":
+        return socket_load(url, n, concurrency, stream)
+    if key == "httpx":
+        return httpx_load(url, n, concurrency, stream)
+    if key == "httpx2":
         import httpx2
-    except ImportError:
-        httpx2 = None
-    runs: dict[str, list[float]] = {}
+
+        return httpx_load(url, n, concurrency, stream, httpx2)
+    if key == "sdk":
+        return sdk_load(url, n, concurrency, stream)
+    if key == "medmine":
+        return medmine_load(url, n, concurrency, stream)
+    return medmine_load(url, n, concurrency, stream, provider="openai")
+
+
+def measure(
+    url: str, n: int, concurrency: int, stream: bool, rounds: int, legs: list[str]
+) -> dict[str, float]:
+    """Best requests/s of each leg over interleaved rounds (each leg in its own event loop)."""
+    runs: dict[str, list[float]] = {key: [] for key in legs}
     for _ in range(rounds):
-        runs.setdefault("sockets", []).append(asyncio.run(socket_load(url, n, concurrency)))
-        runs.setdefault("httpx", []).append(asyncio.run(httpx_load(url, n, concurrency)))
-        if httpx2 is not None:
-            runs.setdefault("httpx2", []).append(
-                asyncio.run(httpx_load(url, n, concurrency, httpx2))
-            )
-        runs.setdefault("sdk", []).append(asyncio.run(sdk_load(url, n, concurrency)))
-        runs.setdefault("medmine", []).append(
-            asyncio.run(medmine_load(url, n, concurrency, stream))
-        )
+        for key in legs:
+            runs[key].append(asyncio.run(_leg(key, url, n, concurrency, stream)))
     return {key: max(values) for key, values in runs.items()}
 
 
@@ -285,38 +343,38 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--service-ms", type=float, default=50.0)
-    parser.add_argument("--stream", action="store_true", help="medmine streams (SSE)")
-    parser.add_argument("--rounds", type=int, default=2, help="interleaved rounds, best of")
+    parser.add_argument("--stream", action="store_true", help="every leg streams (SSE)")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds, best of")
+    parser.add_argument(
+        "--skip-httpx", action="store_true", help="skip bare httpx (its default pool is slow)"
+    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         asyncio.run(_serve(args.service_ms / 1000.0))
         return
+    legs = [key for key in LEGS if not (key == "httpx" and args.skip_httpx)]
+    if importlib.util.find_spec("httpx2") is None:
+        legs.remove("httpx2")
     url, stop = run_server(args.service_ms / 1000.0)
     try:
-        best = measure(url, args.n, args.concurrency, args.stream, args.rounds)
+        best = measure(url, args.n, args.concurrency, args.stream, args.rounds, legs)
     finally:
         stop()
     ideal = args.concurrency / (args.service_ms / 1000.0)
-    ours = best["medmine"]
     print(
         f"requests={args.n} concurrency={args.concurrency} service={args.service_ms:.0f} ms "
-        f"stream={args.stream} rounds={args.rounds} (ideal {ideal:.0f} req/s)"
+        f"stream={args.stream} rounds={args.rounds} best-of (ideal {ideal:.0f} req/s)"
     )
-    labels = {
-        "sockets": "raw asyncio sockets (reference)",
-        "httpx": "bare httpx.AsyncClient",
-        "httpx2": "bare httpx2.AsyncClient (SDK's)",
-        "sdk": "openai SDK create() directly",
-        "medmine": "medmine OpenAIChatModel",
-    }
-    for key, label in labels.items():
+    for key, label in LEGS.items():
         if key in best:
-            print(f"{label:32s}: {best[key]:8.1f} req/s")
-    print(f"{'ratio medmine / raw sockets':32s}: {ours / best['sockets']:8.3f}  (goal >= 0.9)")
-    for key in ("httpx", "httpx2", "sdk"):
-        if key in best:
-            print(f"{'ratio medmine / ' + key:32s}: {ours / best[key]:8.3f}")
+            print(f"{label:34s}: {best[key]:8.1f} req/s")
+    for ours in ("medmine", "medmine_sdk"):
+        goal = "  (goal >= 0.9)" if ours == "medmine" else ""
+        print(f"{'ratio ' + ours + ' / sockets':34s}: {best[ours] / best['sockets']:8.3f}{goal}")
+        for key in ("httpx2", "sdk"):
+            if key in best:
+                print(f"{'ratio ' + ours + ' / ' + key:34s}: {best[ours] / best[key]:8.3f}")
 
 
 if __name__ == "__main__":

@@ -101,13 +101,10 @@ def main() -> None:
         t_bare = bare_loop(samples, task, model)
         t_run = with_runner(samples, task, model, folder)
     overhead_ms = (t_run - t_bare) / args.n * 1000
+    per = {name: t / args.n * 1e3 for name, t in (("bare", t_bare), ("run", t_run))}
     print(f"samples: {args.n}")
-    print(
-        f"bare loop (request+parse+score):  {t_bare:8.3f} s  ({t_bare / args.n * 1e3:.3f} ms/sample)"
-    )
-    print(
-        f"runner + store + cache:           {t_run:8.3f} s  ({t_run / args.n * 1e3:.3f} ms/sample)"
-    )
+    print(f"bare loop (request+parse+score):  {t_bare:8.3f} s  ({per['bare']:.3f} ms/sample)")
+    print(f"runner + store + cache:           {t_run:8.3f} s  ({per['run']:.3f} ms/sample)")
     print(f"runner overhead per sample:       {overhead_ms:8.3f} ms  (goal < 0.5 ms)")
     print(f"ratio runner / bare:              {t_run / t_bare:8.2f}x")
 
