@@ -1,15 +1,21 @@
 """OpenAI Chat Completions backend, also for every OpenAI-compatible server.
 
 One class serves api.openai.com and the servers that speak its wire format (vLLM, Ollama,
-llama.cpp, LM Studio, SGLang, 01.AI, Together, DeepSeek, Groq). It uses the official ``openai``
-SDK with its own retries off (medmine retries), streams with ``include_usage`` to measure time
-to first token, and falls back to a plain request when a server rejects streaming options.
+llama.cpp, LM Studio, SGLang, 01.AI, Together, DeepSeek, Groq). Provider ``openai`` goes through
+the official ``openai`` SDK with its own retries off (medmine retries). Provider
+``openai_compatible`` (servers with no SDK of their own) posts the same JSON body straight over
+httpx with a lean keep-alive pool sized to the preset's concurrency (:mod:`http_transport`),
+which keeps up with a raw asyncio load generator (benchmarks/backend_throughput.py). Both stream
+with ``include_usage`` to measure time to first token, and fall back to a plain request when a
+server rejects streaming options.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+from collections.abc import AsyncIterator
 from typing import Any
 
 from medmine.core import ImagePart, Request, TextPart
@@ -44,8 +50,125 @@ def build_messages(request: Request, images: list[EncodedImage]) -> list[dict[st
     return messages
 
 
+class _StreamState:
+    """What a Chat Completions stream has said so far: text, refusal, finish, usage, TTFT."""
+
+    __slots__ = ("finish", "pieces", "refusal", "start", "ttft", "usage")
+
+    def __init__(self, start: float) -> None:
+        """Start empty; ``start`` is the clock reading when the request was sent."""
+        self.start = start
+        self.ttft: float | None = None
+        self.pieces: list[str] = []
+        self.refusal: list[str] = []
+        self.finish: str | None = None
+        self.usage: tuple[int | None, int | None] | None = None
+
+    def add(self, piece: Any, refused: Any, finish: Any, now: float) -> None:
+        """Take one choice delta: a content piece, a refusal piece, a finish reason."""
+        if (piece or refused) and self.ttft is None:
+            self.ttft = now - self.start
+        if piece:
+            self.pieces.append(piece)
+        if refused:
+            self.refusal.append(refused)
+        if finish:
+            self.finish = finish
+
+    def result(self) -> CallResult:
+        """The CallResult; ProviderError('malformed') when the stream never finished."""
+        if self.finish is None:
+            raise ProviderError("malformed", "stream ended before a finish_reason (truncated)")
+        input_tokens, output_tokens = self.usage or (None, None)
+        return CallResult(
+            text="".join(self.pieces) or "".join(self.refusal),
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            finish_reason=self.finish,
+            refused=bool(self.refusal) or self.finish == "content_filter",
+            ttft_s=self.ttft,
+            streamed=True,
+        )
+
+
+class _DirectClient:
+    """Chat Completions over plain HTTP for ``openai_compatible`` servers (no SDK).
+
+    Same wire format as the SDK: ``POST {base_url}/chat/completions`` with a JSON body and
+    ``Authorization: Bearer <key or 'not-needed'>``. The key is read from the env per request.
+    """
+
+    def __init__(self, preset: Preset) -> None:
+        """Open nothing yet; the pool holds up to ``preset.concurrency`` connections."""
+        from medmine.models.http_transport import HttpSender
+
+        base_url = (
+            preset.resolved_base_url()
+            or os.environ.get("OPENAI_BASE_URL", "").strip()
+            or "https://api.openai.com/v1"
+        )
+        self._preset = preset
+        try:
+            self._sender = HttpSender(base_url, preset.concurrency, preset.timeout_s)
+        except ValueError as exc:  # a misconfigured preset: asking again cannot help
+            raise ProviderError("client", f"preset {preset.name!r}: {exc}") from exc
+
+    def _headers(self, accept: bytes) -> list[tuple[bytes, bytes]]:
+        """Request headers (the key is read now, never stored)."""
+        key = self._preset.api_key() or NO_KEY_PLACEHOLDER
+        return [
+            (b"Authorization", b"Bearer " + key.encode()),
+            (b"Content-Type", b"application/json"),
+            (b"Accept", accept),
+            (b"User-Agent", b"medmine"),
+        ]
+
+    async def complete(self, body: dict[str, Any]) -> dict[str, Any]:
+        """One non-streaming completion: the parsed JSON object (errors raised as ProviderError
+        for HTTP statuses, httpx/JSON exceptions otherwise)."""
+        response = await self._sender.send(
+            "/chat/completions", _dumps(body), self._headers(b"application/json")
+        )
+        try:
+            content = await response.aread()
+        finally:
+            await response.aclose()
+        if response.status_code >= 400:
+            raise _http_status_error(response.status_code, response.headers, content)
+        return json.loads(content)
+
+    async def stream(self, body: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        """The ``chat.completion.chunk`` objects of a streamed completion, up to ``[DONE]``."""
+        response = await self._sender.send(
+            "/chat/completions", _dumps(body), self._headers(b"text/event-stream")
+        )
+        try:
+            if response.status_code >= 400:
+                content = await response.aread()
+                raise _http_status_error(response.status_code, response.headers, content)
+            events = _sse_data(response.aiter_lines())
+            async for data in events:
+                if data == "[DONE]":
+                    async for _ in events:  # read the body to its end (as the SDK does), so
+                        pass  # the connection can carry the next request
+                    return
+                chunk = json.loads(data)
+                if isinstance(chunk, dict) and chunk.get("error"):
+                    error = chunk["error"]
+                    message = error.get("message") if isinstance(error, dict) else error
+                    raise ProviderError("server", scrub(f"error event in stream: {message}"))
+                yield chunk
+        finally:
+            await response.aclose()
+
+    async def aclose(self) -> None:
+        """Close the pooled connections."""
+        await self._sender.aclose()
+
+
 class OpenAIChatModel(ApiModel):
-    """Chat Completions over the ``openai`` SDK (AsyncOpenAI, max_retries=0)."""
+    """Chat Completions: the ``openai`` SDK (AsyncOpenAI, max_retries=0) for provider
+    ``openai``, direct HTTP (:class:`_DirectClient`) for ``openai_compatible``."""
 
     providers = ("openai", "openai_compatible")
 
@@ -62,9 +185,11 @@ class OpenAIChatModel(ApiModel):
         )
 
     def _client_or_error(self) -> Any:
-        """The SDK client, created on first use; the key is read from the env per request."""
+        """The client (SDK or direct), created on first use; the key is read per request."""
         preset = self.preset
         self._require_key()
+        if self._client is None and preset.provider == "openai_compatible":
+            self._client = _DirectClient(preset)
         if self._client is None:
             try:
                 import openai
@@ -143,7 +268,13 @@ class OpenAIChatModel(ApiModel):
         return result
 
     async def _call_plain(self, client: Any, params: dict[str, Any]) -> CallResult:
-        """Non-streaming request.
+        """Non-streaming request (direct HTTP for compatible servers, else the SDK)."""
+        if isinstance(client, _DirectClient):
+            return parse_completion(await client.complete(_body(params)))
+        return await self._call_plain_sdk(client, params)
+
+    async def _call_plain_sdk(self, client: Any, params: dict[str, Any]) -> CallResult:
+        """Non-streaming request through the SDK.
 
         Sent with the SDK's documented ``client.post`` (auth, timeout and error classes of the
         SDK) and parsed here: skipping the SDK's per-request param transform and response
@@ -160,51 +291,47 @@ class OpenAIChatModel(ApiModel):
 
     async def _call_stream(self, client: Any, params: dict[str, Any]) -> CallResult:
         """Streaming request with usage in the final chunk; measures time to first token."""
-        start = self._clock()
-        ttft: float | None = None
-        pieces: list[str] = []
-        refusal: list[str] = []
-        finish: str | None = None
-        usage: Any = None
+        body = _body({**params, "stream": True, "stream_options": {"include_usage": True}})
+        state = _StreamState(self._clock())
+        if isinstance(client, _DirectClient):
+            async for chunk in client.stream(body):
+                usage = chunk.get("usage")
+                if usage:
+                    state.usage = (usage.get("prompt_tokens"), usage.get("completion_tokens"))
+                for choice in chunk.get("choices") or ():
+                    delta = choice.get("delta") or {}
+                    state.add(
+                        delta.get("content"),
+                        delta.get("refusal"),
+                        choice.get("finish_reason"),
+                        self._clock(),
+                    )
+            return state.result()
         try:
             stream = await client.post(
                 "/chat/completions",
-                body=_body({**params, "stream": True, "stream_options": {"include_usage": True}}),
+                body=body,
                 cast_to=_chunk_class(),
                 stream=True,
                 stream_cls=_stream_class(),
             )
             async for chunk in stream:
-                if getattr(chunk, "usage", None):
-                    usage = chunk.usage
+                usage = getattr(chunk, "usage", None)
+                if usage:
+                    state.usage = (usage.prompt_tokens, usage.completion_tokens)
                 for choice in chunk.choices or ():
                     delta = choice.delta
-                    piece = getattr(delta, "content", None) if delta else None
-                    refused_piece = getattr(delta, "refusal", None) if delta else None
-                    if (piece or refused_piece) and ttft is None:
-                        ttft = self._clock() - start
-                    if piece:
-                        pieces.append(piece)
-                    if refused_piece:
-                        refusal.append(refused_piece)
-                    if choice.finish_reason:
-                        finish = choice.finish_reason
+                    state.add(
+                        getattr(delta, "content", None) if delta else None,
+                        getattr(delta, "refusal", None) if delta else None,
+                        choice.finish_reason,
+                        self._clock(),
+                    )
         except ProviderError:
             raise
         except Exception as exc:
             raise self._map_error(exc) from exc
-        if finish is None:
-            raise ProviderError("malformed", "stream ended before a finish_reason (truncated)")
-        text = "".join(pieces) or "".join(refusal)
-        return CallResult(
-            text=text,
-            input_tokens=getattr(usage, "prompt_tokens", None),
-            output_tokens=getattr(usage, "completion_tokens", None),
-            finish_reason=finish,
-            refused=bool(refusal) or finish == "content_filter",
-            ttft_s=ttft,
-            streamed=True,
-        )
+        return state.result()
 
     def _map_error(self, exc: BaseException) -> ProviderError:
         """Classify openai SDK errors: 429 (quota or rate), 5xx, 4xx, timeouts, bad bodies."""
@@ -248,6 +375,42 @@ def parse_completion(completion: Any) -> CallResult:
         finish_reason=finish,
         refused=bool(refusal) or finish == "content_filter",
     )
+
+
+def _dumps(body: dict[str, Any]) -> bytes:
+    """Compact UTF-8 JSON, as httpx and the SDK send it (NaN is rejected: not JSON)."""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
+
+
+async def _sse_data(lines: AsyncIterator[str]) -> AsyncIterator[str]:
+    """The ``data`` of each server-sent event (multi-line data joined by newlines)."""
+    data: list[str] = []
+    async for line in lines:
+        if not line:
+            if data:
+                yield "\n".join(data)
+                data = []
+            continue
+        name, _, value = line.partition(":")
+        if name == "data":
+            data.append(value[1:] if value.startswith(" ") else value)
+    if data:
+        yield "\n".join(data)
+
+
+def _http_status_error(status: int, headers: Any, content: bytes) -> ProviderError:
+    """A ProviderError for an HTTP error answer, with the server's message and error code."""
+    try:
+        payload: Any = json.loads(content)
+    except ValueError:
+        payload = content.decode("utf-8", "replace")[:500]
+    code = None
+    if isinstance(payload, dict):
+        inner = payload.get("error", payload)
+        if isinstance(inner, dict):
+            value = inner.get("code") or inner.get("type")
+            code = str(value) if value else None
+    return status_error(status, headers, code, Exception(f"Error code: {status} - {payload}"))
 
 
 def _body(params: dict[str, Any]) -> dict[str, Any]:
