@@ -42,7 +42,7 @@ from medmine.core import Model, Request, Response, Usage
 from medmine.models.base import ApiModel, CallResult, scrub
 from medmine.models.retry import ProviderError, call_with_retries
 from medmine.run.progress import ProgressBoard
-from medmine.run.runner import Job, Runner, RunSummary, _Unit
+from medmine.run.runner import Job, Runner, RunSummary, Unit
 from medmine.run.store import BatchItem, BatchJobRow
 
 T = TypeVar("T")
@@ -199,7 +199,7 @@ class _Final(Exception):
         self.error = error
 
 
-def custom_id(unit: _Unit) -> str:
+def custom_id(unit: Unit) -> str:
     """A unit's id inside a batch: stable, unique per (task, dataset, sample, repeat, request),
     and within every provider's rules (Anthropic: ``^[a-zA-Z0-9_-]{1,64}$``)."""
     raw = "\0".join((unit.task.name, unit.dataset, unit.sample.id, str(unit.repeat), unit.key))
@@ -217,7 +217,7 @@ class _ModelBatches:
         self,
         runner: Runner,
         channel: BatchChannel,
-        units: list[_Unit],
+        units: list[Unit],
         summary: BatchSummary,
         *,
         poll_initial_s: float,
@@ -245,7 +245,7 @@ class _ModelBatches:
         for job in self.runner.store.batch_jobs(SUBMITTED):
             if job.model != self.name or job.provider != self.channel.provider:
                 continue
-            mapping: dict[str, _Unit] = {}
+            mapping: dict[str, Unit] = {}
             for it in job.items:
                 u = pending.get(_unit_key(it.task, it.dataset, it.sample_id, it.repeat))
                 if u is not None and u.key == it.request_hash and id(u) not in claimed:
@@ -262,11 +262,11 @@ class _ModelBatches:
         await asyncio.gather(*follows)
 
     # -- submitting -------------------------------------------------------------------------
-    async def _submit(self, units: list[_Unit], round_: int) -> list[Awaitable[None]]:
+    async def _submit(self, units: list[Unit], round_: int) -> list[Awaitable[None]]:
         """Build entries and submit them in provider-sized batches; returns their followers."""
         follows: list[Awaitable[None]] = []
         entries: list[Any] = []
-        chunk: list[tuple[str, _Unit]] = []
+        chunk: list[tuple[str, Unit]] = []
         size = 0
         for u in units:
             cid = custom_id(u)
@@ -289,10 +289,10 @@ class _ModelBatches:
         return follows
 
     async def _create(
-        self, entries: list[Any], chunk: list[tuple[str, _Unit]], round_: int
+        self, entries: list[Any], chunk: list[tuple[str, Unit]], round_: int
     ) -> list[Awaitable[None]]:
         """Create one batch and record it before anything else can interrupt the run."""
-        if self.name in self.runner._stopped or self.runner._over_budget():
+        if self.name in self.runner.stopped or self.runner.over_budget():
             return []  # left unanswered, like the live runner does; a rerun continues
         try:
             batch_id = await self._call(lambda: self.channel.create(entries), create=True)
@@ -327,7 +327,7 @@ class _ModelBatches:
         return [self._follow(job, dict(chunk))]
 
     # -- following --------------------------------------------------------------------------
-    async def _follow(self, job: BatchJobRow, mapping: dict[str, _Unit]) -> None:
+    async def _follow(self, job: BatchJobRow, mapping: dict[str, Unit]) -> None:
         """Poll a job until it ends, ingest its answers, resubmit what it left unanswered."""
         delay = self.poll_initial_s
         while True:
@@ -353,7 +353,7 @@ class _ModelBatches:
         except ProviderError as exc:
             await self._lost_or_unfinished(job, mapping, exc)
             return
-        unanswered: list[_Unit] = []
+        unanswered: list[Unit] = []
         for cid, u in mapping.items():
             result = results.get(cid)
             if isinstance(result, CallResult):
@@ -371,7 +371,7 @@ class _ModelBatches:
         self._mark(job, INGESTED)
         await self._again(job, unanswered, status.outcome or status.state)
 
-    async def _again(self, job: BatchJobRow, units: list[_Unit], why: str) -> None:
+    async def _again(self, job: BatchJobRow, units: list[Unit], why: str) -> None:
         """Resubmit units a job left unanswered, or record them once the rounds are used up."""
         if not units:
             return
@@ -393,7 +393,7 @@ class _ModelBatches:
         self.summary.gave_up += len(units)
 
     async def _lost_or_unfinished(
-        self, job: BatchJobRow, mapping: dict[str, _Unit], error: ProviderError
+        self, job: BatchJobRow, mapping: dict[str, Unit], error: ProviderError
     ) -> None:
         """Polling failed after retries: a 4xx means the provider lost the job (re-ask its
         units); anything else leaves it stored for the next run to poll."""
@@ -440,7 +440,7 @@ class _ModelBatches:
         except _Final as final:
             raise final.error from None
 
-    def _response(self, unit: _Unit, result: CallResult, job: BatchJobRow) -> Response:
+    def _response(self, unit: Unit, result: CallResult, job: BatchJobRow) -> Response:
         """A batch answer as a Response: usage (estimated if missing), batch-price cost."""
         model = self.model
         estimated = result.input_tokens is None or result.output_tokens is None
@@ -471,9 +471,11 @@ class _ModelBatches:
             extra=extra,
         )
 
-    async def _ingest(self, unit: _Unit, response: Response) -> None:
+    async def _ingest(self, unit: Unit, response: Response) -> None:
         """Store an answer through the runner's own answer path (parse, store, cache)."""
-        await self.runner._answer(dataclasses.replace(unit, model=_Answered(unit.model, response)))
+        await self.runner.answer_unit(
+            dataclasses.replace(unit, model=_Answered(unit.model, response))
+        )
 
 
 def _batch_extra(model: ApiModel, job: BatchJobRow | None) -> dict[str, Any]:
@@ -521,9 +523,9 @@ async def run_batch(
     units, ready = runner.prepare(jobs)
     summary = BatchSummary(jobs=ready, run=runner.summary)
     channels: dict[str, BatchChannel | None] = {}
-    batched: dict[str, list[_Unit]] = defaultdict(list)
-    live: dict[str, list[_Unit]] = defaultdict(list)
-    cached: list[_Unit] = []
+    batched: dict[str, list[Unit]] = defaultdict(list)
+    live: dict[str, list[Unit]] = defaultdict(list)
+    cached: list[Unit] = []
     for u in units:
         if runner.cache is not None and runner.cache.get(u.key) is not None:
             cached.append(u)
@@ -532,7 +534,7 @@ async def run_batch(
             channels[u.model_name] = channel_for(u.model)
         (batched if channels[u.model_name] is not None else live)[u.model_name].append(u)
     for u in cached:
-        await runner._answer(u)  # taken from the cache: nothing is sent
+        await runner.answer_unit(u)  # taken from the cache: nothing is sent
     summary.live = sum(len(us) for us in live.values())
     drivers = [
         _ModelBatches(
@@ -552,7 +554,7 @@ async def run_batch(
     with board:
         await asyncio.gather(
             *(d.run() for d in drivers),
-            *(runner._run_model(name, us, board) for name, us in live.items()),
+            *(runner.run_units(name, us, board) for name, us in live.items()),
         )
-    runner.summary.stopped_models.update(runner._stopped)
+    runner.summary.stopped_models.update(runner.stopped)
     return summary

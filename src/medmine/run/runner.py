@@ -63,7 +63,9 @@ class Job:
 
 
 @dataclass
-class _Unit:
+class Unit:
+    """One pending question: a model, a task, a sample and repeat, with its request and key."""
+
     model: Model
     model_name: str
     task: Task
@@ -109,7 +111,7 @@ class Runner:
         self.concurrency = concurrency
         self.progress = progress
         self.summary = RunSummary()
-        self._stopped: dict[str, str] = {}
+        self.stopped: dict[str, str] = {}  # model name -> why it stopped being asked
 
     # ------------------------------------------------------------------------------ asking
     def _fitted(self, job: Job, samples: Sequence[Sample]) -> tuple[Model | None, str | None]:
@@ -126,7 +128,7 @@ class Runner:
             model = self.executor.wrap(model)
         return model, None
 
-    def prepare(self, jobs: Sequence[Job]) -> tuple[list[_Unit], list[Job]]:
+    def prepare(self, jobs: Sequence[Job]) -> tuple[list[Unit], list[Job]]:
         """Pending units and the jobs after fitting and skipping rules.
 
         A unit is pending unless the store holds an answer to the very same request (same
@@ -134,7 +136,7 @@ class Runner:
         Images a request would send are checked to decode first; a text-only model is not
         sent requests that carry images (those samples are skipped for it, with the count).
         """
-        units: list[_Unit] = []
+        units: list[Unit] = []
         ready: list[Job] = []
         for job in jobs:
             samples = [s for s in job.samples if job.task.applies_to(s)]
@@ -160,13 +162,13 @@ class Runner:
 
     def _units(
         self, job: Job, model: Model, samples: Sequence[Sample]
-    ) -> tuple[list[_Unit], list[Sample], list[BadSample], int]:
+    ) -> tuple[list[Unit], list[Sample], list[BadSample], int]:
         """The job's pending units, the samples it keeps, its bad samples, and how many
         samples a text-only model had to leave out."""
         name = job.model.name
         text_only = getattr(model, "modality", "vision") == "text"
         done = self.store.answered(name, job.task.name, job.dataset)
-        units: list[_Unit] = []
+        units: list[Unit] = []
         kept: list[Sample] = []
         bad: list[BadSample] = []
         needs_images = 0
@@ -199,39 +201,40 @@ class Runner:
                     self.summary.resumed += 1
                 else:
                     request = dataclasses.replace(base, repeat=rep) if rep else base
-                    units.append(_Unit(model, name, job.task, job.dataset, s, rep, request, key))
+                    units.append(Unit(model, name, job.task, job.dataset, s, rep, request, key))
         return units, kept, bad, needs_images
 
     async def run(self, jobs: Sequence[Job]) -> list[Job]:
         """Ask every pending unit; returns the jobs as run (fitted models, applicable samples)."""
         units, ready = self.prepare(jobs)
-        by_model: dict[str, list[_Unit]] = defaultdict(list)
+        by_model: dict[str, list[Unit]] = defaultdict(list)
         for u in units:
             by_model[u.model_name].append(u)
         board = ProgressBoard(enabled=self.progress)
         with board:
             await asyncio.gather(
-                *(self._run_model(name, us, board) for name, us in by_model.items())
+                *(self.run_units(name, us, board) for name, us in by_model.items())
             )
-        self.summary.stopped_models.update(self._stopped)
+        self.summary.stopped_models.update(self.stopped)
         return ready
 
-    async def _run_model(self, name: str, units: list[_Unit], board: ProgressBoard) -> None:
+    async def run_units(self, name: str, units: list[Unit], board: ProgressBoard) -> None:
+        """Answer one model's units under its concurrency limit, until done or stopped."""
         limit = self.concurrency or max(1, int(getattr(units[0].model, "max_concurrency", 1)))
         sem = asyncio.Semaphore(limit)
         bar = board.add(name, len(units))
 
-        async def one(u: _Unit) -> None:
+        async def one(u: Unit) -> None:
             async with sem:
-                if name in self._stopped or self._over_budget():
+                if name in self.stopped or self.over_budget():
                     bar.advance(error=False)
                     return
-                failed = await self._answer(u)
+                failed = await self.answer_unit(u)
             bar.advance(error=failed)
 
         await asyncio.gather(*(one(u) for u in units))
 
-    def _over_budget(self) -> bool:
+    def over_budget(self) -> bool:
         """True once the recorded spend of this run reaches ``max_cost`` (then nothing new is
         sent; requests already in flight finish, so the spend may pass the cap by at most
         their cost). A rerun with a higher cap continues where this one stopped."""
@@ -244,7 +247,7 @@ class Runner:
             self.store.event("budget", self.summary.stopped_models["budget"])
         return True
 
-    async def _answer(self, u: _Unit) -> bool:
+    async def answer_unit(self, u: Unit) -> bool:
         """Ask one unit (or take it from the cache) and store it. Returns True on failure."""
         cached = self.cache.get(u.key) if self.cache is not None else None
         if cached is not None:
@@ -288,8 +291,8 @@ class Runner:
         )
         if response.error is not None:
             self.summary.errors += 1
-            if response.error_kind == "quota" and u.model_name not in self._stopped:
-                self._stopped[u.model_name] = response.error
+            if response.error_kind == "quota" and u.model_name not in self.stopped:
+                self.stopped[u.model_name] = response.error
                 self.store.event(
                     "quota",
                     f"{u.model_name}: stopped asking ({response.error}); "
