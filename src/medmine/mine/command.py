@@ -330,23 +330,23 @@ def _report_samples(
 ) -> tuple[list[Sample], int]:
     """The samples the report miner builds for a model (same ids and text, so same requests)."""
     from medmine.core import ObservationsTarget
-    from medmine.mine.reports import _precheck, _text_to_label, _unique_ids, read_report_source
+    from medmine.mine.reports import precheck, read_report_source, text_to_label, unique_ids
 
     opts = {k: v for k, v in (reader or {}).items() if k in ("column", "text_field", "id_field")}
     records, _ = read_report_source(source, **opts)
     if not records:
         raise ValueError(f"{source}: holds no report")
-    ids = _unique_ids([r.id for r in records])
+    ids = unique_ids([r.id for r in records])
     samples = [
         Sample(
             id=uid,
             dataset=dataset,
-            text=_text_to_label(rec, section),
+            text=text_to_label(rec, section),
             targets={"diagnosis": ObservationsTarget({})},
             category="reports",
         )
         for uid, rec in zip(ids, records, strict=True)
-        if _precheck(rec, max_chars) is None
+        if precheck(rec, max_chars) is None
     ]
     return samples, len(records)
 

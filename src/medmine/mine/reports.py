@@ -146,7 +146,7 @@ def _glob_escape(name: str) -> str:
 
 
 # ------------------------------------------------------------------------------ labelling
-def _text_to_label(record: ReportRecord, section: str) -> str:
+def text_to_label(record: ReportRecord, section: str) -> str:
     """The text the labeler reads: the whole report, or its impression (then findings)."""
     if section == "impression":
         for name in ("IMPRESSION", "FINDINGS"):
@@ -155,7 +155,7 @@ def _text_to_label(record: ReportRecord, section: str) -> str:
     return record.text
 
 
-def _precheck(record: ReportRecord, max_chars: int) -> str | None:
+def precheck(record: ReportRecord, max_chars: int) -> str | None:
     """Why a record cannot be labelled (empty, too long, unreadable), or None."""
     if not record.text.strip():
         return "skipped: " + ("; ".join(record.warnings) or rt.EMPTY_WARNING)
@@ -175,11 +175,11 @@ def label_with_rules(
     """Label records with the rule-based CheXpert labeler; bad records get a status."""
     out = []
     for rec in records:
-        problem = _precheck(rec, max_chars)
+        problem = precheck(rec, max_chars)
         if problem is not None:
             out.append(MinedReport(rec.id, rec.text, None, problem))
             continue
-        values = label_report(_text_to_label(rec, section))
+        values = label_report(text_to_label(rec, section))
         out.append(MinedReport(rec.id, rec.text, values, _ok_status(rec)))
     return out
 
@@ -212,11 +212,11 @@ def label_with_model(
     if supported is not None and "diagnosis" not in supported:
         raise ValueError(f"model {model_name!r} does not do the diagnosis task")
     task = DiagnosisTask(source="text", max_report_chars=max_chars)
-    ids = _unique_ids([r.id for r in records])
+    ids = unique_ids([r.id for r in records])
     samples = []
     problems: dict[str, str] = {}
     for uid, rec in zip(ids, records, strict=True):
-        problem = _precheck(rec, max_chars)
+        problem = precheck(rec, max_chars)
         if problem is not None:
             problems[uid] = problem
             continue
@@ -224,7 +224,7 @@ def label_with_model(
             Sample(
                 id=uid,
                 dataset=dataset,
-                text=_text_to_label(rec, section),
+                text=text_to_label(rec, section),
                 targets={"diagnosis": ObservationsTarget({})},
                 category="reports",
             )
@@ -271,7 +271,7 @@ def label_with_model(
     return out, runner.summary
 
 
-def _unique_ids(ids: Sequence[str]) -> list[str]:
+def unique_ids(ids: Sequence[str]) -> list[str]:
     """Ids made unique by a ``#n`` suffix on repeats (JSON sources may repeat ids)."""
     seen: Counter[str] = Counter()
     out = []
