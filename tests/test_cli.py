@@ -65,3 +65,17 @@ def test_list_commands(monkeypatch: pytest.MonkeyPatch) -> None:
         assert result.exit_code == 0, result.output
         assert expected in result.output
         assert "sk-test-secret-value" not in result.output
+
+
+def test_suite_paths_are_relative_to_the_suite_file(tmp_path: Path) -> None:
+    from medmine.run.suite import load_suite
+
+    folder = tmp_path / "suites"
+    folder.mkdir()
+    (folder / "s.yaml").write_text(
+        "name: s\nmodels: [majority]\ntasks: [classification]\n"
+        "datasets:\n  - name: ham10000\n    root: data/ham\npresets: [p.yaml]\n"
+    )
+    suite = load_suite(str(folder / "s.yaml"))
+    assert suite.datasets[0].root == folder / "data" / "ham"
+    assert suite.presets == [folder / "p.yaml"]

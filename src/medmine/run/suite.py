@@ -137,9 +137,25 @@ def load_suite(name_or_path: str) -> SuiteConfig:
         raise SuiteError(f"{path}: a suite is a mapping with keys name, models, tasks, datasets")
     raw.setdefault("name", path.stem)
     try:
-        return SuiteConfig.model_validate(raw)
+        suite = SuiteConfig.model_validate(raw)
     except ValidationError as exc:
         raise SuiteError(format_validation_error(path, exc)) from None
+    return _resolve_paths(suite, path.parent)
+
+
+def _resolve_paths(suite: SuiteConfig, base: Path) -> SuiteConfig:
+    """Paths in a suite file (dataset roots, preset files) are relative to that file; ``~``
+    is the user's home."""
+
+    def resolve(p: Path) -> Path:
+        p = p.expanduser()
+        return p if p.is_absolute() else base / p
+
+    for ds in suite.datasets:
+        if ds.root is not None:
+            ds.root = resolve(ds.root)
+    suite.presets = [resolve(p) for p in suite.presets]
+    return suite
 
 
 def format_validation_error(path: Path | str, exc: ValidationError) -> str:
