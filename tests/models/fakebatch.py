@@ -548,3 +548,16 @@ def stored(run_dir: Any) -> dict[str, Any]:
         return {r.sample_id: r for r in store.results()}
     finally:
         store.close()
+
+
+def by_sample(run_dir: Any, decide: Any) -> Any:
+    """A plan deciding per sample id (looked up in the driver's batch_jobs table)."""
+    from medmine.run.store import RunStore
+
+    def plan(index: int, custom_id: str, params: Any) -> Any:
+        store = RunStore(run_dir)
+        ids = {it.custom_id: it.sample_id for job in store.batch_jobs() for it in job.items}
+        store.close()
+        return decide(index, ids[custom_id], params)
+
+    return plan

@@ -6,12 +6,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakebatch import Fail, FakeAnthropicBatch, Ok, batch_run, right_answer, stored, toy_samples
+from fakebatch import (
+    Fail,
+    FakeAnthropicBatch,
+    Ok,
+    batch_run,
+    by_sample,
+    right_answer,
+    stored,
+    toy_samples,
+)
 
 from medmine.models.anthropic_messages import AnthropicModel
 from medmine.models.presets import Preset
 from medmine.models.retry import RetryPolicy
-from medmine.run.store import RunStore
 
 PRICE_IN, PRICE_OUT = 3.0, 15.0
 
@@ -39,23 +47,11 @@ def _key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MEDMINE_TEST_ANTHROPIC_KEY", "sk-ant-test-secret-123456")
 
 
-def _by_sample(run_dir: Path, decide: Any) -> Any:
-    """A plan deciding per sample id (looked up in the driver's batch_jobs table)."""
-
-    def plan(index: int, custom_id: str, params: Any) -> Any:
-        store = RunStore(run_dir)
-        ids = {it.custom_id: it.sample_id for job in store.batch_jobs() for it in job.items}
-        store.close()
-        return decide(index, ids[custom_id], params)
-
-    return plan
-
-
 def test_normal_completion_wire_format_and_batch_price(
     tmp_path: Path, fast_policy: RetryPolicy
 ) -> None:
     run_dir = tmp_path / "run"
-    plan = _by_sample(run_dir, lambda i, sid, p: Ok(right_answer(sid), 400, 9))
+    plan = by_sample(run_dir, lambda i, sid, p: Ok(right_answer(sid), 400, 9))
     with FakeAnthropicBatch(plan=plan, polls=2) as server:
         summary, runner, waits = batch_run(
             run_dir, _model(server, fast_policy), toy_samples(tmp_path)
@@ -95,7 +91,7 @@ def test_expired_requests_are_resubmitted_and_answers_kept(
             return None  # result type "expired"
         return Ok(right_answer(sid))
 
-    with FakeAnthropicBatch(plan=_by_sample(run_dir, decide)) as server:
+    with FakeAnthropicBatch(plan=by_sample(run_dir, decide)) as server:
         summary, _, _ = batch_run(run_dir, _model(server, fast_policy), toy_samples(tmp_path))
         assert server.count("POST", r"^/v1/messages/batches$") == 2
         assert len(server.batches["msgbatch_002"].entries) == 1
@@ -116,7 +112,7 @@ def test_interrupted_run_polls_the_stored_batch(tmp_path: Path, fast_policy: Ret
     async def stop(seconds: float) -> None:
         raise Stop
 
-    plan = _by_sample(run_dir, lambda i, sid, p: Ok(right_answer(sid)))
+    plan = by_sample(run_dir, lambda i, sid, p: Ok(right_answer(sid)))
     with FakeAnthropicBatch(plan=plan, polls=3) as server:
         with pytest.raises(Stop):
             batch_run(run_dir, _model(server, fast_policy), samples, sleep=stop)
@@ -136,7 +132,7 @@ def test_errored_and_canceled_requests(tmp_path: Path, fast_policy: RetryPolicy)
             return None  # the batch was canceled before this one ran
         return Ok(right_answer(sid))
 
-    with FakeAnthropicBatch(plan=_by_sample(run_dir, decide), final=lambda i: "canceled") as server:
+    with FakeAnthropicBatch(plan=by_sample(run_dir, decide), final=lambda i: "canceled") as server:
         summary, runner, _ = batch_run(run_dir, _model(server, fast_policy), toy_samples(tmp_path))
         assert server.count("POST", r"^/v1/messages/batches$") == 1  # cancelled: not resubmitted
     rows = stored(run_dir)

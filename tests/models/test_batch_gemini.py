@@ -6,7 +6,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakebatch import Fail, FakeGeminiBatch, Ok, batch_run, right_answer, stored, toy_samples
+from fakebatch import (
+    Fail,
+    FakeGeminiBatch,
+    Ok,
+    batch_run,
+    by_sample,
+    right_answer,
+    stored,
+    toy_samples,
+)
 
 from medmine.models.gemini import GeminiModel
 from medmine.models.presets import Preset
@@ -38,23 +47,11 @@ def _key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MEDMINE_TEST_GEMINI_KEY", "AIzaTestSecretKey1234567")
 
 
-def _by_sample(run_dir: Path, decide: Any) -> Any:
-    """A plan deciding per sample id (looked up in the driver's batch_jobs table)."""
-
-    def plan(index: int, custom_id: str, request: Any) -> Any:
-        store = RunStore(run_dir)
-        ids = {it.custom_id: it.sample_id for job in store.batch_jobs() for it in job.items}
-        store.close()
-        return decide(index, ids[custom_id], request)
-
-    return plan
-
-
 def test_normal_completion_wire_format_and_batch_price(
     tmp_path: Path, fast_policy: RetryPolicy
 ) -> None:
     run_dir = tmp_path / "run"
-    plan = _by_sample(run_dir, lambda i, sid, r: Ok(right_answer(sid), 250, 4))
+    plan = by_sample(run_dir, lambda i, sid, r: Ok(right_answer(sid), 250, 4))
     with FakeGeminiBatch(plan=plan, polls=2) as server:
         summary, runner, waits = batch_run(
             run_dir, _model(server, fast_policy), toy_samples(tmp_path)
@@ -86,7 +83,7 @@ def test_responses_without_metadata_are_matched_by_position(
     tmp_path: Path, fast_policy: RetryPolicy
 ) -> None:
     run_dir = tmp_path / "run"
-    plan = _by_sample(run_dir, lambda i, sid, r: Ok(right_answer(sid)))
+    plan = by_sample(run_dir, lambda i, sid, r: Ok(right_answer(sid)))
     with FakeGeminiBatch(plan=plan, echo_metadata=False) as server:
         batch_run(run_dir, _model(server, fast_policy), toy_samples(tmp_path))
     store = RunStore(run_dir)
@@ -107,7 +104,7 @@ def test_expired_job_keeps_answers_and_resubmits_the_rest(
 
     final = {0: "BATCH_STATE_EXPIRED"}
     with FakeGeminiBatch(
-        plan=_by_sample(run_dir, decide), final=lambda i: final.get(i, "BATCH_STATE_SUCCEEDED")
+        plan=by_sample(run_dir, decide), final=lambda i: final.get(i, "BATCH_STATE_SUCCEEDED")
     ) as server:
         summary, _, _ = batch_run(run_dir, _model(server, fast_policy), toy_samples(tmp_path))
         assert server.count("POST", r"batchGenerateContent$") == 2
@@ -133,7 +130,7 @@ def test_interrupted_run_polls_the_stored_job(tmp_path: Path, fast_policy: Retry
     async def stop(seconds: float) -> None:
         raise Stop
 
-    plan = _by_sample(run_dir, lambda i, sid, r: Ok(right_answer(sid)))
+    plan = by_sample(run_dir, lambda i, sid, r: Ok(right_answer(sid)))
     with FakeGeminiBatch(plan=plan, polls=3) as server:
         with pytest.raises(Stop):
             batch_run(run_dir, _model(server, fast_policy), samples, sleep=stop)
@@ -148,7 +145,7 @@ def test_request_errors_and_failed_jobs(tmp_path: Path, fast_policy: RetryPolicy
     def decide(index: int, sid: str, request: Any) -> Ok | Fail:
         return Fail(400, "Request contains an invalid argument.") if sid == "s2" else Ok("{}")
 
-    with FakeGeminiBatch(plan=_by_sample(run_dir, decide)) as server:
+    with FakeGeminiBatch(plan=by_sample(run_dir, decide)) as server:
         summary, _, _ = batch_run(run_dir, _model(server, fast_policy), toy_samples(tmp_path))
     rows = stored(run_dir)
     assert rows["s2"].response.error_kind == "client"

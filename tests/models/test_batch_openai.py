@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fakebatch import Fail, FakeOpenAIBatch, Ok, batch_run, right_answer, stored, toy_samples
+from fakebatch import (
+    Fail,
+    FakeOpenAIBatch,
+    Ok,
+    batch_run,
+    by_sample,
+    right_answer,
+    stored,
+    toy_samples,
+)
 
 from medmine.models.openai_chat import OpenAIChatModel
 from medmine.models.presets import Preset
@@ -38,42 +46,22 @@ def _key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MEDMINE_TEST_OPENAI_KEY", "sk-test-secret-key-123456")
 
 
-SAMPLE_OF: dict[str, str] = {}
-
-
-@pytest.fixture(autouse=True)
-def _sample_map() -> Iterator[None]:
-    SAMPLE_OF.clear()
-    yield
-    SAMPLE_OF.clear()
-
-
-def _learn_ids(run_dir: Path) -> None:
-    """custom_id -> sample id, from the batch_jobs table (what the driver recorded)."""
+def _batch_jobs(run_dir: Path) -> list[Any]:
+    """The batch jobs the driver recorded in the run store."""
     from medmine.run.store import RunStore
 
     store = RunStore(run_dir)
-    for job in store.batch_jobs():
-        for it in job.items:
-            SAMPLE_OF[it.custom_id] = it.sample_id
-    store.close()
-
-
-def _plan_by_sample(run_dir: Path, decide: Any) -> Any:
-    """A plan that looks the sample id up in the store at answer time."""
-
-    def plan(index: int, custom_id: str, line: Any) -> Any:
-        _learn_ids(run_dir)
-        return decide(index, SAMPLE_OF[custom_id], line)
-
-    return plan
+    try:
+        return store.batch_jobs()
+    finally:
+        store.close()
 
 
 def test_normal_completion_wire_format_and_batch_price(
     tmp_path: Path, fast_policy: RetryPolicy
 ) -> None:
     run_dir = tmp_path / "run"
-    plan = _plan_by_sample(run_dir, lambda i, sid, line: Ok(right_answer(sid), 300, 7))
+    plan = by_sample(run_dir, lambda i, sid, line: Ok(right_answer(sid), 300, 7))
     with FakeOpenAIBatch(plan=plan, polls=2) as server:
         summary, runner, waits = batch_run(
             run_dir, _model(server, fast_policy), toy_samples(tmp_path)
@@ -121,12 +109,13 @@ def test_expired_batch_keeps_answers_and_resubmits_the_rest(
 
     final = {0: "expired"}
     with FakeOpenAIBatch(
-        plan=_plan_by_sample(run_dir, decide), final=lambda i: final.get(i, "completed")
+        plan=by_sample(run_dir, decide), final=lambda i: final.get(i, "completed")
     ) as server:
         summary, runner, _ = batch_run(run_dir, _model(server, fast_policy), toy_samples(tmp_path))
         assert server.count("POST", r"^/v1/batches$") == 2
         second = server.batches["batch_2"].entries
-        assert sorted(SAMPLE_OF[cid] for cid, _ in second) == ["s0", "s2"]
+        sample_of = {it.custom_id: it.sample_id for job in _batch_jobs(run_dir) for it in job.items}
+        assert sorted(sample_of[cid] for cid, _ in second) == ["s0", "s2"]
     rows = stored(run_dir)
     assert {s: r.response.extra["batch_id"] for s, r in rows.items()} == {
         "s0": "batch_2",
@@ -148,7 +137,7 @@ def test_interrupted_run_polls_the_stored_batch(tmp_path: Path, fast_policy: Ret
     async def stop(seconds: float) -> None:
         raise Stop
 
-    plan = _plan_by_sample(run_dir, lambda i, sid, line: Ok(right_answer(sid)))
+    plan = by_sample(run_dir, lambda i, sid, line: Ok(right_answer(sid)))
     with FakeOpenAIBatch(plan=plan, polls=2) as server:
         with pytest.raises(Stop):
             batch_run(run_dir, _model(server, fast_policy), samples, sleep=stop)
@@ -171,7 +160,7 @@ def test_error_lines_are_recorded_per_sample(tmp_path: Path, fast_policy: RetryP
             return Fail(500, "internal error")  # retryable: resubmitted
         return Ok(right_answer(sid))
 
-    with FakeOpenAIBatch(plan=_plan_by_sample(run_dir, decide)) as server:
+    with FakeOpenAIBatch(plan=by_sample(run_dir, decide)) as server:
         summary, runner, _ = batch_run(run_dir, _model(server, fast_policy), toy_samples(tmp_path))
         assert server.count("POST", r"^/v1/batches$") == 2
     rows = stored(run_dir)
@@ -196,7 +185,7 @@ def test_failed_batch_reports_the_validation_error(
 
 def test_transient_poll_failure_is_retried(tmp_path: Path, fast_policy: RetryPolicy) -> None:
     run_dir = tmp_path / "run"
-    plan = _plan_by_sample(run_dir, lambda i, sid, line: Ok(right_answer(sid)))
+    plan = by_sample(run_dir, lambda i, sid, line: Ok(right_answer(sid)))
     with FakeOpenAIBatch(plan=plan) as server:
         server.faults.append(("/v1/batches/batch_1", 503, {"error": {"message": "busy"}}))
         summary, _, _ = batch_run(run_dir, _model(server, fast_policy), toy_samples(tmp_path, 2))
