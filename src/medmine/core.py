@@ -25,6 +25,7 @@ class TaskKind(StrEnum):
     DETECTION = "detection"
     DIAGNOSIS = "diagnosis"
     REPORT_GENERATION = "report_generation"
+    VQA = "vqa"
 
 
 class ParseStatus(StrEnum):
@@ -34,7 +35,46 @@ class ParseStatus(StrEnum):
     REPAIRED = "repaired"
     REFUSED = "refused"
     UNPARSEABLE = "unparseable"
+    TRUNCATED = "truncated"  # cut by the token limit: neither the model's answer nor parseable
     ERROR = "error"  # the provider failed after retries: there is no answer to parse
+
+
+class Outcome(StrEnum):
+    """How one sample of one job ended. Every sample ends in exactly one of these.
+
+    Scores are computed over the samples the model was asked (the first six outcomes); the
+    others are counted next to the score and never folded into it.
+    """
+
+    OK = "ok"
+    REPAIRED = "repaired"
+    REFUSED = "refused"
+    UNPARSEABLE = "unparseable"
+    TRUNCATED = "truncated"
+    PROVIDER_ERROR = "provider_error"
+    NOT_SENT_BUDGET = "not_sent_budget"
+    NOT_SENT_KEY = "not_sent_key"  # a credential, endpoint or data-use permission is missing
+    NOT_SENT_STOP = "not_sent_stop"  # the user stopped the run
+    PENDING = "pending"  # a batch job has not returned it yet
+    UNREADABLE = "unreadable"  # the sample's input could not be read
+    MEDMINE_ERROR = "medmine_error"  # a bug in medmine, never the model's fault
+
+    @property
+    def asked(self) -> bool:
+        """True when the model was asked and answered (or failed to): the scored outcomes."""
+        return self in _ASKED
+
+
+_ASKED = frozenset(
+    {
+        Outcome.OK,
+        Outcome.REPAIRED,
+        Outcome.REFUSED,
+        Outcome.UNPARSEABLE,
+        Outcome.TRUNCATED,
+        Outcome.PROVIDER_ERROR,
+    }
+)
 
 
 # --------------------------------------------------------------------------- images
@@ -426,6 +466,44 @@ class Prediction:
         return self.status in (ParseStatus.OK, ParseStatus.REPAIRED)
 
 
+@dataclass(frozen=True, slots=True)
+class MetricSpec:
+    """One metric a task reports: where it lives in the scores and how to show it.
+
+    ``key`` names the aggregate in :attr:`TaskScores.metrics`; ``per_sample`` names the
+    per-sample value that paired tests and intervals use (None when the metric is corpus-level
+    only); ``higher_is_better`` orders leaderboards; ``fmt`` is a format spec for display.
+    """
+
+    key: str
+    label: str
+    higher_is_better: bool = True
+    per_sample: str | None = None
+    fmt: str = ".3f"
+
+
+@dataclass(frozen=True, slots=True)
+class MetricSet:
+    """The metrics a task declares: one headline and the secondary columns, each once.
+
+    Every view (terminal, Markdown, CSV, HTML, LaTeX, statistics) reads this declaration;
+    no view keeps its own list of metric names.
+    """
+
+    headline: MetricSpec
+    secondary: tuple[MetricSpec, ...] = ()
+
+    def all(self) -> tuple[MetricSpec, ...]:
+        """Headline first, then the secondary metrics, without duplicates."""
+        seen: set[str] = set()
+        out: list[MetricSpec] = []
+        for spec in (self.headline, *self.secondary):
+            if spec.key not in seen:
+                seen.add(spec.key)
+                out.append(spec)
+        return tuple(out)
+
+
 @dataclass
 class TaskScores:
     """Scores of one task on one dataset for one model.
@@ -451,6 +529,7 @@ class Task(Protocol):
     name: str
     kind: TaskKind
     version: str  # bump when the prompt or parser changes: it is part of the recipe
+    metrics: MetricSet  # what it reports; every view reads this, none keeps its own list
 
     def applies_to(self, sample: Sample) -> bool:
         """Whether this sample has what the task needs (inputs and target)."""
