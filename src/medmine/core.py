@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
@@ -519,6 +520,40 @@ class TaskScores:
     tables: dict[str, Any] = field(default_factory=dict)
 
 
+# --------------------------------------------------------------------------- batches
+
+BatchOutcome = Literal["completed", "expired", "cancelled", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchStatus:
+    """Where a provider batch is. ``outcome`` is set once it has ended (nothing more will come).
+
+    ``completed``/``expired``: fetch the results; requests without one are resubmitted.
+    ``cancelled``: fetch the results; requests without one are recorded as cancelled.
+    ``failed``: the whole batch was rejected (``message`` says why); every request is an error.
+    """
+
+    state: str
+    outcome: BatchOutcome | None = None
+    message: str = ""
+    counts: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def ended(self) -> bool:
+        """True once the provider will not answer any more of the batch's requests."""
+        return self.outcome is not None
+
+
+@dataclass(frozen=True, slots=True)
+class ItemError:
+    """A per-request failure inside a batch. ``retry``: resubmit it in the next round."""
+
+    kind: str
+    message: str
+    retry: bool = False
+
+
 # --------------------------------------------------------------------------- protocols
 
 
@@ -580,6 +615,16 @@ class Fittable(Protocol):
     def fit(self, support: Sequence[Sample], task: Task) -> Model:
         """A copy of this model prepared from the support samples for the given task."""
         ...
+
+
+def cache_dir() -> Path:
+    """``$MEDMINE_CACHE_DIR``, else ``$XDG_CACHE_HOME/medmine``, else ``~/.cache/medmine``."""
+    env = os.environ.get("MEDMINE_CACHE_DIR")
+    if env:
+        return Path(env).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".cache"
+    return base / "medmine"
 
 
 def stable_hash(obj: Any) -> str:

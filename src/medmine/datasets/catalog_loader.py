@@ -7,7 +7,7 @@ from pathlib import Path
 from medmine.core import Sample
 from medmine.datasets.catalog import find_dataset, get_entry, load_dataset
 from medmine.datasets.sources import LoadedDataset
-from medmine.run.suite import DatasetSpec
+from medmine.datasets.spec import DatasetSpec
 
 
 class DatasetNotFound(FileNotFoundError):

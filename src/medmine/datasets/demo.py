@@ -101,7 +101,7 @@ class DemoSpec:
 
 def default_data_dir() -> Path:
     """Where demo files are written unless told otherwise (shared across runs)."""
-    from medmine.run.paths import cache_dir
+    from medmine.core import cache_dir
 
     return cache_dir() / "demo"
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from medmine.core import BadSample, Sample
-from medmine.run.suite import DEMO_CATEGORIES, DatasetSpec
+from medmine.datasets.spec import DEMO_CATEGORIES, DatasetSpec
 
 
 @dataclass

@@ -221,7 +221,7 @@ def mine_images(
     presets: Sequence[Path] = (),
 ) -> MineOutcome:
     """Mine every image / DICOM file under ``root`` into ``out_dir`` (see the module doc)."""
-    from medmine.run.paths import cache_dir
+    from medmine.core import cache_dir
     from medmine.run.recipe import environment
 
     root, out_dir = Path(root), Path(out_dir)
@@ -377,8 +377,8 @@ def mine_report_source(
     same store (it resumes every answer, asking nothing). When the cap stops the run, no table
     is written yet: rerun with a higher cap.
     """
+    from medmine.core import cache_dir
     from medmine.mine.reports import mine_reports
-    from medmine.run.paths import cache_dir
     from medmine.tasks.diagnosis import DiagnosisTask
 
     source, out_dir = Path(source), Path(out_dir)

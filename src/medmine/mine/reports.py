@@ -200,9 +200,8 @@ def label_with_model(
     Returns the rows and the runner's summary (asked / from cache / resumed). Raises
     ValueError when the model does not do the diagnosis task.
     """
-    from medmine.core import ObservationsTarget, Sample
+    from medmine.core import ObservationsTarget, Sample, cache_dir
     from medmine.models.resolve import resolve_model
-    from medmine.run.paths import cache_dir
     from medmine.run.runner import Job, Runner
     from medmine.run.store import ResponseCache, RunStore
     from medmine.tasks.diagnosis import DiagnosisTask

@@ -14,11 +14,10 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from medmine.core import Request
+from medmine.core import BatchStatus, ItemError, Request
 from medmine.models.anthropic_messages import AnthropicModel, parse_message
 from medmine.models.base import CallResult, scrub
 from medmine.models.retry import ProviderError
-from medmine.run.batch import BatchStatus, ItemError
 
 # error.type of an errored request -> (medmine error kind, resubmit it?)
 _ERROR_KINDS: dict[str, tuple[str, bool]] = {

@@ -16,11 +16,10 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from medmine.core import Request
+from medmine.core import BatchStatus, ItemError, Request
 from medmine.models.base import CallResult, scrub
 from medmine.models.openai_chat import OpenAIChatModel, parse_completion, status_error
 from medmine.models.retry import ProviderError
-from medmine.run.batch import BatchStatus, ItemError
 
 ENDPOINT = "/v1/chat/completions"
 _RUNNING = frozenset({"validating", "in_progress", "finalizing", "cancelling"})

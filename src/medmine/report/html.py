@@ -175,7 +175,7 @@ class GalleryMedia:
 
     def _load(self, run: str, dataset: str) -> dict[str, Sample] | str:
         from medmine.datasets.sources import load_for_suite
-        from medmine.run.suite import DatasetSpec
+        from medmine.datasets.spec import DatasetSpec
 
         suite = self.runs[run].manifest.get("suite") or {}
         specs = [d for d in suite.get("datasets", []) if d.get("name") == dataset]

@@ -34,11 +34,11 @@ import dataclasses
 import hashlib
 import importlib
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
-from medmine.core import Model, Request, Response, Usage
+from medmine.core import BatchStatus, ItemError, Model, Request, Response, Usage
 from medmine.models.base import ApiModel, CallResult, scrub
 from medmine.models.retry import ProviderError, call_with_retries
 from medmine.run.progress import ProgressBoard
@@ -47,7 +47,6 @@ from medmine.run.store import BatchItem, BatchJobRow
 
 T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
-Outcome = Literal["completed", "expired", "cancelled", "failed"]
 
 SUBMITTED = "submitted"  # batch_jobs.state while the job may still hold answers
 INGESTED = "ingested"  # its answers are stored (or recorded as errors)
@@ -62,35 +61,6 @@ CHANNELS: dict[str, str] = {
 
 
 # --------------------------------------------------------------------------- the protocol
-
-
-@dataclass(frozen=True)
-class BatchStatus:
-    """Where a provider batch is. ``outcome`` is set once it has ended (nothing more will come).
-
-    ``completed``/``expired``: fetch the results; requests without one are resubmitted.
-    ``cancelled``: fetch the results; requests without one are recorded as cancelled.
-    ``failed``: the whole batch was rejected (``message`` says why); every request is an error.
-    """
-
-    state: str
-    outcome: Outcome | None = None
-    message: str = ""
-    counts: Mapping[str, int] = field(default_factory=dict)
-
-    @property
-    def ended(self) -> bool:
-        """True once the provider will not answer any more of the batch's requests."""
-        return self.outcome is not None
-
-
-@dataclass(frozen=True)
-class ItemError:
-    """A per-request failure inside a batch. ``retry``: resubmit it in the next round."""
-
-    kind: str
-    message: str
-    retry: bool = False
 
 
 class BatchChannel(Protocol):

@@ -9,10 +9,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from medmine.core import GenerationSettings, Model, Task
+from medmine.core import GenerationSettings, Model, Task, cache_dir
 from medmine.datasets.sources import LoadedDataset, load_for_suite
 from medmine.models.resolve import resolve_models
-from medmine.run.paths import cache_dir
 from medmine.run.recipe import environment
 from medmine.run.runner import Executor, Job, Runner, RunSummary
 from medmine.run.store import ResponseCache, RunStore

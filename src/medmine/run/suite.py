@@ -8,6 +8,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from medmine.datasets.spec import DEMO_CATEGORIES, DatasetSpec
+
 ALL_TASKS = (
     "classification",
     "segmentation",
@@ -16,19 +18,6 @@ ALL_TASKS = (
     "diagnosis",
     "report_generation",
 )
-
-
-class DatasetSpec(BaseModel):
-    """One dataset of a suite: a catalog name, where it lives, and how to sample it."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: str
-    root: Path | None = None
-    split: str = "test"
-    support_split: str | None = "train"
-    limit: int | None = Field(default=None, ge=1)
-    per_class: int | None = Field(default=None, ge=1)
 
 
 class TaskSpec(BaseModel):
@@ -84,8 +73,6 @@ class SuiteConfig(BaseModel):
             return [{"name": v} if isinstance(v, str) else v for v in value]
         return value
 
-
-DEMO_CATEGORIES = ("dermatology", "radiology", "dentistry", "ophthalmology", "endoscopy", "reports")
 
 BUILTIN_SUITES: dict[str, dict[str, Any]] = {
     "demo": {
