@@ -36,6 +36,7 @@ import typer
 
 from medmine.core import Model, Request, Sample, Task
 from medmine.datasets.datause import is_local_provider
+from medmine.mine.dicomweb import is_dicomweb
 from medmine.mine.estimate import CostEstimate, estimate_cost, model_provider
 from medmine.mine.images import (
     MINING_TASKS,
@@ -467,9 +468,13 @@ def terminal_confirm(yes: bool) -> Confirm | None:
 
 
 def mine_command(
-    path: Annotated[
-        Path,
-        typer.Argument(help="Folder of images, DICOM tree, image file, or report source."),
+    source: Annotated[
+        str,
+        typer.Argument(
+            help="Folder of images, DICOM tree, image file, report source, or a DICOMweb "
+            "archive (dicomweb+http://HOST:PORT/dicom-web).",
+            metavar="PATH_OR_URL",
+        ),
     ],
     out: Annotated[
         Path,
@@ -527,6 +532,27 @@ def mine_command(
     presets: Annotated[
         list[Path] | None, typer.Option(help="Extra presets YAML file(s) (repeatable).")
     ] = None,
+    query: Annotated[
+        str | None,
+        typer.Option(
+            help="DICOMweb: filters, e.g. 'Modality=CR&StudyDate=20240101-20240131' "
+            "(keys: BodyPartExamined, Modality, SeriesDescription, StudyDate, StudyDescription)."
+        ),
+    ] = None,
+    max_studies: Annotated[
+        int | None, typer.Option(help="DICOMweb: mine at most this many studies.")
+    ] = None,
+    max_per_study: Annotated[
+        int | None, typer.Option(help="DICOMweb: at most this many instances per study.")
+    ] = None,
+    sample: Annotated[
+        int | None, typer.Option(help="DICOMweb: a seeded random sample of this many studies.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="DICOMweb: the seed of --sample.")] = 0,
+    dry_run: Annotated[
+        bool,
+        typer.Option(help="DICOMweb: print what matches and the cost; fetch and send nothing."),
+    ] = False,
 ) -> None:
     """Ask a model one question about every image (or report) of an archive; write the answers."""
     from rich.console import Console
@@ -547,6 +573,30 @@ def mine_command(
         "presets": presets or [],
     }
     try:
+        if is_dicomweb(source):
+            from medmine.mine.dicomweb import ArchiveQuery
+            from medmine.mine.dicomweb_mine import DicomWebOptions, mine_dicomweb
+
+            if task is None or model is None:
+                raise ValueError("mining a DICOMweb archive needs --task and --model")
+            opts = DicomWebOptions(
+                ArchiveQuery.parse(
+                    query,
+                    max_studies=max_studies,
+                    max_per_study=max_per_study,
+                    sample=sample,
+                    seed=seed,
+                ),
+                dry_run=dry_run,
+                allow_burned_in=allow_burned_in,
+                include_uids=include_uids,
+            )
+            question = MiningQuestion(task, parse_labels(labels), target)
+            result = mine_dicomweb(source, question, model, out, opts, **options)  # type: ignore[arg-type]
+            if result is not None:
+                _print_outcome(result, say)
+            return
+        path = Path(source)
         if is_report_input(path, out):
             if task not in (None, "diagnosis"):
                 raise ValueError(

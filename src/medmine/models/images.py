@@ -197,25 +197,45 @@ def window_to_uint8(arr: np.ndarray, center: float, width: float) -> np.ndarray:
 
 def dicom_to_image(path: Path, frame: int | None = None) -> Image.Image:
     """Render one frame of a DICOM file to an 8-bit L (grey) or RGB image, from pixels only."""
-    try:
-        import pydicom
-        from pydicom.pixels import apply_modality_lut, convert_color_space
-    except ImportError as exc:  # pragma: no cover - exercised only without pydicom
-        raise ImportError(
-            f"{path}: reading DICOM needs pydicom; install it with pip install 'medmine[dicom]'"
-        ) from exc
+    pydicom = _pydicom(path)
     try:
         ds = pydicom.dcmread(path)
-        arr = np.asarray(ds.pixel_array)
     except Exception as exc:
         reason = f"{type(exc).__name__}: {exc}"
         raise ValueError(f"{path}: not a readable DICOM image ({reason})") from exc
+    return render_dicom(ds, frame, name=str(path))
+
+
+def _pydicom(name: object) -> Any:
+    try:
+        import pydicom
+    except ImportError as exc:  # pragma: no cover - exercised only without pydicom
+        raise ImportError(
+            f"{name}: reading DICOM needs pydicom; install it with pip install 'medmine[dicom]'"
+        ) from exc
+    return pydicom
+
+
+def render_dicom(ds: Any, frame: int | None = None, *, name: str = "DICOM") -> Image.Image:
+    """Render one frame of a pydicom Dataset to an 8-bit L or RGB image, from pixels only.
+
+    The modality LUT (rescale) is applied, then the first window of the header when it has
+    one (else the frame's min..max), and MONOCHROME1 is inverted; colour images are converted
+    to RGB. ``name`` identifies the source in error messages.
+    """
+    from pydicom.pixels import apply_modality_lut, convert_color_space
+
+    try:
+        arr = np.asarray(ds.pixel_array)
+    except Exception as exc:
+        reason = f"{type(exc).__name__}: {exc}"
+        raise ValueError(f"{name}: not a readable DICOM image ({reason})") from exc
     n_frames = int(getattr(ds, "NumberOfFrames", 1) or 1)
     photometric = str(getattr(ds, "PhotometricInterpretation", "MONOCHROME2")).upper()
     samples = int(getattr(ds, "SamplesPerPixel", 1) or 1)
     index = 0 if frame is None else frame
     if not 0 <= index < n_frames:
-        raise ValueError(f"{path}: frame {index} out of range (file has {n_frames})")
+        raise ValueError(f"{name}: frame {index} out of range (file has {n_frames})")
     if n_frames > 1:
         arr = arr[index]
     if samples > 1:
