@@ -512,7 +512,7 @@ def _lex(text: str) -> list[str]:
 # each optionally followed by "'s" and ")" (and preceded by "(" before a letter), then by
 # punctuation [,;:]* and up to three periods, after which "'s" may continue, lexes to
 # exactly those words, numbers, "'s" and -lrb- / -rrb- (everything else being
-# filtered punctuation), unless a _FAST_RISK context (fractions or phone numbers across a
+# filtered punctuation), unless a risky context (fractions or phone numbers across a
 # space, bracket escapes such as "-LRB-"), a single letter or an abbreviation before a
 # period (_UNSAFE_WORDS) or an assimilation ("cannot", "gonna", ...) occurs; such text goes
 # through the full lexer.
@@ -526,32 +526,68 @@ _FAST_CHUNK = (
     rf"(?:\((?=[A-Za-z]))?+{_SEG}{_TAIL}{_TRAIL}"
     rf"(?:(?<=[,;:.])'s{_TAIL}{_TRAIL})*+"
 )
-_FAST_TEXT = re.compile(rf"[ ]*+(?:{_FAST_CHUNK}(?:[ ]++|\Z))*+\Z")
-_FAST_RISK = re.compile(r"[0-9][.,;:]*+[ ]+[0-9]|-[LlRr][RrCcSs][Bb]-")
 _REVERSED_WORD_DOT = re.compile(r"\.([A-Za-z]++)")
 _ASSIMILATIONS = ("cannot", "gonna", "gotta", "lemme", "gimme", "wanna")
 # In accepted text, punctuation not followed by a digit or "-" is dropped by the filter.
 _FAST_DROP = re.compile(r"[,;:.]++(?![0-9\-])")
 
 
-def _fast_tokens(text: str) -> list[str] | None:
-    """Filtered tokens of plain report prose (see _FAST_CHUNK), or None for other text."""
-    if not text.isascii() or _FAST_TEXT.match(text) is None or _FAST_RISK.search(text):
-        return None
-    if "." in text:
-        for w in _REVERSED_WORD_DOT.findall(text[::-1]):
+# The fast path decides chunk by chunk (a chunk is a maximal run of non-space characters):
+# plain prose is a sequence of _FAST_CHUNK matches separated by spaces, and every other check
+# above looks inside one chunk, except the fraction/phone-number context, which
+# spans two neighbours (a chunk ending in a digit and optional [.,;:], then one starting
+# with a digit). So each distinct chunk is judged and tokenised once and remembered: report
+# corpora reuse a small vocabulary of chunks even when every text is distinct.
+_CHUNK = re.compile(_FAST_CHUNK)
+_BRACKET_ESCAPE = re.compile(r"-[LlRr][RrCcSs][Bb]-")
+_ENDS_IN_DIGIT = re.compile(r"[0-9][.,;:]*+\Z")
+_CHUNK_MEMO_LIMIT = 500_000
+# chunk -> (tokens, or None when the chunk needs the full lexer; ends in a digit; starts
+# with a digit)
+_chunk_memo: dict[str, tuple[tuple[str, ...] | None, bool, bool]] = {}
+
+
+def _judge_chunk(chunk: str) -> tuple[tuple[str, ...] | None, bool, bool]:
+    """Tokens of one space-free chunk on the fast path (None: not plain prose), and its edges."""
+    ends = _ENDS_IN_DIGIT.search(chunk) is not None
+    starts = "0" <= chunk[0] <= "9"
+    if not chunk.isascii() or _CHUNK.fullmatch(chunk) is None or _BRACKET_ESCAPE.search(chunk):
+        return None, ends, starts
+    if "." in chunk:
+        for w in _REVERSED_WORD_DOT.findall(chunk[::-1]):
             if len(w) == 1 or w[::-1].lower() in _UNSAFE_WORDS:
-                return None
-    low = text.lower()
+                return None, ends, starts
+    low = chunk.lower()
     for w in _ASSIMILATIONS:
         if w in low:
-            return None
+            return None, ends, starts
     low = _FAST_DROP.sub(" ", low)
     if "'" in low:
         low = low.replace("'s", " 's")
     if "(" in low or ")" in low:
         low = low.replace("(", " -lrb- ").replace(")", " -rrb- ")
-    return low.split()
+    return tuple(low.split()), ends, starts
+
+
+def _fast_tokens(text: str) -> list[str] | None:
+    """Filtered tokens of plain report prose (see _FAST_CHUNK), or None for other text."""
+    memo = _chunk_memo
+    if len(memo) > _CHUNK_MEMO_LIMIT:
+        memo.clear()
+    out: list[str] = []
+    previous_ends_in_digit = False
+    for chunk in text.split(" "):
+        if not chunk:
+            continue
+        entry = memo.get(chunk)
+        if entry is None:
+            entry = memo[chunk] = _judge_chunk(chunk)
+        tokens, ends, starts = entry
+        if tokens is None or (starts and previous_ends_in_digit):
+            return None
+        out.extend(tokens)
+        previous_ends_in_digit = ends
+    return out
 
 
 def tokenize_uncached(text: str) -> list[str]:
