@@ -85,6 +85,7 @@ _PUSH2 = 20
 _ABBREV_SPLIT = 21  # "etc." then lex the period again
 _ACRO_SPLIT = 22
 _PAREN = 23  # round brackets inside a token -> -LRB- / -RRB-
+_LETTER_SPLIT = 24  # "a." before a sentence opener: "a", then the period again
 
 # (pattern, trailing-context pattern or None, action), in PTBLexer rule order.
 _RULES: list[tuple[str, str | None, int]] = [
@@ -116,6 +117,9 @@ _RULES: list[tuple[str, str | None, int]] = [
     (DOLSIGN, None, _KEEP),
     (DOLSIGN2, None, _CURR),
     (ACRONYM, f"{SPACES}(?:{ACRO_FOLLOW}){SPACE}", _ACRO_SPLIT),
+    # One letter and a period before a sentence opener ("a. There is"): 3.4.1 returns the
+    # letter alone and lexes the period again (measured against the Java tokenizer).
+    ("[A-Za-z]\\.", f"{SPACES}(?:{ACRO_FOLLOW}){SPACE}", _LETTER_SPLIT),
     ("ABBREV1", None, _ABBREV_SPLIT),  # special-cased below
     (ABBREV2, None, _KEEP),
     (ABBREV3, f"{SPACE}?{DIGIT}", _KEEP),
@@ -336,6 +340,10 @@ def lex(text: str) -> list[str]:
                 assert abm is not None
                 append(abm.group())
                 pos = abm.end() - 1  # the period is lexed again
+            continue
+        if best_action == _LETTER_SPLIT:
+            append(text[pos])
+            pos += 1
             continue
         if best_action == _ACRO_SPLIT:
             word = text[pos : pos + best_tok_len]
