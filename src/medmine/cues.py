@@ -39,6 +39,7 @@ NEGATION_BEFORE_WIDE: Final[tuple[str, ...]] = (
 NEGATION_BEFORE_CLOSE: Final[tuple[str, ...]] = (
     r"\bnot\b(?!\s+(?:only|excluded|be\s+excluded|ruled\s+out|be\s+ruled\s+out)\b)",
     r"\b(?:doesn't|does\s+not|don't|do\s+not|isn't|aren't|wasn't|cannot\s+be|can't\s+be)\b",
+    r"\bover\s+(?:an?|the)\b",
 )
 #: Negation stated after the finding: "X is not present", "X is absent", "X ruled out".
 NEGATION_AFTER: Final[tuple[str, ...]] = (
@@ -57,7 +58,18 @@ NOT_EXCLUDED: Final = rf"\b{CANNOT}\s+(?:be\s+)?(?:\w+ly\s+)?{EXCLUDE_VERB}"
 #: Words that end a negation's reach inside a sentence.
 SCOPE_TERMINATORS: Final = (
     r"\b(?:but|however|although|though|whereas|while|except|yet|instead|rather\s+it)\b"
-    r"|;|,\s*(?:and|which|so)\b|\band\s+(?:there|the|a|an|this|it|is|are)\b"
+    r"|[;:]|\s[–—-]\s|,\s*(?:and|which|so)\b|\band\s+(?:there|the|a|an|this|it|is|are)\b"
+)
+#: Finite verbs that close a negation's reach ("absence of atypia favours nevus"); an
+#: infinitive does not ("no consolidation to suggest pneumonia").
+VERB_STOP: Final = (
+    r"\b(?:is|are|was|were|favou?rs|favou?red|suggests|suggested|indicates|indicated|shows"
+    r"|supports|points|makes|confirms|means|fits|leaves|represents)\b"
+)
+#: Statements that the whole study is normal, read as the "normal" label of a set that has one.
+NORMAL_STATEMENT: Final = (
+    r"\bno\s+(?:acute\s+)?(?:\w+\s+)?(?:abnormalit(?:y|ies)|findings?|disease|pathology)\b"
+    r"|\bunremarkable\b|\bhealthy\b|\blungs\s+are\s+clear\b"
 )
 
 #: Hedges: the finding is offered with doubt but still offered ("possible X", "likely X").

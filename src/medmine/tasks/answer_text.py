@@ -16,7 +16,6 @@ _FLAT = re.compile(r"\{[^{}]*\}|\[[^\[\]]*\]")
 _FENCE = re.compile(r"```(?:json|JSON|python)?\s*(.*?)```", re.S)
 
 
-
 def strip_markup(text: str) -> str:
     """The answer without markdown emphasis, headings and surrounding whitespace."""
     text = re.sub(r"[*_`#>]+", " ", text)

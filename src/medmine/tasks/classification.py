@@ -42,6 +42,7 @@ _MODALITY = {
     "endoscopy": "endoscopy",
 }
 
+
 @dataclass
 class ClassificationTask:
     """Disease classification from one image; metrics as scikit-learn defines them."""

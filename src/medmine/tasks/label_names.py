@@ -108,6 +108,12 @@ class LabelNames:
     lookup: Mapping[str, NameInfo]
     pattern: re.Pattern[str]
     complement: Mapping[str, str]
+    normal_label: str | None
+    broader: Mapping[str, frozenset[str]]
+
+    def most_specific(self, labels: set[str]) -> set[str]:
+        """Drop labels whose name is part of another named label's name (polyp < dyed polyp)."""
+        return {a for a in labels if not (self.broader.get(a, frozenset()) & (labels - {a}))}
 
     def resolve(self, word: str) -> str | None:
         """The label a whole string names exactly (no weak-name or numeric restriction)."""
@@ -134,9 +140,7 @@ def names_for(target: LabelTarget) -> LabelNames:
 
 
 @lru_cache(maxsize=256)
-def _build(
-    labels: tuple[str, ...], names: tuple[tuple[str, tuple[str, ...]], ...]
-) -> LabelNames:
+def _build(labels: tuple[str, ...], names: tuple[tuple[str, tuple[str, ...]], ...]) -> LabelNames:
     words: dict[str, list[str]] = {lab: [lab] for lab in labels}
     for lab, syn in names:
         if lab in words:
@@ -144,9 +148,7 @@ def _build(
     lookup: dict[str, NameInfo] = {}
     normal_like = [lab for lab in labels if any(norm(w) == "normal" for w in words[lab])]
     for lab in labels:
-        anatomy = {
-            norm(w)[len("normal ") :] for w in words[lab] if norm(w).startswith("normal ")
-        }
+        anatomy = {norm(w)[len("normal ") :] for w in words[lab] if norm(w).startswith("normal ")}
         for w in words[lab]:
             key = norm(w)
             if not key:
@@ -168,7 +170,20 @@ def _build(
         )
         if normal_like or names_a_negation:
             complement = {a: b, b: a}
+    keys_of: dict[str, set[str]] = {}
+    for key, info in lookup.items():
+        if info.label is not None:
+            keys_of.setdefault(info.label, set()).add(f" {key} ")
+    broader = {
+        a: frozenset(
+            b
+            for b in labels
+            if b != a and any(ka in kb and ka != kb for ka in keys_of[a] for kb in keys_of[b])
+        )
+        for a in labels
+    }
+    normal = normal_like[0] if len(normal_like) == 1 else None
     keys = sorted(lookup, key=len, reverse=True)
     body = "|".join(_name_pattern(k) for k in keys)
     pattern = re.compile(rf"(?:(?<=\bnon-)|(?<![\w\-]))(?:{body})(?![\w])", re.I)
-    return LabelNames(labels, lookup, pattern, complement)
+    return LabelNames(labels, lookup, pattern, complement, normal, broader)

@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from medmine import cues
 from medmine.core import LabelTarget, ParseStatus
 from medmine.tasks.answer_text import json_candidates, strip_markup
-from medmine.tasks.label_names import LabelNames, Mention, names_for
+from medmine.tasks.label_names import LabelNames, Mention, NameInfo, names_for
 
 #: Bumped whenever a rule changes; recorded in the recipe and by ``medmine rescore``.
 READER_VERSION = "2"
@@ -77,6 +77,10 @@ _NOT_EXCLUDED = re.compile(cues.NOT_EXCLUDED + r"\W+(?:[\w'-]+\W+){0,6}$", re.I)
 _DIFFERENTIAL = cues.compile_cues(cues.DIFFERENTIAL)
 _FINAL = cues.compile_cues(cues.FINAL_ANSWER)
 _WORD = re.compile(r"[\w'-]+")
+_VERB_STOP = re.compile(cues.VERB_STOP, re.I)
+_ALTERNATIVE = re.compile(cues.ALTERNATIVE, re.I)
+_VS_AFTER = re.compile(r"^\W*(?:[\w-]+\W+)?(?:versus|vs)\b", re.I)
+_NORMAL_STATEMENT = re.compile(cues.NORMAL_STATEMENT, re.I)
 _WIDE_REACH = 6
 _CLOSE_REACH = 3
 
@@ -91,6 +95,7 @@ class _Seen:
     clause: int
     negated: bool
     differential: bool
+    alternative: bool = False
 
 
 def _clauses(text: str) -> list[tuple[int, int]]:
@@ -110,7 +115,8 @@ def _negated(before: str, after: str) -> bool:
     if cut:
         before = before[cut[-1].end() :]
     for cue in _WIDE.finditer(before):
-        if len(_WORD.findall(before[cue.end() :])) <= _WIDE_REACH:
+        gap = before[cue.end() :]
+        if len(_WORD.findall(gap)) <= _WIDE_REACH and not _VERB_STOP.search(gap):
             return True
     for cue in _CLOSE.finditer(before):
         gap = before[cue.end() :]
@@ -123,31 +129,53 @@ def _negated(before: str, after: str) -> bool:
 
 def _read_mentions(text: str, names: LabelNames) -> list[_Seen]:
     spans = _clauses(text)
+    found = names.mentions(text)
+    if names.normal_label is not None:
+        for m in _NORMAL_STATEMENT.finditer(text):
+            if not any(f.start < m.end() and m.start() < f.end for f in found):
+                found.append(Mention(NameInfo(names.normal_label, weak=True), m.start(), m.end()))
+        found.sort(key=lambda f: f.start)
     out: list[_Seen] = []
-    for mention in names.mentions(text):
+    for i, mention in enumerate(found):
         idx = next(i for i, (a, b) in enumerate(spans) if a <= mention.start < b + 1)
         a, b = spans[idx]
         before, after = text[a : mention.start], text[mention.end : b]
         diff = bool(_DIFFERENTIAL.search(before))
-        out.append(_Seen(mention, idx, _negated(before, after), diff))
+        alt = bool(_VS_AFTER.search(after)) or any(
+            other.info.label != mention.info.label
+            and a <= other.start < b
+            and _joined(text, mention, other)
+            for other in found
+        )
+        negated = _negated(before, after)
+        out.append(_Seen(mention, idx, negated, diff, alt))
     return out
+
+
+def _joined(text: str, x: Mention, y: Mention) -> bool:
+    """True when two mentions are offered as alternatives ("X or Y", "X vs Y", "X/Y")."""
+    lo, hi = (x, y) if x.start < y.start else (y, x)
+    gap = text[lo.end : hi.start]
+    return bool(_ALTERNATIVE.search(gap)) and len(_WORD.findall(gap)) <= 4
 
 
 def _decide(seen: list[_Seen], names: LabelNames) -> tuple[str | None, str]:
     """(label, how) from classified mentions; how is 'label', 'ambiguous: ...' or a reason."""
     affirmed = [s for s in seen if not s.negated and not s.differential and s.mention.info.label]
-    strong = {s.mention.info.label for s in affirmed if not s.mention.info.weak}
-    if len(strong) == 1:
-        return strong.pop(), "label"
-    if len(strong) > 1:
-        return None, f"ambiguous: names {sorted(strong)}"  # type: ignore[type-var]
-    weak = {s.mention.info.label for s in affirmed}
-    if len(weak) == 1:
-        return weak.pop(), "label"
-    if len(weak) > 1:
-        return None, f"ambiguous: names {sorted(weak)}"  # type: ignore[type-var]
-    via: set[str] = set()
+    labels = {str(s.mention.info.label) for s in affirmed}
+    offered = {str(s.mention.info.label) for s in affirmed if s.alternative}
+    if offered and (len(offered) > 1 or len(labels) == 1):
+        return None, f"ambiguous: offered as alternatives {sorted(offered)}"
+    strong = names.most_specific(
+        {str(s.mention.info.label) for s in affirmed if not s.mention.info.weak}
+    )
+    for group in (strong, labels):
+        if len(group) == 1:
+            return next(iter(group)), "label"
+        if len(group) > 1:
+            return None, f"ambiguous: names {sorted(group)}"
     negated = [s for s in seen if s.negated]
+    via: set[str] = set()
     for s in negated:
         info = s.mention.info
         if info.negates_to:
@@ -158,9 +186,11 @@ def _decide(seen: list[_Seen], names: LabelNames) -> tuple[str | None, str]:
         return via.pop(), "label"
     if len(via) > 1:
         return None, f"ambiguous: negations point to {sorted(via)}"
-    offered = {s.mention.info.label for s in seen if s.differential and s.mention.info.label}
-    if offered:
-        return None, f"ambiguous: only a differential {sorted(offered)}"  # type: ignore[type-var]
+    differential = {
+        str(s.mention.info.label) for s in seen if s.differential and s.mention.info.label
+    }
+    if differential:
+        return None, f"ambiguous: only a differential {sorted(differential)}"
     if any(s.mention.info.label for s in negated):
         return None, "only negated labels, none stated"
     return None, "no label of the label set named"
