@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from medmine.core import (
     GenerationSettings,
     LabelTarget,
+    MetricSet,
+    MetricSpec,
     ParseStatus,
     Prediction,
     Request,
@@ -43,12 +46,26 @@ _MODALITY = {
 }
 
 
+#: What this task reports; every view (terminal, Markdown, CSV, HTML, LaTeX, paired
+#: tests) reads this declaration.
+METRICS = MetricSet(
+    headline=MetricSpec("accuracy", "accuracy", per_sample="correct"),
+    secondary=(
+        MetricSpec("balanced_accuracy", "balanced acc."),
+        MetricSpec("macro_f1", "macro-F1"),
+        MetricSpec("cohen_kappa", "kappa"),
+        MetricSpec("auroc", "AUROC"),
+    ),
+)
+
+
 @dataclass
 class ClassificationTask:
     """Disease classification from one image; metrics as scikit-learn defines them."""
 
     ask_probabilities: bool = False
     settings: GenerationSettings = field(default_factory=lambda: GenerationSettings(max_tokens=256))
+    metrics: ClassVar[MetricSet] = METRICS
     name: str = "classification"
     kind: TaskKind = TaskKind.CLASSIFICATION
     version: str = "1"
@@ -144,7 +161,7 @@ class ClassificationTask:
         return TaskScores(
             metrics=metrics,
             per_sample={s.id: {"correct": c} for s, c in zip(samples, correct, strict=True)},
-            headline="accuracy",
+            headline=METRICS.headline.key,
             tables={
                 "confusion": {"labels": labels, "matrix": rep.confusion},
                 "per_class": rep.per_class,
