@@ -68,7 +68,7 @@ class ClassificationTask:
     metrics: ClassVar[MetricSet] = METRICS
     name: str = "classification"
     kind: TaskKind = TaskKind.CLASSIFICATION
-    version: str = "1"
+    version: str = "2"
 
     def applies_to(self, sample: Sample) -> bool:
         """Needs an image and a label target."""
