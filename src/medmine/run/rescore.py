@@ -133,7 +133,7 @@ def rescore(run_dir: Path, data_root: Path | None = None) -> RescoreSummary:
             jobs.append(Job(shim, task, dataset, kept))  # type: ignore[arg-type]
         Runner(store, None, repeats=suite.repeats, progress=False).score(jobs)
         summary.jobs = len(jobs)
-        summary.readers_after = _readers(tasks)
+        summary.readers_after = _readers({j.task.name: j.task for j in jobs})
         history = list(manifest.get("rescore", []))
         history.append(
             {
@@ -145,7 +145,8 @@ def rescore(run_dir: Path, data_root: Path | None = None) -> RescoreSummary:
                 "not_rescored": summary.not_rescored,
             }
         )
-        store.set_manifest({"rescore": history, "tasks": summary.readers_after})
+        current = {**manifest.get("tasks", {}), **summary.readers_after}
+        store.set_manifest({"rescore": history, "tasks": current})
         store.event("rescore", f"re-read {summary.reread}, changed {len(summary.changed)}")
         return summary
     finally:
