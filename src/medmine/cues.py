@@ -126,11 +126,14 @@ FINAL_ANSWER: Final[tuple[str, ...]] = (
 REFUSAL: Final[tuple[str, ...]] = (
     r"\bi\s*(?:am|'m|’m)\s*(?:not\s+able|unable)\s+to\s+(?:provide|give|make|offer|diagnose"
     r"|analy[sz]e|interpret|help|assist|identify|classify|answer|read|review|assess|evaluate"
-    r"|locate|determine)",
+    r"|locate|determine|grade|categori[sz]e|label|comment)",
     r"\bi\s*(?:can(?:'|’|no)t|cannot|can\s+not|won't|will\s+not)\s+(?:provide|give|make|offer"
     r"|diagnose|analy[sz]e|interpret|help|assist|identify|classify|answer|read|review|assess"
-    r"|evaluate|locate|determine)",
+    r"|evaluate|locate|determine|grade|categori[sz]e|label|comment)",
     r"\bas\s+an\s+ai\b",
+    r"\bi\s*(?:am|'m|’m)\s+(?:just\s+|only\s+)?an?\s+ai\b",
+    r"\b(?:cannot|can't|can’t|can\s+not|unable\s+to|not\s+able\s+to)\s+(?:make|provide|give|offer"
+    r"|render)\s+(?:a\s+|any\s+)?(?:medical\s+|definitive\s+|clinical\s+)?diagnos",
     r"\bnot\s+(?:able|qualified|permitted|authori[sz]ed)\s+to\s+(?:provide|give|offer|diagnose"
     r"|make)",
     r"\bi\s*(?:am|'m|’m)\s+sorry,?\s+but\b",

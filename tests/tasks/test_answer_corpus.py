@@ -1,7 +1,11 @@
 """Reading accuracy on realistic classification answers, each with a careful clinician's reading.
 
-``answers_dev.jsonl`` was written while the reader was built (the rules were tuned on it);
-``answers_heldout.jsonl`` was written after the reader was finished and never tuned on. Each
+``answers_dev.jsonl`` was written while the reader was built (the rules were tuned on it).
+``answers_heldout1.jsonl`` was written after the reader was finished; its first measurement
+was 95.0% (115/121) with 3 silent wrong labels (2.5%), which exposed three general gaps ("X:
+absent" cut by the colon, "I'm an AI and cannot make a diagnosis", "X or <other>"); those
+were fixed, so it is no longer unseen. ``answers_heldout2.jsonl`` was written after that fix
+and has never been tuned on. Each
 line: ``dataset`` (a catalog label set), ``answer`` (a model's answer as models write them),
 ``expect_status`` (answered, refused, unparseable) and ``expect_label``. A reading is right
 when the label and the kind of outcome agree; a *silent wrong label* is a wrong label given
@@ -53,7 +57,7 @@ def score_corpus(path: Path) -> tuple[int, int, int, list[str]]:
     return n, correct, silent, misses
 
 
-@pytest.mark.parametrize("part", ["dev", "heldout"])
+@pytest.mark.parametrize("part", ["dev", "heldout1", "heldout2"])
 def test_reads_answers_like_a_careful_clinician(part: str) -> None:
     path = DATA / f"answers_{part}.jsonl"
     n, correct, silent, misses = score_corpus(path)
@@ -70,7 +74,7 @@ def test_reads_answers_like_a_careful_clinician(part: str) -> None:
 def test_corpus_is_large_and_covers_the_catalogued_label_sets() -> None:
     rows = [
         json.loads(line)
-        for part in ("dev", "heldout")
+        for part in ("dev", "heldout1", "heldout2")
         for line in (DATA / f"answers_{part}.jsonl").read_text(encoding="utf-8").splitlines()
     ]
     assert len(rows) >= 300

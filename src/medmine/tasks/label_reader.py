@@ -73,13 +73,14 @@ _TERMINATOR = re.compile(cues.SCOPE_TERMINATORS, re.I)
 _WIDE = re.compile(cues.any_of(cues.NEGATION_BEFORE_WIDE), re.I)
 _CLOSE = re.compile(cues.any_of(cues.NEGATION_BEFORE_CLOSE), re.I)
 _AFTER = [re.compile(p, re.I) for p in cues.NEGATION_AFTER]
+_COLON_VALUE = re.compile(cues.NEGATION_AFTER[-1], re.I)
 _NOT_EXCLUDED = re.compile(cues.NOT_EXCLUDED + r"\W+(?:[\w'-]+\W+){0,6}$", re.I)
 _DIFFERENTIAL = cues.compile_cues(cues.DIFFERENTIAL)
 _FINAL = cues.compile_cues(cues.FINAL_ANSWER)
 _WORD = re.compile(r"[\w'-]+")
 _VERB_STOP = re.compile(cues.VERB_STOP, re.I)
 _ALTERNATIVE = re.compile(cues.ALTERNATIVE, re.I)
-_VS_AFTER = re.compile(r"^\W*(?:[\w-]+\W+)?(?:versus|vs)\b", re.I)
+_VS_AFTER = re.compile(r"^\W*(?:[\w-]+\W+)?(?:versus|vs)\b|^\s*,?\s*or\b", re.I)
 _NORMAL_STATEMENT = re.compile(cues.NORMAL_STATEMENT, re.I)
 _WIDE_REACH = 6
 _CLOSE_REACH = 3
@@ -122,6 +123,8 @@ def _negated(before: str, after: str) -> bool:
         gap = before[cue.end() :]
         if "," not in gap and len(_WORD.findall(gap)) <= _CLOSE_REACH:
             return True
+    if _COLON_VALUE.search(after):  # "Pneumonia: absent" (the colon also ends scopes)
+        return True
     end = _TERMINATOR.search(after)
     after = after[: end.start()] if end else after
     return any(p.search(after) for p in _AFTER)
