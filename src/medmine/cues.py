@@ -20,11 +20,14 @@ EXCLUDE_VERB: Final = r"(?:exclud(?:e|es|ed)|rul(?:e|es|ed) out)"
 #: "cannot"-family words that turn a following "exclude" into uncertainty, not negation.
 CANNOT: Final = r"(?:cannot|can not|can't|could not|not)"
 
+#: "without X" (the CheXpert rules use this exact cue).
+WITHOUT: Final = r"\bwithout\b"
+
 #: Negation cues that come before the finding they negate, with a reach of several words
 #: ("no X", "without X", "negative for X", "no evidence of X", "unlikely to be X").
 NEGATION_BEFORE_WIDE: Final[tuple[str, ...]] = (
     r"\bno\b(?!\s+(?:doubt|question)\b)",
-    r"\bwithout\b",
+    WITHOUT,
     r"\bnegative\s+for\b",
     r"\b(?:free|absence|absent)\s+of\b",
     r"\b(?:rules?|ruled|ruling)\s+out\b",
