@@ -1,4 +1,12 @@
-"""Disease classification: one label out of the dataset's label set, from an image."""
+"""Disease classification: one label out of the dataset's label set, from an image.
+
+How an answer becomes a prediction is written down, rule by rule, in
+:mod:`medmine.tasks.label_reader` (negation both ways, complements in two-label sets, a stated
+final answer over a differential, refusals, "cannot determine", ambiguity) and
+:mod:`medmine.tasks.label_names` (singular/plural, hyphens, the longest specific name, anatomy
+words); the cue words are the shared vocabulary in :mod:`medmine.cues`. The metrics are
+declared in :data:`METRICS`.
+"""
 
 from __future__ import annotations
 
