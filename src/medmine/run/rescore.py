@@ -14,6 +14,7 @@ records the reader versions before and after and how many predictions changed.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +27,7 @@ from medmine.core import ParseStatus, Prediction, Sample, Task
 from medmine.datasets.sources import load_for_suite
 from medmine.run.execute import _task_for_model
 from medmine.run.runner import Job, Runner
-from medmine.run.store import RunStore
+from medmine.run.store import ResultRow, RunStore
 from medmine.run.suite import SuiteConfig
 from medmine.tasks.registry import make_task
 
@@ -127,9 +128,7 @@ def rescore(run_dir: Path, data_root: Path | None = None) -> RescoreSummary:
                     summary.changed.append(
                         Change(model, task_name, dataset, row.sample_id, row.repeat, before, after)
                     )
-                    store.update_prediction(
-                        model, task_name, dataset, row.sample_id, row.repeat, new
-                    )
+                    _update_prediction(store, row, new)
             jobs.append(Job(shim, task, dataset, kept))  # type: ignore[arg-type]
         Runner(store, None, repeats=suite.repeats, progress=False).score(jobs)
         summary.jobs = len(jobs)
@@ -151,6 +150,24 @@ def rescore(run_dir: Path, data_root: Path | None = None) -> RescoreSummary:
         return summary
     finally:
         store.close()
+
+
+def _update_prediction(store: RunStore, row: ResultRow, prediction: Prediction) -> None:
+    """Replace what was read from one stored answer; the raw response column is not touched."""
+    store.con.execute(
+        "UPDATE results SET status=?, prediction=?, detail=? WHERE model=? AND task=?"
+        " AND dataset=? AND sample_id=? AND repeat=?",
+        (
+            prediction.status.value,
+            json.dumps(prediction.value),
+            prediction.detail,
+            row.model,
+            row.task,
+            row.dataset,
+            row.sample_id,
+            row.repeat,
+        ),
+    )
 
 
 def _parse(task: Task, response: Any, sample: Sample) -> Prediction:

@@ -207,31 +207,6 @@ class RunStore:
                 Prediction(json.loads(pred), ParseStatus(status), detail),
             )
 
-    def update_prediction(
-        self,
-        model: str,
-        task: str,
-        dataset: str,
-        sample_id: str,
-        repeat: int,
-        prediction: Prediction,
-    ) -> None:
-        """Replace what was read from one stored answer; the raw response is not touched."""
-        self.con.execute(
-            "UPDATE results SET status=?, prediction=?, detail=? WHERE model=? AND task=?"
-            " AND dataset=? AND sample_id=? AND repeat=?",
-            (
-                prediction.status.value,
-                json.dumps(prediction.value),
-                prediction.detail,
-                model,
-                task,
-                dataset,
-                sample_id,
-                repeat,
-            ),
-        )
-
     def spent(self) -> float:
         """Dollars recorded for answers asked in this run (cache hits cost nothing again)."""
         total = 0.0
