@@ -42,7 +42,7 @@ def test_terminal_and_markdown_show_declared_metrics_once(tmp_path: Path) -> Non
     render_terminal(board, console)
     text = console.export_text()
     md = to_markdown(board)
-    for label in ("HD95 (px)", "distance error (px)", "F1@0.5", "CE F1 (micro)"):
+    for label in ("HD95 (median)", "distance error (/diagonal)", "F1@0.5", "CE F1 (micro)"):
         assert text.count(label) == 1, label
         assert md.count(f"| {label} |") == 1, label
     for task in METRICS:

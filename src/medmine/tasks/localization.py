@@ -81,10 +81,9 @@ METRICS = MetricSet(
     secondary=(
         MetricSpec(
             "distance_error_mean",
-            "distance error (px)",
+            "distance error (/diagonal)",
             higher_is_better=False,
             per_sample="distance",
-            fmt=".1f",
         ),
         MetricSpec("iou_mean", "IoU", per_sample="iou"),
     ),

@@ -99,10 +99,12 @@ METRICS = MetricSet(
     headline=MetricSpec("dice", "Dice", per_sample="dice"),
     secondary=(
         MetricSpec("iou", "IoU", per_sample="iou"),
+        # Distances are in pixels, or in pixel_spacing units when the samples give a spacing
+        # (``tables["distance_units"]``).
         MetricSpec(
-            "hd95_median", "HD95 (px)", higher_is_better=False, per_sample="hd95", fmt=".1f"
+            "hd95_median", "HD95 (median)", higher_is_better=False, per_sample="hd95", fmt=".1f"
         ),
-        MetricSpec("assd_mean", "ASSD (px)", higher_is_better=False, per_sample="assd", fmt=".1f"),
+        MetricSpec("assd_mean", "ASSD", higher_is_better=False, per_sample="assd", fmt=".1f"),
     ),
 )
 
