@@ -100,6 +100,7 @@ class _Seen:
 
 
 def _clauses(text: str) -> list[tuple[int, int]]:
+    """Spans of the text's clauses (cut at sentence ends, new lines and semicolons)."""
     spans, start = [], 0
     for m in _CLAUSE_END.finditer(text):
         spans.append((start, m.start()))
@@ -131,6 +132,7 @@ def _negated(before: str, after: str) -> bool:
 
 
 def _read_mentions(text: str, names: LabelNames) -> list[_Seen]:
+    """Every label mention with its reading in context (negated, differential, alternative)."""
     spans = _clauses(text)
     found = names.mentions(text)
     if names.normal_label is not None:
@@ -139,8 +141,8 @@ def _read_mentions(text: str, names: LabelNames) -> list[_Seen]:
                 found.append(Mention(NameInfo(names.normal_label, weak=True), m.start(), m.end()))
         found.sort(key=lambda f: f.start)
     out: list[_Seen] = []
-    for i, mention in enumerate(found):
-        idx = next(i for i, (a, b) in enumerate(spans) if a <= mention.start < b + 1)
+    for mention in found:
+        idx = max(i for i, (a, _) in enumerate(spans) if a <= mention.start)
         a, b = spans[idx]
         before, after = text[a : mention.start], text[mention.end : b]
         diff = bool(_DIFFERENTIAL.search(before))
