@@ -274,6 +274,41 @@ def tasks_list() -> None:
     console.print(table)
 
 
+@app.command("parse")
+def parse_answers(
+    task: Annotated[str, typer.Argument(help="classification, localization or detection.")],
+    file: Annotated[Path, typer.Argument(help="JSONL: id, answer, dataset|labels[, width...].")],
+    out: Annotated[Path | None, typer.Option(help="Write JSONL here (default stdout).")] = None,
+) -> None:
+    """Read model answers with a task's reader, asking no model (see tasks/answer_file.py)."""
+    from medmine.tasks.answer_file import parse_file
+
+    try:
+        counts = parse_file(task, file, out)
+    except (ValueError, FileNotFoundError) as exc:
+        raise _fail(str(exc)) from None
+    err.print("read: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+
+
+@app.command("rescore")
+def rescore_run(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory (with run.sqlite).")],
+    data_root: Annotated[Path | None, typer.Option(help="Where the run's datasets live.")] = None,
+) -> None:
+    """Re-read every stored answer with the current readers and re-score; asks no model."""
+    from medmine.report.leaderboard import load_leaderboard, render_terminal, write_reports
+    from medmine.run.rescore import print_summary, rescore
+
+    try:
+        summary = rescore(run_dir, data_root)
+    except (ValueError, FileNotFoundError) as exc:
+        raise _fail(str(exc)) from None
+    board = load_leaderboard(run_dir)
+    render_terminal(board, console)
+    write_reports(board, run_dir)
+    print_summary(summary, console)
+
+
 def _register_mine() -> None:
     """``medmine mine``: image folders, DICOM trees and report archives (see mine/command.py)."""
     from medmine.mine.command import mine_command

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import permutation_test
 
+from medmine.core import MetricSet, MetricSpec
 from medmine.report.stats import (
     compare,
     holm,
@@ -15,6 +16,7 @@ from medmine.report.stats import (
     paired_permutation_test,
     patient_bootstrap_ci,
 )
+from medmine.tasks.registry import task_metrics
 
 statsmodels = pytest.importorskip("statsmodels")
 from statsmodels.stats.contingency_tables import mcnemar  # noqa: E402
@@ -162,7 +164,8 @@ def test_compare_uses_only_shared_samples_and_the_fitting_test() -> None:
     det_a = {f"s{i}": {"tp": 2.0, "fp": 0.0, "fn": 0.0} for i in range(20)}
     det_b = {f"s{i}": {"tp": 0.0, "fp": 2.0, "fn": 2.0} for i in range(20)}
     assert compare(det_a, det_b, "tp/fp/fn").difference == pytest.approx(1.0)
-    assert paired_key("detection", "ap50", ["fn", "fp", "tp"]) == "tp/fp/fn"
-    assert paired_key("segmentation", "dice", ["assd", "dice", "hd95", "iou"]) == "dice"
-    assert paired_key("classification", "accuracy", ["correct"]) == "correct"
-    assert paired_key("unknown", "score", ["a", "b"]) is None
+    assert paired_key(task_metrics("detection"), ["fn", "fp", "tp"]) == "tp/fp/fn"
+    assert paired_key(task_metrics("segmentation"), ["assd", "dice", "hd95", "iou"]) == "dice"
+    assert paired_key(task_metrics("classification"), ["correct"]) == "correct"
+    assert paired_key(task_metrics("report_generation"), ["ce_f1", "rouge_l"]) == "rouge_l"
+    assert paired_key(MetricSet(MetricSpec("score", "score")), ["a", "b"]) is None

@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from medmine import cues
 from medmine.chexpert.observations import (
     ATELECTASIS,
     CARDIOMEGALY,
@@ -166,14 +167,17 @@ VERB_STOP: Final = _compile(r"\b(?:is|are|was|were|has|have|had|remains?|appears
 # Rule group 1: pre-negation uncertainty ("cannot exclude X", "X is not excluded").
 # --------------------------------------------------------------------------------------
 
-_EXCLUDE = r"(?:exclud(?:e|es|ed)|rul(?:e|es|ed) out)"
+# Shared cues (medmine.cues, the one vocabulary); the rules below extend them with the
+# CheXpert-specific cues, word windows and scope rules.
+_EXCLUDE = cues.EXCLUDE_VERB
+_CANNOT = cues.CANNOT
 PRE_NEG_UNCERTAINTY_BEFORE: Final[tuple[tuple[re.Pattern[str], int], ...]] = (
-    (_compile(rf"\b(?:cannot|can not|can't|could not|not)\s+(?:be\s+)?(?:\w+ly\s+)?{_EXCLUDE}"), 8),
+    (_compile(rf"\b{_CANNOT}\s+(?:be\s+)?(?:\w+ly\s+)?{_EXCLUDE}"), 8),
     (_compile(r"\bno new\b"), 4),
     (_compile(r"\bno evidence to rule out\b"), 8),
 )
 PRE_NEG_UNCERTAINTY_AFTER: Final = _compile(
-    rf"^(?:\W+[\w-]+){{0,6}}?\W+(?:cannot|can not|can't|could not|not)\s+(?:be\s+)?"
+    rf"^(?:\W+[\w-]+){{0,6}}?\W+{_CANNOT}\s+(?:be\s+)?"
     rf"(?:\w+ly\s+)?{_EXCLUDE}\b"
 )
 
@@ -190,7 +194,7 @@ NEGATION_BEFORE: Final[tuple[tuple[re.Pattern[str], int], ...]] = (
         ),
         10,
     ),
-    (_compile(r"\bwithout\b"), 10),
+    (_compile(cues.WITHOUT), 10),
     (_compile(r"\bnegative for\b"), 10),
     (_compile(r"\b(?:free|clear|resolution|removal|disappearance|drainage|history) of\b"), 6),
     (_compile(r"\brul(?:e|es|ed|ing) out\b"), 6),

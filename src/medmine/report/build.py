@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from medmine.core import MetricSet, MetricSpec
+from medmine.report.columns import metric_set, shown_columns
 from medmine.report.stats import TestResult, compare, holm, paired_key
 from medmine.run.store import RunStore
 
@@ -71,6 +73,8 @@ class Board:
     headline: str
     entries: list[Entry]
     key: str | None = None
+    declared: MetricSet | None = None
+    columns: tuple[MetricSpec, ...] = ()
     comparisons: list[Comparison] = field(default_factory=list)
     best_significant: bool = False
     note: str = ""
@@ -194,7 +198,9 @@ def _read_run(path: Path, label: str) -> tuple[RunInfo, list[dict[str, Any]]]:
 def _board(task: str, dataset: str, entries: list[Entry], seed: int) -> Board:
     """Sort a leaderboard and test the best model against every other (Holm across them)."""
     entries.sort(key=lambda e: (math.isnan(e.value), -e.value if not math.isnan(e.value) else 0))
-    board = Board(task, dataset, entries[0].headline, entries)
+    declared = metric_set(task, entries[0].headline)
+    board = Board(task, dataset, entries[0].headline, entries, declared=declared)
+    board.columns = shown_columns(declared, (e.metrics for e in entries))
     if len(entries) < 2:
         board.note = "only one model: nothing to compare"
         return board
@@ -202,7 +208,7 @@ def _board(task: str, dataset: str, entries: list[Entry], seed: int) -> Board:
         board.note = "no model has a headline value"
         return board
     keys = sorted({k for e in entries for row in e.per_sample.values() for k in row})
-    key = paired_key(task, board.headline, keys)
+    key = paired_key(declared, keys)
     board.key = key
     if key is None:
         board.note = "no per-sample score to compare models on: no significance test"
@@ -296,8 +302,7 @@ def pick_cases(data: ReportData, per_task: int, seed: int) -> dict[str, list[Cas
         pool: list[tuple[float, float, Entry, str]] = []
         for board in (b for b in data.boards if b.task == task):
             key = board.key or paired_key(
-                task,
-                board.headline,
+                board.declared or metric_set(task, board.headline),
                 sorted({k for e in board.entries for r in e.per_sample.values() for k in r}),
             )
             for e in board.entries:

@@ -55,13 +55,15 @@ def to_latex(data: ReportData) -> str:
         w(f"% NOTE: {notice}\n")
     for b in data.boards:
         w("\\begin{table}[ht]\n\\centering\n\\small\n")
-        caption = f"{escape(b.task)} on {escape(b.dataset)} (headline: {escape(b.headline)})."
+        head = b.declared.headline.label if b.declared else b.headline
+        caption = f"{escape(b.task)} on {escape(b.dataset)} (headline: {escape(head)})."
         caption += " " + escape(b.note[:1].upper() + b.note[1:]) + "."
         w(f"\\caption{{{caption}}}\n")
-        w("\\begin{tabular}{lrrrrrr}\n\\toprule\n")
+        extra = "".join(f" & {escape(c.label)}" for c in b.columns)
+        w(f"\\begin{{tabular}}{{lrr{'r' * len(b.columns)}rrrr}}\n\\toprule\n")
         w(
-            f"Model & {escape(b.headline)} & 95\\% CI & $n$ & Parse fail. & Refused & Errors \\\\\n"
-            "\\midrule\n"
+            f"Model & {escape(head)} & 95\\% CI{extra} & $n$ & Parse fail. & Refused & Errors"
+            " \\\\\n\\midrule\n"
         )
         for i, e in enumerate(b.entries):
             value = _num(e.value)
@@ -69,6 +71,7 @@ def to_latex(data: ReportData) -> str:
                 value = f"\\textbf{{{value}}}"
             ci = f"{_num(e.ci[0])}--{_num(e.ci[1])}" if e.ci else "--"
             fails = " & ".join(_pct(e.metrics.get(k)) for k in FAILURE_KEYS)
-            w(f"{escape(e.model)} & {value} & {ci} & {e.n} & {fails} \\\\\n")
+            cols = "".join(f" & {_num(e.metrics.get(c.key, math.nan))}" for c in b.columns)
+            w(f"{escape(e.model)} & {value} & {ci}{cols} & {e.n} & {fails} \\\\\n")
         w("\\bottomrule\n\\end{tabular}\n\\end{table}\n\n")
     return out.getvalue()

@@ -12,6 +12,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from medmine.core import MetricSet
+from medmine.report.columns import format_value, metric_set, shown_columns
 from medmine.run.store import RunStore
 
 
@@ -26,6 +28,12 @@ class Row:
     value: float
     ci: tuple[float, float] | None
     metrics: dict[str, float]
+    declared: MetricSet | None = None
+
+    @property
+    def spec(self) -> MetricSet:
+        """The task's declared metrics (headline first)."""
+        return self.declared or metric_set(self.task, self.headline)
 
 
 @dataclass
@@ -40,16 +48,6 @@ class Leaderboard:
     concurrency: dict[str, Any] = field(default_factory=dict)
 
 
-SECONDARY = {
-    "classification": ("balanced_accuracy", "macro_f1", "cohen_kappa", "auroc"),
-    "segmentation": ("iou", "hd95"),
-    "localization": ("hit_rate", "distance_error"),
-    "detection": ("ap50", "f1_50"),
-    "diagnosis": ("macro_f1", "micro_f1"),
-    "report_generation": ("bleu4", "rouge_l", "cider_d", "ce_f1"),
-}
-
-
 def load_leaderboard(run_dir: Path) -> Leaderboard:
     """Read a run directory's scores (sorted: task, dataset, best headline first)."""
     path = run_dir / RunStore.FILENAME
@@ -61,10 +59,14 @@ def load_leaderboard(run_dir: Path) -> Leaderboard:
         for sc in store.scores():
             m = sc["metrics"]
             head = sc["headline"]
+            declared = metric_set(sc["task"], head)
+            head = declared.headline.key if declared.headline.key in m else head
             lo, hi = m.get(f"{head}_ci_low"), m.get(f"{head}_ci_high")
             ci = (lo, hi) if lo is not None and hi is not None else None
-            rows.append(Row(sc["task"], sc["dataset"], sc["model"], head, m[head], ci, m))
-        rows.sort(key=lambda r: (r.task, r.dataset, -_num(r.value), r.model))
+            row = Row(sc["task"], sc["dataset"], sc["model"], head, m.get(head, math.nan), ci, m)
+            row.declared = declared
+            rows.append(row)
+        rows.sort(key=lambda r: (r.task, r.dataset, _rank(r), r.model))
         bad = store.bad_samples()
         groups: dict[tuple[str, str], list[str]] = {}
         for b in bad:
@@ -89,6 +91,14 @@ def load_leaderboard(run_dir: Path) -> Leaderboard:
         )
     finally:
         store.close()
+
+
+def _rank(r: Row) -> float:
+    """Sort key of a row's headline: best first, whichever direction is better."""
+    value = _num(r.value)
+    if r.spec.headline.higher_is_better or value == -math.inf:
+        return -value
+    return value
 
 
 def _num(x: float | None) -> float:
@@ -136,30 +146,36 @@ def _cells(r: Row) -> list[str]:
     ]
 
 
+def _by_task(rows: list[Row]) -> list[tuple[str, list[Row]]]:
+    """Rows grouped by task, in the order the tasks first appear."""
+    tasks = list(dict.fromkeys(r.task for r in rows))
+    return [(t, [r for r in rows if r.task == t]) for t in tasks]
+
+
 def render_terminal(board: Leaderboard, console: Console) -> None:
     """Print one table per task, then failures and skipped work."""
     for notice in board.notices:
         console.print(f"[bold yellow]{notice}[/]")
-    tasks = list(dict.fromkeys(r.task for r in board.rows))
-    for task in tasks:
-        rows = [r for r in board.rows if r.task == task]
-        extra = [k for k in SECONDARY.get(task, ()) if any(k in r.metrics for r in rows)]
-        table = Table(title=f"{task} (headline: {rows[0].headline})", title_justify="left")
+    for task, rows in _by_task(board.rows):
+        spec = rows[0].spec
+        extra = shown_columns(spec, (r.metrics for r in rows))
+        table = Table(title=f"{task} (headline: {spec.headline.label})", title_justify="left")
         for col in ("dataset", "model"):
             table.add_column(col, overflow="fold")
-        for col in (rows[0].headline, "95% CI", *extra, "n", "fail/ref/err", "lat s", "$"):
+        for col in (spec.headline.label, "95% CI", *[e.label for e in extra]):
+            table.add_column(col, justify="right")
+        for col in ("n", "fail/ref/err", "lat s", "$"):
             table.add_column(col, justify="right")
         for r in rows:
             c = _cells(r)
-            fails = f"{c[7]}/{c[8]}/{c[9]}"
             table.add_row(
                 r.dataset,
                 r.model,
                 c[4],
                 c[5],
-                *[_fmt(r.metrics.get(k)) for k in extra],
+                *[format_value(e, r.metrics.get(e.key)) for e in extra],
                 c[6],
-                fails,
+                f"{c[7]}/{c[8]}/{c[9]}",
                 c[10],
                 c[11],
             )
@@ -178,10 +194,26 @@ def to_markdown(board: Leaderboard) -> str:
     out.write("# medmine leaderboard\n\n")
     for notice in board.notices:
         out.write(f"> **{notice}**\n\n")
-    out.write("| " + " | ".join(COLUMNS) + " |\n")
-    out.write("|" + "|".join("---" for _ in COLUMNS) + "|\n")
-    for r in board.rows:
-        out.write("| " + " | ".join(_cells(r)) + " |\n")
+    for task, rows in _by_task(board.rows):
+        spec = rows[0].spec
+        extra = shown_columns(spec, (r.metrics for r in rows))
+        cols = [
+            "dataset",
+            "model",
+            spec.headline.label,
+            "95% CI",
+            *[e.label for e in extra],
+            *COLUMNS[6:],
+        ]
+        out.write(f"## {task} (headline: {spec.headline.label})\n\n")
+        out.write("| " + " | ".join(cols) + " |\n")
+        out.write("|" + "|".join("---" for _ in cols) + "|\n")
+        for r in rows:
+            c = _cells(r)
+            cells = [r.dataset, r.model, c[4], c[5]]
+            cells += [format_value(e, r.metrics.get(e.key)) for e in extra]
+            out.write("| " + " | ".join([*cells, *c[6:]]) + " |\n")
+        out.write("\n")
     if board.concurrency:
         conc = ", ".join(f"{k}: {v}" for k, v in board.concurrency.items())
         out.write(f"\nLatency measured at concurrency {conc}.\n")
@@ -195,7 +227,9 @@ def to_markdown(board: Leaderboard) -> str:
 
 def to_csv(board: Leaderboard) -> str:
     """Every metric of every row as CSV (one row per model, task and dataset)."""
-    keys = sorted({k for r in board.rows for k in r.metrics})
+    declared = [spec.key for r in board.rows for spec in r.spec.all() if spec.key in r.metrics]
+    rest = sorted({k for r in board.rows for k in r.metrics} - set(declared))
+    keys = [*dict.fromkeys(declared), *rest]
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(["task", "dataset", "model", "headline", "value", *keys])

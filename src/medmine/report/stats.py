@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import binom
 
+from medmine.core import MetricSet
 from medmine.metrics.bootstrap import mean_ci, resample_indices
 
 # Relative tolerance when comparing null statistics with the observed one (float sums differ in
@@ -215,29 +216,25 @@ def patient_bootstrap_ci(
 
 # --------------------------------------------------------------------------- model comparison
 
-# Per task, the per-sample score that a paired test compares. A headline computed over the whole
-# corpus (AP50, corpus BLEU, macro F1 over labels) has no per-sample value: its closest
-# per-sample counterpart is tested and the report says which one.
-PAIRED_KEY: dict[str, str] = {
-    "classification": "correct",
-    "segmentation": "dice",
-    "localization": "hit",
-    "detection": "tp/fp/fn",
-    "diagnosis": "f1",
-    "report_generation": "bleu_4",
-}
 
+def paired_key(declared: MetricSet, keys: Sequence[str]) -> str | None:
+    """The per-sample score to compare two models on, from the task's metric declaration.
 
-def paired_key(task: str, headline: str, keys: Sequence[str]) -> str | None:
-    """The per-sample score to compare two models on for this task, or None when none fits."""
-    if headline in keys:
-        return headline
-    known = PAIRED_KEY.get(task)
-    if known == "tp/fp/fn" and {"tp", "fp", "fn"} <= set(keys):
-        return known
-    if known in keys:
-        return known
-    return keys[0] if len(keys) == 1 else None
+    The headline's declared per-sample value when the rows have it; a corpus-level headline
+    (AP50, corpus BLEU, macro F1 over labels) declares its closest per-sample counterpart
+    (``"tp/fp/fn"``: per-image counts whose corpus F1 is bootstrapped). Failing that, the
+    first secondary metric whose per-sample value the rows have; None when none fits.
+    """
+    have = set(keys)
+    for spec in declared.all():
+        key = spec.per_sample
+        if key == "tp/fp/fn" and {"tp", "fp", "fn"} <= have:
+            return key
+        if key is not None and key in have:
+            return key
+    if declared.headline.key in have:
+        return declared.headline.key
+    return None
 
 
 def _f1_from_counts(counts: np.ndarray, idx: np.ndarray) -> float:

@@ -1,4 +1,7 @@
-"""Shared readers of free-text model answers: JSON blocks and refusals."""
+"""Shared readers of free-text model answers: JSON blocks and refusals.
+
+Refusal cues come from the one shared vocabulary, :mod:`medmine.cues`.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +10,10 @@ import json
 import re
 from typing import Any
 
+from medmine.cues import is_refusal
+
 _FLAT = re.compile(r"\{[^{}]*\}|\[[^\[\]]*\]")
 _FENCE = re.compile(r"```(?:json|JSON|python)?\s*(.*?)```", re.S)
-_REFUSAL = re.compile(
-    r"\b(?:i\s*(?:am|'m)\s*(?:not able|unable)|i\s*(?:can(?:'|no)t|cannot|won't|will not)"
-    r"\s+(?:provide|give|make|offer|diagnose|analy[sz]e|interpret|help|assist|determine|identify"
-    r"|classify|answer)|as an ai\b|not (?:able|qualified) to (?:provide|diagnose|make)"
-    r"|i(?:'m| am) sorry,? but)",
-    re.I,
-)
 
 
 def strip_markup(text: str) -> str:
@@ -76,4 +74,4 @@ def _loads(blob: str) -> Any:
 
 def looks_like_refusal(text: str) -> bool:
     """True when the answer declines the task (used only when nothing usable was found)."""
-    return bool(_REFUSAL.search(text))
+    return is_refusal(text)

@@ -1,15 +1,24 @@
-"""Disease classification: one label out of the dataset's label set, from an image."""
+"""Disease classification: one label out of the dataset's label set, from an image.
+
+How an answer becomes a prediction is written down, rule by rule, in
+:mod:`medmine.tasks.label_reader` (negation both ways, complements in two-label sets, a stated
+final answer over a differential, refusals, "cannot determine", ambiguity) and
+:mod:`medmine.tasks.label_names` (singular/plural, hyphens, the longest specific name, anatomy
+words); the cue words are the shared vocabulary in :mod:`medmine.cues`. The metrics are
+declared in :data:`METRICS`.
+"""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
+from typing import ClassVar
 
 from medmine.core import (
     GenerationSettings,
     LabelTarget,
+    MetricSet,
+    MetricSpec,
     ParseStatus,
     Prediction,
     Request,
@@ -22,7 +31,8 @@ from medmine.core import (
 )
 from medmine.metrics.bootstrap import bootstrap_ci, mean_ci
 from medmine.metrics.classification import classification_report, encode, macro_f1_codes
-from medmine.tasks.answer_text import json_candidates, looks_like_refusal, strip_markup
+from medmine.tasks.label_names import norm as _norm
+from medmine.tasks.label_reader import LABEL_KEYS, READER_VERSION, parse_label
 from medmine.tasks.registry import register_task
 
 PROMPT = """\
@@ -43,152 +53,18 @@ _MODALITY = {
     "endoscopy": "endoscopy",
 }
 
-_LABEL_KEYS = ("label", "diagnosis", "answer", "class", "category", "prediction", "classification")
-_PROB_KEYS = ("probabilities", "probability", "scores", "confidences")
-_NEGATION = re.compile(
-    r"\b(?:no|not|without|rule[sd]? out|unlikely|exclude[sd]?|negative for)\W+"
-    r"(?:\w+\W+){0,2}$",
-    re.I,
+
+#: What this task reports; every view (terminal, Markdown, CSV, HTML, LaTeX, paired
+#: tests) reads this declaration.
+METRICS = MetricSet(
+    headline=MetricSpec("accuracy", "accuracy", per_sample="correct"),
+    secondary=(
+        MetricSpec("balanced_accuracy", "balanced acc."),
+        MetricSpec("macro_f1", "macro-F1"),
+        MetricSpec("cohen_kappa", "kappa"),
+        MetricSpec("auroc", "AUROC"),
+    ),
 )
-_ANSWER_LINE = re.compile(
-    r"(?:final answer|answer|diagnosis|classification|label|category)"
-    r"\s*(?:is)?\s*[:=\-]\s*(.+)",
-    re.I,
-)
-
-
-@dataclass(frozen=True)
-class LabelMatcher:
-    """Finds mentions of a label set's names, synonyms and abbreviations in free text."""
-
-    labels: tuple[str, ...]
-    pattern: re.Pattern[str]
-    lookup: Mapping[str, str]
-
-    def mentions(self, text: str) -> list[tuple[str, int]]:
-        """(canonical label, position) of every non-overlapping mention, longest names first."""
-        return [(self.lookup[m.group(0).lower()], m.start()) for m in self.pattern.finditer(text)]
-
-    def resolve(self, word: str) -> str | None:
-        """The canonical label a single name stands for, if it is one."""
-        return self.lookup.get(_norm(word))
-
-
-def _norm(s: str) -> str:
-    return re.sub(r"[\s_\-]+", " ", s.strip().strip(".\"'").lower())
-
-
-@lru_cache(maxsize=256)
-def _matcher(
-    labels: tuple[str, ...], names: tuple[tuple[str, tuple[str, ...]], ...]
-) -> LabelMatcher:
-    lookup: dict[str, str] = {}
-    for lab in labels:
-        lookup[_norm(lab)] = lab
-    for lab, words in names:
-        for w in words:
-            lookup.setdefault(_norm(w), lab)
-    alternatives = sorted(lookup, key=len, reverse=True)
-    body = "|".join(re.escape(a).replace(r"\ ", r"[\s_\-]+") for a in alternatives)
-    pattern = re.compile(rf"(?<![\w]){'(?:' + body + ')'}(?![\w])", re.I)
-    # Mentions are looked up after normalising separators.
-    norm_lookup = _NormLookup(lookup)
-    return LabelMatcher(labels, pattern, norm_lookup)
-
-
-class _NormLookup(dict):  # type: ignore[type-arg]
-    """A dict that normalises whitespace/underscores/hyphens in keys before looking up."""
-
-    def __getitem__(self, key: str) -> str:
-        return super().__getitem__(_norm(key))
-
-    def get(self, key: str, default: str | None = None) -> str | None:  # type: ignore[override]
-        return super().get(_norm(key), default)
-
-
-def matcher_for(target: LabelTarget) -> LabelMatcher:
-    """The (cached) matcher for a dataset's label set and names."""
-    names = tuple(sorted((k, tuple(v)) for k, v in target.names.items()))
-    return _matcher(tuple(target.labels), names)
-
-
-def parse_label(
-    text: str, target: LabelTarget
-) -> tuple[str | None, ParseStatus, str | None, dict[str, float] | None]:
-    """Read one label (and optional probabilities) from a free-text answer.
-
-    Order: a JSON object with a label key; an "Answer: X" line; otherwise the label names in the
-    prose. Negated mentions ("no melanoma") are ignored when another mention remains. Several
-    different labels named → unparseable ("ambiguous: ..."), scored as wrong and counted.
-    Nothing found → refused when the text declines, else unparseable.
-    """
-    matcher = matcher_for(target)
-    probs: dict[str, float] | None = None
-    for value in reversed(json_candidates(text)):
-        if isinstance(value, list) and len(value) == 1 and isinstance(value[0], dict):
-            value = value[0]
-        if not isinstance(value, dict):
-            continue
-        lowered = {str(k).lower(): v for k, v in value.items()}
-        probs = _read_probs(next((lowered[k] for k in _PROB_KEYS if k in lowered), None), matcher)
-        raw = next((lowered[k] for k in _LABEL_KEYS if k in lowered), None)
-        if isinstance(raw, str):
-            label = matcher.resolve(raw)
-            if label is not None:
-                return label, ParseStatus.OK, None, probs
-            found = {lab for lab, _ in matcher.mentions(raw)}
-            if len(found) == 1:
-                return found.pop(), ParseStatus.REPAIRED, f"label text {raw!r}", probs
-        if probs:
-            best = max(probs, key=lambda k: probs[k])
-            return best, ParseStatus.REPAIRED, "label taken from the highest probability", probs
-
-    plain = strip_markup(text)
-    if not plain:
-        return None, ParseStatus.UNPARSEABLE, "empty answer", None
-    whole = matcher.resolve(plain)
-    if whole is not None:
-        return whole, ParseStatus.OK, None, probs
-    for line in reversed(plain.splitlines()):
-        m = _ANSWER_LINE.search(line)
-        if m:
-            found = _affirmed(m.group(1), matcher)
-            if len(found) == 1:
-                return found.pop(), ParseStatus.REPAIRED, "label read from an answer line", probs
-    found = _affirmed(plain, matcher)
-    if len(found) == 1:
-        return found.pop(), ParseStatus.REPAIRED, "label read from prose", probs
-    if len(found) > 1:
-        return None, ParseStatus.UNPARSEABLE, f"ambiguous: names {sorted(found)}", probs
-    if looks_like_refusal(plain):
-        return None, ParseStatus.REFUSED, "the model declined", None
-    return None, ParseStatus.UNPARSEABLE, "no label of the label set named", None
-
-
-def _affirmed(text: str, matcher: LabelMatcher) -> set[str]:
-    mentions = matcher.mentions(text)
-    affirmed = {lab for lab, pos in mentions if not _NEGATION.search(text[max(0, pos - 40) : pos])}
-    return affirmed or {lab for lab, _ in mentions}
-
-
-def _read_probs(raw: object, matcher: LabelMatcher) -> dict[str, float] | None:
-    if not isinstance(raw, dict):
-        return None
-    out: dict[str, float] = {}
-    for k, v in raw.items():
-        label = matcher.resolve(str(k))
-        try:
-            p = float(v)
-        except (TypeError, ValueError):
-            continue
-        if label is not None and 0.0 <= p <= 100.0 and p == p:
-            out[label] = p
-    if not out:
-        return None
-    total = sum(out.values())
-    if total > 1.0 + 1e-6:  # percentages or unnormalised scores: normalise
-        out = {k: v / total for k, v in out.items()}
-    return out
 
 
 @dataclass
@@ -197,9 +73,10 @@ class ClassificationTask:
 
     ask_probabilities: bool = False
     settings: GenerationSettings = field(default_factory=lambda: GenerationSettings(max_tokens=256))
+    metrics: ClassVar[MetricSet] = METRICS
     name: str = "classification"
     kind: TaskKind = TaskKind.CLASSIFICATION
-    version: str = "1"
+    version: str = "2"
 
     def applies_to(self, sample: Sample) -> bool:
         """Needs an image and a label target."""
@@ -292,7 +169,7 @@ class ClassificationTask:
         return TaskScores(
             metrics=metrics,
             per_sample={s.id: {"correct": c} for s, c in zip(samples, correct, strict=True)},
-            headline="accuracy",
+            headline=METRICS.headline.key,
             tables={
                 "confusion": {"labels": labels, "matrix": rep.confusion},
                 "per_class": rep.per_class,
@@ -307,8 +184,8 @@ class ClassificationTask:
                 PROB_FIELD,
                 self.version,
                 self.ask_probabilities,
-                _LABEL_KEYS,
-                _NEGATION.pattern,
+                LABEL_KEYS,
+                READER_VERSION,
             ]
         )
 

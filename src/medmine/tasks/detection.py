@@ -20,13 +20,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from medmine.core import (
     BoxesTarget,
     GenerationSettings,
+    MetricSet,
+    MetricSpec,
     Prediction,
     Request,
     Response,
@@ -68,6 +70,19 @@ GtRow = tuple[str, tuple[float, float, float, float]]
 PredRow = tuple[str, tuple[float, float, float, float], float]
 
 
+#: What this task reports; every view (terminal, Markdown, CSV, HTML, LaTeX, paired
+#: tests) reads this declaration.
+METRICS = MetricSet(
+    headline=MetricSpec("ap50", "AP50", per_sample="tp/fp/fn"),
+    secondary=(
+        MetricSpec("f1", "F1@0.5", per_sample="tp/fp/fn"),
+        MetricSpec("precision", "precision@0.5"),
+        MetricSpec("recall", "recall@0.5"),
+        MetricSpec("ap", "AP@[.5:.95]"),
+    ),
+)
+
+
 @dataclass
 class DetectionTask:
     """Detection as labelled boxes; COCO AP50 (headline), AP@[.5:.95], P/R/F1 at IoU 0.5."""
@@ -77,6 +92,7 @@ class DetectionTask:
         default_factory=lambda: GenerationSettings(max_tokens=1024)
     )
     ci_resamples: int = 200
+    metrics: ClassVar[MetricSet] = METRICS
     name: str = "detection"
     kind: TaskKind = TaskKind.DETECTION
     version: str = "1"
@@ -208,7 +224,9 @@ class DetectionTask:
                 n_resamples=int(self.ci_resamples),
             )
             metrics["ap50_ci_low"], metrics["ap50_ci_high"] = lo, hi
-        return TaskScores(metrics=metrics, per_sample=per_sample, headline="ap50", tables=tables)
+        return TaskScores(
+            metrics=metrics, per_sample=per_sample, headline=METRICS.headline.key, tables=tables
+        )
 
     def template_hash(self) -> str:
         """Hash of the prompt template, the parser version and the options."""

@@ -19,12 +19,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
 from medmine.chexpert import OBSERVATIONS
 from medmine.core import (
     GenerationSettings,
+    MetricSet,
+    MetricSpec,
     ObservationsTarget,
     ParseStatus,
     Prediction,
@@ -101,6 +104,17 @@ _REPORT_BLOCK = '\n\nReport:\n"""\n{text}\n"""'
 VALUE_WORDS: tuple[str, ...] = ("positive", "negative", "uncertain", "not mentioned")
 
 
+#: What this task reports; every view (terminal, Markdown, CSV, HTML, LaTeX, paired
+#: tests) reads this declaration.
+METRICS = MetricSet(
+    headline=MetricSpec("macro_f1", "macro-F1", per_sample="f1"),
+    secondary=(
+        MetricSpec("micro_f1", "micro-F1"),
+        MetricSpec("sample_f1", "sample F1", per_sample="f1"),
+    ),
+)
+
+
 @dataclass
 class DiagnosisTask:
     """Diagnosis: the 14 CheXpert observations from a report (or image); macro F1 headline.
@@ -114,6 +128,7 @@ class DiagnosisTask:
     source: str = "auto"
     max_report_chars: int = 20000
     settings: GenerationSettings = field(default_factory=lambda: GenerationSettings(max_tokens=512))
+    metrics: ClassVar[MetricSet] = METRICS
     name: str = "diagnosis"
     kind: TaskKind = TaskKind.DIAGNOSIS
     version: str = "1"
@@ -276,7 +291,7 @@ class DiagnosisTask:
         return TaskScores(
             metrics=metrics,
             per_sample=per_sample,
-            headline="macro_f1",
+            headline=METRICS.headline.key,
             tables={
                 "per_observation": rep.per_label,
                 "macro_labels": rep.macro_labels,

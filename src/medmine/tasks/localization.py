@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
@@ -21,6 +21,8 @@ from medmine.core import (
     GenerationSettings,
     LandmarkTarget,
     MaskTarget,
+    MetricSet,
+    MetricSpec,
     ParseStatus,
     Prediction,
     Request,
@@ -72,6 +74,22 @@ _WHAT = {
 }
 
 
+#: What this task reports; every view (terminal, Markdown, CSV, HTML, LaTeX, paired
+#: tests) reads this declaration.
+METRICS = MetricSet(
+    headline=MetricSpec("hit_rate", "hit rate", per_sample="hit"),
+    secondary=(
+        MetricSpec(
+            "distance_error_mean",
+            "distance error (/diagonal)",
+            higher_is_better=False,
+            per_sample="distance",
+        ),
+        MetricSpec("iou_mean", "IoU", per_sample="iou"),
+    ),
+)
+
+
 @dataclass
 class LocalizationTask:
     """Localization of a named structure; hit rate (headline), box IoU, distance error."""
@@ -80,6 +98,7 @@ class LocalizationTask:
     answer: AnswerForm = "box"
     hit_radius: float = 0.05
     settings: GenerationSettings = field(default_factory=lambda: GenerationSettings(max_tokens=256))
+    metrics: ClassVar[MetricSet] = METRICS
     name: str = "localization"
     kind: TaskKind = TaskKind.LOCALIZATION
     version: str = "1"
@@ -205,7 +224,7 @@ class LocalizationTask:
         return TaskScores(
             metrics=metrics,
             per_sample=per_sample,
-            headline="hit_rate",
+            headline=METRICS.headline.key,
             tables={"hit_rule_counts": rules, "unreadable_targets": unreadable},
         )
 

@@ -6,7 +6,7 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-from medmine.core import Task
+from medmine.core import MetricSet, Task
 
 _TASKS: dict[str, Callable[..., Task]] = {}
 
@@ -47,3 +47,15 @@ def make_task(name: str, **options: Any) -> Task:
             f"unknown task {name!r}; known tasks: {', '.join(sorted(_TASKS))}"
         ) from None
     return factory(**options)
+
+
+def task_metrics(name: str) -> MetricSet | None:
+    """The metrics a registered task declares (None for a task name nobody registered)."""
+    _load_builtins()
+    factory = _TASKS.get(name)
+    if factory is None:
+        return None
+    declared = getattr(factory, "metrics", None)
+    if isinstance(declared, MetricSet):
+        return declared
+    return make_task(name).metrics

@@ -30,12 +30,15 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
 from medmine.chexpert import OBSERVATIONS, label_report
 from medmine.core import (
     GenerationSettings,
+    MetricSet,
+    MetricSpec,
     ParseStatus,
     Prediction,
     ReportTarget,
@@ -189,6 +192,20 @@ def reference_text(target: ReportTarget, section: str) -> str:
     return " ".join(x.strip() for x in (target.findings, target.impression) if x.strip())
 
 
+#: What this task reports; every view (terminal, Markdown, CSV, HTML, LaTeX, paired
+#: tests) reads this declaration.
+METRICS = MetricSet(
+    headline=MetricSpec("bleu_4", "BLEU-4", per_sample="bleu_4"),
+    secondary=(
+        MetricSpec("rouge_l", "ROUGE-L", per_sample="rouge_l"),
+        MetricSpec("cider_d", "CIDEr-D", per_sample="cider_d"),
+        MetricSpec("meteor", "METEOR", per_sample="meteor"),
+        MetricSpec("ce_micro_f1", "CE F1 (micro)", per_sample="ce_f1"),
+        MetricSpec("ce_macro_f1", "CE F1 (macro)"),
+    ),
+)
+
+
 @dataclass
 class ReportGenerationTask:
     """Report generation from image(s): BLEU-1..4 (headline BLEU-4), ROUGE-L, CIDEr-D, METEOR, CE.
@@ -203,6 +220,7 @@ class ReportGenerationTask:
     modality: str = "chest radiograph"
     model_metrics: list[str] = field(default_factory=list)
     settings: GenerationSettings = field(default_factory=lambda: GenerationSettings(max_tokens=512))
+    metrics: ClassVar[MetricSet] = METRICS
     name: str = "report_generation"
     kind: TaskKind = TaskKind.REPORT_GENERATION
     version: str = "1"
@@ -339,7 +357,9 @@ class ReportGenerationTask:
                 row["meteor"] = float(meteor_per[i])
             per_sample[sid] = row
         tables["section"] = self.section
-        return TaskScores(metrics=metrics, per_sample=per_sample, headline="bleu_4", tables=tables)
+        return TaskScores(
+            metrics=metrics, per_sample=per_sample, headline=METRICS.headline.key, tables=tables
+        )
 
     def template_hash(self) -> str:
         """Hash of the prompt, the parser version and the options that change the scores."""

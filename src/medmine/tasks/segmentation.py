@@ -12,13 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from medmine.core import (
     GenerationSettings,
     MaskTarget,
+    MetricSet,
+    MetricSpec,
     Prediction,
     Request,
     Response,
@@ -91,6 +93,22 @@ def pixel_spacing(sample: Sample) -> tuple[float, float] | None:
     return float(arr[0]), float(arr[1])
 
 
+#: What this task reports; every view (terminal, Markdown, CSV, HTML, LaTeX, paired
+#: tests) reads this declaration.
+METRICS = MetricSet(
+    headline=MetricSpec("dice", "Dice", per_sample="dice"),
+    secondary=(
+        MetricSpec("iou", "IoU", per_sample="iou"),
+        # Distances are in pixels, or in pixel_spacing units when the samples give a spacing
+        # (``tables["distance_units"]``).
+        MetricSpec(
+            "hd95_median", "HD95 (median)", higher_is_better=False, per_sample="hd95", fmt=".1f"
+        ),
+        MetricSpec("assd_mean", "ASSD", higher_is_better=False, per_sample="assd", fmt=".1f"),
+    ),
+)
+
+
 @dataclass
 class SegmentationTask:
     """Segmentation as polygons; Dice (headline), IoU, HD95, ASSD as medpy defines them."""
@@ -99,6 +117,7 @@ class SegmentationTask:
     settings: GenerationSettings = field(
         default_factory=lambda: GenerationSettings(max_tokens=2048)
     )
+    metrics: ClassVar[MetricSet] = METRICS
     name: str = "segmentation"
     kind: TaskKind = TaskKind.SEGMENTATION
     version: str = "1"
@@ -244,7 +263,7 @@ def _aggregate(
     return TaskScores(
         metrics=metrics,
         per_sample=per_sample,
-        headline="dice",
+        headline=METRICS.headline.key,
         tables={"distance_units": units, "unreadable_targets": unreadable},
     )
 
