@@ -68,7 +68,7 @@ def build_app(session: ReviewSession, token: str) -> Starlette:
                 "Cache-Control": "no-store",
                 "Referrer-Policy": "no-referrer",
                 "Content-Security-Policy": (
-                    "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; "
+                    "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; "
                     "script-src 'unsafe-inline'; connect-src 'self'"
                 ),
             },

@@ -37,7 +37,7 @@ class ReviewSession:
         *,
         reviewer: str,
         model: str | None = None,
-        spec: PlanSpec = PlanSpec(),
+        spec: PlanSpec | None = None,
         replan: bool = False,
         keep_plan: bool = False,
         data_root: Path | None = None,
@@ -57,7 +57,7 @@ class ReviewSession:
         if not self.items:
             raise ReviewError(f"{run_dir}: the run holds no answer to review")
         self.finder = MediaFinder(run_dir, self.manifest, data_root)
-        self.plan = self._plan(spec, replan, keep_plan)
+        self.plan = self._plan(spec or PlanSpec(), replan, keep_plan)
         self.notes: list[str] = []
 
     def close(self) -> None:

@@ -97,7 +97,8 @@ class ReviewStore:
         """Item -> its latest decision."""
         rows = self.con.execute(
             "SELECT item, task, dataset, sample_id, model, action, value, reviewer, created"
-            " FROM review_decisions WHERE id IN (SELECT MAX(id) FROM review_decisions GROUP BY item)"
+            " FROM review_decisions"
+            " WHERE id IN (SELECT MAX(id) FROM review_decisions GROUP BY item)"
             " ORDER BY id"
         )
         return {
