@@ -25,7 +25,9 @@ import httpx
 import pytest
 from cdp_browser import NEEDS_CHROMIUM, page
 
-pytest.importorskip("starlette", reason="the review extra is not installed: pip install '.[review]'")
+pytest.importorskip(
+    "starlette", reason="the review extra is not installed: pip install '.[review]'"
+)
 pytest.importorskip("uvicorn", reason="the review extra is not installed: pip install '.[review]'")
 
 pytestmark = NEEDS_CHROMIUM
@@ -51,9 +53,26 @@ def mined(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str
     folder = images.parent  # <demo>/endoscopy/<split>
     run = base / "mined"
     out = subprocess.run(
-        [sys.executable, "-m", "medmine", "mine", str(folder), "--task", "detection",
-         "--labels", "polyp", "--model", "blob-detector", "--out", str(run), "--yes"],
-        env=env, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "medmine",
+            "mine",
+            str(folder),
+            "--task",
+            "detection",
+            "--labels",
+            "polyp",
+            "--model",
+            "blob-detector",
+            "--out",
+            str(run),
+            "--yes",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert out.returncode == 0, out.stdout + out.stderr
     return run, env
@@ -67,9 +86,20 @@ def server(mined: tuple[Path, dict[str, str]]) -> Iterator[tuple[str, subprocess
 
 def _serve(run: Path, env: dict[str, str]) -> Iterator[tuple[str, subprocess.Popen[str]]]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "medmine", "review", str(run), "--no-browser",
-         "--reviewer", "dr tester"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [
+            sys.executable,
+            "-m",
+            "medmine",
+            "review",
+            str(run),
+            "--no-browser",
+            "--reviewer",
+            "dr tester",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     url = None
     deadline = time.monotonic() + 60
@@ -214,7 +244,10 @@ def test_decisions_in_the_browser_are_saved_resumed_and_exported(
     out = tmp_path / "export"
     done = subprocess.run(
         [sys.executable, "-m", "medmine", "review", str(run), "--export", str(out)],
-        env=env, capture_output=True, text=True, timeout=120,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     with (out / "reviewed_labels.csv").open(newline="") as fh:
@@ -223,8 +256,9 @@ def test_decisions_in_the_browser_are_saved_resumed_and_exported(
     assert exported[items[with_box]["sample_id"]]["reviewer"] == "dr tester"
     assert exported[items[0]["sample_id"]]["decision"] == "accept"
     assert exported[items[with_box + 1]["sample_id"]]["reviewed_labels"] == ""
-    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00",
-                        exported[items[0]["sample_id"]]["reviewed_at"])
+    assert re.fullmatch(
+        r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", exported[items[0]["sample_id"]]["reviewed_at"]
+    )
     coco = json.loads((out / "reviewed.coco.json").read_text())
     img = next(i for i in coco["images"] if i["file_name"] == items[with_box]["sample_id"])
     ann = [a for a in coco["annotations"] if a["image_id"] == img["id"]]
