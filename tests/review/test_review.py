@@ -196,7 +196,7 @@ def test_bad_corrections_are_refused_with_the_reason(run_copy: Path) -> None:
 
 
 def test_missing_run_and_empty_reviewer_are_clear_errors(tmp_path: Path, run_copy: Path) -> None:
-    with pytest.raises(ReviewError, match="no run.sqlite"):
+    with pytest.raises(ReviewError, match=r"no run\.sqlite"):
         ReviewSession(tmp_path, reviewer="a")
     with pytest.raises(ReviewError, match="--reviewer"):
         ReviewSession(run_copy, reviewer=" ")

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from cdp_browser import NEEDS_CHROMIUM, page
 
 pytest.importorskip(
@@ -193,13 +194,12 @@ def test_decisions_in_the_browser_are_saved_resumed_and_exported(
         width = items[with_box]["image_size"][0]
         rect = dt.evaluate(
             """(() => {
-              const zoom = document.querySelector('#stage').getBoundingClientRect().width / %d;
+              const zoom = document.querySelector('#stage').getBoundingClientRect().width / WIDTH;
               for (const r of document.querySelectorAll('svg rect.box')) {
                 const b = r.getBoundingClientRect(), x = b.x + b.width / 2, y = b.y + b.height / 2;
                 if (document.elementFromPoint(x, y) === r) return {x, y, zoom, i: +r.dataset.index};
               }
-              return null; })()"""
-            % width
+              return null; })()""".replace("WIDTH", str(width))
         )
         assert rect is not None, "no box can be grabbed at its centre"
         dt.drag(rect["x"], rect["y"], rect["x"] + 40, rect["y"] + 24)
