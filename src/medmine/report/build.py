@@ -117,6 +117,7 @@ class Case:
     stored_model: str = ""
     prediction: Any = None
     truth: str = ""
+    reference: str = ""  # report generation: the reference report, shown beside the answer
 
 
 @dataclass
