@@ -21,6 +21,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+from matplotlib.transforms import Bbox
 
 # Okabe & Ito (2008), "Color Universal Design": distinguishable under the common colour-vision
 # deficiencies. Yellow (#F0E442) is left out: too pale on white.
@@ -80,6 +82,11 @@ class ForestRow:
 
 
 def forest_plot(rows: Sequence[ForestRow], *, metric: str, models: Sequence[str]) -> str:
+    """:func:`forest_figure` as an SVG data URI."""
+    return to_data_uri(forest_figure(rows, metric=metric, models=models))
+
+
+def forest_figure(rows: Sequence[ForestRow], *, metric: str, models: Sequence[str]) -> Figure:
     """Estimates with 95% intervals, one line per (dataset, model), grouped under headings.
 
     The x axis spans 0..1 for metrics in that range (the data range otherwise); a model keeps
@@ -144,7 +151,7 @@ def forest_plot(rows: Sequence[ForestRow], *, metric: str, models: Sequence[str]
         ncol=min(3, max(1, len(handles))),
         frameon=False,
     )
-    return to_data_uri(fig)
+    return fig
 
 
 @dataclass(frozen=True)
@@ -160,11 +167,18 @@ class EfficiencyPoint:
 def efficiency_chart(
     points: Sequence[EfficiencyPoint], *, metric: str, models: Sequence[str]
 ) -> str:
+    """:func:`efficiency_figure` as an SVG data URI."""
+    return to_data_uri(efficiency_figure(points, metric=metric, models=models))
+
+
+def efficiency_figure(
+    points: Sequence[EfficiencyPoint], *, metric: str, models: Sequence[str]
+) -> Figure:
     """Score against mean latency (left) and cost per sample (right); every point labelled.
 
     Both axes start at zero. A panel where nothing was recorded says so instead of plotting.
     """
-    fig, axes = plt.subplots(1, 2, figsize=(MAX_WIDTH_IN, 3.3), sharey=True)
+    fig, axes = plt.subplots(1, 2, figsize=(MAX_WIDTH_IN, 3.8), sharey=True)
     panels = (
         (axes[0], "latency_s", "mean latency per answer (s)"),
         (axes[1], "cost_usd", "cost per sample (USD)"),
@@ -184,27 +198,64 @@ def efficiency_chart(
             continue
         if attr == "cost_usd" and max(xs) == 0:
             ax.set_xlabel(f"{xlabel}: all $0 (offline or cached)")
-        placed: list[float] = []
-        ax_pt = ax.bbox.height * 72 / fig.dpi  # axes height in points (label offsets)
+        marks = []
         for p in sorted(drawn, key=lambda q: -q.score):
             i = models.index(p.model) if p.model in models else 0
             x = getattr(p, attr)
             ax.plot(x, p.score, marker(i), color=color(i), ms=7, zorder=3)
-            y = p.score
-            step = top * 0.08  # push a label down until it clears the ones already placed
-            while any(abs(y - q) < step for q in placed):
-                y -= step
-            placed.append(y)
-            left = x > 0.5 * right  # labels of points on the right half go to their left
-            ax.annotate(
-                _short(p.model, 20),
-                (x, p.score),
-                xytext=(-8 if left else 8, (y - p.score) / top * ax_pt),
+            marks.append((x, p.score, _short(p.model, 20)))
+        ax.xaxis.set_major_locator(MaxNLocator(4))
+        _place_labels(fig, ax, marks)
+    axes[0].set_ylabel(metric)
+    return fig
+
+
+# Where a point's label may go, in points from the point: right, left, then further away.
+_OFFSETS = [
+    (dx, dy, ha)
+    for dy in sorted(range(-110, 111, 11), key=abs)
+    for dx, ha in ((8, "left"), (-8, "right"), (24, "left"), (-24, "right"))
+]
+
+
+def _place_labels(fig: Figure, ax: plt.Axes, marks: list[tuple[float, float, str]]) -> None:
+    """Label every point where its text overlaps no other label, no marker and stays inside
+    the axes (the first free place of :data:`_OFFSETS`); a leader line joins a moved label."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    frame = ax.get_window_extent(renderer)
+    obstacles = []
+    for x, y, _ in marks:
+        px, py = ax.transData.transform((x, y))
+        obstacles.append(Bbox.from_bounds(px - 5, py - 5, 10, 10))
+    for x, y, text in marks:
+        chosen = None
+        for dx, dy, ha in _OFFSETS:
+            ann = ax.annotate(
+                text,
+                (x, y),
+                xytext=(dx, dy),
                 textcoords="offset points",
-                ha="right" if left else "left",
+                ha=ha,
                 va="center",
                 fontsize=MIN_PT,
-                arrowprops={"arrowstyle": "-", "color": "#9aa3af", "lw": 0.6},
             )
-    axes[0].set_ylabel(metric)
-    return to_data_uri(fig)
+            box = ann.get_window_extent(renderer).expanded(1.05, 1.1)
+            ann.remove()
+            inside = frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0
+            if inside and box.y1 <= frame.y1 and not any(box.overlaps(o) for o in obstacles):
+                chosen = (dx, dy, ha, box)
+                break
+        dx, dy, ha, box = chosen or (8, 0, "left", None)  # crowded: the plain right-hand place
+        far = abs(dy) > 0 or abs(dx) > 8
+        ann = ax.annotate(
+            text,
+            (x, y),
+            xytext=(dx, dy),
+            textcoords="offset points",
+            ha=ha,
+            va="center",
+            fontsize=MIN_PT,
+            arrowprops={"arrowstyle": "-", "color": "#9aa3af", "lw": 0.6} if far else None,
+        )
+        obstacles.append(box if box is not None else ann.get_window_extent(renderer))
