@@ -179,6 +179,7 @@ def efficiency_figure(
     Both axes start at zero. A panel where nothing was recorded says so instead of plotting.
     """
     fig, axes = plt.subplots(1, 2, figsize=(MAX_WIDTH_IN, 3.8), sharey=True)
+    fig.subplots_adjust(wspace=0.3)
     panels = (
         (axes[0], "latency_s", "mean latency per answer (s)"),
         (axes[1], "cost_usd", "cost per sample (USD)"),
@@ -197,7 +198,7 @@ def efficiency_figure(
             ax.text(0.5, 0.5, "not recorded", ha="center", va="center", transform=ax.transAxes)
             continue
         if attr == "cost_usd" and max(xs) == 0:
-            ax.set_xlabel(f"{xlabel}: all $0 (offline or cached)")
+            ax.set_xlabel(f"{xlabel}\nall $0 (offline or cached)")
         marks = []
         for p in sorted(drawn, key=lambda q: -q.score):
             i = models.index(p.model) if p.model in models else 0
