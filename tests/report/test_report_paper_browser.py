@@ -113,9 +113,7 @@ def test_demo_report_renders_every_figure_with_db_numbers_and_no_overlap(
         expected.setdefault(key, []).append(s["metrics"][s["headline"]])
     assert len(cells) == len(expected)
     for c in cells:
-        values = [
-            v for v in expected[(c["task"], c["model"], c["category"])] if math.isfinite(v)
-        ]
+        values = [v for v in expected[(c["task"], c["model"], c["category"])] if math.isfinite(v)]
         if not values:  # no value: shown as a dash, never as a number
             assert c["value"] == "nan" and c["text"] == "—"
             continue

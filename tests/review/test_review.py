@@ -205,12 +205,17 @@ def test_missing_run_and_empty_reviewer_are_clear_errors(tmp_path: Path, run_cop
 
 
 def test_phrase_spans_find_the_labelers_phrases_in_the_original_text() -> None:
-    text = "FINDINGS: Mild  Cardiomegaly. No pleural effusion.\nIMPRESSION: Pneumonia."
+    text = (
+        "FINDINGS: Mild  Cardiomegaly. No pleural effusion. Possible pleural thickening.\n"
+        "IMPRESSION: Pneumonia. Bibasilar atelectasis."
+    )
     spans = phrase_spans(text)
     found = {text[s["start"] : s["end"]].lower(): s["observation"] for s in spans}
     assert found["cardiomegaly"] == "Cardiomegaly"
     assert found["effusion"] == "Pleural Effusion"  # the labeler's own phrase
     assert found["pneumonia"] == "Pneumonia"
+    assert found["atelectasis"] == "Atelectasis"  # the labeler's stem "atelecta", whole word
+    assert found["pleural thickening"] == "Pleural Other"  # the longer phrase wins
 
 
 # ----------------------------------------------------------------------------- web app

@@ -24,6 +24,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+# The DevTools helper is shared with the report's browser test, next to which it lives.
+sys.path.insert(0, str(Path(__file__).parents[1] / "report"))
 from cdp_browser import NEEDS_CHROMIUM, page
 
 pytest.importorskip(

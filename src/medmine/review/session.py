@@ -259,11 +259,13 @@ def phrase_spans(text: str) -> list[dict[str, Any]]:
     mentions = extract_mentions(split_sentences(clean_report(text)))
     spans: list[dict[str, Any]] = []
     taken: list[tuple[int, int]] = []
-    for m in mentions:
+    # Longer phrases first ("pleural thickening" before "thickening"); a phrase may be a stem
+    # ("atelecta"), so the match runs on to the end of its last word.
+    for m in sorted(mentions, key=lambda m: -len(m.text.strip())):
         words = [re.escape(w) for w in m.text.split()]
         if not words:
             continue
-        pattern = re.compile(r"\b" + r"\s+".join(words) + r"\b", re.IGNORECASE)
+        pattern = re.compile(r"\b" + r"\s+".join(words) + r"\w*", re.IGNORECASE)
         for hit in pattern.finditer(text):
             s, e = hit.span()
             if any(s < te and e > ts for ts, te in taken):

@@ -1,6 +1,7 @@
 """Headless Chromium driven through the DevTools protocol (a websocket on 127.0.0.1).
 
-Shared by the browser tests of the HTML report and of the review page: console messages and
+Shared by the browser tests of the HTML report and of the review page (tests/review puts this
+folder on ``sys.path``): console messages and
 exceptions are collected from before the page loads; mouse and keyboard input is dispatched
 as real input events; screenshots are PNG bytes.
 """
