@@ -56,7 +56,13 @@ class MediaFinder:
         return Media(image=image, text=sample.text, labels=labels)
 
     def _mined(self, sample_id: str) -> Media:
-        source = Path(str(self.manifest.get("source", "")))
+        named = str(self.manifest.get("source", ""))
+        if named.startswith("mine:"):
+            return Media(
+                missing=f"this mining run records its source only as {named!r} (report mining "
+                "does not keep the file's path), so the input cannot be shown"
+            )
+        source = Path(named)
         if not source.exists():
             return Media(missing=f"the mined source {str(source)!r} is not found on this machine")
         rendered = self.run_dir / "pixels" / f"{sample_id}.png"
