@@ -270,3 +270,72 @@ def test_decisions_in_the_browser_are_saved_resumed_and_exported(
     assert mask.is_file()
     precision = (out / "precision.csv").read_text()
     assert precision.startswith("label,predicted,reviewed,correct,unreadable,precision")
+
+
+def test_labels_and_observations_are_corrected_with_number_keys(tmp_path: Path) -> None:
+    """An evaluation run (two classifiers; the rule labeler on report text): ``2`` picks the
+    second label of a classification item; on a report, ``3`` toggles an observation and
+    ``c`` saves; highlighted phrases are shown."""
+    env = _env(tmp_path / "cache")
+    run = tmp_path / "eval"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "medmine",
+            "run",
+            "demo",
+            "--limit",
+            "3",
+            "--task",
+            "classification",
+            "--task",
+            "diagnosis",
+            "--out",
+            str(run),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    served = _serve(run, env)
+    url, _ = next(served)
+    base, token = url.split("/?token=")
+    total = httpx.get(base + "/api/state", headers={"X-Review-Token": token}).json()["total"]
+    items = [
+        httpx.get(f"{base}/api/item/{i}", headers={"X-Review-Token": token}).json()
+        for i in range(total)
+    ]
+    cls = next(i for i, it in enumerate(items) if it["task"] == "classification")
+    diag = next(i for i, it in enumerate(items) if it["task"] == "diagnosis")
+    with page(tmp_path, 1400, 900) as dt:
+        dt.navigate(f"{url}#pos={cls}")
+        dt.wait_for("document.querySelector('#decided') !== null")
+        dt.key("2")
+        dt.wait_for(f"location.hash === '#pos={cls + 1}'")
+        dt.navigate("about:blank")
+        dt.navigate(f"{url}#pos={diag}")
+        dt.wait_for("document.querySelector('#textview') !== null")
+        marks = dt.evaluate("document.querySelectorAll('#textview mark').length")
+        dt.key("3")
+        dt.key("c")
+        dt.wait_for(f"location.hash === '#pos={diag + 1}'")
+        dt.drain()
+        assert dt.errors() == [], dt.errors()
+    for _ in served:
+        pass
+    assert marks == len(items[diag]["highlights"]) > 0
+    rows = {r[0]: (r[1], json.loads(r[2])) for r in _decisions(run)}
+    action, value = rows[items[cls]["sample_id"]]
+    picked = items[cls]["choices"][1]
+    if items[cls]["predicted"] == [picked]:  # picking the model's own label accepts it
+        assert action == "accept"
+    else:
+        assert action == "correct" and value == {"label": picked}
+    action, value = rows[items[diag]["sample_id"]]
+    third = items[diag]["choices"][2]
+    before = items[diag]["answer"]["value"]["observations"].get(third)
+    assert action == "correct"
+    assert value["observations"][third] == (0.0 if before == 1.0 else 1.0)
