@@ -319,5 +319,15 @@ def _register_mine() -> None:
 _register_mine()
 
 
+def _register_review() -> None:
+    """``medmine review``: check and correct a run's labels (see review/command.py)."""
+    from medmine.review.command import review_command
+
+    app.command("review")(review_command)
+
+
+_register_review()
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

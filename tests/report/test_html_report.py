@@ -17,6 +17,7 @@ from PIL import Image
 
 from medmine.core import ImageRef, LabelTarget, Request, Response, Sample
 from medmine.report.build import build_report
+from medmine.report.html import GALLERY_EDGE
 from medmine.run.runner import Job, Runner
 from medmine.run.store import RunStore
 from medmine.tasks.classification import ClassificationTask
@@ -307,7 +308,7 @@ def test_demo_run_gallery_embeds_downscaled_images(tmp_path: Path) -> None:
 
     for uri in uris:
         with Image.open(io.BytesIO(b64decode(uri))) as im:
-            assert max(im.size) <= 320
+            assert max(im.size) <= GALLERY_EDGE
     assert re.search(r'class="notice"', html)
     again = build_report([opts.out], tmp_path / "out2", gallery_per_task=3, seed=1)
     assert again["html"].read_text(encoding="utf-8") == html  # seeded: identical report

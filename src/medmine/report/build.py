@@ -121,6 +121,7 @@ class Case:
     stored_model: str = ""
     prediction: Any = None
     truth: str = ""
+    reference: str = ""  # report generation: the reference report, shown beside the answer
 
 
 @dataclass

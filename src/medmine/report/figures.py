@@ -2,6 +2,9 @@
 
 Each function takes plain numbers and labels, draws one figure and returns a ``data:`` URI, so
 the HTML stays self-contained. Missing values are NaN and are drawn as gaps, never as zero.
+Figures are sized in inches for print (at most 7 in wide, shown at their natural size in the
+page) with text of at least 9 pt; models are told apart by the Okabe–Ito colour-blind-safe
+palette *and* by marker shape.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import base64
 import io
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import matplotlib
 
@@ -17,32 +21,39 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+from matplotlib.transforms import Bbox
 
-PALETTE = (
-    "#1f6feb",
-    "#d9480f",
-    "#2f9e44",
-    "#ae3ec9",
-    "#f08c00",
-    "#0c8599",
-    "#e03131",
-    "#5c7cfa",
-    "#66a80f",
-    "#862e9c",
-)
+# Okabe & Ito (2008), "Color Universal Design": distinguishable under the common colour-vision
+# deficiencies. Yellow (#F0E442) is left out: too pale on white.
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9", "#000000")
+MARKERS = ("o", "s", "D", "^", "v", "P", "X", "h")
+MIN_PT = 9
 plt.rcParams.update(
     {
-        "font.size": 9,
+        "font.size": 10,
+        "axes.titlesize": 10.5,
+        "axes.labelsize": 10,
+        "xtick.labelsize": MIN_PT,
+        "ytick.labelsize": MIN_PT,
+        "legend.fontsize": MIN_PT,
         "axes.spines.top": False,
         "axes.spines.right": False,
         "svg.hashsalt": "medmine",  # stable SVG ids: the same data gives the same file
+        "svg.fonttype": "none",  # text stays text: selectable and crisp at any zoom
     }
 )
+MAX_WIDTH_IN = 7.0
 
 
 def color(i: int) -> str:
     """The i-th series colour."""
     return PALETTE[i % len(PALETTE)]
+
+
+def marker(i: int) -> str:
+    """The i-th series marker (a second cue besides colour)."""
+    return MARKERS[i % len(MARKERS)]
 
 
 def to_data_uri(fig: Figure) -> str:
@@ -53,103 +64,199 @@ def to_data_uri(fig: Figure) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _short(label: str, limit: int = 28) -> str:
+def _short(label: str, limit: int = 30) -> str:
     """A label cut to fit an axis."""
     return label if len(label) <= limit else label[: limit - 1] + "…"
 
 
-def heatmap(
-    rows: Sequence[str], cols: Sequence[str], values: np.ndarray, *, title: str, metric: str
-) -> str:
-    """A models (rows) × datasets (columns) heatmap of one headline metric, values written in."""
-    vals = np.asarray(values, dtype=float)
-    if vals.shape != (len(rows), len(cols)):
-        raise ValueError(f"heatmap values have shape {vals.shape}, want {(len(rows), len(cols))}")
-    fig, ax = plt.subplots(
-        figsize=(min(1.2 + 1.1 * len(cols), 14), min(1.0 + 0.42 * len(rows), 12))
-    )
-    masked = np.ma.masked_invalid(vals)
-    finite = vals[np.isfinite(vals)]
-    vmin, vmax = (0.0, 1.0)
-    if finite.size and (finite.min() < 0 or finite.max() > 1):
-        vmin, vmax = float(finite.min()), float(finite.max())
-    cmap = matplotlib.colormaps["viridis"].with_extremes(bad="#eeeeee")
-    im = ax.imshow(masked, cmap=cmap, vmin=vmin, vmax=vmax, aspect="auto")
-    ax.set_xticks(range(len(cols)), [_short(c) for c in cols], rotation=30, ha="right")
-    ax.set_yticks(range(len(rows)), [_short(r) for r in rows])
-    for i in range(len(rows)):
-        for j in range(len(cols)):
-            v = vals[i, j]
-            text = "—" if not math.isfinite(v) else f"{v:.2f}"
-            shade = (v - vmin) / (vmax - vmin) if math.isfinite(v) and vmax > vmin else 0.0
-            ax.text(j, i, text, ha="center", va="center", color="black" if shade > 0.6 else "white")
-    ax.set_title(title, loc="left")
-    fig.colorbar(im, ax=ax, label=metric, fraction=0.04)
-    for side in ("left", "bottom"):
-        ax.spines[side].set_visible(False)
-    return to_data_uri(fig)
+@dataclass(frozen=True)
+class ForestRow:
+    """One estimate of a forest plot: a model on a dataset, within a group (category)."""
+
+    group: str
+    dataset: str
+    model: str
+    value: float
+    low: float | None
+    high: float | None
 
 
-def radar(models: Sequence[str], tasks: Sequence[str], values: np.ndarray, *, title: str) -> str:
-    """Models across tasks (mean headline per task) as a radar chart; bars under three tasks."""
-    vals = np.asarray(values, dtype=float)
-    if vals.shape != (len(models), len(tasks)):
-        raise ValueError(f"radar values have shape {vals.shape}, want {(len(models), len(tasks))}")
-    if len(tasks) < 3:
-        fig, ax = plt.subplots(figsize=(6.5, 3.2))
-        width = 0.8 / max(len(models), 1)
-        for i, m in enumerate(models):
-            x = np.arange(len(tasks)) + i * width
-            ax.bar(x, np.nan_to_num(vals[i], nan=0.0), width, label=_short(m), color=color(i))
-        ax.set_xticks(np.arange(len(tasks)) + 0.4 - width / 2, list(tasks))
-        ax.set_ylim(0, max(1.0, float(np.nanmax(vals)) if np.isfinite(vals).any() else 1.0))
-        ax.set_ylabel("mean headline")
-    else:
-        angles = np.linspace(0, 2 * np.pi, len(tasks), endpoint=False)
-        fig = plt.figure(figsize=(6.5, 5))
-        ax = fig.add_subplot(projection="polar")
-        closed = np.concatenate([angles, angles[:1]])
-        for i, m in enumerate(models):
-            v = np.concatenate([vals[i], vals[i][:1]])
-            ax.plot(closed, v, color=color(i), linewidth=1.6, marker="o", ms=4, label=_short(m))
-            ax.fill(closed, np.nan_to_num(v, nan=0.0), color=color(i), alpha=0.08)
-        ax.set_xticks(angles, list(tasks))
-        ax.set_ylim(0, max(1.0, float(np.nanmax(vals)) if np.isfinite(vals).any() else 1.0))
-    ax.set_title(title, loc="left")
-    ax.legend(loc="upper left", bbox_to_anchor=(1.05, 1.0), frameon=False)
-    return to_data_uri(fig)
+def forest_plot(rows: Sequence[ForestRow], *, metric: str, models: Sequence[str]) -> str:
+    """:func:`forest_figure` as an SVG data URI."""
+    return to_data_uri(forest_figure(rows, metric=metric, models=models))
 
 
-def efficiency_scatter(
-    points: Sequence[tuple[str, str, float, float, float]], *, task: str, metric: str
-) -> str:
-    """Score against mean latency (left) and against cost per sample (right), one colour a model.
+def forest_figure(rows: Sequence[ForestRow], *, metric: str, models: Sequence[str]) -> Figure:
+    """Estimates with 95% intervals, one line per (dataset, model), grouped under headings.
 
-    ``points`` are (model, dataset, latency_s, cost_per_sample_usd, score); NaN coordinates
-    leave the point out of that panel.
+    The x axis spans 0..1 for metrics in that range (the data range otherwise); a model keeps
+    its colour and marker across all of a report's forest plots (``models`` fixes the order).
     """
-    fig, axes = plt.subplots(1, 2, figsize=(9.5, 3.4), sharey=True)
-    models = list(dict.fromkeys(p[0] for p in points))
-    for ax, col, label in (
-        (axes[0], 2, "mean latency per answer (s)"),
-        (axes[1], 3, "cost per sample (USD)"),
-    ):
-        drawn = False
-        for i, m in enumerate(models):
-            xs = [p[col] for p in points if p[0] == m and math.isfinite(p[col])]
-            ys = [p[4] for p in points if p[0] == m and math.isfinite(p[col])]
-            if xs:
-                drawn = True
-                ax.scatter(xs, ys, s=28, color=color(i), label=_short(m), alpha=0.85)
+    groups = list(dict.fromkeys(r.group for r in rows))
+    lines: list[tuple[str, ForestRow | None]] = []
+    for g in groups:
+        lines.append((g, None))
+        for r in (r for r in rows if r.group == g):
+            lines.append((g, r))
+    height = 0.9 + 0.24 * len(lines)
+    fig, ax = plt.subplots(figsize=(MAX_WIDTH_IN, height))
+    ys = np.arange(len(lines))[::-1]
+    labels: list[str] = []
+    finite = [
+        v for r in rows for v in (r.value, r.low, r.high) if v is not None and math.isfinite(v)
+    ]
+    lo_lim = 0.0 if not finite or min(finite) >= 0 else min(finite)
+    hi_lim = 1.0 if not finite or max(finite) <= 1 else max(finite) * 1.05
+    for y, (group, r) in zip(ys, lines, strict=True):
+        if r is None:
+            labels.append(group.upper())
+            ax.axhspan(y - 0.5, y + 0.5, color="#eef1f4", zorder=0)
+            continue
+        labels.append(f"{_short(r.dataset, 24)} · {_short(r.model, 22)}")
+        i = models.index(r.model) if r.model in models else 0
+        if not math.isfinite(r.value):
+            ax.text(lo_lim, y, "  no value", va="center", fontsize=MIN_PT, color="#5b6575")
+            continue
+        if r.low is not None and r.high is not None:
+            ax.plot([r.low, r.high], [y, y], color=color(i), lw=1.6, zorder=2)
+        ax.plot(r.value, y, marker(i), color=color(i), ms=6, zorder=3)
+        ax.text(
+            1.015,
+            y,
+            f"{r.value:.3f}",
+            va="center",
+            ha="left",
+            fontsize=MIN_PT,
+            transform=ax.get_yaxis_transform(),
+            clip_on=False,
+        )
+    ax.set_yticks(ys, labels)
+    for tick, (_, r) in zip(ax.get_yticklabels(), lines, strict=True):
+        if r is None:
+            tick.set_fontweight("bold")
+    ax.set_xlim(lo_lim, hi_lim)
+    ax.set_ylim(-0.6, len(lines) - 0.4)
+    ax.set_xlabel(f"{metric} (point: estimate; line: 95% bootstrap interval)")
+    ax.grid(axis="x", alpha=0.3)
+    ax.tick_params(axis="y", length=0)
+    handles = [
+        plt.Line2D([], [], marker=marker(i), color=color(i), lw=1.6, label=_short(m, 26))
+        for i, m in enumerate(models)
+        if any(r.model == m for r in rows)
+    ]
+    ax.legend(
+        handles=handles,
+        loc="lower left",
+        bbox_to_anchor=(0.0, 1.0),
+        ncol=min(3, max(1, len(handles))),
+        frameon=False,
+    )
+    return fig
+
+
+@dataclass(frozen=True)
+class EfficiencyPoint:
+    """One model's mean score, latency and cost on a task (means over its datasets)."""
+
+    model: str
+    score: float
+    latency_s: float
+    cost_usd: float
+
+
+def efficiency_chart(
+    points: Sequence[EfficiencyPoint], *, metric: str, models: Sequence[str]
+) -> str:
+    """:func:`efficiency_figure` as an SVG data URI."""
+    return to_data_uri(efficiency_figure(points, metric=metric, models=models))
+
+
+def efficiency_figure(
+    points: Sequence[EfficiencyPoint], *, metric: str, models: Sequence[str]
+) -> Figure:
+    """Score against mean latency (left) and cost per sample (right); every point labelled.
+
+    Both axes start at zero. A panel where nothing was recorded says so instead of plotting.
+    """
+    fig, axes = plt.subplots(1, 2, figsize=(MAX_WIDTH_IN, 3.8), sharey=True)
+    fig.subplots_adjust(wspace=0.3)
+    panels = (
+        (axes[0], "latency_s", "mean latency per answer (s)"),
+        (axes[1], "cost_usd", "cost per sample (USD)"),
+    )
+    scores = [p.score for p in points if math.isfinite(p.score)]
+    top = max(1.0, max(scores) * 1.1) if scores else 1.0
+    for ax, attr, xlabel in panels:
+        drawn = [p for p in points if math.isfinite(getattr(p, attr)) and math.isfinite(p.score)]
+        xs = [getattr(p, attr) for p in drawn]
+        right = max(xs) * 1.25 if xs and max(xs) > 0 else 1.0
+        ax.set_xlim(0, right)
+        ax.set_ylim(0, top)
+        ax.set_xlabel(xlabel)
+        ax.grid(alpha=0.3)
         if not drawn:
             ax.text(0.5, 0.5, "not recorded", ha="center", va="center", transform=ax.transAxes)
-        ax.set_xlabel(label)
-        ax.grid(alpha=0.25)
+            continue
+        if attr == "cost_usd" and max(xs) == 0:
+            ax.set_xlabel(f"{xlabel}\nall $0 (offline or cached)")
+        marks = []
+        for p in sorted(drawn, key=lambda q: -q.score):
+            i = models.index(p.model) if p.model in models else 0
+            x = getattr(p, attr)
+            ax.plot(x, p.score, marker(i), color=color(i), ms=7, zorder=3)
+            marks.append((x, p.score, _short(p.model, 20)))
+        ax.xaxis.set_major_locator(MaxNLocator(4))
+        _place_labels(fig, ax, marks)
     axes[0].set_ylabel(metric)
-    axes[0].set_title(f"{task}: score against latency and cost", loc="left")
-    handles, labels = axes[0].get_legend_handles_labels()
-    if not handles:
-        handles, labels = axes[1].get_legend_handles_labels()
-    if handles:
-        fig.legend(handles, labels, loc="upper left", bbox_to_anchor=(0.92, 0.9), frameon=False)
-    return to_data_uri(fig)
+    return fig
+
+
+# Where a point's label may go, in points from the point: right, left, then further away.
+_OFFSETS = [
+    (dx, dy, ha)
+    for dy in sorted(range(-110, 111, 11), key=abs)
+    for dx, ha in ((8, "left"), (-8, "right"), (24, "left"), (-24, "right"))
+]
+
+
+def _place_labels(fig: Figure, ax: plt.Axes, marks: list[tuple[float, float, str]]) -> None:
+    """Label every point where its text overlaps no other label, no marker and stays inside
+    the axes (the first free place of :data:`_OFFSETS`); a leader line joins a moved label."""
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    frame = ax.get_window_extent(renderer)
+    obstacles = []
+    for x, y, _ in marks:
+        px, py = ax.transData.transform((x, y))
+        obstacles.append(Bbox.from_bounds(px - 5, py - 5, 10, 10))
+    for x, y, text in marks:
+        chosen = None
+        for dx, dy, ha in _OFFSETS:
+            ann = ax.annotate(
+                text,
+                (x, y),
+                xytext=(dx, dy),
+                textcoords="offset points",
+                ha=ha,
+                va="center",
+                fontsize=MIN_PT,
+            )
+            box = ann.get_window_extent(renderer).expanded(1.05, 1.1)
+            ann.remove()
+            inside = frame.x0 <= box.x0 and box.x1 <= frame.x1 and frame.y0 <= box.y0
+            if inside and box.y1 <= frame.y1 and not any(box.overlaps(o) for o in obstacles):
+                chosen = (dx, dy, ha, box)
+                break
+        dx, dy, ha, box = chosen or (8, 0, "left", None)  # crowded: the plain right-hand place
+        far = abs(dy) > 0 or abs(dx) > 8
+        ann = ax.annotate(
+            text,
+            (x, y),
+            xytext=(dx, dy),
+            textcoords="offset points",
+            ha=ha,
+            va="center",
+            fontsize=MIN_PT,
+            arrowprops={"arrowstyle": "-", "color": "#9aa3af", "lw": 0.6} if far else None,
+        )
+        obstacles.append(box if box is not None else ann.get_window_extent(renderer))

@@ -17,8 +17,8 @@ from typing import Any
 import jinja2
 import numpy as np
 
-from medmine.core import LabelTarget, Sample, TaskKind
-from medmine.report import figures
+from medmine.core import LabelTarget, ReportTarget, Sample, TaskKind
+from medmine.report import categories, figures
 from medmine.report.build import (
     FAILURE_KEYS,
     Case,
@@ -31,7 +31,8 @@ from medmine.report.build import (
     summary_lines,
 )
 
-GALLERY_EDGE = 320  # longest edge of a gallery image, pixels
+GALLERY_EDGE = 560  # longest edge of a gallery image, pixels (large enough to judge an overlay)
+TIME_KEYS = ("started", "finished", "created", "ts", "time", "timestamp")  # epoch seconds
 TEXT_EXCERPT = 800  # characters of a report text shown next to a case
 OVERLAY_TASKS = frozenset({TaskKind.SEGMENTATION, TaskKind.LOCALIZATION, TaskKind.DETECTION})
 
@@ -48,57 +49,66 @@ def _environment() -> jinja2.Environment:
     )
 
 
-def _heatmaps(data: ReportData) -> list[dict[str, str]]:
-    """One models × datasets heatmap of the headline per task."""
+def _models(data: ReportData) -> list[str]:
+    """Every model in report order: its colour and marker are the same in every figure."""
+    return list(dict.fromkeys(e.model for e in data.entries))
+
+
+def _forests(data: ReportData) -> list[dict[str, Any]]:
+    """One forest plot per task: headline and interval per model and dataset, by category."""
     out = []
+    models = _models(data)
     for task in data.tasks:
-        boards = [b for b in data.boards if b.task == task]
-        models = list(dict.fromkeys(e.model for b in boards for e in b.entries))
-        datasets = [b.dataset for b in boards]
-        vals = np.full((len(models), len(datasets)), np.nan)
-        for j, b in enumerate(boards):
-            for e in b.entries:
-                vals[models.index(e.model), j] = e.value
+        boards = sorted(
+            (b for b in data.boards if b.task == task),
+            key=lambda b: (categories.sort_key(categories.category_of(b.dataset)), b.dataset),
+        )
+        rows = [
+            figures.ForestRow(
+                categories.category_of(b.dataset),
+                b.dataset,
+                e.model,
+                e.value,
+                e.ci[0] if e.ci else None,
+                e.ci[1] if e.ci else None,
+            )
+            for b in boards
+            for e in sorted(b.entries, key=lambda e: models.index(e.model))
+        ]
         head = boards[0].headline
-        uri = figures.heatmap(models, datasets, vals, title=f"{task}: {head}", metric=head)
-        out.append({"task": task, "uri": uri, "metric": head})
+        uri = figures.forest_plot(rows, metric=head, models=models)
+        n_ci = sum(1 for r in rows if r.low is not None)
+        out.append({"task": task, "uri": uri, "metric": head, "n": len(rows), "n_ci": n_ci})
     return out
 
 
-def _radar(data: ReportData) -> str | None:
-    """Mean headline per task and model (across datasets) as a radar chart."""
-    if not data.boards:
-        return None
-    tasks = data.tasks
-    models = list(dict.fromkeys(e.model for e in data.entries))
-    vals = np.full((len(models), len(tasks)), np.nan)
-    for i, m in enumerate(models):
-        for j, t in enumerate(tasks):
-            v = [e.value for e in data.entries if e.model == m and e.task == t]
-            v = [x for x in v if not math.isnan(x)]
-            if v:
-                vals[i, j] = float(np.mean(v))
-    return figures.radar(models, tasks, vals, title="Mean headline per task (across datasets)")
+def _mean(values: list[float]) -> float:
+    finite = [v for v in values if math.isfinite(v)]
+    return float(np.mean(finite)) if finite else math.nan
 
 
 def _efficiency(data: ReportData) -> list[dict[str, Any]]:
-    """Per task: the latency/cost scatter and the concurrency each model was measured at."""
+    """Per task: each model's mean score against its mean latency and cost per sample."""
     out = []
+    models = _models(data)
     for task in data.tasks:
         entries = [e for e in data.entries if e.task == task]
-        points = [
-            (
-                e.model,
-                e.dataset,
-                float(e.metrics.get("latency_mean_s", math.nan)),
-                float(e.metrics.get("cost_per_sample_usd", math.nan)),
-                e.value,
+        points = []
+        for m in dict.fromkeys(e.model for e in entries):
+            mine = [e for e in entries if e.model == m]
+            points.append(
+                figures.EfficiencyPoint(
+                    m,
+                    _mean([e.value for e in mine]),
+                    _mean([float(e.metrics.get("latency_mean_s", math.nan)) for e in mine]),
+                    _mean([float(e.metrics.get("cost_per_sample_usd", math.nan)) for e in mine]),
+                )
             )
-            for e in entries
-        ]
         conc = {e.model: e.concurrency for e in entries}
-        uri = figures.efficiency_scatter(points, task=task, metric=entries[0].headline)
-        out.append({"task": task, "uri": uri, "concurrency": conc, "entries": entries})
+        uri = figures.efficiency_chart(points, metric=entries[0].headline, models=models)
+        out.append(
+            {"task": task, "uri": uri, "concurrency": conc, "entries": entries, "points": points}
+        )
     return out
 
 
@@ -123,16 +133,35 @@ def render_html(data: ReportData) -> str:
     return template.render(
         data=data,
         summary=summary_lines(data),
-        heatmaps=_heatmaps(data),
-        radar=_radar(data),
+        forests=_forests(data),
+        category_tables=categories.category_tables(data),
+        category_of=categories.category_of,
         efficiency=_efficiency(data),
         confusions=_confusions(data),
-        manifests=[(r, flatten(r.manifest)) for r in data.runs],
+        manifests=[(r, recipe_rows(r.manifest)) for r in data.runs],
         fmt=fmt,
         fmt_p=fmt_p,
         failure_cell=failure_cell,
         failure_keys=FAILURE_KEYS,
     )
+
+
+def recipe_rows(manifest: dict[str, Any]) -> list[tuple[str, str]]:
+    """The manifest as (key, value) rows, epoch-second timestamps written as ISO 8601 (UTC)."""
+    from datetime import UTC, datetime
+
+    rows = []
+    for key, value in flatten(manifest):
+        leaf = key.rsplit(".", 1)[-1]
+        if leaf in TIME_KEYS or leaf.endswith("_at"):
+            try:
+                stamp = float(value)
+            except ValueError:
+                stamp = math.nan
+            if 1e9 < stamp < 1e10:
+                value = datetime.fromtimestamp(stamp, UTC).isoformat(timespec="seconds")
+        rows.append((key, value))
+    return rows
 
 
 # --------------------------------------------------------------------------- gallery media
@@ -202,6 +231,9 @@ class GalleryMedia:
         target = sample.target(case.task)
         if isinstance(target, LabelTarget):
             case.truth = target.label
+        if isinstance(target, ReportTarget):
+            parts = [("FINDINGS", target.findings), ("IMPRESSION", target.impression)]
+            case.reference = "\n\n".join(f"{k}: {v}" for k, v in parts if v.strip())
         if sample.text:
             text = sample.text
             case.text = text if len(text) <= TEXT_EXCERPT else text[:TEXT_EXCERPT] + "…"
@@ -234,7 +266,9 @@ class GalleryMedia:
         out = Path(self._tmp.name) / f"overlay_{self._count}.png"
         value = case.prediction if isinstance(case.prediction, dict) else None
         try:
-            render_overlay(sample.images[0].path, target, value, case.task, out, max_edge=512)
+            render_overlay(
+                sample.images[0].path, target, value, case.task, out, max_edge=GALLERY_EDGE
+            )
             case.overlay_uri = jpeg_data_uri(out.read_bytes(), max_edge=GALLERY_EDGE)
         except Exception as exc:  # an overlay bug must not stop the report
             return f"no overlay: {type(exc).__name__}: {exc}"
