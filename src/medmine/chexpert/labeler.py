@@ -28,11 +28,12 @@ mention at all gets "No Finding" = 1.
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from medmine.chexpert import rules
+from medmine.chexpert import rules, rules_plus
 from medmine.chexpert.observations import (
     CARDIOMEGALY,
     NEGATIVE,
@@ -49,8 +50,8 @@ _PUNCT_SPACE = str.maketrans({".": ". ", ",": ", "})
 _SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
 _WORD = re.compile(r"[\w-]+")
 
-_MENTION_PATTERNS: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
-    (observation, phrase, re.compile(re.escape(phrase)))
+_MENTION_PHRASES: tuple[tuple[str, str], ...] = tuple(
+    (observation, phrase)
     for observation, phrases in rules.MENTION_PHRASES.items()
     for phrase in phrases
 )
@@ -86,8 +87,24 @@ def split_sentences(cleaned: str) -> list[str]:
     return [s for s in _SENTENCE_END.split(cleaned) if s]
 
 
-def extract_mentions(sentences: Sequence[str]) -> list[Mention]:
-    """Find every mention phrase in the sentences, skipping overlaps with unmentions."""
+def _find_all(text: str, phrase: str) -> list[int]:
+    """Start offsets of the non-overlapping occurrences of ``phrase`` (as ``re.finditer``)."""
+    found = []
+    start = text.find(phrase)
+    step = max(len(phrase), 1)
+    while start != -1:
+        found.append(start)
+        start = text.find(phrase, start + step)
+    return found
+
+
+def extract_mentions(sentences: Sequence[str], compat: bool = False) -> list[Mention]:
+    """Find every mention phrase in the sentences, skipping overlaps with unmentions.
+
+    Phrases are plain substrings (CheXpert matches them so), found with ``str.find``.
+    Without ``compat``, "noncalcified nodule" is not dropped by the "calcified nodul"
+    unmention (:mod:`medmine.chexpert.rules_plus`).
+    """
     text = " ".join(sentences)
     starts: list[int] = []
     offset = 0
@@ -96,19 +113,33 @@ def extract_mentions(sentences: Sequence[str]) -> list[Mention]:
         offset += len(sentence) + 1
     unmention_spans: dict[str, list[tuple[int, int]]] = {}
     mentions: list[Mention] = []
-    for observation, _phrase, pattern in _MENTION_PATTERNS:
-        for match in pattern.finditer(text):
-            start, end = match.span()
+    for observation, phrase in _MENTION_PHRASES:
+        if phrase not in text:
+            continue
+        for start in _find_all(text, phrase):
+            end = start + len(phrase)
             spans = unmention_spans.get(observation)
-            if spans is None and observation in _UNMENTION_PATTERNS:
-                spans = [m.span() for m in _UNMENTION_PATTERNS[observation].finditer(text)]
+            if spans is None:
+                spans = _unmentions(text, observation, compat)
                 unmention_spans[observation] = spans
             if spans and any(start < u_end and end > u_start for u_start, u_end in spans):
                 continue
             index = bisect.bisect_right(starts, start) - 1
             base = starts[index]
-            mentions.append(Mention(observation, match.group(), index, start - base, end - base))
+            mentions.append(Mention(observation, phrase, index, start - base, end - base))
     return mentions
+
+
+def _unmentions(text: str, observation: str, compat: bool) -> list[tuple[int, int]]:
+    """Spans of the observation's unmention phrases in the text."""
+    pattern = _UNMENTION_PATTERNS.get(observation)
+    if pattern is None:
+        return []
+    spans = [m.span() for m in pattern.finditer(text)]
+    if not compat and spans:
+        keep = [m.span() for m in rules_plus.NONCALCIFIED.finditer(text)]
+        spans = [s for s in spans if not any(k0 <= s[0] and s[1] <= k1 for k0, k1 in keep)]
+    return spans
 
 
 def _clause(sentence: str, start: int, end: int) -> tuple[str, str]:
@@ -163,8 +194,12 @@ def _close_cue_before(left: str) -> bool:
     return False
 
 
-def classify_mention(sentence: str, mention: Mention) -> float:
-    """Label one mention 0.0 (negated), -1.0 (uncertain) or 1.0 (affirmed) from its sentence."""
+def classify_mention(sentence: str, mention: Mention, compat: bool = False) -> float:
+    """Label one mention 0.0 (negated), -1.0 (uncertain) or 1.0 (affirmed) from its sentence.
+
+    ``compat=True`` applies CheXpert's rules only; otherwise medmine's extra negation rules
+    (:mod:`medmine.chexpert.rules_plus`) apply too.
+    """
     left, right = _clause(sentence, mention.start, mention.end)
     # 1. Pre-negation uncertainty.
     if _cue_before(left, rules.PRE_NEG_UNCERTAINTY_BEFORE, verb_stop=False):
@@ -181,6 +216,7 @@ def classify_mention(sentence: str, mention: Mention) -> float:
         or rules.NEGATION_AFTER_NORMAL_END.match(right)
         or rules.NEGATION_AFTER_STATE.match(right)
         or rules.NEGATION_AFTER_RESOLUTION.match(sentence[mention.end :])
+        or (not compat and rules_plus.negated(mention.text, left, sentence[mention.end :]))
     ):
         return NEGATIVE
     # 3. Post-negation uncertainty.
@@ -195,6 +231,17 @@ def classify_mention(sentence: str, mention: Mention) -> float:
     ):
         return UNCERTAIN
     return POSITIVE
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _classify_span(sentence: str, start: int, end: int, text: str, compat: bool) -> float:
+    """classify_mention for a mention given by value (cached: report archives repeat sentences)."""
+    return classify_mention(sentence, Mention("", text, 0, start, end), compat)
+
+
+def _classify_cached(sentence: str, mention: Mention, compat: bool) -> float:
+    """The mention's label through the sentence cache (see :func:`_classify_span`)."""
+    return _classify_span(sentence, mention.start, mention.end, mention.text, compat)
 
 
 def aggregate(labelled: Iterable[tuple[Mention, float]]) -> dict[str, float | None]:
@@ -225,22 +272,23 @@ def aggregate(labelled: Iterable[tuple[Mention, float]]) -> dict[str, float | No
     return result
 
 
-def label_report(text: str) -> dict[str, float | None]:
+def label_report(text: str, compat: bool = False) -> dict[str, float | None]:
     """Label one report: for each of the 14 observations 1.0, 0.0, -1.0 or None (not mentioned).
 
     Pass the section CheXpert was designed for (the impression) or the whole report.
+    ``compat=True`` keeps CheXpert's rules exactly (medmine's additions off).
     Raises ValueError if ``text`` is not a string.
     """
     sentences = split_sentences(clean_report(text))
-    mentions = extract_mentions(sentences)
-    return aggregate((m, classify_mention(sentences[m.sentence], m)) for m in mentions)
+    mentions = extract_mentions(sentences, compat)
+    return aggregate((m, _classify_cached(sentences[m.sentence], m, compat)) for m in mentions)
 
 
-def label_reports(texts: Iterable[str]) -> list[dict[str, float | None]]:
+def label_reports(texts: Iterable[str], compat: bool = False) -> list[dict[str, float | None]]:
     """Label many reports; the result is in input order. Raises ValueError naming a bad item."""
     results: list[dict[str, float | None]] = []
     for index, text in enumerate(texts):
         if not isinstance(text, str):
             raise ValueError(f"report {index} must be a str, got {type(text).__name__}")
-        results.append(label_report(text))
+        results.append(label_report(text, compat))
     return results

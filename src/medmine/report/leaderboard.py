@@ -26,6 +26,7 @@ class Row:
     value: float
     ci: tuple[float, float] | None
     metrics: dict[str, float]
+    truth: str = ""  # where the scored labels come from (diagnosis: expert / MeSH / labeler)
 
 
 @dataclass
@@ -63,7 +64,8 @@ def load_leaderboard(run_dir: Path) -> Leaderboard:
             head = sc["headline"]
             lo, hi = m.get(f"{head}_ci_low"), m.get(f"{head}_ci_high")
             ci = (lo, hi) if lo is not None and hi is not None else None
-            rows.append(Row(sc["task"], sc["dataset"], sc["model"], head, m[head], ci, m))
+            truth = str(sc["tables"].get("truth") or "")
+            rows.append(Row(sc["task"], sc["dataset"], sc["model"], head, m[head], ci, m, truth))
         rows.sort(key=lambda r: (r.task, r.dataset, -_num(r.value), r.model))
         bad = store.bad_samples()
         groups: dict[tuple[str, str], list[str]] = {}
@@ -153,7 +155,7 @@ def render_terminal(board: Leaderboard, console: Console) -> None:
             c = _cells(r)
             fails = f"{c[7]}/{c[8]}/{c[9]}"
             table.add_row(
-                r.dataset,
+                f"{r.dataset}\n[dim]truth: {r.truth}[/]" if r.truth else r.dataset,
                 r.model,
                 c[4],
                 c[5],
@@ -182,6 +184,8 @@ def to_markdown(board: Leaderboard) -> str:
     out.write("|" + "|".join("---" for _ in COLUMNS) + "|\n")
     for r in board.rows:
         out.write("| " + " | ".join(_cells(r)) + " |\n")
+    for key in dict.fromkeys((r.task, r.dataset, r.truth) for r in board.rows if r.truth):
+        out.write(f"\nTruth of {key[0]} on {key[1]}: {key[2]}\n")
     if board.concurrency:
         conc = ", ".join(f"{k}: {v}" for k, v in board.concurrency.items())
         out.write(f"\nLatency measured at concurrency {conc}.\n")

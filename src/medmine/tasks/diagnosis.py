@@ -53,6 +53,7 @@ from medmine.tasks.observation_parse import (
     resolve_observation,
     values_to_words,
 )
+from medmine.tasks.diagnosis_truth import truth_scope
 from medmine.tasks.registry import register_task
 
 # The answer parser lives in observation_parse; its names stay importable from here.
@@ -230,11 +231,12 @@ class DiagnosisTask:
             if not isinstance(t, ObservationsTarget):
                 raise ValueError(f"sample {s.id} has no diagnosis (observations) target")
             targets.append(t.values)
-        y_true = observation_matrix(targets, OBSERVATIONS)
+        labels, provenance = truth_scope(samples)
+        y_true = observation_matrix(targets, labels)
         preds = [_prediction_values(p) for p in predictions]
-        y_pred = observation_matrix(preds, OBSERVATIONS)
+        y_pred = observation_matrix(preds, labels)
         policy = self.uncertain
-        rep = multilabel_report(y_true, y_pred, OBSERVATIONS, uncertain=policy)  # type: ignore[arg-type]
+        rep = multilabel_report(y_true, y_pred, labels, uncertain=policy)  # type: ignore[arg-type]
         sample_f1 = per_sample_f1(y_true, y_pred, uncertain=policy)  # type: ignore[arg-type]
         metrics: dict[str, float] = {
             "macro_f1": rep.macro_f1,
@@ -247,11 +249,12 @@ class DiagnosisTask:
             "sample_f1": float(sample_f1.mean()),
             **failure_rates(predictions),
         }
-        five = [OBSERVATIONS.index(o) for o in COMPETITION_5]
+        comp5 = tuple(o for o in COMPETITION_5 if o in labels)
+        five = [labels.index(o) for o in comp5]
         rep5 = multilabel_report(
             y_true[:, five],
             y_pred[:, five],
-            COMPETITION_5,
+            comp5,
             uncertain=policy,  # type: ignore[arg-type]
         )
         if rep5.macro_labels:
@@ -260,7 +263,7 @@ class DiagnosisTask:
         if len(samples) >= 2:
 
             def stat(idx: np.ndarray) -> float:
-                r = multilabel_report(y_true[idx], y_pred[idx], OBSERVATIONS, uncertain=policy)  # type: ignore[arg-type]
+                r = multilabel_report(y_true[idx], y_pred[idx], labels, uncertain=policy)  # type: ignore[arg-type]
                 return r.macro_f1 if r.macro_labels else float("nan")
 
             lo, hi = bootstrap_ci(stat, len(samples), groups=groups, n_resamples=200)
@@ -282,6 +285,8 @@ class DiagnosisTask:
                 "macro_labels": rep.macro_labels,
                 "uncertain_policy": policy,
                 "not_mentioned": "negative",
+                "truth": provenance,
+                "excluded_observations": [o for o in OBSERVATIONS if o not in labels],
             },
         )
 

@@ -1,0 +1,87 @@
+"""medmine's additions to the CheXpert rules (off with ``compat=True``: CheXpert's rules exactly).
+
+Real reports state normality and resolution in ways CheXpert's NegBio patterns miss; each
+rule below fixes one such family, with the phrasing it was written for:
+
+- **Normality covering a list**: "Heart size, mediastinal contour, and pulmonary vascularity
+  are within normal limits", "The cardiomediastinal contours, lungs, pleura, and bony
+  structures are normal", "Heart size and pulmonary vascular engorgement appear within
+  limits of normal", "heart size and the mediastinal contours are stable and normal". The
+  mention may be followed by up to 14 words of a list, then a verb and a normal phrase (or
+  the normal phrase ending the clause). The list may not hold a word that states an
+  abnormality ("enlarged", "mild", "small", "otherwise" ...), so "Mild cardiomegaly and
+  lungs are clear" is not negated.
+- **Resolved findings**: "Resolved right pleural effusion", "interval resolved pneumothorax"
+  (CheXpert keeps these positive); "partially resolved" stays positive.
+- **Unmention fix**: "noncalcified nodule" is a lung lesion (CheXpert's "calcified nodul"
+  unmention drops it).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+#: Words that end a list-normality rule's reach (a new clause or an exception).
+STRONG_TERMINATOR: Final = re.compile(
+    r"\b(?:but|however|although|though|which|whereas|while|except|aside from|apart from"
+    r"|other than|with|without)\b|[;:]"
+)
+
+_COPULA = r"(?:is|are|was|were|appears?|appeared|remains?|remained|seems?|looks?)"
+_ABNORMAL = (
+    r"(?:enlarged|enlargement|large|larger|mild|mildly|moderate|moderately|severe|severely"
+    r"|small|increased|decreased|new|otherwise|prominent|widened|abnormal|cardiomegaly"
+    r"|effusions?|pneumothorax|opacity|opacities|edema|consolidation|atelectasis)"
+)
+_NORMAL_PHRASE = (
+    r"(?:normal|unremarkable|clear|intact|negative|preserved"
+    r"|within (?:the )?(?:normal limits|limits of normal|normal range|range of normal)"
+    r"|not (?:\w+ly )?enlarged)"
+)
+_MODIFIERS = (
+    r"(?:(?:now|otherwise|again|also|still|grossly|essentially|overall|all|both|each|stable"
+    r"|unchanged|and|in|near|at|the|of|size|appearance|configuration|contour|limits)\s+)*"
+)
+
+#: "<mention>[, X, Y and Z] are (stable and) within normal limits".
+LIST_NORMAL_AFTER: Final = re.compile(
+    rf"^(?:\W+(?!{_COPULA}\b)(?!{_ABNORMAL}\b)[\w-]+){{0,14}}?\W+{_COPULA}\s+{_MODIFIERS}"
+    rf"{_NORMAL_PHRASE}\b"
+)
+#: "<mention>[, X and Y] within normal limits." (no verb, the normal phrase ends the clause).
+LIST_NORMAL_END: Final = re.compile(
+    rf"^(?:\W+(?!{_COPULA}\b)(?!{_ABNORMAL}\b)[\w-]+){{0,14}}?\W+"
+    r"(?:within (?:the )?(?:normal limits|limits of normal)|normal|unremarkable)"
+    r"(?: (?:for|in|of|and|size|appearance|contour|configuration|shape|caliber))*\W*$"
+)
+#: "resolved right pleural effusion": "resolved" up to 4 words before the mention.
+RESOLVED_BEFORE: Final = re.compile(
+    r"(?<!partially )(?<!partly )(?<!nearly )(?<!almost )(?<!incompletely )(?<!not )"
+    r"\bresolved\b(?:\W+[\w-]+){0,3}?\W*$"
+)
+#: A "calcified nodul" unmention inside "noncalcified nodule" / "non-calcified nodule".
+NONCALCIFIED: Final = re.compile(r"non-? ?calcified nodul")
+
+
+#: Mentions that name a structure (a list of structures can be called normal), not a finding.
+STRUCTURE: Final = re.compile(
+    r"cardiomediastinal|pericardial|mediastin|contour|configuration|silhouette|size|heart|shadow"
+)
+
+
+def negated(mention: str, left: str, rest: str) -> bool:
+    """True when one of medmine's extra negation rules applies to a mention.
+
+    ``left`` is the mention's clause before it (cut as CheXpert cuts it); ``rest`` is the
+    sentence after the mention, for rules that read across "and the" lists. The list rules
+    apply to structure mentions only ("heart size", "contours"), never to a finding's name
+    ("cardiomegaly and lungs are clear" keeps the cardiomegaly).
+    """
+    if RESOLVED_BEFORE.search(left):
+        return True
+    if not STRUCTURE.search(mention):
+        return False
+    cut = STRONG_TERMINATOR.search(rest)
+    tail = rest[: cut.start()] if cut else rest
+    return bool(LIST_NORMAL_AFTER.match(tail) or LIST_NORMAL_END.match(tail))
