@@ -27,7 +27,6 @@ mention at all gets "No Finding" = 1.
 
 from __future__ import annotations
 
-import bisect
 import functools
 import re
 from collections.abc import Iterable, Sequence
@@ -59,6 +58,7 @@ _UNMENTION_PATTERNS: dict[str, re.Pattern[str]] = {
     observation: re.compile("|".join(re.escape(p) for p in phrases))
     for observation, phrases in rules.UNMENTION_PHRASES.items()
 }
+_UNMENTION_REACH = max(len(p) for ps in rules.UNMENTION_PHRASES.values() for p in ps)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,45 +101,70 @@ def _find_all(text: str, phrase: str) -> list[int]:
 def extract_mentions(sentences: Sequence[str], compat: bool = False) -> list[Mention]:
     """Find every mention phrase in the sentences, skipping overlaps with unmentions.
 
-    Phrases are plain substrings (CheXpert matches them so), found with ``str.find``.
-    Without ``compat``, "noncalcified nodule" is not dropped by the "calcified nodul"
-    unmention (:mod:`medmine.chexpert.rules_plus`).
+    Phrases are plain substrings of the sentences joined by spaces (CheXpert matches them
+    so). No phrase holds a sentence end, so each sentence is searched on its own (with the
+    joining space before it) and the result is cached per sentence; a phrase that starts
+    with that joining space belongs, as in CheXpert, to the sentence before. Without
+    ``compat``, "noncalcified nodule" is not dropped by the "calcified nodul" unmention
+    (:mod:`medmine.chexpert.rules_plus`).
     """
-    text = " ".join(sentences)
-    starts: list[int] = []
-    offset = 0
-    for sentence in sentences:
-        starts.append(offset)
-        offset += len(sentence) + 1
-    unmention_spans: dict[str, list[tuple[int, int]]] = {}
     mentions: list[Mention] = []
+    for index, sentence in enumerate(sentences):
+        lead = 1 if index else 0
+        for observation, phrase, start, end in _sentence_mentions(
+            " " + sentence if lead else sentence, compat
+        ):
+            at, start, end = index, start - lead, end - lead
+            if start < 0:  # starts on the joining space: CheXpert counts it in the previous one
+                at = index - 1
+                shift = len(sentences[at]) + 1
+                start, end = start + shift, end + shift
+            mentions.append(Mention(observation, phrase, at, start, end))
+    return mentions
+
+
+@functools.lru_cache(maxsize=1 << 15)
+def _sentence_mentions(text: str, compat: bool) -> tuple[tuple[str, str, int, int], ...]:
+    """(observation, phrase, start, end) of every mention in one (space-led) sentence."""
+    found = []
     for observation, phrase in _MENTION_PHRASES:
         if phrase not in text:
             continue
         for start in _find_all(text, phrase):
             end = start + len(phrase)
-            spans = unmention_spans.get(observation)
-            if spans is None:
-                spans = _unmentions(text, observation, compat)
-                unmention_spans[observation] = spans
-            if spans and any(start < u_end and end > u_start for u_start, u_end in spans):
+            if observation in _UNMENTION_PATTERNS and _unmentioned(
+                text, observation, start, end, compat
+            ):
                 continue
-            index = bisect.bisect_right(starts, start) - 1
-            base = starts[index]
-            mentions.append(Mention(observation, phrase, index, start - base, end - base))
-    return mentions
+            found.append((observation, phrase, start, end))
+    return tuple(found)
 
 
-def _unmentions(text: str, observation: str, compat: bool) -> list[tuple[int, int]]:
-    """Spans of the observation's unmention phrases in the text."""
-    pattern = _UNMENTION_PATTERNS.get(observation)
-    if pattern is None:
-        return []
-    spans = [m.span() for m in pattern.finditer(text)]
-    if not compat and spans:
-        keep = [m.span() for m in rules_plus.NONCALCIFIED.finditer(text)]
-        spans = [s for s in spans if not any(k0 <= s[0] and s[1] <= k1 for k0, k1 in keep)]
-    return spans
+def _unmentioned(text: str, observation: str, start: int, end: int, compat: bool) -> bool:
+    """Whether an unmention phrase of the observation overlaps the mention at [start, end).
+
+    Only a window around the mention is searched (an overlapping phrase lies within one
+    phrase length of it), which keeps long reports fast.
+    """
+    pattern = _UNMENTION_PATTERNS[observation]
+    lo, hi = max(0, start - _UNMENTION_REACH), min(len(text), end + _UNMENTION_REACH)
+    for match in pattern.finditer(text, lo, hi):
+        u_start, u_end = match.span()
+        if not (start < u_end and end > u_start):
+            continue
+        if not compat and any(
+            k.start() <= u_start and u_end <= k.end()
+            for k in rules_plus.NONCALCIFIED.finditer(text, max(0, u_start - 4), u_end)
+        ):
+            continue
+        return True
+    return False
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _terminators(sentence: str) -> tuple[tuple[int, int], ...]:
+    """Spans of the scope terminators of a sentence (cached: sentences repeat)."""
+    return tuple(m.span() for m in rules.SCOPE_TERMINATOR.finditer(sentence))
 
 
 def _clause(sentence: str, start: int, end: int) -> tuple[str, str]:
@@ -154,11 +179,11 @@ def _clause(sentence: str, start: int, end: int) -> tuple[str, str]:
     while end < len(sentence) and sentence[end].isalnum():
         end += 1
     left_start, right_end = 0, len(sentence)
-    for match in rules.SCOPE_TERMINATOR.finditer(sentence):
-        if match.end() <= start:
-            left_start = match.end()
-        elif match.start() >= end:
-            right_end = match.start()
+    for t_start, t_end in _terminators(sentence):
+        if t_end <= start:
+            left_start = t_end
+        elif t_start >= end:
+            right_end = t_start
             break
     return sentence[left_start:start], sentence[end:right_end]
 
@@ -272,6 +297,13 @@ def aggregate(labelled: Iterable[tuple[Mention, float]]) -> dict[str, float | No
     return result
 
 
+def clear_caches() -> None:
+    """Forget the per-sentence caches (benchmarks time cold passes with this)."""
+    _sentence_mentions.cache_clear()
+    _classify_span.cache_clear()
+    _terminators.cache_clear()
+
+
 def label_report(text: str, compat: bool = False) -> dict[str, float | None]:
     """Label one report: for each of the 14 observations 1.0, 0.0, -1.0 or None (not mentioned).
 
@@ -284,11 +316,29 @@ def label_report(text: str, compat: bool = False) -> dict[str, float | None]:
     return aggregate((m, _classify_cached(sentences[m.sentence], m, compat)) for m in mentions)
 
 
-def label_reports(texts: Iterable[str], compat: bool = False) -> list[dict[str, float | None]]:
-    """Label many reports; the result is in input order. Raises ValueError naming a bad item."""
-    results: list[dict[str, float | None]] = []
-    for index, text in enumerate(texts):
+def label_reports(
+    texts: Iterable[str], compat: bool = False, workers: int = 1
+) -> list[dict[str, float | None]]:
+    """Label many reports; the result is in input order. Raises ValueError naming a bad item.
+
+    ``workers > 1`` labels chunks in that many processes (worth it from a few thousand
+    reports on; each process keeps its own sentence cache).
+    """
+    items = list(texts)
+    for index, text in enumerate(items):
         if not isinstance(text, str):
             raise ValueError(f"report {index} must be a str, got {type(text).__name__}")
-        results.append(label_report(text, compat))
-    return results
+    if workers <= 1 or len(items) < 2 * workers:
+        return [label_report(text, compat) for text in items]
+    from concurrent.futures import ProcessPoolExecutor
+
+    size = max(1, len(items) // (workers * 4))
+    chunks = [items[i : i + size] for i in range(0, len(items), size)]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        parts = pool.map(_label_chunk, chunks, [compat] * len(chunks))
+        return [labels for part in parts for labels in part]
+
+
+def _label_chunk(texts: list[str], compat: bool) -> list[dict[str, float | None]]:
+    """Label one chunk (runs in a worker process)."""
+    return [label_report(text, compat) for text in texts]
