@@ -97,7 +97,7 @@ def read_iu_kaggle(
     column = truth_column.lower()
     if column not in ("mesh", "problems"):
         raise ValueError(f"truth_column must be 'MeSH' or 'Problems', got {truth_column!r}")
-    source = f"MeSH terms of indiana_reports.csv ({truth_column})"
+    source = f"indiana_reports.csv {truth_column} column"
     for rec in records:
         labels, truth = mesh_truth(rec.metadata.get(column), source)
         files = names.get(rec.id, [])
@@ -122,7 +122,7 @@ def read_openi_truth(root: str | Path, image_dir: str = "NLMCXR_png") -> list[Re
     records = read_openi_xml(base)
     images = base / image_dir
     for rec in records:
-        labels, truth = mesh_truth(rec.metadata.get("mesh_major"), "MeSH major terms (Open-i XML)")
+        labels, truth = mesh_truth(rec.metadata.get("mesh_major"), "Open-i XML MeSH major terms")
         ids = rec.metadata.get("image_ids") or []
         rec.metadata.update(
             labels=labels,
