@@ -91,8 +91,12 @@ def main() -> None:
     words = sum(len(r.split()) for r in reports) / len(reports)
     uniq = unique_sentences(reports)
     print(f"{len(reports)} reports, {distinct} distinct, mean {words:.0f} words")
-    print(f"archive pass (sentences repeat as in real archives): {timed(reports, args.compat):,.0f} reports/s")
-    print(f"no sentence repeated (cache never hits):             {timed(uniq, args.compat):,.0f} reports/s")
+    print(
+        f"archive pass (sentences repeat as in real archives): {timed(reports, args.compat):,.0f} reports/s"
+    )
+    print(
+        f"no sentence repeated (cache never hits):             {timed(uniq, args.compat):,.0f} reports/s"
+    )
     rate = timed_workers(uniq, args.compat, args.workers)
     print(f"no sentence repeated, {args.workers} processes:                  {rate:,.0f} reports/s")
 

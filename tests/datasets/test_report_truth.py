@@ -20,7 +20,16 @@ from medmine.tasks.diagnosis import DiagnosisTask
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "chexpert"))
 from report_corpus import CorpusReport, make_corpus  # noqa: E402
 
-IU_HEADER = ["uid", "MeSH", "Problems", "image", "indication", "comparison", "findings", "impression"]
+IU_HEADER = [
+    "uid",
+    "MeSH",
+    "Problems",
+    "image",
+    "indication",
+    "comparison",
+    "findings",
+    "impression",
+]
 
 
 def write_iu_kaggle(root: Path, reports: list[CorpusReport], images: bool = False) -> Path:

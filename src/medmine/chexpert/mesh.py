@@ -54,9 +54,7 @@ MAPPING_VERSION: Final = "mesh-chexpert-1"
 
 #: Observations a MeSH-indexed report confirms both ways (present when indexed, else absent).
 CONFIRMABLE: Final[tuple[str, ...]] = tuple(
-    o
-    for o in OBSERVATIONS
-    if o not in (ENLARGED_CARDIOMEDIASTINUM, PLEURAL_OTHER, SUPPORT_DEVICES)
+    o for o in OBSERVATIONS if o not in (ENLARGED_CARDIOMEDIASTINUM, PLEURAL_OTHER, SUPPORT_DEVICES)
 )
 
 #: MeSH headings (lower case, before the first "/") -> observation.
@@ -194,7 +192,9 @@ def mesh_to_observations(terms: str | Iterable[str] | None) -> MeshTruth:
     if all(t in ("normal", *NEUTRAL) for t in lowered):
         values[NO_FINDING] = POSITIVE if "normal" in lowered else None
         scored = CONFIRMABLE if "normal" in lowered else ()
-        return MeshTruth(values if scored else dict.fromkeys(OBSERVATIONS), scored, (), tuple(items))
+        return MeshTruth(
+            values if scored else dict.fromkeys(OBSERVATIONS), scored, (), tuple(items)
+        )
     unmapped: list[str] = []
     for term, low in zip(items, lowered, strict=True):
         if low in ("normal", *NEUTRAL):

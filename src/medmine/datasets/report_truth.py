@@ -70,7 +70,9 @@ def _projections(path: Path) -> dict[str, list[str]]:
     reader = csv.DictReader(io.StringIO(_read_csv_text(path), newline=""))
     missing = {"uid", "filename"} - set(reader.fieldnames or [])
     if missing:
-        raise ValueError(f"{path}: columns {sorted(missing)} missing; expected {_IU_PROJECTIONS_LAYOUT}")
+        raise ValueError(
+            f"{path}: columns {sorted(missing)} missing; expected {_IU_PROJECTIONS_LAYOUT}"
+        )
     out: dict[str, list[str]] = {}
     for row in reader:
         out.setdefault((row["uid"] or "").strip(), []).append((row["filename"] or "").strip())
