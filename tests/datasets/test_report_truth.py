@@ -18,7 +18,7 @@ from medmine.datasets.catalog import find_dataset, load_dataset
 from medmine.tasks.diagnosis import DiagnosisTask
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "chexpert"))
-from report_corpus import CorpusReport, make_corpus  # noqa: E402
+from report_corpus import CorpusReport, make_corpus
 
 IU_HEADER = [
     "uid",

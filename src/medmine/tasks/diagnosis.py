@@ -44,6 +44,7 @@ from medmine.metrics.multilabel import (
     per_sample_f1,
 )
 from medmine.tasks.classification import failure_rates
+from medmine.tasks.diagnosis_truth import truth_scope
 from medmine.tasks.observation_parse import (
     OBSERVATION_SYNONYMS,
     PARSER_VERSION,
@@ -53,7 +54,6 @@ from medmine.tasks.observation_parse import (
     resolve_observation,
     values_to_words,
 )
-from medmine.tasks.diagnosis_truth import truth_scope
 from medmine.tasks.registry import register_task
 
 # The answer parser lives in observation_parse; its names stay importable from here.
