@@ -22,7 +22,10 @@ def _labels_of(support: Sequence[Sample], task: Task) -> list[tuple[Sample, str]
         if isinstance(t, LabelTarget):
             out.append((s, t.label))
     if not out:
-        raise ValueError("needs labelled training samples (the dataset has no usable train split)")
+        raise ValueError(
+            "needs labelled training samples: the support set is empty (the run's notice for "
+            "this dataset says why)"
+        )
     return out
 
 

@@ -16,7 +16,13 @@ from pathlib import Path
 import numpy as np
 
 from medmine.core import ImageRef, LabelTarget, MaskTarget, Sample
-from medmine.datasets.catalog import DatasetEntry, get_entry, load_dataset, missing_top_level
+from medmine.datasets.catalog import (
+    DatasetEntry,
+    find_dataset,
+    get_entry,
+    load_dataset,
+    missing_top_level,
+)
 from medmine.datasets.readers.base import bad_kind
 
 
@@ -65,9 +71,16 @@ def check_dataset(name: str, path: Path) -> CheckReport:
         return report
     absent = missing_top_level(entry, path)
     if absent:
-        msg = f"not a {entry.name} folder: missing {absent}; expected layout:\n{entry.layout}"
-        report.add("layout", path, msg)
-        return report
+        found = find_dataset(entry.name, path)  # the same search `medmine run` does
+        if found is None:
+            msg = (
+                f"not a {entry.name} folder: missing {absent} here, in its parent and in the "
+                f"folders two levels below; expected layout:\n{entry.layout}"
+            )
+            report.add("layout", path, msg)
+            return report
+        report.info.append(f"layout found at {found} (searched from {path})")
+        path = report.path = found
     read = load_dataset(entry.name, path)
     report.fingerprint = read.fingerprint
     for item in read.bad:
@@ -172,6 +185,8 @@ def _check_mask(
             im.load()
             size = im.size
             arr = np.asarray(im if im.mode in ("L", "1", "I", "I;16", "P") else im.convert("L"))
+            if im.mode == "1":  # 1-bit PNG: white is 255 in the documented 0/255 values
+                arr = arr.astype(np.uint8) * 255
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         report.add("corrupt", target.path, f"cannot decode mask ({exc})")
         return
