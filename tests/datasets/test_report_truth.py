@@ -221,3 +221,18 @@ def test_study_suite_diagnoses_every_kaggle_report_with_provenance(tmp_path: Pat
     assert "| diagnosis | iu_xray_kaggle | chexpert-rules |" in board
     assert "| 30 |" in board  # every report
     assert "Truth of diagnosis on iu_xray_kaggle: mesh" in board
+
+
+def test_dataset_without_truth_says_why_no_diagnosis_job(tmp_path: Path) -> None:
+    folder = tmp_path / "DATA" / "openi" / "ecgen-radiology"
+    folder.mkdir(parents=True)
+    xml = OPENI_XML.format(n=1, findings="The lungs are clear.", impression="Normal.", major="")
+    (folder / "1.xml").write_text(xml, encoding="utf-8")
+    result = CliRunner().invoke(
+        app,
+        ["run", "--suite", "study", "--data-root", str(tmp_path / "DATA"), "--model",
+         "chexpert-rules", "--task", "diagnosis", "--out", str(tmp_path / "run")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "openi: 1 of 1 samples have no diagnosis target" in result.output
+    assert "no MeSH term" in result.output

@@ -23,8 +23,9 @@ def _labels_of(support: Sequence[Sample], task: Task) -> list[tuple[Sample, str]
             out.append((s, t.label))
     if not out:
         raise ValueError(
-            "needs labelled training samples: the support set is empty (the run's notice for "
-            "this dataset says why)"
+            "needs labelled training samples: the support set is empty (the download has no "
+            "support split; `support_split:` equal to the suite's `split:` holds out a fifth "
+            "of its patients)"
         )
     return out
 

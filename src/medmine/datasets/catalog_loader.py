@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 from medmine.core import Sample, stable_hash
@@ -50,6 +52,28 @@ def hold_out_support(samples: list[Sample]) -> tuple[list[Sample], list[Sample]]
     return test, support
 
 
+def missing_targets(name: str, tasks: Sequence[str], samples: Sequence[Sample]) -> list[str]:
+    """Why a task the entry serves has fewer samples than the split: one line per such task.
+
+    The reason is the samples' own warnings (``no diagnosis truth: ...``) when they give one,
+    so a dataset that yields no job for a task says why in the terminal and the report.
+    """
+    out = []
+    for task in tasks:
+        lacking = [s for s in samples if s.target(task) is None]
+        if not lacking or not samples:
+            continue
+        reasons: Counter[str] = Counter()
+        for s in lacking:
+            notes = [w for w in s.meta.get("warnings", []) if task.split("_")[0] in w]
+            reasons[notes[0] if notes else "no target in the download"] += 1
+        why = "; ".join(f"{n} × {r}" for r, n in reasons.most_common(3))
+        out.append(
+            f"{name}: {len(lacking)} of {len(samples)} samples have no {task} target ({why})"
+        )
+    return out
+
+
 def load_from_catalog(spec: DatasetSpec, data_root: Path | None) -> LoadedDataset:
     """Read a catalogued dataset and split it into test samples and a support set.
 
@@ -86,12 +110,8 @@ def load_from_catalog(spec: DatasetSpec, data_root: Path | None) -> LoadedDatase
         pool = [s for s in read.samples if s.split == spec.support_split]
         test_patients = frozenset(s.patient_id for s in test if s.patient_id)
         support = [s for s in pool if not (s.patient_id and s.patient_id in test_patients)]
-        if not support and test:
-            notices.append(
-                f"{entry.name}: no support set (no {spec.support_split!r} samples in {root}; "
-                f"splits present: {', '.join(splits)}): methods that learn from one cannot "
-                f"fit; set support_split: {test_split} to hold part of it out"
-            )
+
+    notices += missing_targets(entry.name, entry.tasks, test)
     if not test:
         notices.append(
             f"{entry.name}: no usable {test_split!r} samples in {root} "
