@@ -160,6 +160,9 @@ def test_brief_sentences(text: str, expected: dict[str, float]) -> None:
     ],
 )
 def test_real_style_sentences(text: str, observation: str, label: float) -> None:
+    assert label_report(text, compat=True)[observation] == label
+    if "stable" in text.lower() or "unchanged" in text.lower():
+        return  # medmine: a stable structure without a finding is no mention (tested below)
     assert label_report(text)[observation] == label
 
 
@@ -269,6 +272,29 @@ def test_runs_on_all_iu_xray_reports_with_plausible_output() -> None:
 )  # fmt: skip
 def test_medmine_rules_negate_lists_and_resolved(text: str, observation: str) -> None:
     assert label_report(text)[observation] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("text", "observation"),
+    [
+        ("The heart and lungs have XXXX XXXX in the interval.", "Cardiomegaly"),
+        ("Tubular densities overlying the heart are coronary artery stents.", "Cardiomegaly"),
+        ("The mediastinum is stable.", "Enlarged Cardiomediastinum"),
+        ("Heart size is unchanged.", "Cardiomegaly"),
+    ],
+)
+def test_structure_without_finding_is_no_mention(text: str, observation: str) -> None:
+    assert label_report(text)[observation] is None
+    assert label_report(text, compat=True)[observation] in (1.0, -1.0)
+
+
+def test_structure_with_size_words_stays_a_finding() -> None:
+    assert label_report("The heart size is moderately enlarged.")["Cardiomegaly"] == 1.0
+    assert label_report("Cardiac silhouette is prominent.")["Cardiomegaly"] == 1.0
+    assert label_report("Borderline heart size.")["Cardiomegaly"] == -1.0
+    assert label_report("Stable mild cardiomegaly.")["Cardiomegaly"] == 1.0
+    labels = label_report("Findings consistent with congestive heart failure.")
+    assert labels["Edema"] == 1.0 and labels["Cardiomegaly"] == -1.0
 
 
 def test_compat_keeps_chexperts_misses() -> None:

@@ -219,11 +219,12 @@ def _close_cue_before(left: str) -> bool:
     return False
 
 
-def classify_mention(sentence: str, mention: Mention, compat: bool = False) -> float:
+def classify_mention(sentence: str, mention: Mention, compat: bool = False) -> float | None:
     """Label one mention 0.0 (negated), -1.0 (uncertain) or 1.0 (affirmed) from its sentence.
 
-    ``compat=True`` applies CheXpert's rules only; otherwise medmine's extra negation rules
-    (:mod:`medmine.chexpert.rules_plus`) apply too.
+    ``compat=True`` applies CheXpert's rules only; otherwise medmine's extra rules
+    (:mod:`medmine.chexpert.rules_plus`) apply too, and a structure named without a finding
+    ("the heart and lungs have not changed") is no mention: None.
     """
     left, right = _clause(sentence, mention.start, mention.end)
     # 1. Pre-negation uncertainty.
@@ -244,6 +245,9 @@ def classify_mention(sentence: str, mention: Mention, compat: bool = False) -> f
         or (not compat and rules_plus.negated(mention.text, left, sentence[mention.end :]))
     ):
         return NEGATIVE
+    # medmine: a structure named without a size abnormality is no mention of a finding.
+    if not compat and rules_plus.structure_only(mention.text, left, right):
+        return None
     # 3. Post-negation uncertainty.
     if mention.text in rules.ALWAYS_UNCERTAIN_MENTIONS:
         return UNCERTAIN
@@ -259,21 +263,26 @@ def classify_mention(sentence: str, mention: Mention, compat: bool = False) -> f
 
 
 @functools.lru_cache(maxsize=1 << 16)
-def _classify_span(sentence: str, start: int, end: int, text: str, compat: bool) -> float:
+def _classify_span(sentence: str, start: int, end: int, text: str, compat: bool) -> float | None:
     """classify_mention for a mention given by value (cached: report archives repeat sentences)."""
     return classify_mention(sentence, Mention("", text, 0, start, end), compat)
 
 
-def _classify_cached(sentence: str, mention: Mention, compat: bool) -> float:
+def _classify_cached(sentence: str, mention: Mention, compat: bool) -> float | None:
     """The mention's label through the sentence cache (see :func:`_classify_span`)."""
     return _classify_span(sentence, mention.start, mention.end, mention.text, compat)
 
 
-def aggregate(labelled: Iterable[tuple[Mention, float]]) -> dict[str, float | None]:
-    """Combine mention labels into one value per observation, as CheXpert's aggregator does."""
+def aggregate(labelled: Iterable[tuple[Mention, float | None]]) -> dict[str, float | None]:
+    """Combine mention labels into one value per observation, as CheXpert's aggregator does.
+
+    A None label (medmine: a structure named without a finding) is no mention.
+    """
     per_observation: dict[str, set[float]] = {}
     no_finding = True
     for mention, label in labelled:
+        if label is None:
+            continue
         if mention.observation != SUPPORT_DEVICES and label in (POSITIVE, UNCERTAIN):
             no_finding = False
         if mention.observation == NO_FINDING:

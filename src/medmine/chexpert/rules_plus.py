@@ -15,12 +15,22 @@ rule below fixes one such family, with the phrasing it was written for:
   (CheXpert keeps these positive); "partially resolved" stays positive.
 - **Unmention fix**: "noncalcified nodule" is a lung lesion (CheXpert's "calcified nodul"
   unmention drops it).
+- **A structure is not a finding**: CheXpert calls "the heart", "heart size", "the
+  mediastinum", "contours" positive (or uncertain when "stable") wherever they occur, so
+  "The heart and lungs have XXXX XXXX in the interval", "densities overlying the heart" and
+  "The mediastinum is stable" become cardiomegaly / enlarged cardiomediastinum. Here such a
+  structure mention counts only when its clause states a size abnormality ("enlarged",
+  "prominent", "widened", "increased", "globular", "borderline" ...); otherwise it is not a
+  mention at all (neither positive nor negative).
 """
 
 from __future__ import annotations
 
 import re
 from typing import Final
+
+from medmine.chexpert.observations import CARDIOMEGALY, ENLARGED_CARDIOMEDIASTINUM
+from medmine.chexpert.rules import MENTION_PHRASES
 
 #: Words that end a list-normality rule's reach (a new clause or an exception).
 STRONG_TERMINATOR: Final = re.compile(
@@ -68,6 +78,27 @@ NONCALCIFIED: Final = re.compile(r"non-? ?calcified nodul")
 STRUCTURE: Final = re.compile(
     r"cardiomediastinal|pericardial|mediastin|contour|configuration|silhouette|size|heart|shadow"
 )
+
+
+#: Words that make a structure mention ("heart size") a finding.
+SIZE_ABNORMAL: Final = re.compile(
+    r"enlarg|\blarge|prominen|widen|increas|cardiomegaly|globular|borderline|dilat|bulg"
+    r"|upper limits? of normal|top[- ]normal|big\b"
+)
+
+
+#: Cardiomegaly / Enlarged Cardiomediastinum phrases that name a structure, not a finding.
+STRUCTURE_MENTIONS: Final[frozenset[str]] = frozenset(
+    p
+    for observation in (CARDIOMEGALY, ENLARGED_CARDIOMEDIASTINUM)
+    for p in MENTION_PHRASES[observation]
+    if not re.search(r"cardiomegaly|enlarge", p)
+)
+
+
+def structure_only(mention: str, left: str, right: str) -> bool:
+    """True when a structure mention's clause states no size abnormality (see module doc)."""
+    return mention in STRUCTURE_MENTIONS and not SIZE_ABNORMAL.search(f"{left} {right}")
 
 
 def negated(mention: str, left: str, rest: str) -> bool:
