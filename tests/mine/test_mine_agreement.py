@@ -133,3 +133,22 @@ def test_consensus_writes_kappa_per_pair_and_disagreements(tmp_path: Path) -> No
     assert "Cardiomegaly (rules=1, chexpert-rules=0)" in next(
         d["disagreements"] for d in dis if d["id"] == "r0"
     )
+
+
+def test_truth_from_iu_mesh_column_scores_only_confirmable(tmp_path: Path) -> None:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "datasets"))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "chexpert"))
+    from report_corpus import make_corpus
+    from test_report_truth import write_iu_kaggle
+
+    root = write_iu_kaggle(tmp_path / "iu", make_corpus(80, seed=77))
+    table = root / "indiana_reports.csv"
+    out = tmp_path / "out"
+    args = ["mine", str(table), "--column", "findings", "--out", str(out), "--truth", str(table)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "80 report(s) matched by row" in result.output  # uid is not the miner's row id
+    rows = {r["observation"] for r in csv.DictReader((out / "truth_agreement_rules.csv").open())}
+    assert "Support Devices" not in rows and "Cardiomegaly" in rows

@@ -2,10 +2,11 @@
 
 A label table is any CSV with the 14 CheXpert observation columns (1 / 0 / -1 / blank), such
 as ``medmine mine`` writes, CheXpert's ``labeled_reports.csv`` or MIMIC-CXR's
-``mimic-cxr-2.0.0-chexpert.csv``. Rows are matched by the first key column both tables have
-(``id``, ``study_id``, ``uid``: ids match ids, so a mined ``id`` meets MIMIC's ``study_id``;
-or the report text ``Reports`` in both), else by row order (then the tables must have as
-many rows).
+``mimic-cxr-2.0.0-chexpert.csv``. Rows are matched by a key column that means the same in
+both tables (the same name among ``id``, ``study_id``, ``uid``, ``Reports``; or a mined ``id``
+with MIMIC's ``study_id``), else by row order (then the tables must have as many rows). A truth table with a ``MeSH`` column
+and no observation column (IU X-ray ``indiana_reports.csv``) is mapped by
+:mod:`medmine.chexpert.mesh`, scoring only the observations MeSH can confirm.
 
 Values are compared as "positive" (1 or -1: CheXpert's U-Ones policy, as the diagnosis
 task scores) against "not positive" (0 or blank). Per observation: precision, recall, F1 and
@@ -25,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from medmine.chexpert import OBSERVATIONS
+from medmine.chexpert.mesh import CONFIRMABLE, mesh_to_observations
 from medmine.metrics.bootstrap import bootstrap_ci
 
 KEY_COLUMNS = ("id", "study_id", "uid", "Reports")
@@ -54,8 +56,13 @@ def read_label_table(path: Path) -> LabelTable:
     header = list(reader.fieldnames or [])
     by_lower = {h.strip().lower(): h for h in header}
     columns = [by_lower[o.lower()] for o in OBSERVATIONS if o.lower() in by_lower]
+    if not columns and "mesh" in by_lower:
+        return _mesh_table(path, list(reader), by_lower["mesh"], header)
     if not columns:
-        raise ValueError(f"{path}: no CheXpert observation column (expected e.g. 'Cardiomegaly')")
+        raise ValueError(
+            f"{path}: no CheXpert observation column (expected e.g. 'Cardiomegaly') and no "
+            "MeSH column"
+        )
     key = next((k for k in KEY_COLUMNS if k in header), "row")
     keys, rows, texts = [], [], []
     for number, row in enumerate(reader, start=2):
@@ -75,10 +82,35 @@ def read_label_table(path: Path) -> LabelTable:
     return LabelTable(path, key, keys, matrix, named, texts)
 
 
+def _mesh_table(
+    path: Path, rows: list[dict[str, str]], column: str, header: list[str]
+) -> LabelTable:
+    """A truth table from IU X-ray MeSH terms (``indiana_reports.csv``), via the mapping.
+
+    Only the observations MeSH can confirm are scored (``medmine.chexpert.mesh``); a row
+    without terms has no truth (all blank).
+    """
+    key = next((k for k in KEY_COLUMNS if k in header), "row")
+    keys, values, texts = [], [], []
+    for number, row in enumerate(rows):
+        keys.append(str(row.get(key, "")).strip() if key != "row" else str(number))
+        texts.append(" ".join(str(row.get(c) or "") for c in ("findings", "impression")).strip())
+        try:
+            mapped = mesh_to_observations(row.get(column))
+            values.append([math.nan if mapped.values[o] is None else mapped.values[o]
+                           for o in OBSERVATIONS])  # fmt: skip
+        except ValueError:
+            values.append([math.nan] * len(OBSERVATIONS))
+    matrix = np.array(values, dtype=float).reshape(len(rows), len(OBSERVATIONS))
+    return LabelTable(path, key, keys, matrix, list(CONFIRMABLE), texts)
+
+
 def align(a: LabelTable, b: LabelTable) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """The rows both tables hold, in ``a``'s order: (a values, b values, keys)."""
-    same_kind = (a.key == "Reports") == (b.key == "Reports")
-    key = a.key if "row" not in (a.key, b.key) and same_kind else None
+    # Join by value only when both columns mean the same thing: the same name, or a mined
+    # ``id`` with MIMIC's ``study_id`` (the miner's id of a MIMIC tree is the study id).
+    same = a.key == b.key or {a.key, b.key} == {"id", "study_id"}
+    key = a.key if "row" not in (a.key, b.key) and same else None
     if key is None:
         if len(a.keys) != len(b.keys):
             raise ValueError(
