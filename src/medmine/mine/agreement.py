@@ -4,9 +4,10 @@ A label table is any CSV with the 14 CheXpert observation columns (1 / 0 / -1 / 
 as ``medmine mine`` writes, CheXpert's ``labeled_reports.csv`` or MIMIC-CXR's
 ``mimic-cxr-2.0.0-chexpert.csv``. Rows are matched by a key column that means the same in
 both tables (the same name among ``id``, ``study_id``, ``uid``, ``Reports``; or a mined ``id``
-with MIMIC's ``study_id``), else by row order (then the tables must have as many rows). A truth table with a ``MeSH`` column
-and no observation column (IU X-ray ``indiana_reports.csv``) is mapped by
-:mod:`medmine.chexpert.mesh`, scoring only the observations MeSH can confirm.
+with MIMIC's ``study_id``), else by row order (then the tables must have as many rows).
+A truth table with a ``MeSH`` column and no observation column (IU X-ray
+``indiana_reports.csv``) is mapped by :mod:`medmine.chexpert.mesh`, scoring only the
+observations MeSH can confirm.
 
 Values are compared as "positive" (1 or -1: CheXpert's U-Ones policy, as the diagnosis
 task scores) against "not positive" (0 or blank). Per observation: precision, recall, F1 and
