@@ -236,3 +236,23 @@ def test_dataset_without_truth_says_why_no_diagnosis_job(tmp_path: Path) -> None
     assert result.exit_code == 0, result.output
     assert "openi: 1 of 1 samples have no diagnosis target" in result.output
     assert "no MeSH term" in result.output
+
+
+def test_diagnosis_scores_only_what_the_truth_confirms(tmp_path: Path) -> None:
+    from medmine.core import ParseStatus, Prediction
+
+    root = write_iu_kaggle(tmp_path / "iu", make_corpus(40, seed=8))
+    samples = load_dataset("iu_xray_kaggle", root).samples
+    task = DiagnosisTask()
+    # a model that calls Support Devices everywhere: excluded, so it cannot hurt or help
+    preds = []
+    for s in samples:
+        values = dict(label_report(s.text or ""))
+        values["Support Devices"] = 1.0
+        preds.append(Prediction({"observations": values}, ParseStatus.OK))
+    scores = task.score(preds, samples)
+    excluded = scores.tables["excluded_observations"]
+    assert excluded == ["Enlarged Cardiomediastinum", "Pleural Other", "Support Devices"]
+    assert "Support Devices" not in scores.tables["per_observation"]
+    assert scores.tables["truth"].startswith("mesh: indiana_reports.csv MeSH column")
+    assert "kappa" in scores.tables["per_observation"]["Cardiomegaly"]

@@ -28,6 +28,7 @@ import numpy as np
 
 from medmine.chexpert import OBSERVATIONS
 from medmine.chexpert.mesh import CONFIRMABLE, mesh_to_observations
+from medmine.metrics.agreement import binary_kappa
 from medmine.metrics.bootstrap import bootstrap_ci
 
 KEY_COLUMNS = ("id", "study_id", "uid", "Reports")
@@ -134,12 +135,7 @@ def positive(values: np.ndarray) -> np.ndarray:
 
 def kappa(x: np.ndarray, y: np.ndarray) -> float:
     """Cohen's kappa of two boolean vectors (NaN when chance agreement is total)."""
-    if len(x) == 0:
-        return math.nan
-    po = float(np.mean(x == y))
-    px, py = float(np.mean(x)), float(np.mean(y))
-    pe = px * py + (1 - px) * (1 - py)
-    return (po - pe) / (1 - pe) if pe < 1 else math.nan
+    return binary_kappa(x, y)
 
 
 def _prf(truth: np.ndarray, pred: np.ndarray) -> tuple[float, float, float]:

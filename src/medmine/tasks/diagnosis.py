@@ -44,7 +44,7 @@ from medmine.metrics.multilabel import (
     per_sample_f1,
 )
 from medmine.tasks.classification import failure_rates
-from medmine.tasks.diagnosis_truth import truth_scope
+from medmine.tasks.diagnosis_truth import observation_kappas, truth_scope
 from medmine.tasks.observation_parse import (
     OBSERVATION_SYNONYMS,
     PARSER_VERSION,
@@ -270,6 +270,8 @@ class DiagnosisTask:
             metrics["macro_f1_ci_low"], metrics["macro_f1_ci_high"] = lo, hi
             lo, hi = mean_ci(sample_f1.tolist(), groups=groups)
             metrics["sample_f1_ci_low"], metrics["sample_f1_ci_high"] = lo, hi
+        for name, value in observation_kappas(y_true, y_pred, labels, policy).items():
+            rep.per_label[name]["kappa"] = value
         tb = np.where(np.isnan(y_true), 0.0, y_true)
         pb = np.where(np.isnan(y_pred), 0.0, y_pred)
         per_sample = {

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import numpy as np
+
 from medmine.chexpert import OBSERVATIONS
 from medmine.core import Sample
+from medmine.metrics.agreement import binary_kappa
 
 
 def truth_scope(samples: Sequence[Sample]) -> tuple[tuple[str, ...], str]:
@@ -38,3 +41,22 @@ def truth_scope(samples: Sequence[Sample]) -> tuple[tuple[str, ...], str]:
     if list(counts) == ["dataset labels"]:
         return labels, "dataset labels"
     return labels, "; ".join(f"{k} (n={v})" for k, v in counts.items())
+
+
+def observation_kappas(
+    y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[str], policy: str
+) -> dict[str, float]:
+    """Cohen's kappa per observation between truth and prediction (positive class).
+
+    Targets follow the uncertainty policy ("ones": -1 is positive, "zeros": negative,
+    "ignore": the sample is left out for that observation); predictions count -1 as positive.
+    Blank (NaN) is negative on both sides, as in the diagnosis scores.
+    """
+    out = {}
+    for j, name in enumerate(labels):
+        t, p = y_true[:, j], y_pred[:, j]
+        keep = ~(t == -1.0) if policy == "ignore" else np.ones(len(t), dtype=bool)
+        t_pos = (t == 1.0) | ((t == -1.0) & (policy == "ones"))
+        p_pos = (p == 1.0) | (p == -1.0)
+        out[name] = binary_kappa(t_pos[keep], p_pos[keep])
+    return out
