@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Sequence
 from pathlib import Path
 
 from medmine.core import Sample, stable_hash
 from medmine.datasets.catalog import find_dataset, get_entry, load_dataset
+from medmine.datasets.check import missing_targets
 from medmine.datasets.sources import LoadedDataset
 from medmine.run.suite import DatasetSpec
 
@@ -50,28 +49,6 @@ def hold_out_support(samples: list[Sample]) -> tuple[list[Sample], list[Sample]]
     test = [s for s in samples if (s.patient_id or s.id) not in chosen]
     support = [s for s in samples if (s.patient_id or s.id) in chosen]
     return test, support
-
-
-def missing_targets(name: str, tasks: Sequence[str], samples: Sequence[Sample]) -> list[str]:
-    """Why a task the entry serves has fewer samples than the split: one line per such task.
-
-    The reason is the samples' own warnings (``no diagnosis truth: ...``) when they give one,
-    so a dataset that yields no job for a task says why in the terminal and the report.
-    """
-    out = []
-    for task in tasks:
-        lacking = [s for s in samples if s.target(task) is None]
-        if not lacking or not samples:
-            continue
-        reasons: Counter[str] = Counter()
-        for s in lacking:
-            notes = [w for w in s.meta.get("warnings", []) if task.split("_")[0] in w]
-            reasons[notes[0] if notes else "no target in the download"] += 1
-        why = "; ".join(f"{n} × {r}" for r, n in reasons.most_common(3))
-        out.append(
-            f"{name}: {len(lacking)} of {len(samples)} samples have no {task} target ({why})"
-        )
-    return out
 
 
 def load_from_catalog(spec: DatasetSpec, data_root: Path | None) -> LoadedDataset:

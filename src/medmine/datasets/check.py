@@ -10,6 +10,7 @@ A sample copy with fewer files than the full release is reported as information,
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,10 +89,37 @@ def check_dataset(name: str, path: Path) -> CheckReport:
     for f in read.unexpected:
         report.add("unexpected", f, "file is not part of the layout (no sample uses it)")
     report.counts = _counts(read.samples, read.missing)
+    report.info += missing_targets(entry.name, entry.tasks, read.samples)
     _compare_counts(entry, report)
     for sample in read.samples:
         _check_sample(sample, report)
     return report
+
+
+def missing_targets(name: str, tasks: Sequence[str], samples: Sequence[Sample]) -> list[str]:
+    """Why a task the entry serves has fewer samples than the split: one line per such task.
+
+    Only samples whose reader said why (a warning naming the task, such as ``no diagnosis
+    truth: ...``) are counted, so a dataset that yields no job for a task says why in the
+    terminal and the report; targets a task derives at run time are not flagged.
+    """
+    out = []
+    for task in tasks:
+        lacking = [s for s in samples if s.target(task) is None]
+        if not lacking or not samples:
+            continue
+        reasons: Counter[str] = Counter()
+        for s in lacking:
+            notes = [w for w in s.meta.get("warnings", []) if task.split("_")[0] in w]
+            if notes:
+                reasons[notes[0]] += 1
+        if not reasons:  # targets derived at run time (e.g. boxes from masks): nothing to say
+            continue
+        why = "; ".join(f"{n} × {r}" for r, n in reasons.most_common(3))
+        out.append(
+            f"{name}: {len(lacking)} of {len(samples)} samples have no {task} target ({why})"
+        )
+    return out
 
 
 def _counts(samples: list[Sample], missing: list[Sample]) -> dict[str, int]:
