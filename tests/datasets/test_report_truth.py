@@ -256,3 +256,46 @@ def test_diagnosis_scores_only_what_the_truth_confirms(tmp_path: Path) -> None:
     assert "Support Devices" not in scores.tables["per_observation"]
     assert scores.tables["truth"].startswith("mesh: indiana_reports.csv MeSH column")
     assert "kappa" in scores.tables["per_observation"]["Cardiomegaly"]
+
+
+def test_a_text_model_preset_is_asked_the_same_reports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An OpenAI-compatible text model at 127.0.0.1 gets one request per report, with its text."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "models"))
+    from fakeservers import FakeServer, Reply, openai_completion
+
+    corpus = make_corpus(8, seed=4)
+    data = tmp_path / "DATA"
+    write_iu_kaggle(data / "iu", corpus)
+    answer = (  # the way chat models answer: fenced JSON, a sentence before it
+        "Here are the labels:\n```json\n"
+        '{"No Finding": "positive", "Enlarged Cardiomediastinum": "negative", '
+        '"Cardiomegaly": "negative", "Lung Lesion": "not mentioned", "Lung Opacity": "negative", '
+        '"Edema": "negative", "Consolidation": "negative", "Pneumonia": "negative", '
+        '"Atelectasis": "not mentioned", "Pneumothorax": "negative", '
+        '"Pleural Effusion": "negative", "Pleural Other": "not mentioned", '
+        '"Fracture": "not mentioned", "Support Devices": "not mentioned"}\n```'
+    )
+    with FakeServer() as server:
+        server.default = Reply(body=openai_completion(answer, prompt_tokens=420))
+        presets = tmp_path / "presets.yaml"
+        presets.write_text(
+            "presets:\n  - name: local-text\n    provider: openai_compatible\n"
+            f"    model_id: local-text\n    base_url: {server.url}/v1\n    stream: false\n"
+        )
+        monkeypatch.setenv("MEDMINE_PRESETS", str(presets))
+        monkeypatch.setenv("MEDMINE_CACHE_DIR", str(tmp_path / "cache"))
+        result = CliRunner().invoke(
+            app,
+            ["run", "--suite", "study", "--data-root", str(data), "--model", "local-text",
+             "--model", "chexpert-rules", "--task", "diagnosis", "--out", str(tmp_path / "run")],
+        )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    sent = [str(r.body) for r in server.requests]
+    assert len(sent) == len(corpus)
+    for report in corpus:
+        assert sum(report.findings[:40] in body for body in sent) >= 1
+    board = (tmp_path / "run" / "leaderboard.md").read_text(encoding="utf-8")
+    assert "| diagnosis | iu_xray_kaggle | local-text |" in board
+    assert "| diagnosis | iu_xray_kaggle | chexpert-rules |" in board
