@@ -38,14 +38,14 @@ def test_reproduces_official_labeled_reports_exactly() -> None:
     with (CHEXPERT_SAMPLES / "sample_reports.csv").open(newline="") as handle:
         inputs = [row[0] for row in csv.reader(handle)]
     assert inputs == [row[0] for row in rows[1:]]
-    for row, labels in zip(rows[1:], label_reports(inputs), strict=True):
+    for row, labels in zip(rows[1:], label_reports(inputs, compat=True), strict=True):
         expected = [float(value) if value else None for value in row[1:]]
         assert [labels[name] for name in OBSERVATIONS] == expected, row[0]
 
 
-def _mentioned(text: str) -> dict[str, float]:
-    """Only the observations the labeler gave a value."""
-    return {k: v for k, v in label_report(text).items() if v is not None}
+def _mentioned(text: str, compat: bool = True) -> dict[str, float]:
+    """Only the observations the labeler gave a value (CheXpert's rules unless told)."""
+    return {k: v for k, v in label_report(text, compat=compat).items() if v is not None}
 
 
 @pytest.mark.parametrize(
@@ -160,6 +160,9 @@ def test_brief_sentences(text: str, expected: dict[str, float]) -> None:
     ],
 )
 def test_real_style_sentences(text: str, observation: str, label: float) -> None:
+    assert label_report(text, compat=True)[observation] == label
+    if "stable" in text.lower() or "unchanged" in text.lower():
+        return  # medmine: a stable structure without a finding is no mention (tested below)
     assert label_report(text)[observation] == label
 
 
@@ -243,3 +246,76 @@ def test_runs_on_all_iu_xray_reports_with_plausible_output() -> None:
     assert results[0]["Cardiomegaly"] == 0.0
     assert results[0]["Pleural Effusion"] == 0.0
     assert results[0]["No Finding"] is None  # hiatal hernia and degenerative changes
+
+
+@pytest.mark.parametrize(
+    ("text", "observation"),
+    [
+        # the issue's examples: normality stated over a list
+        ("Heart size and pulmonary vascular engorgement appear within limits of normal.",
+         "Cardiomegaly"),
+        ("Heart size, mediastinal contour, and pulmonary vascularity are within normal limits.",
+         "Cardiomegaly"),
+        ("Heart size, mediastinal contour, and pulmonary vascularity are stable and within normal "
+         "limits.", "Cardiomegaly"),
+        ("The cardiomediastinal contours, lungs, pleura, and bony structures are normal.",
+         "Enlarged Cardiomediastinum"),
+        ("Heart size and the mediastinal contours are unremarkable.", "Cardiomegaly"),
+        ("Cardiac silhouette, mediastinum and hila are unremarkable.",
+         "Cardiomegaly"),
+        ("Heart size, mediastinal contours and pulmonary vasculature within normal limits.",
+         "Cardiomegaly"),
+        # resolved findings
+        ("Resolved right pleural effusion.", "Pleural Effusion"),
+        ("Interval resolved left pneumothorax.", "Pneumothorax"),
+    ],
+)  # fmt: skip
+def test_medmine_rules_negate_lists_and_resolved(text: str, observation: str) -> None:
+    assert label_report(text)[observation] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("text", "observation"),
+    [
+        ("The heart and lungs have XXXX XXXX in the interval.", "Cardiomegaly"),
+        ("Tubular densities overlying the heart are coronary artery stents.", "Cardiomegaly"),
+        ("The mediastinum is stable.", "Enlarged Cardiomediastinum"),
+        ("Heart size is unchanged.", "Cardiomegaly"),
+    ],
+)
+def test_structure_without_finding_is_no_mention(text: str, observation: str) -> None:
+    assert label_report(text)[observation] is None
+    assert label_report(text, compat=True)[observation] in (1.0, -1.0)
+
+
+def test_structure_with_size_words_stays_a_finding() -> None:
+    assert label_report("The heart size is moderately enlarged.")["Cardiomegaly"] == 1.0
+    assert label_report("Cardiac silhouette is prominent.")["Cardiomegaly"] == 1.0
+    assert label_report("Borderline heart size.")["Cardiomegaly"] == -1.0
+    assert label_report("Stable mild cardiomegaly.")["Cardiomegaly"] == 1.0
+    labels = label_report("Findings consistent with congestive heart failure.")
+    assert labels["Edema"] == 1.0 and labels["Cardiomegaly"] == -1.0
+
+
+def test_compat_keeps_chexperts_misses() -> None:
+    """CheXpert's own rules miss these; --compat chexpert must keep missing them."""
+    text = "Heart size and pulmonary vascular engorgement appear within limits of normal."
+    assert label_report(text, compat=True)["Cardiomegaly"] == 1.0
+    assert label_report("Resolved right pleural effusion.", compat=True)["Pleural Effusion"] == 1.0
+
+
+@pytest.mark.parametrize(
+    ("text", "observation", "label"),
+    [
+        ("Mild cardiomegaly and lungs are clear.", "Cardiomegaly", 1.0),
+        ("Heart size is enlarged, lungs are clear.", "Cardiomegaly", 1.0),
+        ("Partially resolved right pleural effusion.", "Pleural Effusion", 1.0),
+        ("Small left effusion, otherwise the lungs are clear.", "Pleural Effusion", 1.0),
+        ("A 7 mm noncalcified nodule in the right upper lobe.", "Lung Lesion", 1.0),
+        ("Calcified nodule in the left apex.", "Lung Lesion", None),
+        ("Heart size and pulmonary vascularity are normal but there is a small left effusion.",
+         "Pleural Effusion", 1.0),
+    ],
+)  # fmt: skip
+def test_medmine_rules_keep_real_findings(text: str, observation: str, label: float) -> None:
+    assert label_report(text)[observation] == label

@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from cdp_browser import NEEDS_CHROMIUM, page
+
 from medmine.report.build import build_report
 from medmine.run.store import RunStore
 

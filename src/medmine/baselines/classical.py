@@ -273,12 +273,33 @@ LANDMARK_RULES: dict[str, LandmarkRule] = {
         "the lung is a dark region enclosed by the body; patient's left is image right",
     ),
 }
+# Chest radiograph findings (NIH ChestX-ray14 box labels): naive intensity priors, so the
+# baseline answers every NIH sample and its notes say which prior it used.
+_FINDING_PRIORS: tuple[tuple[tuple[str, ...], LandmarkRule], ...] = (
+    (
+        ("atelecta", "infiltrat", "pneumonia", "consolidat", "opacity", "mass", "nodule"),
+        LandmarkRule("bright", 0.05, (0.1, 0.1, 0.9, 0.85), "a lung finding: bright chest blob"),
+    ),
+    (
+        ("cardiomegaly",),
+        LandmarkRule("bright", 0.10, (0.3, 0.4, 0.8, 0.75), "cardiomegaly: the heart blob"),
+    ),
+    (
+        ("effusion",),
+        LandmarkRule("bright", 0.06, (0.0, 0.55, 1.0, 0.95), "effusion: bright blob at the bases"),
+    ),
+    (
+        ("pneumothorax",),
+        LandmarkRule("dark", 0.06, (0.0, 0.0, 1.0, 0.6), "pneumothorax: dark upper-chest blob"),
+    ),
+)
 # Fallbacks by keyword, stated in the answer's notes when used.
 LANDMARK_KEYWORDS: tuple[tuple[str, LandmarkRule], ...] = (
     ("lung", LandmarkRule("enclosed-dark", 0.12, why="keyword 'lung': aerated lung is dark")),
     ("disc", LandmarkRule("bright", 0.06, why="keyword 'disc': bright blob")),
     ("cardiac", LandmarkRule("bright", 0.10, why="keyword 'cardiac': bright mass")),
     ("bone", LandmarkRule("bright", 0.08, why="keyword 'bone': bone is bright on radiographs")),
+    *((word, rule) for words, rule in _FINDING_PRIORS for word in words),
 )
 _TOOTH = re.compile(r"^tooth\s*([1-4])([1-8])$")
 

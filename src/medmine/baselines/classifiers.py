@@ -22,7 +22,11 @@ def _labels_of(support: Sequence[Sample], task: Task) -> list[tuple[Sample, str]
         if isinstance(t, LabelTarget):
             out.append((s, t.label))
     if not out:
-        raise ValueError("needs labelled training samples (the dataset has no usable train split)")
+        raise ValueError(
+            "needs labelled training samples: the support set is empty (the download has no "
+            "support split; `support_split:` equal to the suite's `split:` holds out a fifth "
+            "of its patients)"
+        )
     return out
 
 

@@ -27,12 +27,12 @@ mention at all gets "No Finding" = 1.
 
 from __future__ import annotations
 
-import bisect
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from medmine.chexpert import rules
+from medmine.chexpert import rules, rules_plus
 from medmine.chexpert.observations import (
     CARDIOMEGALY,
     NEGATIVE,
@@ -49,8 +49,8 @@ _PUNCT_SPACE = str.maketrans({".": ". ", ",": ", "})
 _SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
 _WORD = re.compile(r"[\w-]+")
 
-_MENTION_PATTERNS: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
-    (observation, phrase, re.compile(re.escape(phrase)))
+_MENTION_PHRASES: tuple[tuple[str, str], ...] = tuple(
+    (observation, phrase)
     for observation, phrases in rules.MENTION_PHRASES.items()
     for phrase in phrases
 )
@@ -58,6 +58,7 @@ _UNMENTION_PATTERNS: dict[str, re.Pattern[str]] = {
     observation: re.compile("|".join(re.escape(p) for p in phrases))
     for observation, phrases in rules.UNMENTION_PHRASES.items()
 }
+_UNMENTION_REACH = max(len(p) for ps in rules.UNMENTION_PHRASES.values() for p in ps)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,29 +87,84 @@ def split_sentences(cleaned: str) -> list[str]:
     return [s for s in _SENTENCE_END.split(cleaned) if s]
 
 
-def extract_mentions(sentences: Sequence[str]) -> list[Mention]:
-    """Find every mention phrase in the sentences, skipping overlaps with unmentions."""
-    text = " ".join(sentences)
-    starts: list[int] = []
-    offset = 0
-    for sentence in sentences:
-        starts.append(offset)
-        offset += len(sentence) + 1
-    unmention_spans: dict[str, list[tuple[int, int]]] = {}
+def _find_all(text: str, phrase: str) -> list[int]:
+    """Start offsets of the non-overlapping occurrences of ``phrase`` (as ``re.finditer``)."""
+    found = []
+    start = text.find(phrase)
+    step = max(len(phrase), 1)
+    while start != -1:
+        found.append(start)
+        start = text.find(phrase, start + step)
+    return found
+
+
+def extract_mentions(sentences: Sequence[str], compat: bool = False) -> list[Mention]:
+    """Find every mention phrase in the sentences, skipping overlaps with unmentions.
+
+    Phrases are plain substrings of the sentences joined by spaces (CheXpert matches them
+    so). No phrase holds a sentence end, so each sentence is searched on its own (with the
+    joining space before it) and the result is cached per sentence; a phrase that starts
+    with that joining space belongs, as in CheXpert, to the sentence before. Without
+    ``compat``, "noncalcified nodule" is not dropped by the "calcified nodul" unmention
+    (:mod:`medmine.chexpert.rules_plus`).
+    """
     mentions: list[Mention] = []
-    for observation, _phrase, pattern in _MENTION_PATTERNS:
-        for match in pattern.finditer(text):
-            start, end = match.span()
-            spans = unmention_spans.get(observation)
-            if spans is None and observation in _UNMENTION_PATTERNS:
-                spans = [m.span() for m in _UNMENTION_PATTERNS[observation].finditer(text)]
-                unmention_spans[observation] = spans
-            if spans and any(start < u_end and end > u_start for u_start, u_end in spans):
-                continue
-            index = bisect.bisect_right(starts, start) - 1
-            base = starts[index]
-            mentions.append(Mention(observation, match.group(), index, start - base, end - base))
+    for index, sentence in enumerate(sentences):
+        lead = 1 if index else 0
+        for observation, phrase, start, end in _sentence_mentions(
+            " " + sentence if lead else sentence, compat
+        ):
+            at, start, end = index, start - lead, end - lead
+            if start < 0:  # starts on the joining space: CheXpert counts it in the previous one
+                at = index - 1
+                shift = len(sentences[at]) + 1
+                start, end = start + shift, end + shift
+            mentions.append(Mention(observation, phrase, at, start, end))
     return mentions
+
+
+@functools.lru_cache(maxsize=1 << 15)
+def _sentence_mentions(text: str, compat: bool) -> tuple[tuple[str, str, int, int], ...]:
+    """(observation, phrase, start, end) of every mention in one (space-led) sentence."""
+    found = []
+    for observation, phrase in _MENTION_PHRASES:
+        if phrase not in text:
+            continue
+        for start in _find_all(text, phrase):
+            end = start + len(phrase)
+            if observation in _UNMENTION_PATTERNS and _unmentioned(
+                text, observation, start, end, compat
+            ):
+                continue
+            found.append((observation, phrase, start, end))
+    return tuple(found)
+
+
+def _unmentioned(text: str, observation: str, start: int, end: int, compat: bool) -> bool:
+    """Whether an unmention phrase of the observation overlaps the mention at [start, end).
+
+    Only a window around the mention is searched (an overlapping phrase lies within one
+    phrase length of it), which keeps long reports fast.
+    """
+    pattern = _UNMENTION_PATTERNS[observation]
+    lo, hi = max(0, start - _UNMENTION_REACH), min(len(text), end + _UNMENTION_REACH)
+    for match in pattern.finditer(text, lo, hi):
+        u_start, u_end = match.span()
+        if not (start < u_end and end > u_start):
+            continue
+        if not compat and any(
+            k.start() <= u_start and u_end <= k.end()
+            for k in rules_plus.NONCALCIFIED.finditer(text, max(0, u_start - 4), u_end)
+        ):
+            continue
+        return True
+    return False
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _terminators(sentence: str) -> tuple[tuple[int, int], ...]:
+    """Spans of the scope terminators of a sentence (cached: sentences repeat)."""
+    return tuple(m.span() for m in rules.SCOPE_TERMINATOR.finditer(sentence))
 
 
 def _clause(sentence: str, start: int, end: int) -> tuple[str, str]:
@@ -123,11 +179,11 @@ def _clause(sentence: str, start: int, end: int) -> tuple[str, str]:
     while end < len(sentence) and sentence[end].isalnum():
         end += 1
     left_start, right_end = 0, len(sentence)
-    for match in rules.SCOPE_TERMINATOR.finditer(sentence):
-        if match.end() <= start:
-            left_start = match.end()
-        elif match.start() >= end:
-            right_end = match.start()
+    for t_start, t_end in _terminators(sentence):
+        if t_end <= start:
+            left_start = t_end
+        elif t_start >= end:
+            right_end = t_start
             break
     return sentence[left_start:start], sentence[end:right_end]
 
@@ -163,8 +219,13 @@ def _close_cue_before(left: str) -> bool:
     return False
 
 
-def classify_mention(sentence: str, mention: Mention) -> float:
-    """Label one mention 0.0 (negated), -1.0 (uncertain) or 1.0 (affirmed) from its sentence."""
+def classify_mention(sentence: str, mention: Mention, compat: bool = False) -> float | None:
+    """Label one mention 0.0 (negated), -1.0 (uncertain) or 1.0 (affirmed) from its sentence.
+
+    ``compat=True`` applies CheXpert's rules only; otherwise medmine's extra rules
+    (:mod:`medmine.chexpert.rules_plus`) apply too, and a structure named without a finding
+    ("the heart and lungs have not changed") is no mention: None.
+    """
     left, right = _clause(sentence, mention.start, mention.end)
     # 1. Pre-negation uncertainty.
     if _cue_before(left, rules.PRE_NEG_UNCERTAINTY_BEFORE, verb_stop=False):
@@ -181,8 +242,12 @@ def classify_mention(sentence: str, mention: Mention) -> float:
         or rules.NEGATION_AFTER_NORMAL_END.match(right)
         or rules.NEGATION_AFTER_STATE.match(right)
         or rules.NEGATION_AFTER_RESOLUTION.match(sentence[mention.end :])
+        or (not compat and rules_plus.negated(mention.text, left, sentence[mention.end :]))
     ):
         return NEGATIVE
+    # medmine: a structure named without a size abnormality is no mention of a finding.
+    if not compat and rules_plus.structure_only(mention.text, left, right):
+        return None
     # 3. Post-negation uncertainty.
     if mention.text in rules.ALWAYS_UNCERTAIN_MENTIONS:
         return UNCERTAIN
@@ -197,11 +262,27 @@ def classify_mention(sentence: str, mention: Mention) -> float:
     return POSITIVE
 
 
-def aggregate(labelled: Iterable[tuple[Mention, float]]) -> dict[str, float | None]:
-    """Combine mention labels into one value per observation, as CheXpert's aggregator does."""
+@functools.lru_cache(maxsize=1 << 16)
+def _classify_span(sentence: str, start: int, end: int, text: str, compat: bool) -> float | None:
+    """classify_mention for a mention given by value (cached: report archives repeat sentences)."""
+    return classify_mention(sentence, Mention("", text, 0, start, end), compat)
+
+
+def _classify_cached(sentence: str, mention: Mention, compat: bool) -> float | None:
+    """The mention's label through the sentence cache (see :func:`_classify_span`)."""
+    return _classify_span(sentence, mention.start, mention.end, mention.text, compat)
+
+
+def aggregate(labelled: Iterable[tuple[Mention, float | None]]) -> dict[str, float | None]:
+    """Combine mention labels into one value per observation, as CheXpert's aggregator does.
+
+    A None label (medmine: a structure named without a finding) is no mention.
+    """
     per_observation: dict[str, set[float]] = {}
     no_finding = True
     for mention, label in labelled:
+        if label is None:
+            continue
         if mention.observation != SUPPORT_DEVICES and label in (POSITIVE, UNCERTAIN):
             no_finding = False
         if mention.observation == NO_FINDING:
@@ -225,22 +306,48 @@ def aggregate(labelled: Iterable[tuple[Mention, float]]) -> dict[str, float | No
     return result
 
 
-def label_report(text: str) -> dict[str, float | None]:
+def clear_caches() -> None:
+    """Forget the per-sentence caches (benchmarks time cold passes with this)."""
+    _sentence_mentions.cache_clear()
+    _classify_span.cache_clear()
+    _terminators.cache_clear()
+
+
+def label_report(text: str, compat: bool = False) -> dict[str, float | None]:
     """Label one report: for each of the 14 observations 1.0, 0.0, -1.0 or None (not mentioned).
 
     Pass the section CheXpert was designed for (the impression) or the whole report.
+    ``compat=True`` keeps CheXpert's rules exactly (medmine's additions off).
     Raises ValueError if ``text`` is not a string.
     """
     sentences = split_sentences(clean_report(text))
-    mentions = extract_mentions(sentences)
-    return aggregate((m, classify_mention(sentences[m.sentence], m)) for m in mentions)
+    mentions = extract_mentions(sentences, compat)
+    return aggregate((m, _classify_cached(sentences[m.sentence], m, compat)) for m in mentions)
 
 
-def label_reports(texts: Iterable[str]) -> list[dict[str, float | None]]:
-    """Label many reports; the result is in input order. Raises ValueError naming a bad item."""
-    results: list[dict[str, float | None]] = []
-    for index, text in enumerate(texts):
+def label_reports(
+    texts: Iterable[str], compat: bool = False, workers: int = 1
+) -> list[dict[str, float | None]]:
+    """Label many reports; the result is in input order. Raises ValueError naming a bad item.
+
+    ``workers > 1`` labels chunks in that many processes (worth it from a few thousand
+    reports on; each process keeps its own sentence cache).
+    """
+    items = list(texts)
+    for index, text in enumerate(items):
         if not isinstance(text, str):
             raise ValueError(f"report {index} must be a str, got {type(text).__name__}")
-        results.append(label_report(text))
-    return results
+    if workers <= 1 or len(items) < 2 * workers:
+        return [label_report(text, compat) for text in items]
+    from concurrent.futures import ProcessPoolExecutor
+
+    size = max(1, len(items) // (workers * 4))
+    chunks = [items[i : i + size] for i in range(0, len(items), size)]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        parts = pool.map(_label_chunk, chunks, [compat] * len(chunks))
+        return [labels for part in parts for labels in part]
+
+
+def _label_chunk(texts: list[str], compat: bool) -> list[dict[str, float | None]]:
+    """Label one chunk (runs in a worker process)."""
+    return [label_report(text, compat) for text in texts]

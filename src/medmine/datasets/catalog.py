@@ -256,12 +256,17 @@ def missing_top_level(entry: DatasetEntry, folder: Path) -> list[str]:
 def find_dataset(name: str, data_root: Path) -> Path | None:
     """Locate an entry's folder under a data root by its expected top-level names.
 
-    Looks at the root itself, ``<root>/<name>`` (and aliases), then every sub-folder up to two
-    levels down, in sorted order; returns the first folder whose layout matches, else None.
+    Looks at the root itself, its parent when the root is the layout's own top folder
+    (``Kvasir-SEG/``), ``<root>/<name>`` (and aliases), then every sub-folder up to two levels
+    down, in sorted order; returns the first folder whose layout matches, else None.
     """
     entry = get_entry(name)
     data_root = Path(data_root)
     candidates: list[Path] = [data_root]
+    # The folder a user unzipped may be the layout's own top folder (Kvasir-SEG/, chest_xray/):
+    # then the dataset root is the folder holding it.
+    if any(data_root.match(pattern) for pattern in entry.top_level if "/" not in pattern):
+        candidates.append(data_root.parent)
     candidates += [data_root / n for n in (entry.name, *entry.aliases)]
     if data_root.is_dir():
         level1 = sorted(p for p in data_root.iterdir() if p.is_dir())

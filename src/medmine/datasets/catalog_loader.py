@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from medmine.core import Sample
+from medmine.core import Sample, stable_hash
 from medmine.datasets.catalog import find_dataset, get_entry, load_dataset
+from medmine.datasets.check import missing_targets
 from medmine.datasets.sources import LoadedDataset
 from medmine.datasets.spec import DatasetSpec
 
@@ -32,13 +33,33 @@ def locate(spec: DatasetSpec, data_root: Path | None) -> Path:
     return found
 
 
+SUPPORT_SHARE = 0.2
+
+
+def hold_out_support(samples: list[Sample]) -> tuple[list[Sample], list[Sample]]:
+    """Split one split into (test, support) by patient: a stable ~20% of patients support.
+
+    Patients (``patient_id``, else the sample id) are ranked by a hash of their id, so the
+    choice is the same on every run and machine and never puts a patient on both sides.
+    """
+    groups = sorted({s.patient_id or s.id for s in samples}, key=lambda g: stable_hash(g))
+    chosen = frozenset(groups[: max(1, round(len(groups) * SUPPORT_SHARE))])
+    if len(groups) < 2:
+        return samples, []
+    test = [s for s in samples if (s.patient_id or s.id) not in chosen]
+    support = [s for s in samples if (s.patient_id or s.id) in chosen]
+    return test, support
+
+
 def load_from_catalog(spec: DatasetSpec, data_root: Path | None) -> LoadedDataset:
     """Read a catalogued dataset and split it into test samples and a support set.
 
     The test samples are the entry's ``split``. A download that has only one official split
     (many sample copies and some datasets do) is evaluated on that split, and the run records
-    a notice saying so; the support set is then empty, so few-shot baselines report that they
-    cannot fit instead of learning from the test images. The support set never contains a
+    a notice saying so. When the support split is the test split (asked for, or because it
+    is the only one), a stable fifth of its patients is held out as the support set
+    (:func:`hold_out_support`) and a notice says so; when there is no support split at all,
+    the notice says that methods that learn cannot fit. The support set never contains a
     patient of the test samples.
     """
     entry = get_entry(spec.name)
@@ -50,15 +71,24 @@ def load_from_catalog(spec: DatasetSpec, data_root: Path | None) -> LoadedDatase
     if test_split not in splits and len(splits) == 1:
         notices.append(
             f"{entry.name}: no {spec.split!r} split in {root}; evaluated on its only split "
-            f"{splits[0]!r}, without a support set"
+            f"{splits[0]!r}"
         )
         test_split = splits[0]
     test = [s for s in read.samples if s.split == test_split]
     support: list[Sample] = []
-    if spec.support_split and spec.support_split != test_split:
+    if spec.support_split and spec.support_split == test_split and test:
+        test, support = hold_out_support(test)
+        notices.append(
+            f"{entry.name}: support split = test split {test_split!r}: "
+            f"{len(support)} sample(s) of {SUPPORT_SHARE:.0%} of its patients held out as the "
+            f"support set, {len(test)} tested (no patient in both)"
+        )
+    elif spec.support_split:
         pool = [s for s in read.samples if s.split == spec.support_split]
         test_patients = frozenset(s.patient_id for s in test if s.patient_id)
         support = [s for s in pool if not (s.patient_id and s.patient_id in test_patients)]
+
+    notices += missing_targets(entry.name, entry.tasks, test)
     if not test:
         notices.append(
             f"{entry.name}: no usable {test_split!r} samples in {root} "

@@ -10,13 +10,20 @@ A sample copy with fewer files than the full release is reported as information,
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from medmine.core import ImageRef, LabelTarget, MaskTarget, Sample
-from medmine.datasets.catalog import DatasetEntry, get_entry, load_dataset, missing_top_level
+from medmine.datasets.catalog import (
+    DatasetEntry,
+    find_dataset,
+    get_entry,
+    load_dataset,
+    missing_top_level,
+)
 from medmine.datasets.readers.base import bad_kind
 
 
@@ -65,9 +72,16 @@ def check_dataset(name: str, path: Path) -> CheckReport:
         return report
     absent = missing_top_level(entry, path)
     if absent:
-        msg = f"not a {entry.name} folder: missing {absent}; expected layout:\n{entry.layout}"
-        report.add("layout", path, msg)
-        return report
+        found = find_dataset(entry.name, path)  # the same search `medmine run` does
+        if found is None:
+            msg = (
+                f"not a {entry.name} folder: missing {absent} here, in its parent and in the "
+                f"folders two levels below; expected layout:\n{entry.layout}"
+            )
+            report.add("layout", path, msg)
+            return report
+        report.info.append(f"layout found at {found} (searched from {path})")
+        path = report.path = found
     read = load_dataset(entry.name, path)
     report.fingerprint = read.fingerprint
     for item in read.bad:
@@ -75,10 +89,37 @@ def check_dataset(name: str, path: Path) -> CheckReport:
     for f in read.unexpected:
         report.add("unexpected", f, "file is not part of the layout (no sample uses it)")
     report.counts = _counts(read.samples, read.missing)
+    report.info += missing_targets(entry.name, entry.tasks, read.samples)
     _compare_counts(entry, report)
     for sample in read.samples:
         _check_sample(sample, report)
     return report
+
+
+def missing_targets(name: str, tasks: Sequence[str], samples: Sequence[Sample]) -> list[str]:
+    """Why a task the entry serves has fewer samples than the split: one line per such task.
+
+    Only samples whose reader said why (a warning naming the task, such as ``no diagnosis
+    truth: ...``) are counted, so a dataset that yields no job for a task says why in the
+    terminal and the report; targets a task derives at run time are not flagged.
+    """
+    out = []
+    for task in tasks:
+        lacking = [s for s in samples if s.target(task) is None]
+        if not lacking or not samples:
+            continue
+        reasons: Counter[str] = Counter()
+        for s in lacking:
+            notes = [w for w in s.meta.get("warnings", []) if task.split("_")[0] in w]
+            if notes:
+                reasons[notes[0]] += 1
+        if not reasons:  # targets derived at run time (e.g. boxes from masks): nothing to say
+            continue
+        why = "; ".join(f"{n} × {r}" for r, n in reasons.most_common(3))
+        out.append(
+            f"{name}: {len(lacking)} of {len(samples)} samples have no {task} target ({why})"
+        )
+    return out
 
 
 def _counts(samples: list[Sample], missing: list[Sample]) -> dict[str, int]:
@@ -172,6 +213,8 @@ def _check_mask(
             im.load()
             size = im.size
             arr = np.asarray(im if im.mode in ("L", "1", "I", "I;16", "P") else im.convert("L"))
+            if im.mode == "1":  # 1-bit PNG: white is 255 in the documented 0/255 values
+                arr = arr.astype(np.uint8) * 255
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         report.add("corrupt", target.path, f"cannot decode mask ({exc})")
         return

@@ -372,8 +372,8 @@ def read_mask(
         ):
             raise ValueError(f"{p}: mask has differing colour channels; expected a grey-level mask")
         arr = colour[..., 0]
-    if arr.dtype == bool:
-        arr = arr.astype(np.uint8)
+    if arr.dtype == bool:  # 1-bit image: white is 255, as in the documented 0/255 values
+        arr = arr.astype(np.uint8) * 255
     if np.issubdtype(arr.dtype, np.floating):
         if not np.all(np.isfinite(arr)) or not np.array_equal(arr, np.round(arr)):
             raise ValueError(f"{p}: mask has non-integer values")

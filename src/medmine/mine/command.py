@@ -498,9 +498,11 @@ def mine_command(
         str, typer.Option(help="Reports: label 'all' the text or the 'impression' section.")
     ] = "all",
     model: Annotated[
-        str | None,
+        list[str] | None,
         typer.Option(
-            "--model", "-m", help="Baseline or preset name (reports: default CheXpert rules)."
+            "--model",
+            "-m",
+            help="Baseline or preset name (reports: default CheXpert rules; repeat for consensus).",
         ),
     ] = None,
     labels: Annotated[
@@ -553,6 +555,15 @@ def mine_command(
         bool,
         typer.Option(help="DICOMweb: print what matches and the cost; fetch and send nothing."),
     ] = False,
+    truth: Annotated[
+        Path | None, typer.Option(help="Reports: a CSV of true labels; prints P/R/F1 and kappa.")
+    ] = None,
+    compat: Annotated[
+        str | None, typer.Option(help="Reports: 'chexpert' = the original CheXpert rules only.")
+    ] = None,
+    consensus: Annotated[
+        bool, typer.Option(help="Reports: also compare one --model with the rules.")
+    ] = False,
 ) -> None:
     """Ask a model one question about every image (or report) of an archive; write the answers."""
     from rich.console import Console
@@ -577,8 +588,10 @@ def mine_command(
             from medmine.mine.dicomweb import ArchiveQuery
             from medmine.mine.dicomweb_mine import DicomWebOptions, mine_dicomweb
 
-            if task is None or model is None:
+            if task is None or not model:
                 raise ValueError("mining a DICOMweb archive needs --task and --model")
+            if len(model) > 1:
+                raise ValueError("one --model at a time for a DICOMweb archive")
             opts = DicomWebOptions(
                 ArchiveQuery.parse(
                     query,
@@ -592,7 +605,7 @@ def mine_command(
                 include_uids=include_uids,
             )
             question = MiningQuestion(task, parse_labels(labels), target)
-            result = mine_dicomweb(source, question, model, out, opts, **options)  # type: ignore[arg-type]
+            result = mine_dicomweb(source, question, model[0], out, opts, **options)  # type: ignore[arg-type]
             if result is not None:
                 _print_outcome(result, say)
             return
@@ -603,25 +616,24 @@ def mine_command(
                     f"{path} holds reports: mining reports runs --task diagnosis "
                     f"(the 14 CheXpert observations), not --task {task}"
                 )
-            table = out if out.suffix.lower() == ".csv" else None
-            outcome = mine_report_source(
-                path,
-                model,
-                out.with_suffix(".run") if table is not None else out,
-                table=table,
-                reader={"column": column, "text_field": text_field, "section": section},
-                **options,  # type: ignore[arg-type]
+            from medmine.mine.truth_checks import mine_reports_checked
+
+            reader = {"column": column, "text_field": text_field, "section": section}
+            outcome = mine_reports_checked(
+                path, list(model or []), out, reader, compat, consensus, truth, options
             )
         else:
             if task is None:
                 raise ValueError(f"--task is required to mine images: {', '.join(MINING_TASKS)}")
             if model is None:
                 raise ValueError("--model is required to mine images (a baseline or a preset)")
+            if model and len(model) > 1:
+                raise ValueError("one --model at a time for images (several: reports only)")
             question = MiningQuestion(task, parse_labels(labels), target)
             outcome = mine_images(
                 path,
                 question,
-                model,
+                model[0],
                 out,
                 allow_burned_in=allow_burned_in,
                 include_uids=include_uids,

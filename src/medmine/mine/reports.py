@@ -170,16 +170,16 @@ def _ok_status(record: ReportRecord, extra: str | None = None) -> str:
 
 
 def label_with_rules(
-    records: Sequence[ReportRecord], max_chars: int, section: str = "all"
+    records: Sequence[ReportRecord], max_chars: int, section: str = "all", compat: bool = False
 ) -> list[MinedReport]:
-    """Label records with the rule-based CheXpert labeler; bad records get a status."""
+    """Label records with the rule-based CheXpert labeler (``compat``: CheXpert's rules only)."""
     out = []
     for rec in records:
         problem = precheck(rec, max_chars)
         if problem is not None:
             out.append(MinedReport(rec.id, rec.text, None, problem))
             continue
-        values = label_report(text_to_label(rec, section))
+        values = label_report(text_to_label(rec, section), compat=compat)
         out.append(MinedReport(rec.id, rec.text, values, _ok_status(rec)))
     return out
 
@@ -328,6 +328,7 @@ def mine_reports(
     max_chars: int = 20000,
     progress: bool = True,
     use_cache: bool = True,
+    compat: bool = False,
 ) -> MineSummary:
     """Label every report of ``source`` and write the table to ``out`` (see the module doc).
 
@@ -352,7 +353,7 @@ def mine_reports(
     used_run_dir = None
     run = RunSummary()
     if model is None:
-        rows = label_with_rules(records, max_chars, section)
+        rows = label_with_rules(records, max_chars, section, compat)
     else:
         used_run_dir = Path(run_dir) if run_dir is not None else out.with_name(f"{out.stem}.run")
         rows, run = label_with_model(

@@ -28,6 +28,7 @@ class Row:
     value: float
     ci: tuple[float, float] | None
     metrics: dict[str, float]
+    truth: str = ""  # where the scored labels come from (diagnosis: expert / MeSH / labeler)
     declared: MetricSet | None = None
 
     @property
@@ -63,7 +64,9 @@ def load_leaderboard(run_dir: Path) -> Leaderboard:
             head = declared.headline.key if declared.headline.key in m else head
             lo, hi = m.get(f"{head}_ci_low"), m.get(f"{head}_ci_high")
             ci = (lo, hi) if lo is not None and hi is not None else None
+            truth = str(sc["tables"].get("truth") or "")
             row = Row(sc["task"], sc["dataset"], sc["model"], head, m.get(head, math.nan), ci, m)
+            row.truth = truth
             row.declared = declared
             rows.append(row)
         rows.sort(key=lambda r: (r.task, r.dataset, _rank(r), r.model))
@@ -169,7 +172,7 @@ def render_terminal(board: Leaderboard, console: Console) -> None:
         for r in rows:
             c = _cells(r)
             table.add_row(
-                r.dataset,
+                f"{r.dataset}\n[dim]truth: {r.truth}[/]" if r.truth else r.dataset,
                 r.model,
                 c[4],
                 c[5],
@@ -214,6 +217,8 @@ def to_markdown(board: Leaderboard) -> str:
             cells += [format_value(e, r.metrics.get(e.key)) for e in extra]
             out.write("| " + " | ".join([*cells, *c[6:]]) + " |\n")
         out.write("\n")
+    for key in dict.fromkeys((r.task, r.dataset, r.truth) for r in board.rows if r.truth):
+        out.write(f"\nTruth of {key[0]} on {key[1]}: {key[2]}\n")
     if board.concurrency:
         conc = ", ".join(f"{k}: {v}" for k, v in board.concurrency.items())
         out.write(f"\nLatency measured at concurrency {conc}.\n")

@@ -47,6 +47,7 @@ from medmine.metrics.multilabel import (
     per_sample_f1,
 )
 from medmine.tasks.classification import failure_rates
+from medmine.tasks.diagnosis_truth import observation_kappas, truth_scope
 from medmine.tasks.observation_parse import (
     OBSERVATION_SYNONYMS,
     PARSER_VERSION,
@@ -245,11 +246,12 @@ class DiagnosisTask:
             if not isinstance(t, ObservationsTarget):
                 raise ValueError(f"sample {s.id} has no diagnosis (observations) target")
             targets.append(t.values)
-        y_true = observation_matrix(targets, OBSERVATIONS)
+        labels, provenance = truth_scope(samples)
+        y_true = observation_matrix(targets, labels)
         preds = [_prediction_values(p) for p in predictions]
-        y_pred = observation_matrix(preds, OBSERVATIONS)
+        y_pred = observation_matrix(preds, labels)
         policy = self.uncertain
-        rep = multilabel_report(y_true, y_pred, OBSERVATIONS, uncertain=policy)  # type: ignore[arg-type]
+        rep = multilabel_report(y_true, y_pred, labels, uncertain=policy)  # type: ignore[arg-type]
         sample_f1 = per_sample_f1(y_true, y_pred, uncertain=policy)  # type: ignore[arg-type]
         metrics: dict[str, float] = {
             "macro_f1": rep.macro_f1,
@@ -262,11 +264,12 @@ class DiagnosisTask:
             "sample_f1": float(sample_f1.mean()),
             **failure_rates(predictions),
         }
-        five = [OBSERVATIONS.index(o) for o in COMPETITION_5]
+        comp5 = tuple(o for o in COMPETITION_5 if o in labels)
+        five = [labels.index(o) for o in comp5]
         rep5 = multilabel_report(
             y_true[:, five],
             y_pred[:, five],
-            COMPETITION_5,
+            comp5,
             uncertain=policy,  # type: ignore[arg-type]
         )
         if rep5.macro_labels:
@@ -275,13 +278,15 @@ class DiagnosisTask:
         if len(samples) >= 2:
 
             def stat(idx: np.ndarray) -> float:
-                r = multilabel_report(y_true[idx], y_pred[idx], OBSERVATIONS, uncertain=policy)  # type: ignore[arg-type]
+                r = multilabel_report(y_true[idx], y_pred[idx], labels, uncertain=policy)  # type: ignore[arg-type]
                 return r.macro_f1 if r.macro_labels else float("nan")
 
             lo, hi = bootstrap_ci(stat, len(samples), groups=groups, n_resamples=200)
             metrics["macro_f1_ci_low"], metrics["macro_f1_ci_high"] = lo, hi
             lo, hi = mean_ci(sample_f1.tolist(), groups=groups)
             metrics["sample_f1_ci_low"], metrics["sample_f1_ci_high"] = lo, hi
+        for name, value in observation_kappas(y_true, y_pred, labels, policy).items():
+            rep.per_label[name]["kappa"] = value
         tb = np.where(np.isnan(y_true), 0.0, y_true)
         pb = np.where(np.isnan(y_pred), 0.0, y_pred)
         per_sample = {
@@ -297,6 +302,8 @@ class DiagnosisTask:
                 "macro_labels": rep.macro_labels,
                 "uncertain_policy": policy,
                 "not_mentioned": "negative",
+                "truth": provenance,
+                "excluded_observations": [o for o in OBSERVATIONS if o not in labels],
             },
         )
 

@@ -167,15 +167,21 @@ def fingerprint(root: Path, files: Iterable[Path], contents: Iterable[Path] = ()
 def read_table(path: Path, sheet: str | int | None = None) -> list[dict[str, str]]:
     """Rows of a CSV or XLSX label table as dicts of stripped strings (header = first row).
 
+    CSV also covers a file without extension and Dataverse ``.tab`` (tab-separated).
+
     XLSX needs the optional ``openpyxl`` package; the error says so when it is absent.
     """
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
         return _read_xlsx(path, sheet)
-    if suffix not in (".csv", ".tsv", ".txt"):
+    if suffix not in (".csv", ".tsv", ".txt", ".tab", ""):
         raise ValueError(f"{path}: unsupported label table format {suffix!r} (csv, tsv or xlsx)")
     with path.open(newline="", encoding="utf-8-sig") as fh:
-        delimiter = "\t" if suffix == ".tsv" else ","
+        first = fh.readline()
+        fh.seek(0)
+        # .tsv / .tab, or a table without extension whose header has tabs and no comma.
+        tabs = suffix in (".tsv", ".tab") or ("\t" in first and "," not in first)
+        delimiter = "\t" if tabs else ","
         reader = csv.reader(fh, delimiter=delimiter)
         try:
             header = [h.strip() for h in next(reader)]

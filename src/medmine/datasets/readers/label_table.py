@@ -94,7 +94,7 @@ def read_label_table(
         spec = {**base, **override}
         if spec["table"] is None:
             raise ValueError(f"label_table reader: split {split_name!r} has no table")
-        table_path = root / spec["table"]
+        table_path = published_table(root / spec["table"])
         if not table_path.is_file():
             continue
         contents.append(table_path)
@@ -117,6 +117,20 @@ def read_label_table(
         )
     out.fingerprint = fingerprint(root, files_seen, contents)
     return out
+
+
+def published_table(path: Path) -> Path:
+    """The table as named, else the same name without extension or as Dataverse ``.tab``.
+
+    Harvard Dataverse serves HAM10000's ``HAM10000_metadata.csv`` as ``HAM10000_metadata``
+    (no extension) or, after ingest, ``HAM10000_metadata.tab``.
+    """
+    if path.is_file():
+        return path
+    for candidate in (path.with_suffix(""), path.with_suffix(".tab")):
+        if candidate.is_file():
+            return candidate
+    return path
 
 
 def _read_split(

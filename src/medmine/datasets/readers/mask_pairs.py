@@ -133,6 +133,8 @@ def mask_array(target: MaskTarget) -> np.ndarray:
 
     with Image.open(target.path) as im:
         arr = np.asarray(im.convert("L") if im.mode not in ("L", "1", "I", "I;16") else im)
+        if im.mode == "1":  # 1-bit PNG: white is 255 in the documented 0/255 values
+            arr = arr.astype(np.uint8) * 255
     if arr.ndim != 2:
         raise ValueError(f"{target.path}: mask is not single-channel (shape {arr.shape})")
     if target.value_map is not None:

@@ -10,7 +10,9 @@ ones are counted in ``meta["missing_images"]`` (report datasets are often text-o
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ from medmine.datasets.readers.base import (
 )
 
 REPORT_MODULE = "medmine.datasets.report_text"
+TRUTH_MODULE = "medmine.datasets.report_truth"
 
 
 def report_module() -> Any:
@@ -55,9 +58,11 @@ def read_reports(
     ctx = ctx or ReadContext(dataset="reports")
     root = Path(root)
     module = report_module()
-    reader = getattr(module, function, None)
+    reader = getattr(module, function, None) or getattr(
+        importlib.import_module(TRUTH_MODULE), function, None
+    )
     if not callable(reader):
-        raise ValueError(f"{REPORT_MODULE} has no reader function {function!r}")
+        raise ValueError(f"{REPORT_MODULE} / {TRUTH_MODULE} have no reader function {function!r}")
     source = root / path if path else root
     records = reader(source, **(options or {}))
     return records_to_read(
@@ -98,6 +103,7 @@ def records_to_read(
     """
     out = DatasetRead()
     seen: set[str] = set()
+    content = hashlib.sha256()
     for rec in records:
         rid = str(getattr(rec, "id", "") or "")
         text = getattr(rec, "text", None)
@@ -110,6 +116,7 @@ def records_to_read(
             continue
         seen.add(rid)
         meta: Mapping[str, Any] = getattr(rec, "metadata", None) or getattr(rec, "meta", None) or {}
+        content.update(json.dumps([rid, text, meta], sort_keys=True, default=str).encode())
         sections = {str(k).lower(): v for k, v in (getattr(rec, "sections", None) or {}).items()}
         split = str(meta.get(split_key) or default_split)
         if not ctx.wants(split):
@@ -153,7 +160,10 @@ def records_to_read(
                 meta={**extra, "missing_images": missing},
             )
         )
-    out.fingerprint = fingerprint(root, [], content_files or [])
+    # The records' own content (ids, text, labels, split, image names) is the fingerprint, so
+    # a folder of reports hashes what was read, never an empty input.
+    content.update(fingerprint(root, [], content_files or []).encode())
+    out.fingerprint = content.hexdigest()[:16]
     return out
 
 
