@@ -77,6 +77,7 @@ from medmine.tasks.spatial.answer import (
     Kind,
     Point,
     Polygon,
+    Reading,
     SpatialAnswer,
     Status,
 )
@@ -92,12 +93,13 @@ __all__ = [
     "Kind",
     "Point",
     "Polygon",
+    "Reading",
     "SpatialAnswer",
     "Status",
     "parse_spatial",
 ]
 
-PARSER_VERSION = "1"
+PARSER_VERSION = "2"  # 2: stated units, per-answer scale evidence, ambiguous flag
 
 
 def parse_spatial(

@@ -127,6 +127,26 @@ def _prose_box(text: str, points: list[_ProseEvent], boxes: list[_ProseEvent]) -
 
 def extract_prose(text: str, family: str) -> Found:
     """Read coordinates written in prose (tuples, x=/y=, x_min:, ranges, centre + size)."""
+    found = _extract_prose(text, family)
+    if found.raws:
+        found.span = _coordinate_span(text)
+    return found
+
+
+def _coordinate_span(text: str) -> tuple[int, int] | None:
+    """Where the coordinate phrases of a prose answer start and end."""
+    hits = [
+        (m.start(), m.end())
+        for pattern in (_TUPLE, _XY, _NAMED, _RANGE, _SIZE)
+        for m in pattern.finditer(text)
+    ]
+    if not hits:
+        return (0, len(text))
+    return min(h[0] for h in hits), max(h[1] for h in hits)
+
+
+def _extract_prose(text: str, family: str) -> Found:
+    """The prose reader behind :func:`extract_prose` (span not yet set)."""
     if _BARE_LIST.match(text):
         raw = _raw_from(
             [(v.rstrip("%"), v[-1] if v.endswith("%") else None) for v in _number_tokens(text)]
