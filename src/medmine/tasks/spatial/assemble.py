@@ -182,13 +182,25 @@ def _keep_one(boxes: list[Box]) -> list[Box]:
     return boxes[:1]
 
 
+def _label_key(label: str) -> str:
+    """A label compared case-, spacing-, hyphen- and plural-insensitively ("Polyps" = "polyp")."""
+    key = re.sub(r"[\s_\-]+", " ", label).strip().casefold()
+    if len(key) > 4 and key.endswith("ies"):
+        return key[:-3] + "y"
+    if len(key) > 3 and key.endswith("es") and key[-3] in "sxz":
+        return key[:-2]
+    if len(key) > 3 and key.endswith("s") and not key.endswith("ss"):
+        return key[:-1]
+    return key
+
+
 def _map_label(label: str | None, labels: Sequence[str] | None, tally: Tally) -> str | None:
-    """Map a label case-insensitively onto the allowed labels; keep unknown ones, noted."""
+    """Map a label onto the allowed labels (case, spacing, plural); keep unknown ones, noted."""
     if label is None or labels is None:
         return label
-    key = re.sub(r"[\s_\-]+", " ", label).strip().casefold()
+    key = _label_key(label)
     for allowed in labels:
-        if re.sub(r"[\s_\-]+", " ", allowed).strip().casefold() == key:
+        if _label_key(allowed) == key:
             return allowed
     tally.notes.append(f"label {label!r} is not one of the given labels; kept as given")
     return label

@@ -15,18 +15,28 @@ _NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 _UNIT = r"(?:\s*(%|px\b|pixels?\b))?"
 _NU = rf"({_NUM}){_UNIT}"
 _TUPLE = re.compile(rf"[(\[]\s*{_NU}\s*,\s*{_NU}(?:\s*,\s*{_NU}\s*,\s*{_NU})?\s*[)\]]")
+_Q = "[\"']?"  # Molmo writes <point x="31.3" y="31.7">
 _XY = re.compile(
-    rf"\b(x|y)\s*(?:=|:|is|of)\s*{_NU}\s*[,;]?\s*(?:and\s+)?\b(x|y)\s*(?:=|:|is|of)\s*{_NU}",
+    rf"\b(x|y)\s*(?:=|:|is|of)\s*{_Q}{_NU}{_Q}\s*[,;]?\s*(?:and\s+)?\b(x|y)\s*(?:=|:|is|of)\s*"
+    rf"{_Q}{_NU}",
     re.IGNORECASE,
 )
-_NAMED = re.compile(rf"\b([xy])_?(min|max)\b\s*(?:=|:|is|of)?\s*{_NU}", re.IGNORECASE)
+_NAMED = re.compile(rf"\b([xy])_?(min|max|0|1|2)\b\s*(?:=|:|is|of)?\s*{_Q}{_NU}", re.IGNORECASE)
+_SIDES = re.compile(rf"\b(left|top|right|bottom)\b\s*(?:=|:|is|at)\s*{_Q}{_NU}", re.IGNORECASE)
+_SIDE_KEY = {"left": "xmin", "top": "ymin", "right": "xmax", "bottom": "ymax"}
+# Four bare numbers after "box:"/"bbox =" or inside <box>...</box> (MiniCPM-V style).
+_LOOSE_BOX = re.compile(
+    rf"(?:\b(?:b?box|bounding\s+box|coordinates)\s*[:=]\s*|<b?box>\s*)"
+    rf"{_NU}\s*[,\s]\s*{_NU}\s*[,\s]\s*{_NU}\s*[,\s]\s*{_NU}",
+    re.IGNORECASE,
+)
 _RANGE = re.compile(
     r"\b([xy])\s*(?:=|:|from|ranges?\s+from|spans?)?\s*(\d+(?:\.\d*)?)\s*(%|px\b)?\s*"
     r"(?:-|–|to)\s*(\d+(?:\.\d*)?)\s*(%|px\b)?",
     re.IGNORECASE,
 )
 _SIZE = re.compile(rf"\b(width|height)\b\s*(?:=|:|is|of)?\s*{_NU}", re.IGNORECASE)
-_CENTER_WORD = re.compile(r"\bcent(?:er|re)(?:ed)?\b|\bmidpoint\b", re.IGNORECASE)
+_CENTER_WORD = re.compile(r"\bcent(?:er|re)(?:ed|d)?\b|\bmidpoint\b", re.IGNORECASE)
 _BARE_LIST = re.compile(rf"^\s*{_NUM}%?(?:\s*[,;\s]\s*{_NUM}%?)+\s*$")
 
 
@@ -80,6 +90,10 @@ def _prose_events(text: str) -> tuple[list[_ProseEvent], list[_ProseEvent]]:
             points.append(_ProseEvent(m.start(), [g[0:2], g[2:4]], near_centre(m.start())))
         else:
             boxes.append(_ProseEvent(m.start(), [g[0:2], g[2:4], g[4:6], g[6:8]]))
+    for m in _LOOSE_BOX.finditer(text):
+        g = m.groups()
+        boxes.append(_ProseEvent(m.start(), [g[0:2], g[2:4], g[4:6], g[6:8]]))
+    boxes.sort(key=lambda e: e.pos)
     for m in _XY.finditer(text):
         a, av, au, b, bv, bu = m.groups()
         if a.lower() != b.lower():
@@ -89,12 +103,25 @@ def _prose_events(text: str) -> tuple[list[_ProseEvent], list[_ProseEvent]]:
     return points, boxes
 
 
+def _named_corners(text: str) -> dict[str, tuple[str, str | None]]:
+    """``x_min: 120``, ``x1=120 ... x2=380`` or ``left: 120`` values keyed xmin/ymin/xmax/ymax."""
+    found: dict[str, tuple[str, str | None]] = {}
+    for m in _NAMED.finditer(text):
+        found.setdefault(f"{m.group(1).lower()}{m.group(2).lower()}", (m.group(3), m.group(4)))
+    for lo, hi in (("0", "1"), ("1", "2")):
+        for axis in "xy":
+            if f"{axis}{lo}" in found and f"{axis}{hi}" in found:
+                found.setdefault(f"{axis}min", found[f"{axis}{lo}"])
+                found.setdefault(f"{axis}max", found[f"{axis}{hi}"])
+    for m in _SIDES.finditer(text):
+        found.setdefault(_SIDE_KEY[m.group(1).lower()], (m.group(2), m.group(3)))
+    return found
+
+
 def _prose_box(text: str, points: list[_ProseEvent], boxes: list[_ProseEvent]) -> Found:
     """Boxes in prose: named corners, x/y ranges, centre + size, 4-tuples or corner points."""
     found = Found()
-    named: dict[str, tuple[str, str | None]] = {}
-    for m in _NAMED.finditer(text):
-        named.setdefault(f"{m.group(1).lower()}{m.group(2).lower()}", (m.group(3), m.group(4)))
+    named = _named_corners(text)
     ranges: dict[str, _Pairs] = {}
     for m in _RANGE.finditer(text):
         ranges.setdefault(m.group(1).lower(), [(m.group(2), m.group(3)), (m.group(4), m.group(5))])
@@ -137,7 +164,7 @@ def _coordinate_span(text: str) -> tuple[int, int] | None:
     """Where the coordinate phrases of a prose answer start and end."""
     hits = [
         (m.start(), m.end())
-        for pattern in (_TUPLE, _XY, _NAMED, _RANGE, _SIZE)
+        for pattern in (_TUPLE, _XY, _NAMED, _RANGE, _SIZE, _SIDES, _LOOSE_BOX)
         for m in pattern.finditer(text)
     ]
     if not hits:
