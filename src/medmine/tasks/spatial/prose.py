@@ -21,7 +21,9 @@ _XY = re.compile(
     rf"{_Q}{_NU}",
     re.IGNORECASE,
 )
-_NAMED = re.compile(rf"\b([xy])_?(min|max|0|1|2)\b\s*(?:=|:|is|of)?\s*{_Q}{_NU}", re.IGNORECASE)
+_NAMED = re.compile(  # also markdown table rows: "| x_min | 402 |"
+    rf"\b([xy])_?(min|max|0|1|2)\b\s*\|?\s*(?:=|:|is|of)?\s*\|?\s*{_Q}{_NU}", re.IGNORECASE
+)
 _SIDES = re.compile(rf"\b(left|top|right|bottom)\b\s*(?:=|:|is|at)\s*{_Q}{_NU}", re.IGNORECASE)
 _SIDE_KEY = {"left": "xmin", "top": "ymin", "right": "xmax", "bottom": "ymax"}
 # Four bare numbers after "box:"/"bbox =" or inside <box>...</box> (MiniCPM-V style).
@@ -35,7 +37,14 @@ _RANGE = re.compile(
     r"(?:-|–|to)\s*(\d+(?:\.\d*)?)\s*(%|px\b)?",
     re.IGNORECASE,
 )
-_SIZE = re.compile(rf"\b(width|height)\b\s*(?:=|:|is|of)?\s*{_NU}", re.IGNORECASE)
+_SIZE = re.compile(
+    rf"\b(width|height)\b\s*(?:=|:|is|of)?\s*{_NU}|\b(w|h)\s*(?:=|:)\s*{_NU}", re.IGNORECASE
+)
+# "163 to 382 pixels horizontally", "from 35% to 61% horizontally"
+_AXIS_RANGE = re.compile(
+    rf"(?:from\s+)?{_NU}\s*(?:-|–|to)\s*{_NU}\s*(?:\w+\s+)?(horizontally|vertically)",
+    re.IGNORECASE,
+)
 _CENTER_WORD = re.compile(r"\bcent(?:er|re)(?:ed|d)?\b|\bmidpoint\b", re.IGNORECASE)
 _BARE_LIST = re.compile(rf"^\s*{_NUM}%?(?:\s*[,;\s]\s*{_NUM}%?)+\s*$")
 
@@ -125,10 +134,18 @@ def _prose_box(text: str, points: list[_ProseEvent], boxes: list[_ProseEvent]) -
     ranges: dict[str, _Pairs] = {}
     for m in _RANGE.finditer(text):
         ranges.setdefault(m.group(1).lower(), [(m.group(2), m.group(3)), (m.group(4), m.group(5))])
+    for m in _AXIS_RANGE.finditer(text):
+        axis = "x" if m.group(5).lower() == "horizontally" else "y"
+        ranges.setdefault(axis, [(m.group(1), m.group(2)), (m.group(3), m.group(4))])
     sizes: dict[str, tuple[str, str | None]] = {}
     for m in _SIZE.finditer(text):
-        sizes.setdefault(m.group(1).lower(), (m.group(2), m.group(3)))
+        if m.group(1):
+            sizes.setdefault(m.group(1).lower(), (m.group(2), m.group(3)))
+        else:
+            name = "width" if m.group(4).lower() == "w" else "height"
+            sizes.setdefault(name, (m.group(5), m.group(6)))
     centres = [e for e in points if e.after_centre_word]
+    corners = [e for e in points if e.order == "xy" and not e.after_centre_word]
     if all(k in named for k in ("xmin", "ymin", "xmax", "ymax")):
         raw = _raw_from([named["xmin"], named["ymin"], named["xmax"], named["ymax"]])
         raw.order = "xy"
@@ -143,6 +160,12 @@ def _prose_box(text: str, points: list[_ProseEvent], boxes: list[_ProseEvent]) -
         raw = _raw_from([*centre.numbers, sizes["width"], sizes["height"]])
         raw.form = "cxcywh"
         raw.order = centre.order  # a bare (a, b) centre follows the answer's axis order
+        found.raws.append(raw)
+    elif len(corners) == 1 and "width" in sizes and "height" in sizes:
+        # "x=163, y=176, w=219, h=152": a named corner and a size
+        raw = _raw_from([*corners[0].numbers, sizes["width"], sizes["height"]])
+        raw.form = "xywh"
+        raw.order = "xy"
         found.raws.append(raw)
     else:
         # Corner points are paired into boxes later, by convert_shape.
@@ -164,7 +187,7 @@ def _coordinate_span(text: str) -> tuple[int, int] | None:
     """Where the coordinate phrases of a prose answer start and end."""
     hits = [
         (m.start(), m.end())
-        for pattern in (_TUPLE, _XY, _NAMED, _RANGE, _SIZE, _SIDES, _LOOSE_BOX)
+        for pattern in (_TUPLE, _XY, _NAMED, _RANGE, _SIZE, _SIDES, _LOOSE_BOX, _AXIS_RANGE)
         for m in pattern.finditer(text)
     ]
     if not hits:

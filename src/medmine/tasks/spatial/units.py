@@ -30,6 +30,7 @@ _STATEMENTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         ),
         (r"\babsolute\s+(?:pixel\s+)?(?:coordinates|coords|values)\b", "pixel"),
         (r"(?:\b|_)(?:px|pixels)\b", "pixel-word"),
+        (r"[\"']\s*(?:absolute[\s_-]*)?pixels?\s*[\"']", "pixel"),  # "unit": "pixel"
         (r"\b0\s*(?:-|–|—|to|\.\.\.?|…)\s*1000\b", "norm1000"),
         (r"\b(?:out\s+of|scale\s+of|range\s+of|per)\s+1000\b|\bper\s*mille\b", "norm1000"),
         (r"\bthousandths\b|(?:_|\bnorm)1000\b", "norm1000"),
