@@ -3,9 +3,11 @@
 A case is read right when the status matches, every expected box/point/vertex is within 2 px
 (same count), the ambiguity flag matches and, for detection, the labels match. A *silent wrong
 reading* is an answer read as ok/repaired with wrong geometry and no ambiguity flag: the
-failure the reader must avoid. Run this file directly to print the figures for both corpora::
+failure the reader must avoid. Run this file directly to print the figures for both corpora,
+or to write a corpus as ``medmine parse`` input lines::
 
     PYTHONPATH=src python tests/tasks/test_spatial_corpus.py
+    PYTHONPATH=src python tests/tasks/test_spatial_corpus.py --jsonl held-out > answers.jsonl
 """
 
 from __future__ import annotations
@@ -146,6 +148,34 @@ def test_reading_accuracy(name: str, cases: list[Case]) -> None:
     assert summary.ambiguous_missed == 0, summary.text(name)
 
 
+def parse_input_lines(cases: Sequence[Case]) -> list[dict[str, object]]:
+    """The cases as ``medmine parse`` input lines (id, answer, width, height, convention...)."""
+    lines: list[dict[str, object]] = []
+    for c in cases:
+        line: dict[str, object] = {
+            "id": c.id,
+            "task": c.task,
+            "answer": c.text,
+            "width": c.w,
+            "height": c.h,
+            "convention": c.asked,
+        }
+        if c.labels is not None:
+            line["labels"] = c.labels
+        if c.form is not None:
+            line["answer_form"] = c.form
+        lines.append(line)
+    return lines
+
+
 if __name__ == "__main__":
-    for corpus_name, corpus in (("corpus", CASES), ("held-out", HELDOUT)):
-        print(summarise(corpus).text(corpus_name))
+    import json
+    import sys
+
+    if len(sys.argv) == 3 and sys.argv[1] == "--jsonl":  # --jsonl corpus|held-out
+        chosen = CASES if sys.argv[2] == "corpus" else HELDOUT
+        for item in parse_input_lines(chosen):
+            print(json.dumps(item))
+    else:
+        for corpus_name, corpus in (("corpus", CASES), ("held-out", HELDOUT)):
+            print(summarise(corpus).text(corpus_name))

@@ -870,6 +870,20 @@ def test_image_size_in_pixels_is_not_a_statement_about_the_box() -> None:
     assert ans.ambiguous
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I can't measure exact pixels, but roughly: [100, 200, 500, 600]",
+        "Given the 800x600 px image, the box is [100, 200, 500, 600]",
+    ],
+)
+def test_pixel_words_that_state_no_unit_leave_the_answer_ambiguous(text: str) -> None:
+    """The word "pixels" alone, or the image size in px, does not state the box's unit."""
+    ans = parse_spatial(text, "box", GEO)
+    assert _box(ans) == pytest.approx((80, 120, 400, 360))
+    assert ans.ambiguous
+
+
 def test_nearest_statement_wins_in_chain_of_thought() -> None:
     """Reasoning in pixels, then converting to 0..1000 right before the answer."""
     text = (

@@ -2,9 +2,11 @@
 
 A *statement* is a phrase that says which scale the answer's numbers are written in. Phrases
 are looked for in prose, in JSON keys (``bbox_px``, ``box_1000``) and in JSON values
-(``"unit": "pixels"``). Mentions of the image's own size ("the image is 800 pixels wide",
-"800x600 px") describe the image, not the answer, and are ignored: a number followed by
-``px``/``pixels`` states pixels only when it is not the image's width or height.
+(``"unit": "pixels"``). The word "pixels" alone ("I can't measure exact pixels") is no
+statement; "in pixels", "pixel coordinates", "(pixels)", "260 pixels", "120px" and a bare
+"px" are. Mentions of the image's own size ("the image is 800 pixels wide", "800x600 px")
+describe the image, not the answer, and are ignored: a number followed by ``px``/``pixels``
+states pixels only when it is not the image's width or height.
 
 When several statements disagree, the one nearest to the geometry that was read wins
 (inside it counts as distance 0; on a tie the earlier one): chain-of-thought answers often
@@ -29,7 +31,8 @@ _STATEMENTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             "pixel",
         ),
         (r"\babsolute\s+(?:pixel\s+)?(?:coordinates|coords|values)\b", "pixel"),
-        (r"(?:\b|_)(?:px|pixels)\b", "pixel-word"),
+        (rf"{_NUM}\s*(?:px|pixels?)\b|(?:\b|_)px\b", "pixel-word"),  # "260 pixels", "(px)"
+        (r"_pixels?\b|\(\s*pixels?\s*\)|\bunits?[\"']?\s*[:=]\s*[\"']?\s*pixels?\b", "pixel"),
         (r"[\"']\s*(?:absolute[\s_-]*)?pixels?\s*[\"']", "pixel"),  # "unit": "pixel"
         (r"\b0\s*(?:-|–|—|to|\.\.\.?|…)\s*1000\b", "norm1000"),
         (r"\b(?:out\s+of|scale\s+of|range\s+of|per)\s+1000\b|\bper\s*mille\b", "norm1000"),
@@ -50,7 +53,6 @@ _STATEMENTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 _COORD_RANGE = re.compile(
     r"\b[xy]\s*(?:=|:|from|ranges?\s+from|spans?|between)?\s*$", re.IGNORECASE
 )
-_NUMBER_PIXELS = re.compile(rf"({_NUM})\s*(?:px|pixels?)\b", re.IGNORECASE)
 _SIZE_PAIR = re.compile(rf"({_NUM})\s*(?:x|×|\*|by)\s*({_NUM})\s*(?:px|pixels?)\b", re.IGNORECASE)
 _YX = re.compile(
     r"\by_?(?:min|0|1)\s*,\s*x_?(?:min|0|1)\b|\(\s*y\s*,\s*x\s*\)|\[\s*y\s*,\s*x\s*\]|"
@@ -75,14 +77,23 @@ class Statement:
     phrase: str
 
 
-def _image_size_mention(text: str, start: int, end: int, geometry: ImageGeometry) -> bool:
-    """True when the px/pixels phrase at [start, end) states the image's own width or height."""
+def _image_size_mention(text: str, m: re.Match[str], geometry: ImageGeometry) -> bool:
+    """True when the px/pixels phrase ``m`` states the image's own width or height."""
     sides = {float(geometry.width), float(geometry.height)}
-    for m in _SIZE_PAIR.finditer(text, max(0, start - 30), min(len(text), end + 5)):
-        if m.start() <= start < m.end() + 1 and {float(m.group(1)), float(m.group(2))} & sides:
+    number = re.match(_NUM, m.group())
+    if number is not None and float(number.group()) in sides:
+        return True
+    for pair in _SIZE_PAIR.finditer(text, max(0, m.start() - 30), min(len(text), m.end() + 5)):
+        if (
+            pair.start() <= m.start() < pair.end()
+            and {
+                float(pair.group(1)),
+                float(pair.group(2)),
+            }
+            & sides
+        ):
             return True
-    m = _NUMBER_PIXELS.search(text, max(0, start - 20), min(len(text), end + 1))
-    return bool(m is not None and m.end() >= end - 1 and float(m.group(1)) in sides)
+    return False
 
 
 def scale_statements(text: str, geometry: ImageGeometry) -> list[Statement]:
@@ -93,7 +104,7 @@ def scale_statements(text: str, geometry: ImageGeometry) -> list[Statement]:
             if _COORD_RANGE.search(text, max(0, m.start() - 14), m.start()) and m.group()[0] == "0":
                 continue  # "x: 0-100" is a coordinate range, not a scale
             if says == "pixel-word":
-                if _image_size_mention(text, m.start(), m.end(), geometry):
+                if _image_size_mention(text, m, geometry):
                     continue
                 says_now = "pixel"
             else:
