@@ -7,7 +7,7 @@ failure the reader must avoid. Run this file directly to print the figures for b
 or to write a corpus as ``medmine parse`` input lines::
 
     PYTHONPATH=src python tests/tasks/test_spatial_corpus.py
-    PYTHONPATH=src python tests/tasks/test_spatial_corpus.py --jsonl held-out > answers.jsonl
+    PYTHONPATH=src python tests/tasks/test_spatial_corpus.py --jsonl fresh > answers.jsonl
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import pytest
 from spatial_answer_corpus import CASES, Case
+from spatial_answer_corpus_fresh import FRESH
 from spatial_answer_corpus_heldout import HELDOUT
 
 from medmine.core import Prediction
@@ -139,7 +140,9 @@ def test_corpus_is_large_and_ids_unique() -> None:
     assert len(set(ids)) == len(ids)
 
 
-@pytest.mark.parametrize(("name", "cases"), [("corpus", CASES), ("held-out", HELDOUT)])
+@pytest.mark.parametrize(
+    ("name", "cases"), [("corpus", CASES), ("held-out", HELDOUT), ("fresh", FRESH)]
+)
 def test_reading_accuracy(name: str, cases: list[Case]) -> None:
     """>= 90% read right; every answer whose scale cannot be known is flagged ambiguous."""
     summary = summarise(cases)
@@ -173,9 +176,9 @@ if __name__ == "__main__":
     import sys
 
     if len(sys.argv) == 3 and sys.argv[1] == "--jsonl":  # --jsonl corpus|held-out
-        chosen = CASES if sys.argv[2] == "corpus" else HELDOUT
+        chosen = {"corpus": CASES, "held-out": HELDOUT, "fresh": FRESH}[sys.argv[2]]
         for item in parse_input_lines(chosen):
             print(json.dumps(item))
     else:
-        for corpus_name, corpus in (("corpus", CASES), ("held-out", HELDOUT)):
+        for corpus_name, corpus in (("corpus", CASES), ("held-out", HELDOUT), ("fresh", FRESH)):
             print(summarise(corpus).text(corpus_name))

@@ -26,9 +26,11 @@ _NAMED = re.compile(  # also markdown table rows: "| x_min | 402 |"
 )
 _SIDES = re.compile(rf"\b(left|top|right|bottom)\b\s*(?:=|:|is|at)\s*{_Q}{_NU}", re.IGNORECASE)
 _SIDE_KEY = {"left": "xmin", "top": "ymin", "right": "xmax", "bottom": "ymax"}
-# Four bare numbers after "box:"/"bbox =" or inside <box>...</box> (MiniCPM-V style).
+# Four bare numbers after "box:", "bbox =", "the bounding box is", "x_min, y_min, x_max, y_max ="
+# or inside <box>...</box> (MiniCPM-V style).
 _LOOSE_BOX = re.compile(
-    rf"(?:\b(?:b?box|bounding\s+box|coordinates)\s*[:=]\s*|<b?box>\s*)"
+    r"(?:\b(?:b?box|bounding\s+box|coordinates)\s*(?:[:=]|\bis\b|\bare\b)\s*|<b?box>\s*|"
+    r"\b[xy]_?min\s*,\s*[xy]_?min\s*,\s*[xy]_?max\s*,\s*[xy]_?max\s*[:=]\s*)"
     rf"{_NU}\s*[,\s]\s*{_NU}\s*[,\s]\s*{_NU}\s*[,\s]\s*{_NU}",
     re.IGNORECASE,
 )

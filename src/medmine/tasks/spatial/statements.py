@@ -18,6 +18,8 @@ _EMPTY_STATEMENT = re.compile(
     r"(?:found|detected|seen|visible|identified|present)\b|"
     r"\bno\s+(?:\w+\s+){0,3}?(?:lesions?|findings?|abnormalit\w+|polyps?|masses|mass|nodules?|"
     r"tumou?rs?|objects?|boxes|regions?|detections?|pathology|anomal\w+)\b|"
+    r"\bno\s+(?:[\w-]+\s+){1,4}?(?:was\s+|were\s+|is\s+|are\s+)?"
+    r"(?:detected|found|seen|visible|identified|present)\b|"
     r"\bthere\s+(?:is|are)\s+no\b|\bnot\s+(?:found|detected|present|visible)\b|"
     r"^\s*(?:none|no|nothing|n/?a)\s*[.!]?\s*$",
     re.IGNORECASE,

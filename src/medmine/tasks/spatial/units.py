@@ -32,7 +32,8 @@ _STATEMENTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         ),
         (r"\babsolute\s+(?:pixel\s+)?(?:coordinates|coords|values)\b", "pixel"),
         (rf"{_NUM}\s*(?:px|pixels?)\b|(?:\b|_)px\b", "pixel-word"),  # "260 pixels", "(px)"
-        (r"_pixels?\b|\(\s*pixels?\s*\)|\bunits?[\"']?\s*[:=]\s*[\"']?\s*pixels?\b", "pixel"),
+        (r"[)\]]\s*(?:px|pixels?)\b|_pixels?\b|\(\s*pixels?\s*\)", "pixel"),  # "(1, 2) pixels"
+        (r"\bunits?[\"']?\s*[:=]\s*[\"']?\s*pixels?\b", "pixel"),
         (r"[\"']\s*(?:absolute[\s_-]*)?pixels?\s*[\"']", "pixel"),  # "unit": "pixel"
         (r"\b0\s*(?:-|–|—|to|\.\.\.?|…)\s*1000\b", "norm1000"),
         (r"\b(?:out\s+of|scale\s+of|range\s+of|per)\s+1000\b|\bper\s*mille\b", "norm1000"),
