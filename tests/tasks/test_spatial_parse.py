@@ -989,3 +989,16 @@ def test_read_spatial_answer_for_medmine_parse() -> None:
         read_spatial_answer("[1, 2, 3, 4]", "localization", 800, 600, "norm_xyxy")
     with pytest.raises(ValueError, match="must be positive"):
         read_spatial_answer("[1, 2, 3, 4]", "localization", 0, 600)
+
+
+def test_fractions_stated_as_pixels_are_fractions() -> None:
+    """'pixel coordinates' over 0..1 decimals would be a sub-pixel box: read as 0..1."""
+    ans = parse_spatial("Normalized pixel coordinates: [0.125, 0.2, 0.625, 0.6]", "box", GEO)
+    assert _box(ans) == pytest.approx((100, 120, 500, 360))
+
+
+def test_percent_asked_with_large_numbers_reads_0_to_1000_and_flags_pixels() -> None:
+    """Percent asked, numbers up to 600 on an 800x600 image: 0..1000, pixels kept as rival."""
+    ans = parse_spatial("[100, 200, 500, 600]", "box", GEO, expected="percent_xyxy")
+    assert _box(ans) == pytest.approx((80, 120, 400, 360))
+    assert ans.ambiguous and ans.alternatives[0].convention == "pixel_xyxy"

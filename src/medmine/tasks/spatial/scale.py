@@ -5,15 +5,17 @@ One decision per answer (numbers with their own ``%``/``px`` unit keep it). In t
 1. **A stated scale wins** ("in pixels", "260 pixels", "0-1000", "normalized", "0-1", "%",
    ``"unit": "px"``, ``bbox_px``; see :mod:`medmine.tasks.spatial.units`). "normalized" alone
    means 0..1 when every number is within 0..1, else the asked scale if that is a normalised
-   one, else 0..1000.
+   one, else 0..1000. (Pixels stated for numbers that are all 0..1 fractions would make a box
+   smaller than a pixel; rule 2 reads them as 0..1.)
 2. **0..1 fractions**: every number within 0..1 and one written with a decimal point -> 0..1
    (on any other scale the answer would be smaller than a pixel).
 3. **The asked scale**, when every number fits it (a value may overshoot a scale's range by
    1%; it is then clamped). When numbers do not fit it, another scale is used only on
    evidence: values *far* beyond the asked range (more than 20% past it, e.g. above 1200 for
    0..1000) in at least two places or in every item, *and* the other scale fitting every
-   number. The other scale is pixels when 0..1000 or percent was asked, 0..1000 (then pixels,
-   then percent) when 0..1 was asked, 0..1000 when pixels were asked. Anything less (one far
+   number. The other scale is pixels when 0..1000 was asked, 0..1000 (then pixels) when
+   percent was asked, 0..1000 (then pixels, then percent) when 0..1 was asked, 0..1000 when
+   pixels were asked; rule 4 then flags the answer if a further scale also fits. Anything less (one far
    value among several items, or values just past the edge, as a box overshooting the image
    would be) is not such evidence: the answer stays on the asked scale, those values are
    clamped, and if another scale fits every number the answer is *ambiguous* with that
@@ -47,7 +49,7 @@ AGREE_PX = 2.0  # readings closer than this everywhere are the same reading
 MIN_ODDS = 4.0  # the numbers must favour the chosen scale this much over a rival
 _FALLBACKS: dict[str, tuple[str, ...]] = {
     "norm1000": ("pixel",),
-    "percent": ("pixel", "norm1000"),
+    "percent": ("norm1000", "pixel"),
     "norm1": ("norm1000", "pixel", "percent"),
     "pixel": ("norm1000",),
 }
@@ -180,7 +182,7 @@ def decide_scale(
     readings = _Readings(raws, orders, geometry)
     if not readings.raws:
         return ScaleDecision(asked)
-    if stated is not None:
+    if stated is not None and not (stated == "pixel" and _fractions(raws)):
         scale = _resolve_normalized(raws, asked) if stated == "normalized" else stated
         why = f"the answer states the scale ({stated_phrase.strip()!r})"
         return ScaleDecision(scale, why, out_of_range=sum(readings.violations(scale)))
