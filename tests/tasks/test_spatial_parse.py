@@ -904,6 +904,7 @@ def test_ambiguous_answer_keeps_asked_reading_and_records_the_other() -> None:
     alt = ans.alternatives[0].boxes[0]
     assert (alt.x0, alt.y0, alt.x1, alt.y1) == (100, 200, 500, 600)
     assert any("ambiguous scale" in n for n in ans.notes)
+    assert ans.ambiguity_px == pytest.approx(240)  # y_max: 600 px vs 360 px
 
 
 @pytest.mark.parametrize(

@@ -8,12 +8,14 @@ pixel space of the original image::
     {"image_size": [w, h], "boxes": [{"box": [x0, y0, x1, y1], "label": .., "score": ..}],
      "polygons": [[[x, y], ...], ...], "points": [[x, y], ...],
      "convention_seen": "norm1000_xyxy", "n_clamped": 0, "notes": [...],
-     "ambiguous": false, "alternatives": [{"convention": "pixel_xyxy", "boxes": [...],
-                                           "polygons": [...], "points": [...]}]}
+     "ambiguous": false, "ambiguity_px": 0.0,
+     "alternatives": [{"convention": "pixel_xyxy", "boxes": [...], "polygons": [...],
+                       "points": [...]}]}
 
 ``ambiguous`` is True when the answer's scale cannot be known (see
 :mod:`medmine.tasks.spatial.scale`): the geometry is the reading in the asked convention and
-``alternatives`` holds the other reading(s), in the same pixel-space form.
+``alternatives`` holds the other reading(s), in the same pixel-space form; ``ambiguity_px`` is
+the largest distance between the readings (a report may treat small ones as immaterial).
 
 :func:`read_spatial_answer` reads one answer text without a Sample (for ``medmine parse``),
 and :func:`answer_row` turns its Prediction into the JSON line that command writes.
@@ -131,6 +133,7 @@ def answer_value(answer: SpatialAnswer, geometry: ImageGeometry) -> dict[str, An
         "n_clamped": answer.n_clamped,
         "notes": list(answer.notes),
         "ambiguous": answer.ambiguous,
+        "ambiguity_px": answer.ambiguity_px,
         "alternatives": [
             {"convention": alt.convention, **_geometry_value(alt)} for alt in answer.alternatives
         ],
@@ -148,6 +151,7 @@ def empty_value(geometry: ImageGeometry | None, note: str) -> dict[str, Any]:
         "n_clamped": 0,
         "notes": [note],
         "ambiguous": False,
+        "ambiguity_px": 0.0,
         "alternatives": [],
     }
 
@@ -264,6 +268,9 @@ def combine_box_point(box: Prediction, point: Prediction) -> Prediction:
     value["points"] = point.value["points"] if point.usable else []
     value["notes"] = [*box.value.get("notes", []), *point.value.get("notes", [])]
     value["ambiguous"] = any(p.usable and p.value.get("ambiguous") for p in (box, point))
+    value["ambiguity_px"] = max(
+        (float(p.value.get("ambiguity_px") or 0.0) for p in (box, point) if p.usable), default=0.0
+    )
     value["alternatives"] = [
         alt for p in (box, point) if p.usable for alt in p.value.get("alternatives", [])
     ]
@@ -292,6 +299,7 @@ def answer_row(prediction: Prediction) -> dict[str, Any]:
         "points": value.get("points") or [],
         "polygons": value.get("polygons") or [],
         "ambiguous": bool(value.get("ambiguous")),
+        "ambiguity_px": float(value.get("ambiguity_px") or 0.0),
         "alternatives": [
             {
                 "convention": alt["convention"],

@@ -90,6 +90,7 @@ def assemble(
         notes=tuple(tally.notes),
         ambiguous=decision.ambiguous,
         alternatives=alternatives,
+        ambiguity_px=round(decision.disagreement_px, 3) if decision.ambiguous else 0.0,
     )
 
 

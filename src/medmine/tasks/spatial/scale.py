@@ -15,11 +15,12 @@ One decision per answer (numbers with their own ``%``/``px`` unit keep it). In t
    0..1000) in at least two places or in every item, *and* the other scale fitting every
    number. The other scale is pixels when 0..1000 was asked, 0..1000 (then pixels) when
    percent was asked, 0..1000 (then pixels, then percent) when 0..1 was asked, 0..1000 when
-   pixels were asked; rule 4 then flags the answer if a further scale also fits. Anything less (one far
-   value among several items, or values just past the edge, as a box overshooting the image
-   would be) is not such evidence: the answer stays on the asked scale, those values are
-   clamped, and if another scale fits every number the answer is *ambiguous* with that
-   reading recorded. The answer's convention is never switched because of one value.
+   pixels were asked; rule 4 then flags the answer if a further scale also fits. Anything
+   less (one far value among several items, or values just past the edge, as a box
+   overshooting the image would be) is not such evidence: the answer stays on the asked
+   scale, those values are clamped, and if another scale fits every number the answer is
+   *ambiguous* with that reading recorded. The answer's convention is never switched because
+   of one value.
 4. **Ambiguity**: after 1-3 (unless the scale was stated), each other scale that fits every
    number is a rival reading. A rival makes the answer ambiguous when its reading differs
    from the chosen one by more than 2 px somewhere and the numbers do not favour the chosen
