@@ -1003,3 +1003,18 @@ def test_percent_asked_with_large_numbers_reads_0_to_1000_and_flags_pixels() -> 
     ans = parse_spatial("[100, 200, 500, 600]", "box", GEO, expected="percent_xyxy")
     assert _box(ans) == pytest.approx((80, 120, 400, 360))
     assert ans.ambiguous and ans.alternatives[0].convention == "pixel_xyxy"
+
+
+@pytest.mark.parametrize(
+    ("text", "status"),
+    [
+        ("No melanoma or nevus detected.", "ok"),
+        ("No suspicious polyp was found in this frame.", "ok"),
+        ("There is no doubt the lesion is visible in the centre.", "unparseable"),
+    ],
+)
+def test_nothing_found_statements_name_any_class(text: str, status: str) -> None:
+    """'No <class> detected' is an empty detection; 'no doubt ... visible' is not."""
+    ans = parse_spatial(text, "labelled_boxes", GEO)
+    assert ans.status == status
+    assert ans.boxes == ()
