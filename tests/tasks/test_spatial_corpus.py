@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import pytest
 from spatial_answer_corpus import CASES, Case
+from spatial_answer_corpus_final import FINAL
 from spatial_answer_corpus_fresh import FRESH
 from spatial_answer_corpus_heldout import HELDOUT
 
@@ -134,14 +135,15 @@ def summarise(cases: Sequence[Case]) -> Summary:
 
 def test_corpus_is_large_and_ids_unique() -> None:
     """At least 150 written answers plus a held-out set of at least a third as many."""
-    ids = [c.id for c in CASES] + [c.id for c in HELDOUT]
+    ids = [c.id for c in (*CASES, *HELDOUT, *FRESH, *FINAL)]
     assert len(CASES) >= 150
     assert len(HELDOUT) * 3 >= len(CASES)
     assert len(set(ids)) == len(ids)
 
 
 @pytest.mark.parametrize(
-    ("name", "cases"), [("corpus", CASES), ("held-out", HELDOUT), ("fresh", FRESH)]
+    ("name", "cases"),
+    [("corpus", CASES), ("held-out", HELDOUT), ("fresh", FRESH), ("final", FINAL)],
 )
 def test_reading_accuracy(name: str, cases: list[Case]) -> None:
     """>= 90% read right; every answer whose scale cannot be known is flagged ambiguous."""
@@ -176,9 +178,10 @@ if __name__ == "__main__":
     import sys
 
     if len(sys.argv) == 3 and sys.argv[1] == "--jsonl":  # --jsonl corpus|held-out
-        chosen = {"corpus": CASES, "held-out": HELDOUT, "fresh": FRESH}[sys.argv[2]]
+        chosen = {"corpus": CASES, "held-out": HELDOUT, "fresh": FRESH, "final": FINAL}[sys.argv[2]]
         for item in parse_input_lines(chosen):
             print(json.dumps(item))
     else:
-        for corpus_name, corpus in (("corpus", CASES), ("held-out", HELDOUT), ("fresh", FRESH)):
+        sets = (("corpus", CASES), ("held-out", HELDOUT), ("fresh", FRESH), ("final", FINAL))
+        for corpus_name, corpus in sets:
             print(summarise(corpus).text(corpus_name))

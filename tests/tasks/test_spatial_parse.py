@@ -1018,3 +1018,10 @@ def test_nothing_found_statements_name_any_class(text: str, status: str) -> None
     ans = parse_spatial(text, "labelled_boxes", GEO)
     assert ans.status == status
     assert ans.boxes == ()
+
+
+def test_per_axis_intervals_are_one_box_not_two_points() -> None:
+    """'x ∈ [100, 500], y ∈ [200, 600]' is a box; read as JSON it would be two points."""
+    ans = parse_spatial("The lesion lies in x ∈ [100, 500], y ∈ [200, 600].", "box", GEO)
+    assert ans.status == "ok"
+    assert _box(ans) == pytest.approx((80, 120, 400, 360))

@@ -7,6 +7,9 @@ repair (``repaired``), refused, or unreadable. What was detected and repaired is
 
 Where geometry is looked for, in this order (the first source that yields geometry wins):
 
+0. For boxes, per-axis intervals in prose (``x ∈ [310, 620], y ∈ [270, 740]``): read as JSON
+   they would be two corner points.
+
 1. Fenced code blocks (```` ```json ... ``` ````, any or no language tag; an unclosed last
    fence runs to the end of the text). The **last** block that yields geometry of the
    requested kind is used: models put worked examples or a first try before their final
@@ -97,7 +100,7 @@ from medmine.tasks.spatial.answer import (
     Status,
 )
 from medmine.tasks.spatial.assemble import assemble
-from medmine.tasks.spatial.prose import extract_prose
+from medmine.tasks.spatial.prose import extract_intervals, extract_prose
 from medmine.tasks.spatial.statements import is_refusal, states_nothing_found
 from medmine.tasks.spatial.structured import choose_structured
 
@@ -162,7 +165,9 @@ def _parse(
     if not text.strip():
         return SpatialAnswer(status="unparseable", notes=("empty answer",))
     family = FAMILY[kind]
-    found = choose_structured(text, family, kind)
+    found = extract_intervals(text) if family == "box" else None
+    if found is None:
+        found = choose_structured(text, family, kind)
     if found is None or not found.raws:
         prose = extract_prose(text, family)
         if prose.raws:

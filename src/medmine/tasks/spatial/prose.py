@@ -1,4 +1,10 @@
-"""Coordinates written in prose: tuples, x=/y=, x_min:, ranges, centre + size, bare lists."""
+"""Coordinates written in prose: tuples, x=/y=, x_min:, ranges, centre + size, bare lists.
+
+Also: ``x1=.. y2=..`` and ``left/top/right/bottom`` corners (and markdown tables of them),
+Molmo's quoted ``x="31.3"``, "box: a, b, c, d", ``<box>a b c d</box>``, "163 to 382 pixels
+horizontally" / "31% to 62% of the width", corner words without brackets ("Top-left: 544px,
+208px") and per-axis intervals ("x ∈ [310, 620], y ∈ [270, 740]", see extract_intervals).
+"""
 
 from __future__ import annotations
 
@@ -44,8 +50,19 @@ _SIZE = re.compile(
 )
 # "163 to 382 pixels horizontally", "from 35% to 61% horizontally"
 _AXIS_RANGE = re.compile(
-    rf"(?:from\s+)?{_NU}\s*(?:-|–|to)\s*{_NU}\s*(?:\w+\s+)?(horizontally|vertically)",
+    rf"(?:from\s+)?{_NU}\s*(?:-|–|to)\s*{_NU}\s*(?:\w+\s+)?"
+    r"(horizontally|vertically|of\s+the\s+width|of\s+the\s+height)",
     re.IGNORECASE,
+)
+# "x ∈ [310, 620], y ∈ [270, 740]": intervals per axis (these brackets are not points)
+_INTERVAL = re.compile(
+    rf"\b([xy])\s*(?:∈|in|:|=|within|between|range)\s*[\[(]\s*{_NU}\s*[,;]\s*{_NU}\s*[\])]",
+    re.IGNORECASE,
+)
+# "Top-left: 544px, 208px" (a named corner without brackets)
+_CORNER = re.compile(r"\b(?:top|upper)[\s-]*left|\b(?:bottom|lower)[\s-]*right", re.IGNORECASE)
+_CORNER_PAIR = re.compile(
+    rf"(?:\s*corner)?\s*(?:[:=]|\bat\b|\bis\b)?\s*[(\[]?\s*{_NU}\s*,\s*{_NU}", re.IGNORECASE
 )
 _CENTER_WORD = re.compile(r"\bcent(?:er|re)(?:ed|d)?\b|\bmidpoint\b", re.IGNORECASE)
 _BARE_LIST = re.compile(rf"^\s*{_NUM}%?(?:\s*[,;\s]\s*{_NUM}%?)+\s*$")
@@ -110,6 +127,11 @@ def _prose_events(text: str) -> tuple[list[_ProseEvent], list[_ProseEvent]]:
         if a.lower() != b.lower():
             xy = [(av, au), (bv, bu)] if a.lower() == "x" else [(bv, bu), (av, au)]
             points.append(_ProseEvent(m.start(), xy, near_centre(m.start()), "xy"))
+    for c in _CORNER.finditer(text):  # only corners whose numbers no other pattern read
+        m = _CORNER_PAIR.match(text, c.end())
+        if m is not None and not any(c.start() <= e.pos < m.end() for e in points):
+            g = m.groups()
+            points.append(_ProseEvent(c.start(), [g[0:2], g[2:4]], False, "xy"))
     points.sort(key=lambda e: e.pos)
     return points, boxes
 
@@ -137,7 +159,7 @@ def _prose_box(text: str, points: list[_ProseEvent], boxes: list[_ProseEvent]) -
     for m in _RANGE.finditer(text):
         ranges.setdefault(m.group(1).lower(), [(m.group(2), m.group(3)), (m.group(4), m.group(5))])
     for m in _AXIS_RANGE.finditer(text):
-        axis = "x" if m.group(5).lower() == "horizontally" else "y"
+        axis = "x" if m.group(5).lower() in ("horizontally", "of the width") else "y"
         ranges.setdefault(axis, [(m.group(1), m.group(2)), (m.group(3), m.group(4))])
     sizes: dict[str, tuple[str, str | None]] = {}
     for m in _SIZE.finditer(text):
@@ -189,11 +211,22 @@ def _coordinate_span(text: str) -> tuple[int, int] | None:
     """Where the coordinate phrases of a prose answer start and end."""
     hits = [
         (m.start(), m.end())
-        for pattern in (_TUPLE, _XY, _NAMED, _RANGE, _SIZE, _SIDES, _LOOSE_BOX, _AXIS_RANGE)
+        for pattern in (
+            _TUPLE,
+            _XY,
+            _NAMED,
+            _RANGE,
+            _SIZE,
+            _SIDES,
+            _LOOSE_BOX,
+            _AXIS_RANGE,
+            _INTERVAL,
+            _CORNER,
+        )
         for m in pattern.finditer(text)
     ]
     if not hits:
-        return (0, len(text))
+        return (0, len(text))  # a bare list of numbers: the whole answer
     return min(h[0] for h in hits), max(h[1] for h in hits)
 
 
@@ -228,3 +261,21 @@ def _extract_prose(text: str, family: str) -> Found:
 def _number_tokens(text: str) -> list[str]:
     """The number tokens (with an optional %) of a bare number list."""
     return re.findall(rf"{_NUM}%?", text)
+
+
+def extract_intervals(text: str) -> Found | None:
+    """A box written as one interval per axis (``x ∈ [310, 620], y ∈ [270, 740]``), else None.
+
+    Checked before the JSON-like sources: read as JSON, the two intervals would be two points.
+    """
+    spans: dict[str, tuple[_Pairs, int, int]] = {}
+    for m in _INTERVAL.finditer(text):
+        spans.setdefault(m.group(1).lower(), ([m.groups()[1:3], m.groups()[3:5]], *m.span()))
+    if "x" not in spans or "y" not in spans:
+        return None
+    (x0, x1), (y0, y1) = spans["x"][0], spans["y"][0]
+    raw = _raw_from([x0, y0, x1, y1])
+    raw.order = "xy"
+    found = Found(raws=[raw], notes=["box read from per-axis intervals"])
+    found.span = (min(spans["x"][1], spans["y"][1]), max(spans["x"][2], spans["y"][2]))
+    return found

@@ -21,7 +21,7 @@ _EMPTY_STATEMENT = re.compile(
     r"\bno\s+(?!doubt\b|question\b)(?:(?!but\b)[\w-]+\s+){1,4}?(?:was\s+|were\s+|is\s+|are\s+)?"
     r"(?:detected|found|seen|visible|identified|present)\b|"
     r"\bthere\s+(?:is|are)\s+no\b(?!\s+(?:doubt|question)\b)|\bnot\s+(?:found|detected|present|visible)\b|"
-    r"^\s*(?:none|no|nothing|n/?a)\s*[.!]?\s*$",
+    r"^\s*(?:(?:final\s+)?answer\s*:\s*)?(?:none|no|nothing|n/?a)\s*[.!]?\s*$",
     re.IGNORECASE,
 )
 

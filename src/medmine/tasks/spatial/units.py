@@ -43,7 +43,7 @@ _STATEMENTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bfractions?\s+of\s+the\s+(?:image|width|height)\b", "norm1"),
         (r"\b0\s*(?:-|–|—|to|\.\.\.?|…)\s*100\s*%?(?![\d.])", "percent"),
         (r"\b(?:in|as)\s+(?:percent(?:age)?s?|%)(?!\w)", "percent"),
-        (r"\bpercent(?:age)?s?\s+of\s+the\s+(?:image|width|height|dimensions)\b", "percent"),
+        (r"\bpercent(?:age)?s?\s+of\s+(?:the\s+)?(?:image|width|height|dimensions)\b", "percent"),
         (r"\bpercent(?:age)?[\s_-]*(?:coordinates?|coords?|values?|units?)\b", "percent"),
         (
             r"\bnormali[sz]ed\b|(?:_|\b)norm\b|\brelative\s+(?:coordinates|coords|units)\b",
