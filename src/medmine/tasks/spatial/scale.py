@@ -40,7 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from medmine.tasks.coords import ImageGeometry
+from medmine.tasks.coords import ImageGeometry, pixels_per_unit
 from medmine.tasks.spatial.pixels import to_pixels
 from medmine.tasks.spatial.raw import RawItem
 
@@ -94,15 +94,6 @@ def item_points(raw: RawItem, scale: str, order: str, geometry: ImageGeometry) -
     return vals.reshape(-1, 2)
 
 
-def _out_of_range(pts: np.ndarray, geometry: ImageGeometry, fraction: float) -> int:
-    """How many coordinates lie outside the image by more than ``fraction`` of its side."""
-    lim = np.array([geometry.width, geometry.height], dtype=np.float64)
-    tol = fraction * lim
-    finite = np.isfinite(pts)
-    bad = finite & ((pts < -tol) | (pts > lim + tol))
-    return int(np.count_nonzero(bad))
-
-
 def _ranges(scale: str, geometry: ImageGeometry) -> tuple[float, float]:
     """Written units per image side of a scale (pixels: the side lengths)."""
     full = {"norm1000": 1000.0, "norm1": 1.0, "percent": 100.0}.get(scale)
@@ -110,39 +101,63 @@ def _ranges(scale: str, geometry: ImageGeometry) -> tuple[float, float]:
 
 
 class _Readings:
-    """Per-scale pixel points of every item of one answer, computed once."""
+    """The pixel points of every item of one answer under each scale, stacked in one array.
+
+    Items without units of their own are converted once to written units (x first, corners
+    of centre/size boxes worked out); a scale is then one multiplication by its pixels per
+    unit. Items with per-number units are converted per scale.
+    """
 
     def __init__(
         self, raws: Sequence[RawItem], orders: Sequence[str], geometry: ImageGeometry
     ) -> None:
-        self.raws = [r for r in raws if _unitless(r).size]
-        self.orders = [o for r, o in zip(raws, orders, strict=True) if _unitless(r).size]
+        kept = [(r, o) for r, o in zip(raws, orders, strict=True) if _unitless(r).size]
+        self.raws = [r for r, _ in kept]
         self.geometry = geometry
-        self._cache: dict[str, list[np.ndarray]] = {}
+        self._lim = np.array([geometry.width, geometry.height], dtype=np.float64)
+        written: list[np.ndarray] = []
+        owner: list[np.ndarray] = []
+        self._with_units: list[tuple[int, RawItem, str]] = []
+        for i, (raw, order) in enumerate(kept):
+            if raw.units is None:
+                pts = item_points(raw, "pixel", order, geometry)  # written units, x first
+                written.append(pts)
+                owner.append(np.full(len(pts), i))
+            else:
+                self._with_units.append((i, raw, order))
+        self._written = np.concatenate(written) if written else np.empty((0, 2))
+        self._owner = np.concatenate(owner) if owner else np.empty(0, dtype=np.int64)
+        self._cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
-    def points(self, scale: str) -> list[np.ndarray]:
-        """Pixel points of each item read in ``scale``."""
+    def points(self, scale: str) -> tuple[np.ndarray, np.ndarray]:
+        """All points read in ``scale`` (P, 2) and the item each belongs to (P,)."""
         if scale not in self._cache:
-            self._cache[scale] = [
-                item_points(r, scale, o, self.geometry)
-                for r, o in zip(self.raws, self.orders, strict=True)
-            ]
+            fx, fy = pixels_per_unit(scale, self.geometry)
+            pts = [self._written * np.array([fx, fy])]
+            owner = [self._owner]
+            for i, raw, order in self._with_units:
+                p = item_points(raw, scale, order, self.geometry)
+                pts.append(p)
+                owner.append(np.full(len(p), i))
+            self._cache[scale] = (np.concatenate(pts), np.concatenate(owner))
         return self._cache[scale]
 
     def violations(self, scale: str, tol: float = OVERSHOOT) -> list[int]:
         """Coordinates per item beyond the image by more than ``tol`` of a side, read in scale."""
-        return [_out_of_range(p, self.geometry, tol) for p in self.points(scale)]
+        pts, owner = self.points(scale)
+        margin = tol * self._lim
+        bad = np.isfinite(pts) & ((pts < -margin) | (pts > self._lim + margin))
+        per_item = np.bincount(owner, weights=bad.sum(axis=1), minlength=len(self.raws))
+        return [int(v) for v in per_item]
 
     def disagreement(self, a: str, b: str) -> float:
         """Largest distance in pixels between the two readings' points (inside the image)."""
-        lim = np.array([self.geometry.width, self.geometry.height], dtype=np.float64)
-        worst = 0.0
-        for pa, pb in zip(self.points(a), self.points(b), strict=True):
-            ok = np.isfinite(pa).all(axis=1) & np.isfinite(pb).all(axis=1)
-            if ok.any():
-                diff = np.abs(np.clip(pa[ok], 0, lim) - np.clip(pb[ok], 0, lim))
-                worst = max(worst, float(diff.max()))
-        return worst
+        pa, pb = self.points(a)[0], self.points(b)[0]
+        ok = np.isfinite(pa).all(axis=1) & np.isfinite(pb).all(axis=1)
+        if not ok.any():
+            return 0.0
+        diff = np.abs(np.clip(pa[ok], 0, self._lim) - np.clip(pb[ok], 0, self._lim))
+        return float(diff.max())
 
     def log_odds(self, chosen: str, rival: str) -> float:
         """log of how much the numbers favour ``chosen`` over ``rival`` (see module doc)."""
