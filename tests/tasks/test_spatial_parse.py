@@ -874,6 +874,7 @@ def test_image_size_in_pixels_is_not_a_statement_about_the_box() -> None:
     "text",
     [
         "I can't measure exact pixels, but roughly: [100, 200, 500, 600]",
+        "Not accurate in pixel-level detail, but approximately [100, 200, 500, 600]",
         "Given the 800x600 px image, the box is [100, 200, 500, 600]",
     ],
 )

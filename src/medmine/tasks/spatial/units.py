@@ -25,7 +25,11 @@ _NUM = r"\d+(?:\.\d+)?"
 _STATEMENTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(p, re.IGNORECASE), s)
     for p, s in (
-        (r"\b(?:in|as|using|with)\s+(?:absolute\s+|image\s+|raw\s+)?pixels?\b", "pixel"),
+        (
+            r"\b(?:in|as|using)\s+(?:absolute\s+|image\s+|raw\s+)?pixels?\b"
+            r"(?![\s-]*(?:level|perfect|precis|accura))",  # not "with pixel-level precision"
+            "pixel",
+        ),
         (
             r"\bpixel[\s_-]*(?:coordinates?|coords?|values?|units?|space|positions?|scale)\b",
             "pixel",
