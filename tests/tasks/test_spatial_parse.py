@@ -824,3 +824,205 @@ def test_answers_are_frozen_values() -> None:
     with pytest.raises(AttributeError):
         a.status = "refused"  # type: ignore[misc]
     assert parse_convention(a.convention_seen).scale == "norm1000"
+
+
+# ---------------------------------------------------------------- stated units and ambiguity
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The box is [120, 80, 380, 300]; the lesion is about 260 pixels wide.",
+        '{"box": [120, 80, 380, 300], "unit": "px"}',
+        '{"box": [120, 80, 380, 300], "units": "pixel"}',
+        '{"bbox_px": [120, 80, 380, 300]}',
+        '{"x_min_px": 120, "y_min_px": 80, "x_max_px": 380, "y_max_px": 300}',
+        "Using absolute coordinates: [120, 80, 380, 300]",
+    ],
+)
+def test_stated_pixels_win_in_prose_keys_and_values(text: str) -> None:
+    """Pixels stated anywhere near the box are read as pixels, not flagged ambiguous."""
+    ans = parse_spatial(text, "box", GEO)
+    assert _box(ans) == (120, 80, 380, 300)
+    assert ans.convention_seen == "pixel_xyxy"
+    assert not ans.ambiguous
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Normalized (0-1000) box: [150, 133, 475, 500]",
+        '{"box": [150, 133, 475, 500], "format": "0..1000"}',
+        '{"box_1000": [150, 133, 475, 500]}',
+    ],
+)
+def test_stated_normalised_scale_wins_over_pixels_asked(text: str) -> None:
+    """0..1000 stated while pixels were asked: the statement wins."""
+    ans = parse_spatial(text, "box", GEO, expected="pixel_xyxy")
+    assert _box(ans) == pytest.approx((120, 79.8, 380, 300))
+    assert not ans.ambiguous
+
+
+def test_image_size_in_pixels_is_not_a_statement_about_the_box() -> None:
+    """ "The image is 800 pixels wide" describes the image; the box stays ambiguous."""
+    ans = parse_spatial("The image is 800x600 pixels. Box: [100, 200, 500, 600]", "box", GEO)
+    assert _box(ans) == pytest.approx((80, 120, 400, 360))
+    assert ans.ambiguous
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I can't measure exact pixels, but roughly: [100, 200, 500, 600]",
+        "Not accurate in pixel-level detail, but approximately [100, 200, 500, 600]",
+        "Given the 800x600 px image, the box is [100, 200, 500, 600]",
+    ],
+)
+def test_pixel_words_that_state_no_unit_leave_the_answer_ambiguous(text: str) -> None:
+    """The word "pixels" alone, or the image size in px, does not state the box's unit."""
+    ans = parse_spatial(text, "box", GEO)
+    assert _box(ans) == pytest.approx((80, 120, 400, 360))
+    assert ans.ambiguous
+
+
+def test_nearest_statement_wins_in_chain_of_thought() -> None:
+    """Reasoning in pixels, then converting to 0..1000 right before the answer."""
+    text = (
+        "In pixels the lesion spans x 120-380 and y 80-300. Converted to the 0-1000 scale: "
+        '{"box": [150, 133, 475, 500]}'
+    )
+    ans = parse_spatial(text, "box", GEO)
+    assert _box(ans) == pytest.approx((120, 79.8, 380, 300))
+
+
+def test_ambiguous_answer_keeps_asked_reading_and_records_the_other() -> None:
+    """Numbers that fit 0..1000 and this image's pixels: asked reading, flagged, both kept."""
+    ans = parse_spatial("[100, 200, 500, 600]", "box", GEO)
+    assert ans.status == "ok"
+    assert ans.ambiguous
+    assert _box(ans) == pytest.approx((80, 120, 400, 360))
+    assert [a.convention for a in ans.alternatives] == ["pixel_xyxy"]
+    alt = ans.alternatives[0].boxes[0]
+    assert (alt.x0, alt.y0, alt.x1, alt.y1) == (100, 200, 500, 600)
+    assert any("ambiguous scale" in n for n in ans.notes)
+    assert ans.ambiguity_px == pytest.approx(240)  # y_max: 600 px vs 360 px
+
+
+@pytest.mark.parametrize(
+    ("geo", "ambiguous"),
+    [
+        (ImageGeometry(4000, 3000), False),  # a pixel answer would sit in the top-left corner
+        (ImageGeometry(1920, 1080), True),  # odds 2:1 only
+        (ImageGeometry(640, 480), False),  # 500, 600 do not fit 640x480 pixels
+        (ImageGeometry(1000, 1000), False),  # both readings are the same
+    ],
+)
+def test_ambiguity_depends_on_the_image(geo: ImageGeometry, ambiguous: bool) -> None:
+    """The same 0..1000 numbers are ambiguous or not depending on the image size."""
+    assert parse_spatial("[100, 200, 500, 600]", "box", geo).ambiguous is ambiguous
+
+
+def test_one_value_above_1000_does_not_flip_the_other_boxes() -> None:
+    """Three 0..1000 boxes, one value 1040: the boxes stay 0..1000, the answer is flagged."""
+    geo = ImageGeometry(2048, 1536)
+    text = "[[120, 300, 300, 480], [650, 700, 880, 940], [820, 860, 990, 1040]]"
+    ans = parse_spatial(text, "boxes", geo)
+    assert _box(ans, 0) == pytest.approx((245.76, 460.8, 614.4, 737.28))
+    assert _box(ans, 2)[3] == 1536  # clamped to the image
+    assert ans.ambiguous
+    assert ans.alternatives[0].convention == "pixel_xyxy"
+
+
+def test_many_values_far_above_1000_are_pixels() -> None:
+    """Several values far beyond 1000 that all fit the image are evidence of pixels."""
+    geo = ImageGeometry(2048, 1536)
+    ans = parse_spatial("[[240, 460, 610, 740], [1310, 880, 1690, 1302]]", "boxes", geo)
+    assert _box(ans, 0) == (240, 460, 610, 740)
+    assert not ans.ambiguous
+
+
+def test_percent_and_fraction_answers_are_never_confused_with_pixels() -> None:
+    """Percent asked, percent numbers: no pixel rival (it would be a tiny corner box)."""
+    ans = parse_spatial("[12.5, 20, 62.5, 60]", "box", GEO, expected="percent_xyxy")
+    assert not ans.ambiguous
+    ans = parse_spatial("[0.125, 0.2, 0.625, 0.6]", "box", GEO)
+    assert not ans.ambiguous
+
+
+def test_point_given_for_a_box_says_why() -> None:
+    """A point is not a box: unparseable, with the reason."""
+    ans = parse_spatial('{"point": [480, 475]}', "box", GEO)
+    assert ans.status == "unparseable"
+    assert any("a point is not a box" in n for n in ans.notes)
+
+
+def test_read_spatial_answer_for_medmine_parse() -> None:
+    """The Sample-free entry point: task names, answer forms, rows and bad arguments."""
+    from medmine.tasks.spatial_common import answer_row, read_spatial_answer
+
+    row = answer_row(read_spatial_answer("[100, 200, 500, 600]", "localization", 800, 600))
+    assert row["status"] == "ok" and row["ambiguous"] is True
+    assert row["boxes"] == [pytest.approx([80, 120, 400, 360])]
+    assert row["alternatives"][0]["boxes"] == [[100, 200, 500, 600]]
+    both = read_spatial_answer(
+        '{"box": [100, 200, 500, 600], "point": [300, 400]}',
+        "localization",
+        4000,
+        3000,
+        answer="both",
+    )
+    assert both.value["boxes"] and both.value["points"] == [pytest.approx([1200, 1200])]
+    det = answer_row(
+        read_spatial_answer(
+            '[{"label": "Polyps", "box_2d": [200, 100, 600, 500]}]',
+            "detection",
+            800,
+            600,
+            "norm1000_yxyx",
+            labels=["polyp"],
+        )
+    )
+    assert det["labels"] == ["polyp"]
+    seg = read_spatial_answer('{"polygons": []}', "segmentation", 800, 600, "norm1000_xy")
+    assert seg.status == "ok" and seg.value["polygons"] == []
+    with pytest.raises(ValueError, match="unknown spatial task"):
+        read_spatial_answer("[1, 2, 3, 4]", "classification", 800, 600)
+    with pytest.raises(ValueError, match="unknown coordinate convention"):
+        read_spatial_answer("[1, 2, 3, 4]", "localization", 800, 600, "norm_xyxy")
+    with pytest.raises(ValueError, match="must be positive"):
+        read_spatial_answer("[1, 2, 3, 4]", "localization", 0, 600)
+
+
+def test_fractions_stated_as_pixels_are_fractions() -> None:
+    """'pixel coordinates' over 0..1 decimals would be a sub-pixel box: read as 0..1."""
+    ans = parse_spatial("Normalized pixel coordinates: [0.125, 0.2, 0.625, 0.6]", "box", GEO)
+    assert _box(ans) == pytest.approx((100, 120, 500, 360))
+
+
+def test_percent_asked_with_large_numbers_reads_0_to_1000_and_flags_pixels() -> None:
+    """Percent asked, numbers up to 600 on an 800x600 image: 0..1000, pixels kept as rival."""
+    ans = parse_spatial("[100, 200, 500, 600]", "box", GEO, expected="percent_xyxy")
+    assert _box(ans) == pytest.approx((80, 120, 400, 360))
+    assert ans.ambiguous and ans.alternatives[0].convention == "pixel_xyxy"
+
+
+@pytest.mark.parametrize(
+    ("text", "status"),
+    [
+        ("No melanoma or nevus detected.", "ok"),
+        ("No suspicious polyp was found in this frame.", "ok"),
+        ("There is no doubt the lesion is visible in the centre.", "unparseable"),
+    ],
+)
+def test_nothing_found_statements_name_any_class(text: str, status: str) -> None:
+    """'No <class> detected' is an empty detection; 'no doubt ... visible' is not."""
+    ans = parse_spatial(text, "labelled_boxes", GEO)
+    assert ans.status == status
+    assert ans.boxes == ()
+
+
+def test_per_axis_intervals_are_one_box_not_two_points() -> None:
+    """'x ∈ [100, 500], y ∈ [200, 600]' is a box; read as JSON it would be two points."""
+    ans = parse_spatial("The lesion lies in x ∈ [100, 500], y ∈ [200, 600].", "box", GEO)
+    assert ans.status == "ok"
+    assert _box(ans) == pytest.approx((80, 120, 400, 360))

@@ -7,7 +7,18 @@ pixel space of the original image::
 
     {"image_size": [w, h], "boxes": [{"box": [x0, y0, x1, y1], "label": .., "score": ..}],
      "polygons": [[[x, y], ...], ...], "points": [[x, y], ...],
-     "convention_seen": "norm1000_xyxy", "n_clamped": 0, "notes": [...]}
+     "convention_seen": "norm1000_xyxy", "n_clamped": 0, "notes": [...],
+     "ambiguous": false, "ambiguity_px": 0.0,
+     "alternatives": [{"convention": "pixel_xyxy", "boxes": [...], "polygons": [...],
+                       "points": [...]}]}
+
+``ambiguous`` is True when the answer's scale cannot be known (see
+:mod:`medmine.tasks.spatial.scale`): the geometry is the reading in the asked convention and
+``alternatives`` holds the other reading(s), in the same pixel-space form; ``ambiguity_px`` is
+the largest distance between the readings (a report may treat small ones as immaterial).
+
+:func:`read_spatial_answer` reads one answer text without a Sample (for ``medmine parse``),
+and :func:`answer_row` turns its Prediction into the JSON line that command writes.
 """
 
 from __future__ import annotations
@@ -24,7 +35,7 @@ from medmine.tasks.coords import (
     convention_name,
     parse_convention,
 )
-from medmine.tasks.spatial_parse import Kind, SpatialAnswer, parse_spatial
+from medmine.tasks.spatial_parse import KINDS, Kind, Reading, SpatialAnswer, parse_spatial
 
 MODALITY = {
     "dermatology": "dermoscopic skin lesion image",
@@ -97,23 +108,35 @@ def box_schema() -> dict[str, Any]:
     return {"type": "array", "items": number_schema(), "minItems": 4, "maxItems": 4}
 
 
-def answer_value(answer: SpatialAnswer, geometry: ImageGeometry) -> dict[str, Any]:
-    """The pixel-space, JSON-serialisable form of a parsed answer (stored as Prediction.value)."""
+def _geometry_value(read: SpatialAnswer | Reading) -> dict[str, Any]:
+    """The boxes, polygons and points of a reading as JSON-serialisable lists."""
     return {
-        "image_size": [geometry.width, geometry.height],
         "boxes": [
             {
                 "box": [b.x0, b.y0, b.x1, b.y1],
                 "label": b.label,
                 "score": b.score if b.score is not None and math.isfinite(b.score) else None,
             }
-            for b in answer.boxes
+            for b in read.boxes
         ],
-        "polygons": [[[x, y] for x, y in poly] for poly in answer.polygons],
-        "points": [[x, y] for x, y in answer.points],
+        "polygons": [[[x, y] for x, y in poly] for poly in read.polygons],
+        "points": [[x, y] for x, y in read.points],
+    }
+
+
+def answer_value(answer: SpatialAnswer, geometry: ImageGeometry) -> dict[str, Any]:
+    """The pixel-space, JSON-serialisable form of a parsed answer (stored as Prediction.value)."""
+    return {
+        "image_size": [geometry.width, geometry.height],
+        **_geometry_value(answer),
         "convention_seen": answer.convention_seen,
         "n_clamped": answer.n_clamped,
         "notes": list(answer.notes),
+        "ambiguous": answer.ambiguous,
+        "ambiguity_px": answer.ambiguity_px,
+        "alternatives": [
+            {"convention": alt.convention, **_geometry_value(alt)} for alt in answer.alternatives
+        ],
     }
 
 
@@ -127,6 +150,9 @@ def empty_value(geometry: ImageGeometry | None, note: str) -> dict[str, Any]:
         "convention_seen": "none",
         "n_clamped": 0,
         "notes": [note],
+        "ambiguous": False,
+        "ambiguity_px": 0.0,
+        "alternatives": [],
     }
 
 
@@ -154,7 +180,11 @@ def read_prediction(
     if response.refused:
         note = "blocked by the provider"
         return Prediction(empty_value(geometry, note), ParseStatus.REFUSED, note)
-    answer = parse_spatial(response.text, kind, geometry, convention, labels)
+    return _prediction(parse_spatial(response.text, kind, geometry, convention, labels), geometry)
+
+
+def _prediction(answer: SpatialAnswer, geometry: ImageGeometry) -> Prediction:
+    """The Prediction of a parsed answer: pixel-space value, status, notes as detail."""
     detail = "; ".join(answer.notes) or None
     return Prediction(answer_value(answer, geometry), _STATUS[answer.status], detail)
 
@@ -169,3 +199,124 @@ def value_of(prediction: Prediction) -> dict[str, Any]:
 def is_box_convention(convention: str) -> bool:
     """True when the name is a box spelling."""
     return convention in BOX_CONVENTIONS
+
+
+# Task names (and the parser's own kinds) that read_spatial_answer accepts.
+TASK_KINDS: dict[str, Kind | None] = {
+    "segmentation": "polygons",
+    "detection": "labelled_boxes",
+    "localization": None,  # box or point, from the convention's spelling or ``answer``
+}
+
+
+def read_spatial_answer(
+    text: str,
+    task_kind: str,
+    width: int,
+    height: int,
+    convention: str = "norm1000_xyxy",
+    labels: Sequence[str] | None = None,
+    answer: str | None = None,
+) -> Prediction:
+    """Read one spatial answer text into a Prediction without a Sample (``medmine parse``).
+
+    ``task_kind`` is ``segmentation`` (polygons), ``detection`` (labelled boxes, mapped onto
+    ``labels`` when given), ``localization`` or one of the parser kinds (``box``, ``boxes``,
+    ``polygon``, ``polygons``, ``point``, ``labelled_boxes``). ``convention`` is the one the
+    prompt asked for, in either spelling. For localization, ``answer`` is the answer form the
+    prompt asked for (``box``, ``point`` or ``both``); by default the convention's spelling
+    decides (``..._xyxy`` a box, ``..._xy`` a point). The value is the same dict the tasks
+    store (pixel space of a ``width`` x ``height`` image, ``ambiguous``, ``alternatives``).
+    Bad arguments raise ValueError naming the argument; any answer text returns a Prediction.
+    """
+    check_convention(convention)
+    geometry = ImageGeometry(int(width), int(height))
+    if task_kind in KINDS:
+        kinds: list[Kind] = [task_kind]  # type: ignore[list-item]
+    elif task_kind in ("segmentation", "detection"):
+        kinds = [TASK_KINDS[task_kind]]  # type: ignore[list-item]
+    elif task_kind == "localization":
+        form = answer or ("box" if is_box_convention(convention) else "point")
+        if form not in ("box", "point", "both"):
+            raise ValueError(f"localization answer must be box, point or both, got {form!r}")
+        kinds = ["box", "point"] if form == "both" else [form]  # type: ignore[list-item]
+    else:
+        raise ValueError(
+            f"unknown spatial task {task_kind!r}; expected segmentation, localization, "
+            f"detection or one of {', '.join(KINDS)}"
+        )
+    preds = []
+    for kind in kinds:
+        spelled = box_spelling(convention) if kind in _BOX_KINDS else point_spelling(convention)
+        preds.append(_prediction(parse_spatial(text, kind, geometry, spelled, labels), geometry))
+    return preds[0] if len(preds) == 1 else combine_box_point(preds[0], preds[1])
+
+
+_BOX_KINDS = frozenset({"box", "boxes", "labelled_boxes"})
+
+
+def combine_box_point(box: Prediction, point: Prediction) -> Prediction:
+    """One prediction from the box reading and the point reading of the same answer.
+
+    Usable when either is; ``ok`` only when both are ``ok``. The value is ambiguous when
+    either reading is, and keeps both readings' alternatives and notes.
+    """
+    if not box.usable and not point.usable:
+        return box
+    value = dict(box.value if box.usable else point.value)
+    value["boxes"] = box.value["boxes"] if box.usable else []
+    value["points"] = point.value["points"] if point.usable else []
+    value["notes"] = [*box.value.get("notes", []), *point.value.get("notes", [])]
+    value["ambiguous"] = any(p.usable and p.value.get("ambiguous") for p in (box, point))
+    value["ambiguity_px"] = max(
+        (float(p.value.get("ambiguity_px") or 0.0) for p in (box, point) if p.usable), default=0.0
+    )
+    value["alternatives"] = [
+        alt for p in (box, point) if p.usable for alt in p.value.get("alternatives", [])
+    ]
+    both_ok = box.status == point.status == ParseStatus.OK
+    missing = [] if both_ok else [n for n, p in (("box", box), ("point", point)) if not p.usable]
+    detail = "; ".join(
+        [*(f"no usable {m}" for m in missing), *(d for d in (box.detail, point.detail) if d)]
+    )
+    return Prediction(value, ParseStatus.OK if both_ok else ParseStatus.REPAIRED, detail or None)
+
+
+def answer_row(prediction: Prediction) -> dict[str, Any]:
+    """The JSON line ``medmine parse`` writes for a spatial prediction (without ``id``).
+
+    ``boxes`` are pixel ``[x0, y0, x1, y1]`` lists (``labels`` alongside, for detection),
+    ``points`` ``[x, y]``, ``polygons`` lists of ``[x, y]``; ``ambiguous`` and
+    ``alternatives`` (the other reading's boxes/points/polygons) as in the stored value;
+    ``why`` the parser's notes.
+    """
+    value = prediction.value if isinstance(prediction.value, dict) else {}
+    boxes = value.get("boxes") or []
+    return {
+        "status": str(prediction.status),
+        "boxes": [b["box"] for b in boxes],
+        "labels": [b.get("label") for b in boxes],
+        "points": value.get("points") or [],
+        "polygons": value.get("polygons") or [],
+        "ambiguous": bool(value.get("ambiguous")),
+        "ambiguity_px": float(value.get("ambiguity_px") or 0.0),
+        "alternatives": [
+            {
+                "convention": alt["convention"],
+                "boxes": [b["box"] for b in alt.get("boxes", [])],
+                "points": alt.get("points", []),
+                "polygons": alt.get("polygons", []),
+            }
+            for alt in value.get("alternatives") or []
+        ],
+        "convention_seen": value.get("convention_seen", "none"),
+        "why": prediction.detail or "",
+    }
+
+
+def ambiguous_rate(predictions: Sequence[Prediction]) -> float:
+    """Share of predictions whose scale could not be known (for a task's metrics)."""
+    if not predictions:
+        return float("nan")
+    flagged = sum(1 for p in predictions if isinstance(p.value, dict) and p.value.get("ambiguous"))
+    return flagged / len(predictions)

@@ -7,6 +7,9 @@ repair (``repaired``), refused, or unreadable. What was detected and repaired is
 
 Where geometry is looked for, in this order (the first source that yields geometry wins):
 
+0. For boxes, per-axis intervals in prose (``x ∈ [310, 620], y ∈ [270, 740]``): read as JSON
+   they would be two corner points.
+
 1. Fenced code blocks (```` ```json ... ``` ````, any or no language tag; an unclosed last
    fence runs to the end of the text). The **last** block that yields geometry of the
    requested kind is used: models put worked examples or a first try before their final
@@ -15,9 +18,11 @@ Where geometry is looked for, in this order (the first source that yields geomet
 2. Bracketed JSON-like values ``[...]``/``{...}`` anywhere in the text. For the plural kinds
    (``boxes``, ``polygons``, ``labelled_boxes``) the items of every such value are joined in
    order; for the singular kinds the last value that yields geometry is used.
-3. Prose: ``(x, y)`` tuples, ``x=120, y=80``, ``x_min: 120``..., ``centered at (x, y)`` with
-   ``width``/``height``, ranges ``x: 120-300, y: 80-260``, 4-tuples ``(x0, y0, x1, y1)``,
-   or a bare list of numbers.
+3. Prose: ``(x, y)`` tuples, ``x=120, y=80`` (also Molmo's ``x="12.5"``), ``x_min: 120``,
+   ``x1=120 ... y2=300``, ``left: 120, top: ...``, a markdown table of those, ``centered at
+   (x, y)`` with ``width``/``height``, ``x=120, y=80, w=260, h=220``, ranges ``x: 120-300,
+   y: 80-260`` or "120 to 300 pixels horizontally", 4-tuples ``(x0, y0, x1, y1)``,
+   ``box: 120, 80, 380, 300``, ``<box>120 80 380 300</box>``, or a bare list of numbers.
 
 Relaxed JSON is accepted: single quotes, Python tuples, ``True/None``, trailing commas,
 unquoted keys, missing commas between numbers or brackets, ``NaN``/``Infinity``, numbers
@@ -28,34 +33,47 @@ three-vertex polygon before the cut, with status ``repaired``. If too little is 
 right at the cut may itself be cut short, so it is dropped: ``[61, 9, 691, 639`` keeps three
 numbers and is no box.
 
-Convention detection (one decision per answer; values with their own ``%``/``px`` unit
-keep it). The expected convention is assumed unless the numbers contradict it:
+Convention detection (one decision per answer; values with their own ``%``/``px`` unit keep
+it; the full rules are in :mod:`medmine.tasks.spatial.scale`). The asked convention is
+assumed unless the answer says or shows otherwise:
 
-* the answer text states pixels (``in pixels``, ``pixel coordinates``, ``120px``) -> pixel;
-* any value above 1000 -> pixel;
-* all values within 0..1 and at least one written with a decimal point -> norm1;
-* expected norm1 but values above 1 -> norm1000; expected percent but values above 100 ->
-  norm1000;
-* otherwise the expected scale. (An answer in pixels of an image no larger than 1000 px,
-  when norm1000 was expected, cannot be told apart and is read as norm1000.)
+* **a stated scale always wins**: "in pixels", "pixel coordinates", "260 pixels", ``120px``,
+  ``"unit": "px"``, ``bbox_px``, "normalized", "0-1000", "0-1", "percent(ages) of the image";
+  mentions of the image's own size ("the image is 800 pixels wide") are not statements. When
+  statements disagree, the one nearest to the geometry read wins
+  (:mod:`medmine.tasks.spatial.units`);
+* all values within 0..1 and one written with a decimal point -> 0..1;
+* values that do not fit the asked scale switch it only on evidence: values more than 20%
+  beyond its range in two places or in every item, with another scale fitting them all. One
+  such value among several items, or values just past the edge, never switch the answer:
+  they are clamped and the answer is flagged ambiguous;
+* **ambiguous**: when the numbers also fit another scale -- typically pixels of this image --
+  whose reading differs by more than 2 px, nothing states the scale and the numbers do not
+  favour the asked scale at least 4:1 (a 0..1000 answer on a 4000x3000 image is not
+  ambiguous; on an 800x600 image whose pixels it fits, it is), the answer is read in the
+  asked convention, ``ambiguous`` is True and the other reading is kept in ``alternatives``.
+  The status is unchanged (the asked reading is scored); the flag is counted, never silent.
 
 Axis order: named keys (``x_min``, ``x``, ``cx``, ``width``...) are unambiguous. Bare
 lists follow the expected order, except under the key ``box_2d`` (Gemini writes
-``[y_min, x_min, y_max, x_max]`` there) and when the answer text spells a y-first layout
-(``[ymin, xmin, ...]``, ``(y, x)``); both switch to y-first. ``bbox_2d`` (Qwen2.5-VL) is
-x-first. Prompts that want x-first answers should therefore not ask for a ``box_2d`` key.
+``[y_min, x_min, y_max, x_max]`` there) and when the answer text spells an order
+(``[ymin, xmin, ...]``, ``(y, x)``, ``[top, left, bottom, right]`` switch to y-first;
+``[x_min, y_min, ...]``, ``(x, y)`` to x-first; the spelling nearest the geometry wins).
+``bbox_2d`` (Qwen2.5-VL) is x-first. Prompts that want x-first answers should therefore not
+ask for a ``box_2d`` key.
 
 Boxes may be written as corners (``[x0, y0, x1, y1]``, two corner points), as a corner and
 a size (``x, y, width, height``) or as a centre and a size (``cx, cy, w, h`` or ``center``,
-``width``, ``height``). Swapped corners are put in order (``repaired``). Items with NaN or
-infinite values, negative sizes or the wrong number of values are dropped with a note; an
+``width``, ``height``). Swapped corners are put in order (``repaired``, noted). Items with
+NaN or infinite values, negative sizes or the wrong number of values are dropped with a note; an
 answer with some items dropped is ``repaired``, with none left ``unparseable``. Values
 outside the image are clamped to its edges and counted in ``n_clamped``. A polygon's
 repeated closing vertex is dropped. When the requested shape is missing but another is
 present, it is converted and marked ``repaired``: a polygon's bounding box for box kinds, a
-box's centre for points, a box's four corners for polygons. Singular kinds keep one item
-(the highest ``score`` if every item has one, else the first) and are ``repaired`` when
-more were given.
+box's centre for points, a box's four corners for polygons. A single point where a box or a
+polygon was asked is not converted: the answer is ``unparseable``, noting that a point is not
+a box (or polygon). Singular kinds keep one item (the highest ``score`` if every item has
+one, else the first) and are ``repaired`` when more were given.
 
 Empty answers: for the plural kinds an explicit empty list (``[]``, ``{"boxes": []}``) or a
 statement such as "No lesion detected" / "none found" is a valid answer with zero items
@@ -77,11 +95,12 @@ from medmine.tasks.spatial.answer import (
     Kind,
     Point,
     Polygon,
+    Reading,
     SpatialAnswer,
     Status,
 )
 from medmine.tasks.spatial.assemble import assemble
-from medmine.tasks.spatial.prose import extract_prose
+from medmine.tasks.spatial.prose import extract_intervals, extract_prose
 from medmine.tasks.spatial.statements import is_refusal, states_nothing_found
 from medmine.tasks.spatial.structured import choose_structured
 
@@ -92,12 +111,13 @@ __all__ = [
     "Kind",
     "Point",
     "Polygon",
+    "Reading",
     "SpatialAnswer",
     "Status",
     "parse_spatial",
 ]
 
-PARSER_VERSION = "1"
+PARSER_VERSION = "2"  # 2: stated units, per-answer scale evidence, ambiguous flag
 
 
 def parse_spatial(
@@ -110,7 +130,8 @@ def parse_spatial(
     """Read boxes, polygons or points of ``kind`` from a model answer, in pixel space.
 
     ``expected`` is the convention the prompt asked for (see ``medmine.tasks.coords``);
-    the answer's numbers may override it as described in this module's docstring. Bad
+    the answer's statements or numbers may override it, or leave its scale ambiguous, as
+    described in this module's docstring. Bad
     arguments (unknown kind or convention, wrong geometry type, non-string text) raise
     ``ValueError``; any string ``text`` returns a ``SpatialAnswer``.
     """
@@ -144,7 +165,9 @@ def _parse(
     if not text.strip():
         return SpatialAnswer(status="unparseable", notes=("empty answer",))
     family = FAMILY[kind]
-    found = choose_structured(text, family, kind)
+    found = extract_intervals(text) if family == "box" else None
+    if found is None:
+        found = choose_structured(text, family, kind)
     if found is None or not found.raws:
         prose = extract_prose(text, family)
         if prose.raws:

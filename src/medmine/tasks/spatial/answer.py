@@ -35,8 +35,25 @@ class Box:
 
 
 @dataclass(frozen=True)
+class Reading:
+    """Another reading of the same numbers, in another scale (kept for ambiguous answers)."""
+
+    convention: str
+    boxes: tuple[Box, ...] = ()
+    polygons: tuple[Polygon, ...] = ()
+    points: tuple[Point, ...] = ()
+
+
+@dataclass(frozen=True)
 class SpatialAnswer:
-    """What ``parse_spatial`` read from one answer, all geometry in pixel space."""
+    """What ``parse_spatial`` read from one answer, all geometry in pixel space.
+
+    ``ambiguous`` is True when the scale of the numbers cannot be known (they fit the asked
+    scale and another one, e.g. this image's pixels, and nothing states which): the geometry is
+    then the asked reading, ``alternatives`` holds the other reading(s) and ``ambiguity_px``
+    how far apart they are at most (24 px for a 0..1000 box on a 1024 px image, hundreds of
+    pixels on a 600 px one).
+    """
 
     status: Status
     boxes: tuple[Box, ...] = ()
@@ -45,3 +62,6 @@ class SpatialAnswer:
     convention_seen: str = "none"
     n_clamped: int = 0
     notes: tuple[str, ...] = ()
+    ambiguous: bool = False
+    alternatives: tuple[Reading, ...] = ()
+    ambiguity_px: float = 0.0  # largest distance between this reading and an alternative

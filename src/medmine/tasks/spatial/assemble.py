@@ -4,12 +4,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from medmine.tasks.coords import ImageGeometry, convention_name, parse_convention
-from medmine.tasks.spatial.answer import PLURAL_KINDS, Box, Point, Polygon, SpatialAnswer
-from medmine.tasks.spatial.convention import decide_scale, stated_order, stated_scale
+from medmine.tasks.spatial.answer import (
+    PLURAL_KINDS,
+    Box,
+    Point,
+    Polygon,
+    Reading,
+    SpatialAnswer,
+)
+from medmine.tasks.spatial.convention import stated_order, stated_scale
 from medmine.tasks.spatial.pixels import Tally, box_from_raw, point_from_raw, polygon_from_raw
-from medmine.tasks.spatial.raw import Found
+from medmine.tasks.spatial.raw import Found, RawItem
+from medmine.tasks.spatial.scale import decide_scale
 from medmine.tasks.spatial.shapes import convert_shape
 
 
@@ -32,56 +41,41 @@ def assemble(
         tally.notes.append("read as relaxed JSON (quotes, tuples, commas or units fixed)")
     raws = convert_shape(found.raws, family, tally)
     spec = parse_convention(expected)
-    scale, why = decide_scale(raws, spec.scale, stated_scale(text))
-    if scale != spec.scale:
-        tally.notes.append(f"read as {scale} instead of the expected {spec.scale}: {why}")
-    text_order = stated_order(text, spec.order)
-    seen: list[str] = []
-    boxes: list[Box] = []
-    polygons: list[Polygon] = []
-    points: list[Point] = []
-    dropped = 0
-    for idx, raw in enumerate(raws, start=1):
-        order = raw.order or text_order
-        shape_name = "box" if family == "box" else "point"
-        name = convention_name(scale, order, shape_name)  # type: ignore[arg-type]
-        if raw.units is not None and all(u == "%" for u in raw.units):
-            name = convention_name("percent", order, shape_name)  # type: ignore[arg-type]
-        if raw.form == "cxcywh":
-            name += "+center_size"
-        elif raw.form == "xywh":
-            name += "+corner_size"
-        if name not in seen:
-            seen.append(name)
-        if family == "box":
-            box = box_from_raw(raw, idx, scale, order, geometry, tally)
-            if box is not None and kind == "labelled_boxes" and box.label is None:
-                tally.notes.append(f"item {idx}: box has no label")
-            if box is not None:
-                boxes.append(_with_label(box, _map_label(box.label, labels, tally)))
-            dropped += box is None
-        elif family == "polygon":
-            poly = polygon_from_raw(raw, idx, scale, order, geometry, tally)
-            if poly is not None:
-                polygons.append(poly)
-            dropped += poly is None
-        else:
-            pt = point_from_raw(raw, idx, scale, order, geometry, tally)
-            if pt is not None:
-                points.append(pt)
-            dropped += pt is None
+    text_order = stated_order(text, spec.order, found.span)
+    orders = [raw.order or text_order for raw in raws]
+    stated = stated_scale(text, geometry, found.span)
+    decision = decide_scale(raws, orders, spec.scale, geometry, *(stated if stated else (None, "")))
+    if decision.why:
+        prefix = (
+            ""
+            if decision.scale == spec.scale
+            else (f"read as {decision.scale} instead of the expected {spec.scale}: ")
+        )
+        tally.notes.append(prefix + decision.why if prefix else decision.why)
+    read = _convert(raws, orders, decision.scale, kind, family, geometry, labels, tally)
+    alternatives = tuple(
+        _alternative(raws, orders, rival, kind, family, geometry, labels)
+        for rival in decision.rivals
+    )
+    if decision.ambiguous:
+        names = ", ".join(a.convention for a in alternatives)
+        tally.notes.append(
+            f"ambiguous scale: read as {decision.scale} (nothing states the scale), but the "
+            f"numbers also fit {names}; readings differ by up to {decision.disagreement_px:.0f} px"
+        )
     if tally.n_clamped:
         tally.notes.append(f"{tally.n_clamped} values outside the image clamped to its edges")
-    kept = len(boxes) + len(polygons) + len(points)
+    kept = len(read.boxes) + len(read.polygons) + len(read.points)
     if kept == 0:
         return SpatialAnswer(
             status="unparseable",
-            convention_seen="|".join(seen) or "none",
+            convention_seen="|".join(read.seen) or "none",
             n_clamped=tally.n_clamped,
             notes=(*tally.notes, "no valid geometry left"),
         )
-    if dropped:
+    if read.dropped:
         tally.repaired = True
+    boxes, polygons, points = read.boxes, read.polygons, read.points
     if kind not in PLURAL_KINDS and kept > 1:
         tally.repaired = True
         tally.notes.append(f"{kept} items given for kind {kind!r}; kept one")
@@ -91,10 +85,86 @@ def assemble(
         boxes=tuple(boxes),
         polygons=tuple(polygons),
         points=tuple(points),
-        convention_seen="|".join(seen),
+        convention_seen="|".join(read.seen),
         n_clamped=tally.n_clamped,
         notes=tuple(tally.notes),
+        ambiguous=decision.ambiguous,
+        alternatives=alternatives,
+        ambiguity_px=round(decision.disagreement_px, 3) if decision.ambiguous else 0.0,
     )
+
+
+@dataclass
+class _Converted:
+    """Items of one answer converted to pixels in one scale."""
+
+    boxes: list[Box] = field(default_factory=list)
+    polygons: list[Polygon] = field(default_factory=list)
+    points: list[Point] = field(default_factory=list)
+    seen: list[str] = field(default_factory=list)
+    dropped: int = 0
+
+
+def _convert(
+    raws: list[RawItem],
+    orders: list[str],
+    scale: str,
+    kind: str,
+    family: str,
+    geometry: ImageGeometry,
+    labels: tuple[str, ...] | None,
+    tally: Tally,
+) -> _Converted:
+    """Convert every raw item to a pixel box, polygon or point read in ``scale``."""
+    out = _Converted()
+    shape_name = "box" if family == "box" else "point"
+    for idx, (raw, order) in enumerate(zip(raws, orders, strict=True), start=1):
+        name = convention_name(scale, order, shape_name)  # type: ignore[arg-type]
+        if raw.units is not None and all(u == "%" for u in raw.units):
+            name = convention_name("percent", order, shape_name)  # type: ignore[arg-type]
+        elif raw.units is not None and all(u == "px" for u in raw.units):
+            name = convention_name("pixel", order, shape_name)  # type: ignore[arg-type]
+        if raw.form == "cxcywh":
+            name += "+center_size"
+        elif raw.form == "xywh":
+            name += "+corner_size"
+        if name not in out.seen:
+            out.seen.append(name)
+        if family == "box":
+            box = box_from_raw(raw, idx, scale, order, geometry, tally)
+            if box is not None and kind == "labelled_boxes" and box.label is None:
+                tally.notes.append(f"item {idx}: box has no label")
+            if box is not None:
+                out.boxes.append(_with_label(box, _map_label(box.label, labels, tally)))
+            out.dropped += box is None
+        elif family == "polygon":
+            poly = polygon_from_raw(raw, idx, scale, order, geometry, tally)
+            if poly is not None:
+                out.polygons.append(poly)
+            out.dropped += poly is None
+        else:
+            pt = point_from_raw(raw, idx, scale, order, geometry, tally)
+            if pt is not None:
+                out.points.append(pt)
+            out.dropped += pt is None
+    return out
+
+
+def _alternative(
+    raws: list[RawItem],
+    orders: list[str],
+    scale: str,
+    kind: str,
+    family: str,
+    geometry: ImageGeometry,
+    labels: tuple[str, ...] | None,
+) -> Reading:
+    """The same items read in another scale (notes of this reading are not kept)."""
+    conv = _convert(raws, orders, scale, kind, family, geometry, labels, Tally())
+    boxes, polygons, points = conv.boxes, conv.polygons, conv.points
+    if kind not in PLURAL_KINDS:
+        boxes, polygons, points = _keep_one(boxes), polygons[:1], points[:1]
+    return Reading("|".join(conv.seen), tuple(boxes), tuple(polygons), tuple(points))
 
 
 def _with_label(box: Box, label: str | None) -> Box:
@@ -113,13 +183,25 @@ def _keep_one(boxes: list[Box]) -> list[Box]:
     return boxes[:1]
 
 
+def _label_key(label: str) -> str:
+    """A label compared case-, spacing-, hyphen- and plural-insensitively ("Polyps" = "polyp")."""
+    key = re.sub(r"[\s_\-]+", " ", label).strip().casefold()
+    if len(key) > 4 and key.endswith("ies"):
+        return key[:-3] + "y"
+    if len(key) > 3 and key.endswith("es") and key[-3] in "sxz":
+        return key[:-2]
+    if len(key) > 3 and key.endswith("s") and not key.endswith("ss"):
+        return key[:-1]
+    return key
+
+
 def _map_label(label: str | None, labels: Sequence[str] | None, tally: Tally) -> str | None:
-    """Map a label case-insensitively onto the allowed labels; keep unknown ones, noted."""
+    """Map a label onto the allowed labels (case, spacing, plural); keep unknown ones, noted."""
     if label is None or labels is None:
         return label
-    key = re.sub(r"[\s_\-]+", " ", label).strip().casefold()
+    key = _label_key(label)
     for allowed in labels:
-        if re.sub(r"[\s_\-]+", " ", allowed).strip().casefold() == key:
+        if _label_key(allowed) == key:
             return allowed
     tally.notes.append(f"label {label!r} is not one of the given labels; kept as given")
     return label

@@ -1,64 +1,24 @@
-"""Convention detection: which scale and axis order an answer's numbers are written in."""
+"""Which scale and axis order an answer states, resolved against where its geometry was read."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
-
-import numpy as np
-
-from medmine.tasks.spatial.raw import RawItem
-
-_PIXEL_STATED = re.compile(
-    r"\b(?:in|as)\s+(?:absolute\s+)?pixels?\b|\bpixel\s+(?:coordinates|values|units)\b|"
-    r"\d\s*px\b",
-    re.IGNORECASE,
-)
-_PERCENT_STATED = re.compile(
-    r"\b(?:in|as)\s+percent(?:age)?s?\b|\bpercent(?:age)?s?\s+of\s+the\s+image\b",
-    re.IGNORECASE,
-)
-_YX_STATED = re.compile(
-    r"\by_?min\s*,\s*x_?min\b|\(\s*y\s*,\s*x\s*\)|\[\s*y\s*,\s*x\s*\]|\by\s*,\s*x\s+order\b",
-    re.IGNORECASE,
-)
+from medmine.tasks.coords import ImageGeometry
+from medmine.tasks.spatial.units import nearest, order_statements, scale_statements
 
 
-def stated_scale(text: str) -> str | None:
-    """The scale the answer text states in words ("in pixels", "120px", "percent"), else None."""
-    if _PIXEL_STATED.search(text):
-        return "pixel"
-    if _PERCENT_STATED.search(text):
-        return "percent"
-    return None
+def stated_scale(
+    text: str, geometry: ImageGeometry, span: tuple[int, int] | None
+) -> tuple[str, str] | None:
+    """The scale the answer states nearest to its geometry, and the phrase; else None.
+
+    The scale is ``pixel``, ``norm1000``, ``norm1``, ``percent`` or ``normalized`` (a
+    normalised scale whose range the numbers decide).
+    """
+    chosen = nearest(scale_statements(text, geometry), span)
+    return None if chosen is None else (chosen.says, chosen.phrase)
 
 
-def stated_order(text: str, default: str) -> str:
-    """'yx' when the answer text spells a y-first layout, else ``default``."""
-    return "yx" if _YX_STATED.search(text) else default
-
-
-def decide_scale(raws: Sequence[RawItem], expected: str, stated: str | None) -> tuple[str, str]:
-    """Choose one scale for an answer's unit-less numbers; return (scale, reason)."""
-    chunks = []
-    decimal = False
-    for r in raws:
-        vals = r.values if r.units is None else r.values[[u is None for u in r.units]]
-        vals = vals[np.isfinite(vals)]
-        if vals.size:
-            chunks.append(np.abs(vals))
-            decimal = decimal or r.has_decimal
-    if not chunks:
-        return expected, ""
-    vmax = float(max(c.max() for c in chunks))
-    if stated is not None:
-        return stated, f"the answer states {stated} values"
-    if vmax > 1000:
-        return "pixel", f"values up to {vmax:g} exceed 1000"
-    if vmax <= 1.0 and (decimal or expected == "norm1"):
-        return "norm1", "all values lie within 0..1"
-    if expected == "norm1":
-        return "norm1000", f"values up to {vmax:g} exceed 1 but not 1000"
-    if expected == "percent" and vmax > 100:
-        return "norm1000", f"values up to {vmax:g} exceed 100 but not 1000"
-    return expected, ""
+def stated_order(text: str, default: str, span: tuple[int, int] | None = None) -> str:
+    """The axis order ('xy' or 'yx') the answer spells nearest to its geometry, else default."""
+    chosen = nearest(order_statements(text), span)
+    return default if chosen is None else chosen.says

@@ -1,4 +1,10 @@
-"""Coordinates written in prose: tuples, x=/y=, x_min:, ranges, centre + size, bare lists."""
+"""Coordinates written in prose: tuples, x=/y=, x_min:, ranges, centre + size, bare lists.
+
+Also: ``x1=.. y2=..`` and ``left/top/right/bottom`` corners (and markdown tables of them),
+Molmo's quoted ``x="31.3"``, "box: a, b, c, d", ``<box>a b c d</box>``, "163 to 382 pixels
+horizontally" / "31% to 62% of the width", corner words without brackets ("Top-left: 544px,
+208px") and per-axis intervals ("x ∈ [310, 620], y ∈ [270, 740]", see extract_intervals).
+"""
 
 from __future__ import annotations
 
@@ -15,18 +21,50 @@ _NUM = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 _UNIT = r"(?:\s*(%|px\b|pixels?\b))?"
 _NU = rf"({_NUM}){_UNIT}"
 _TUPLE = re.compile(rf"[(\[]\s*{_NU}\s*,\s*{_NU}(?:\s*,\s*{_NU}\s*,\s*{_NU})?\s*[)\]]")
+_Q = "[\"']?"  # Molmo writes <point x="31.3" y="31.7">
 _XY = re.compile(
-    rf"\b(x|y)\s*(?:=|:|is|of)\s*{_NU}\s*[,;]?\s*(?:and\s+)?\b(x|y)\s*(?:=|:|is|of)\s*{_NU}",
+    rf"\b(x|y)\s*(?:=|:|is|of)\s*{_Q}{_NU}{_Q}\s*[,;]?\s*(?:and\s+)?\b(x|y)\s*(?:=|:|is|of)\s*"
+    rf"{_Q}{_NU}",
     re.IGNORECASE,
 )
-_NAMED = re.compile(rf"\b([xy])_?(min|max)\b\s*(?:=|:|is|of)?\s*{_NU}", re.IGNORECASE)
+_NAMED = re.compile(  # also markdown table rows: "| x_min | 402 |"
+    rf"\b([xy])_?(min|max|0|1|2)\b\s*\|?\s*(?:=|:|is|of)?\s*\|?\s*{_Q}{_NU}", re.IGNORECASE
+)
+_SIDES = re.compile(rf"\b(left|top|right|bottom)\b\s*(?:=|:|is|at)\s*{_Q}{_NU}", re.IGNORECASE)
+_SIDE_KEY = {"left": "xmin", "top": "ymin", "right": "xmax", "bottom": "ymax"}
+# Four bare numbers after "box:", "bbox =", "the bounding box is", "x_min, y_min, x_max, y_max ="
+# or inside <box>...</box> (MiniCPM-V style).
+_LOOSE_BOX = re.compile(
+    r"(?:\b(?:b?box|bounding\s+box|coordinates)\s*(?:[:=]|\bis\b|\bare\b)\s*|<b?box>\s*|"
+    r"\b[xy]_?min\s*,\s*[xy]_?min\s*,\s*[xy]_?max\s*,\s*[xy]_?max\s*[:=]\s*)"
+    rf"{_NU}\s*[,\s]\s*{_NU}\s*[,\s]\s*{_NU}\s*[,\s]\s*{_NU}",
+    re.IGNORECASE,
+)
 _RANGE = re.compile(
     r"\b([xy])\s*(?:=|:|from|ranges?\s+from|spans?)?\s*(\d+(?:\.\d*)?)\s*(%|px\b)?\s*"
     r"(?:-|–|to)\s*(\d+(?:\.\d*)?)\s*(%|px\b)?",
     re.IGNORECASE,
 )
-_SIZE = re.compile(rf"\b(width|height)\b\s*(?:=|:|is|of)?\s*{_NU}", re.IGNORECASE)
-_CENTER_WORD = re.compile(r"\bcent(?:er|re)(?:ed)?\b|\bmidpoint\b", re.IGNORECASE)
+_SIZE = re.compile(
+    rf"\b(width|height)\b\s*(?:=|:|is|of)?\s*{_NU}|\b(w|h)\s*(?:=|:)\s*{_NU}", re.IGNORECASE
+)
+# "163 to 382 pixels horizontally", "from 35% to 61% horizontally"
+_AXIS_RANGE = re.compile(
+    rf"(?:from\s+)?{_NU}\s*(?:-|–|to)\s*{_NU}\s*(?:\w+\s+)?"
+    r"(horizontally|vertically|of\s+the\s+width|of\s+the\s+height)",
+    re.IGNORECASE,
+)
+# "x ∈ [310, 620], y ∈ [270, 740]": intervals per axis (these brackets are not points)
+_INTERVAL = re.compile(
+    rf"\b([xy])\s*(?:∈|in|:|=|within|between|range)\s*[\[(]\s*{_NU}\s*[,;]\s*{_NU}\s*[\])]",
+    re.IGNORECASE,
+)
+# "Top-left: 544px, 208px" (a named corner without brackets)
+_CORNER = re.compile(r"\b(?:top|upper)[\s-]*left|\b(?:bottom|lower)[\s-]*right", re.IGNORECASE)
+_CORNER_PAIR = re.compile(
+    rf"(?:\s*corner)?\s*(?:[:=]|\bat\b|\bis\b)?\s*[(\[]?\s*{_NU}\s*,\s*{_NU}", re.IGNORECASE
+)
+_CENTER_WORD = re.compile(r"\bcent(?:er|re)(?:ed|d)?\b|\bmidpoint\b", re.IGNORECASE)
 _BARE_LIST = re.compile(rf"^\s*{_NUM}%?(?:\s*[,;\s]\s*{_NUM}%?)+\s*$")
 
 
@@ -80,28 +118,58 @@ def _prose_events(text: str) -> tuple[list[_ProseEvent], list[_ProseEvent]]:
             points.append(_ProseEvent(m.start(), [g[0:2], g[2:4]], near_centre(m.start())))
         else:
             boxes.append(_ProseEvent(m.start(), [g[0:2], g[2:4], g[4:6], g[6:8]]))
+    for m in _LOOSE_BOX.finditer(text):
+        g = m.groups()
+        boxes.append(_ProseEvent(m.start(), [g[0:2], g[2:4], g[4:6], g[6:8]]))
+    boxes.sort(key=lambda e: e.pos)
     for m in _XY.finditer(text):
         a, av, au, b, bv, bu = m.groups()
         if a.lower() != b.lower():
             xy = [(av, au), (bv, bu)] if a.lower() == "x" else [(bv, bu), (av, au)]
             points.append(_ProseEvent(m.start(), xy, near_centre(m.start()), "xy"))
+    for c in _CORNER.finditer(text):  # only corners whose numbers no other pattern read
+        m = _CORNER_PAIR.match(text, c.end())
+        if m is not None and not any(c.start() <= e.pos < m.end() for e in points):
+            g = m.groups()
+            points.append(_ProseEvent(c.start(), [g[0:2], g[2:4]], False, "xy"))
     points.sort(key=lambda e: e.pos)
     return points, boxes
+
+
+def _named_corners(text: str) -> dict[str, tuple[str, str | None]]:
+    """``x_min: 120``, ``x1=120 ... x2=380`` or ``left: 120`` values keyed xmin/ymin/xmax/ymax."""
+    found: dict[str, tuple[str, str | None]] = {}
+    for m in _NAMED.finditer(text):
+        found.setdefault(f"{m.group(1).lower()}{m.group(2).lower()}", (m.group(3), m.group(4)))
+    for lo, hi in (("0", "1"), ("1", "2")):
+        for axis in "xy":
+            if f"{axis}{lo}" in found and f"{axis}{hi}" in found:
+                found.setdefault(f"{axis}min", found[f"{axis}{lo}"])
+                found.setdefault(f"{axis}max", found[f"{axis}{hi}"])
+    for m in _SIDES.finditer(text):
+        found.setdefault(_SIDE_KEY[m.group(1).lower()], (m.group(2), m.group(3)))
+    return found
 
 
 def _prose_box(text: str, points: list[_ProseEvent], boxes: list[_ProseEvent]) -> Found:
     """Boxes in prose: named corners, x/y ranges, centre + size, 4-tuples or corner points."""
     found = Found()
-    named: dict[str, tuple[str, str | None]] = {}
-    for m in _NAMED.finditer(text):
-        named.setdefault(f"{m.group(1).lower()}{m.group(2).lower()}", (m.group(3), m.group(4)))
+    named = _named_corners(text)
     ranges: dict[str, _Pairs] = {}
     for m in _RANGE.finditer(text):
         ranges.setdefault(m.group(1).lower(), [(m.group(2), m.group(3)), (m.group(4), m.group(5))])
+    for m in _AXIS_RANGE.finditer(text):
+        axis = "x" if m.group(5).lower() in ("horizontally", "of the width") else "y"
+        ranges.setdefault(axis, [(m.group(1), m.group(2)), (m.group(3), m.group(4))])
     sizes: dict[str, tuple[str, str | None]] = {}
     for m in _SIZE.finditer(text):
-        sizes.setdefault(m.group(1).lower(), (m.group(2), m.group(3)))
+        if m.group(1):
+            sizes.setdefault(m.group(1).lower(), (m.group(2), m.group(3)))
+        else:
+            name = "width" if m.group(4).lower() == "w" else "height"
+            sizes.setdefault(name, (m.group(5), m.group(6)))
     centres = [e for e in points if e.after_centre_word]
+    corners = [e for e in points if e.order == "xy" and not e.after_centre_word]
     if all(k in named for k in ("xmin", "ymin", "xmax", "ymax")):
         raw = _raw_from([named["xmin"], named["ymin"], named["xmax"], named["ymax"]])
         raw.order = "xy"
@@ -117,6 +185,12 @@ def _prose_box(text: str, points: list[_ProseEvent], boxes: list[_ProseEvent]) -
         raw.form = "cxcywh"
         raw.order = centre.order  # a bare (a, b) centre follows the answer's axis order
         found.raws.append(raw)
+    elif len(corners) == 1 and "width" in sizes and "height" in sizes:
+        # "x=163, y=176, w=219, h=152": a named corner and a size
+        raw = _raw_from([*corners[0].numbers, sizes["width"], sizes["height"]])
+        raw.form = "xywh"
+        raw.order = "xy"
+        found.raws.append(raw)
     else:
         # Corner points are paired into boxes later, by convert_shape.
         found.raws = [e.raw("box") for e in boxes] or [e.raw("point") for e in points]
@@ -127,6 +201,37 @@ def _prose_box(text: str, points: list[_ProseEvent], boxes: list[_ProseEvent]) -
 
 def extract_prose(text: str, family: str) -> Found:
     """Read coordinates written in prose (tuples, x=/y=, x_min:, ranges, centre + size)."""
+    found = _extract_prose(text, family)
+    if found.raws:
+        found.span = _coordinate_span(text)
+    return found
+
+
+def _coordinate_span(text: str) -> tuple[int, int] | None:
+    """Where the coordinate phrases of a prose answer start and end."""
+    hits = [
+        (m.start(), m.end())
+        for pattern in (
+            _TUPLE,
+            _XY,
+            _NAMED,
+            _RANGE,
+            _SIZE,
+            _SIDES,
+            _LOOSE_BOX,
+            _AXIS_RANGE,
+            _INTERVAL,
+            _CORNER,
+        )
+        for m in pattern.finditer(text)
+    ]
+    if not hits:
+        return (0, len(text))  # a bare list of numbers: the whole answer
+    return min(h[0] for h in hits), max(h[1] for h in hits)
+
+
+def _extract_prose(text: str, family: str) -> Found:
+    """The prose reader behind :func:`extract_prose` (span not yet set)."""
     if _BARE_LIST.match(text):
         raw = _raw_from(
             [(v.rstrip("%"), v[-1] if v.endswith("%") else None) for v in _number_tokens(text)]
@@ -156,3 +261,21 @@ def extract_prose(text: str, family: str) -> Found:
 def _number_tokens(text: str) -> list[str]:
     """The number tokens (with an optional %) of a bare number list."""
     return re.findall(rf"{_NUM}%?", text)
+
+
+def extract_intervals(text: str) -> Found | None:
+    """A box written as one interval per axis (``x ∈ [310, 620], y ∈ [270, 740]``), else None.
+
+    Checked before the JSON-like sources: read as JSON, the two intervals would be two points.
+    """
+    spans: dict[str, tuple[_Pairs, int, int]] = {}
+    for m in _INTERVAL.finditer(text):
+        spans.setdefault(m.group(1).lower(), ([m.groups()[1:3], m.groups()[3:5]], *m.span()))
+    if "x" not in spans or "y" not in spans:
+        return None
+    (x0, x1), (y0, y1) = spans["x"][0], spans["y"][0]
+    raw = _raw_from([x0, y0, x1, y1])
+    raw.order = "xy"
+    found = Found(raws=[raw], notes=["box read from per-axis intervals"])
+    found.span = (min(spans["x"][1], spans["y"][1]), max(spans["x"][2], spans["y"][2]))
+    return found

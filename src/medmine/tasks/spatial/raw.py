@@ -37,6 +37,7 @@ class Found:
     notes: list[str] = field(default_factory=list)
     truncated: bool = False
     relaxed: bool = False
+    span: tuple[int, int] | None = None  # where in the answer text the items were read
 
 
 _NUM_STR = re.compile(
@@ -112,11 +113,21 @@ def read_pairs(seq: Any) -> RawItem | None:
     return read_numbers(flat)
 
 
+_UNIT_SUFFIX = re.compile(r"_(?:in_)?(?:px|pixels?|norm(?:ali[sz]ed)?|1000|pct|percent)$")
+
+
 def lower_keys(d: dict[Any, Any]) -> dict[str, Any]:
-    """Map a dict's string keys to lower case with spaces and dashes as underscores."""
-    return {
-        re.sub(r"[\s\-]+", "_", k.strip().lower()): v for k, v in d.items() if isinstance(k, str)
-    }
+    """Map a dict's string keys to lower case, spaces and dashes as underscores, unit suffix off.
+
+    ``bbox_px`` and ``x_min_pixels`` become ``bbox`` and ``x_min``: the unit a key names is read
+    from the answer text as a stated scale (see :mod:`medmine.tasks.spatial.units`).
+    """
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(k, str):
+            key = re.sub(r"[\s\-]+", "_", k.strip().lower())
+            out.setdefault(_UNIT_SUFFIX.sub("", key) or key, v)
+    return out
 
 
 def first_present(low: dict[str, Any], keys: Sequence[str]) -> Any:

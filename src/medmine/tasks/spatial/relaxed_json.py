@@ -179,6 +179,6 @@ def find_spans(src: str) -> list[tuple[int, int, bool]]:
 _FENCE = re.compile(r"```[ \t]*[A-Za-z0-9_+-]*[ \t]*\n?(.*?)(?:```|\Z)", re.DOTALL)
 
 
-def fenced_blocks(text: str) -> list[str]:
-    """The contents of every fenced code block (an unclosed last fence runs to the end)."""
-    return [m.group(1) for m in _FENCE.finditer(text)]
+def fenced_blocks(text: str) -> list[tuple[int, str]]:
+    """Offset and contents of every fenced code block (an unclosed last fence runs to the end)."""
+    return [(m.start(1), m.group(1)) for m in _FENCE.finditer(text)]

@@ -51,6 +51,10 @@ def convert_shape(raws: list[RawItem], family: str, tally: Tally) -> list[RawIte
             a, b, c, d = r.values
             corners = np.array([a, b, c, b, c, d, a, d])
             out.append(_copy_raw(r, "polygon", corners, "corners of a box"))
+    if not out and raws and all(r.shape == "point" for r in raws) and family != "point":
+        tally.notes.append(
+            f"a point was given where a {family} was asked; a point is not a {family}"
+        )
     if out:
         tally.repaired = True
         names = sorted({r.converted_from for r in out if r.converted_from})

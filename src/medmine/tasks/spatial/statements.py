@@ -16,10 +16,12 @@ _REFUSAL = re.compile(
 _EMPTY_STATEMENT = re.compile(
     r"\b(?:none|nothing)\s+(?:was\s+|were\s+|is\s+|are\s+)?"
     r"(?:found|detected|seen|visible|identified|present)\b|"
-    r"\bno\s+(?:\w+\s+){0,3}?(?:lesions?|findings?|abnormalit\w+|polyps?|masses|mass|nodules?|"
+    r"\bno\s+(?!doubt\b|question\b)(?:\w+\s+){0,3}?(?:lesions?|findings?|abnormalit\w+|polyps?|masses|mass|nodules?|"
     r"tumou?rs?|objects?|boxes|regions?|detections?|pathology|anomal\w+)\b|"
-    r"\bthere\s+(?:is|are)\s+no\b|\bnot\s+(?:found|detected|present|visible)\b|"
-    r"^\s*(?:none|no|nothing|n/?a)\s*[.!]?\s*$",
+    r"\bno\s+(?!doubt\b|question\b)(?:(?!but\b)[\w-]+\s+){1,4}?(?:was\s+|were\s+|is\s+|are\s+)?"
+    r"(?:detected|found|seen|visible|identified|present)\b|"
+    r"\bthere\s+(?:is|are)\s+no\b(?!\s+(?:doubt|question)\b)|\bnot\s+(?:found|detected|present|visible)\b|"
+    r"^\s*(?:(?:final\s+)?answer\s*:\s*)?(?:none|no|nothing|n/?a)\s*[.!]?\s*$",
     re.IGNORECASE,
 )
 

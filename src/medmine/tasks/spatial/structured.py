@@ -10,8 +10,8 @@ from medmine.tasks.spatial.relaxed_json import fenced_blocks, find_spans, loads_
 from medmine.tasks.spatial.walker import Walker
 
 
-def extract_structured(src: str, family: str, labelled: bool) -> list[Found]:
-    """Parse every bracketed value in ``src``; one ``Found`` per value."""
+def extract_structured(src: str, family: str, labelled: bool, offset: int = 0) -> list[Found]:
+    """Parse every bracketed value in ``src``; one ``Found`` per value (span: ``offset``-based)."""
     results: list[Found] = []
     for start, end, closed in find_spans(src):
         parsed = loads_relaxed(src[start:end], truncated=not closed)
@@ -23,6 +23,7 @@ def extract_structured(src: str, family: str, labelled: bool) -> list[Found]:
         found = walker.found
         found.relaxed = relaxed
         found.truncated = repaired
+        found.span = (offset + start, offset + end)
         if value == [] or value == {}:
             found.explicit_empty = True
         results.append(found)
@@ -38,6 +39,9 @@ def _merge(parts: Sequence[Found]) -> Found:
         merged.explicit_empty = merged.explicit_empty or p.explicit_empty
         merged.truncated = merged.truncated or p.truncated
         merged.relaxed = merged.relaxed or p.relaxed
+        if p.span is not None and p.raws:
+            lo, hi = merged.span or p.span
+            merged.span = (min(lo, p.span[0]), max(hi, p.span[1]))
     return merged
 
 
@@ -46,7 +50,7 @@ def choose_structured(text: str, family: str, kind: str) -> Found | None:
     labelled = kind == "labelled_boxes"
     blocks = fenced_blocks(text)
     if blocks:
-        per_block = [_merge(extract_structured(b, family, labelled)) for b in blocks]
+        per_block = [_merge(extract_structured(b, family, labelled, at)) for at, b in blocks]
         with_geometry = [i for i, f in enumerate(per_block) if f.raws]
         complete = [i for i in with_geometry if not per_block[i].truncated]
         chosen = (complete or with_geometry or [None])[-1]

@@ -175,7 +175,8 @@ class Walker:
                         else:
                             self.walk(item, label, depth + 1)
         elif isinstance(value, str):
-            inner = loads_relaxed(value)
+            # a JSON value, or SVG-style "310,270 620,280 ..." points without brackets
+            inner = loads_relaxed(value) or loads_relaxed(f"[{value}]")
             if inner is not None:
                 self._value_geometry(inner[0], label, order, depth + 1)
         return len(self.found.raws) > before
