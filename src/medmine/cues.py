@@ -142,6 +142,8 @@ REFUSAL: Final[tuple[str, ...]] = (
     r"\bi\s*(?:am|'m|’m)\s+sorry,?\s+but\b",
     r"\bi\s+must\s+decline\b",
     r"\bi\s+apologi[sz]e\b",
+    r"^\W*please\s+consult\s+(?:a|your)\s+(?:qualified\s+)?(?:medical|healthcare|health\s+care)"
+    r"\s+(?:professional|provider)\W*$",
 )
 
 #: The model says the answer cannot be known from what it was given.

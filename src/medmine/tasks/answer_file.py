@@ -36,6 +36,7 @@ from medmine.core import (
     Target,
 )
 from medmine.tasks.registry import make_task
+from medmine.tasks.spatial_common import answer_row
 
 SPATIAL = ("localization", "detection")
 
@@ -97,19 +98,10 @@ TARGETS: dict[str, Callable[[dict[str, Any]], Target]] = {
 
 
 def _output(task: str, sid: str, pred: Prediction) -> dict[str, Any]:
+    if task != "classification":
+        return {"id": sid, **answer_row(pred)}
     value = pred.value if isinstance(pred.value, dict) else {}
-    out: dict[str, Any] = {"id": sid, "status": pred.status.value}
-    if task == "classification":
-        out["label"] = value.get("label")
-    else:
-        out["boxes"] = [[float(v) for v in b["box"]] for b in value.get("boxes", [])]
-        if task == "detection":
-            out["box_labels"] = [b.get("label") for b in value.get("boxes", [])]
-        # The spatial reader reports whether the scale could be known; None: it did not say.
-        out["ambiguous"] = value.get("ambiguous")
-        out["convention_seen"] = value.get("convention_seen")
-    out["why"] = pred.detail
-    return out
+    return {"id": sid, "status": pred.status.value, "label": value.get("label"), "why": pred.detail}
 
 
 def parse_lines(

@@ -23,7 +23,6 @@ from medmine.core import (
     MaskTarget,
     MetricSet,
     MetricSpec,
-    ParseStatus,
     Prediction,
     Request,
     Response,
@@ -44,6 +43,7 @@ from medmine.tasks.spatial_common import (
     box_schema,
     box_spelling,
     check_convention,
+    combine_box_point,
     image_geometry,
     modality,
     pair_schema,
@@ -186,7 +186,7 @@ class LocalizationTask:
             return read_prediction(response, sample, "point", point_spelling(self.convention))
         box = read_prediction(response, sample, "box", box_spelling(self.convention))
         point = read_prediction(response, sample, "point", point_spelling(self.convention))
-        return _combine(box, point)
+        return combine_box_point(box, point)
 
     def score(self, predictions: Sequence[Prediction], samples: Sequence[Sample]) -> TaskScores:
         """Hit rate (headline, CI), mean box IoU, mean normalised distance, failure rates."""
@@ -297,22 +297,6 @@ def _structure_mask(sample: Sample, structure: str) -> np.ndarray | None:
         ):
             return target_mask(target)
     return None
-
-
-def _combine(box: Prediction, point: Prediction) -> Prediction:
-    """One prediction from the box reading and the point reading of the same answer."""
-    if not box.usable and not point.usable:
-        return box
-    value = dict(box.value if box.usable else point.value)
-    value["boxes"] = box.value["boxes"] if box.usable else []
-    value["points"] = point.value["points"] if point.usable else []
-    value["notes"] = [*box.value.get("notes", []), *point.value.get("notes", [])]
-    both_ok = box.status == point.status == ParseStatus.OK
-    missing = [] if both_ok else [n for n, p in (("box", box), ("point", point)) if not p.usable]
-    detail = "; ".join(
-        [*(f"no usable {m}" for m in missing), *(d for d in (box.detail, point.detail) if d)]
-    )
-    return Prediction(value, ParseStatus.OK if both_ok else ParseStatus.REPAIRED, detail or None)
 
 
 register_task("localization", LocalizationTask)

@@ -4,15 +4,8 @@ from __future__ import annotations
 
 import re
 
-_REFUSAL = re.compile(
-    r"\bI\s*(?:cannot|can\s*not|can't|can’t|am\s+unable|'m\s+unable|’m\s+unable|am\s+not\s+able|"
-    r"'m\s+not\s+able|won't|will\s+not|must\s+decline)\b|\bas\s+an\s+AI\b|"
-    r"\bunable\s+to\s+(?:provide|assist|help|analy[sz]e|determine|identify|locate)\b|"
-    r"\bnot\s+(?:able|qualified|permitted)\s+to\s+(?:provide|give|offer)\b|"
-    r"\bconsult\s+(?:a|your)\s+(?:qualified\s+)?(?:medical|healthcare|health\s+care)\b|"
-    r"\bI(?:'m|’m|\s+am)\s+sorry\b|\bI\s+apologi[sz]e\b",
-    re.IGNORECASE,
-)
+from medmine import cues
+
 _EMPTY_STATEMENT = re.compile(
     r"\b(?:none|nothing)\s+(?:was\s+|were\s+|is\s+|are\s+)?"
     r"(?:found|detected|seen|visible|identified|present)\b|"
@@ -27,8 +20,11 @@ _EMPTY_STATEMENT = re.compile(
 
 
 def is_refusal(text: str) -> bool:
-    """True when the answer declines the task (checked only when no geometry was found)."""
-    return bool(_REFUSAL.search(text))
+    """True when the answer declines the task (checked only when no geometry was found).
+
+    The cues are medmine's one vocabulary (:mod:`medmine.cues`), shared with every task.
+    """
+    return cues.is_refusal(text)
 
 
 def states_nothing_found(text: str) -> bool:
