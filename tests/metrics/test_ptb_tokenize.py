@@ -220,8 +220,7 @@ def test_resampled_sentences_match_java() -> None:
         {s.strip() for t in perturbed_reports(iu_reports()) for s in t.split(".") if s.strip()}
     )
     texts = [
-        ". ".join(rng.sample(pool, 5)) + f". Measures {rng.randint(2, 60)} mm."
-        for _ in range(3000)
+        ". ".join(rng.sample(pool, 5)) + f". Measures {rng.randint(2, 60)} mm." for _ in range(3000)
     ]
     expected = java_tokenize(texts)
     for text, exp in zip(texts, expected, strict=True):
