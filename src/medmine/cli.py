@@ -87,13 +87,21 @@ def run(
         typer.Option(help="Use providers' native JSON-schema output modes (else prompt-only)."),
     ] = False,
 ) -> None:
-    """Run (or resume) a suite, then print its leaderboard. Rerun the same command to resume."""
-    from medmine.report.leaderboard import load_leaderboard, render_terminal, write_reports
-    from medmine.run.execute import RunOptions, execute
+    """Run (or resume) a suite, then print its leaderboard. Rerun the same command to resume.
+
+    Exits 1 when a requested model produced no usable answer or medmine itself failed."""
+    from medmine.cli_run import run_and_report
+    from medmine.run.execute import RunOptions
+    from medmine.run.store_check import StoreDamaged
     from medmine.run.suite import SuiteError, load_suite
 
+    _check_numbers(limit=limit, concurrency=concurrency, ray_workers=ray_workers)
+    if max_cost is not None and max_cost < 0:
+        raise _fail(f"--max-cost must be 0 or more (US dollars), got {max_cost}")
+    name = suite_option or suite
+    err.print(f"medmine run: suite {escape(name)} (loading…)", highlight=False)
     try:
-        cfg = load_suite(suite_option or suite)
+        cfg = load_suite(name)
     except SuiteError as exc:
         raise _fail(str(exc)) from None
     if structured:
@@ -116,27 +124,21 @@ def run(
         batch=batch,
     )
     try:
-        outcome = execute(cfg, opts)
+        code = run_and_report(cfg, opts, console, err, data_root)
+    except StoreDamaged as exc:
+        raise _fail(str(exc)) from None
     except (ValueError, FileNotFoundError, PermissionError) as exc:
         raise _fail(str(exc)) from None
-    s = outcome.summary
-    for notice in outcome.notices:
-        if notice.startswith("skipped dataset"):
-            console.print(f"[yellow]{escape(notice)}[/]")
-    console.print(
-        f"asked {s.asked}, from cache {s.from_cache}, resumed {s.resumed}, "
-        f"errors {s.errors}, unreadable samples {s.bad_samples}"
-    )
-    for name, why in s.stopped_models.items():
-        console.print(f"[red]{name} stopped: {why}. Rerun the same command later to resume.[/]")
-    board = load_leaderboard(run_dir)
-    render_terminal(board, console)
-    paths = write_reports(board, run_dir)
-    from medmine.report.build import build_report
+    if code:
+        raise typer.Exit(code)
 
-    html = build_report([run_dir], run_dir / "report", data_root=data_root)["html"]
-    console.print(f"run directory: {run_dir}  ({', '.join(p.name for p in paths)})")
-    console.print(f"report: {html}")
+
+def _check_numbers(**values: int | None) -> None:
+    """Numeric options that count things must be at least 1 (None: not given)."""
+    for name, value in values.items():
+        if value is not None and value < 1:
+            flag = "--" + name.replace("_", "-")
+            raise _fail(f"{flag} must be a whole number of at least 1, got {value}")
 
 
 @app.command()

@@ -70,5 +70,8 @@ def to_latex(data: ReportData) -> str:
             ci = f"{_num(e.ci[0])}--{_num(e.ci[1])}" if e.ci else "--"
             fails = " & ".join(_pct(e.metrics.get(k)) for k in FAILURE_KEYS)
             w(f"{escape(e.model)} & {value} & {ci} & {e.n} & {fails} \\\\\n")
+        for e in b.failed:
+            why = escape(f"no valid answers — {e.no_valid}")
+            w(f"{escape(e.model)} & \\multicolumn{{6}}{{l}}{{{why}}} \\\\\n")
         w("\\bottomrule\n\\end{tabular}\n\\end{table}\n\n")
     return out.getvalue()

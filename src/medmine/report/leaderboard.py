@@ -5,11 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from medmine.run.store import RunStore
@@ -26,6 +28,8 @@ class Row:
     value: float
     ci: tuple[float, float] | None
     metrics: dict[str, float]
+    no_valid: str | None = None  # why the model has no usable answer: never ranked
+    outcomes: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -39,6 +43,8 @@ class Leaderboard:
     notices: list[str] = field(default_factory=list)
     concurrency: dict[str, Any] = field(default_factory=dict)
 
+
+_SAMPLES = re.compile(r" for \d+ of \d+ samples")
 
 SECONDARY = {
     "classification": ("balanced_accuracy", "macro_f1", "cohen_kappa", "auroc"),
@@ -63,8 +69,24 @@ def load_leaderboard(run_dir: Path) -> Leaderboard:
             head = sc["headline"]
             lo, hi = m.get(f"{head}_ci_low"), m.get(f"{head}_ci_high")
             ci = (lo, hi) if lo is not None and hi is not None else None
-            rows.append(Row(sc["task"], sc["dataset"], sc["model"], head, m[head], ci, m))
-        rows.sort(key=lambda r: (r.task, r.dataset, -_num(r.value), r.model))
+            t = sc["tables"]
+            value = float("nan") if t.get("no_valid_answers") else m.get(head, float("nan"))
+            rows.append(
+                Row(
+                    sc["task"],
+                    sc["dataset"],
+                    sc["model"],
+                    head,
+                    value,
+                    ci,
+                    m,
+                    t.get("no_valid_answers") or None,
+                    dict(t.get("outcomes") or {}),
+                )
+            )
+        rows.sort(
+            key=lambda r: (r.task, r.dataset, r.no_valid is not None, -_num(r.value), r.model)
+        )
         bad = store.bad_samples()
         groups: dict[tuple[str, str], list[str]] = {}
         for b in bad:
@@ -112,6 +134,7 @@ COLUMNS = (
     "parse fail",
     "refused",
     "errors",
+    "not run",
     "latency s",
     "cost $",
 )
@@ -120,17 +143,19 @@ COLUMNS = (
 def _cells(r: Row) -> list[str]:
     m = r.metrics
     ci = f"{_fmt(r.ci[0])}–{_fmt(r.ci[1])}" if r.ci else "—"
+    value = f"no valid answers — {r.no_valid}" if r.no_valid else _fmt(r.value)
     return [
         r.task,
         r.dataset,
         r.model,
         r.headline,
-        _fmt(r.value),
+        value,
         ci,
         str(int(m.get("n", 0))),
         _fmt(m.get("parse_failure_rate"), pct=True),
         _fmt(m.get("refusal_rate"), pct=True),
         _fmt(m.get("error_rate"), pct=True),
+        str(int(m.get("n_not_run", 0) or 0)),
         _fmt(m.get("latency_mean_s")),
         _fmt(m.get("cost_usd")) if "cost_usd" in m else "—",
     ]
@@ -140,14 +165,15 @@ def render_terminal(board: Leaderboard, console: Console) -> None:
     """Print one table per task, then failures and skipped work."""
     for notice in board.notices:
         console.print(f"[bold yellow]{notice}[/]")
-    tasks = list(dict.fromkeys(r.task for r in board.rows))
+    tasks = list(dict.fromkeys(r.task for r in board.rows if not r.no_valid))
     for task in tasks:
-        rows = [r for r in board.rows if r.task == task]
+        rows = [r for r in board.rows if r.task == task and not r.no_valid]
         extra = [k for k in SECONDARY.get(task, ()) if any(k in r.metrics for r in rows)]
         table = Table(title=f"{task} (headline: {rows[0].headline})", title_justify="left")
         for col in ("dataset", "model"):
             table.add_column(col, overflow="fold")
-        for col in (rows[0].headline, "95% CI", *extra, "n", "fail/ref/err", "lat s", "$"):
+        cols = (rows[0].headline, "95% CI", *extra, "n", "not run", "fail/ref/err", "lat s", "$")
+        for col in cols:
             table.add_column(col, justify="right")
         for r in rows:
             c = _cells(r)
@@ -159,17 +185,46 @@ def render_terminal(board: Leaderboard, console: Console) -> None:
                 c[5],
                 *[_fmt(r.metrics.get(k)) for k in extra],
                 c[6],
-                fails,
                 c[10],
+                fails,
                 c[11],
+                c[12],
             )
         console.print(table)
+    for model, lines in _no_valid_groups(board).items():
+        console.print(f"[bold red]{escape(model)}: no valid answers[/] — not ranked:")
+        for line in lines:
+            console.print(f"  {escape(line)}", soft_wrap=True)
     if board.bad_samples:
         console.print(f"[red]{board.bad_samples} sample(s) skipped as unreadable:[/]")
         for line in board.bad_examples:
             console.print(f"  {line}")
+    for (model, reason), where in _skipped_groups(board).items():
+        console.print(
+            f"[dim]not run: {escape(model)} on {escape(', '.join(where))}: {escape(reason)}[/]",
+            soft_wrap=True,
+        )
+
+
+def _no_valid_groups(board: Leaderboard) -> dict[str, list[str]]:
+    """model -> one line per distinct reason (with the jobs it covers)."""
+    by: dict[str, dict[str, list[str]]] = {}
+    for r in board.rows:
+        if r.no_valid:
+            reason = _SAMPLES.sub("", r.no_valid)
+            by.setdefault(r.model, {}).setdefault(reason, []).append(f"{r.task}/{r.dataset}")
+    return {
+        m: [f"{', '.join(where)}: {reason}" for reason, where in reasons.items()]
+        for m, reasons in by.items()
+    }
+
+
+def _skipped_groups(board: Leaderboard) -> dict[tuple[str, str], list[str]]:
+    """(model, reason) -> the task/dataset (samples) it was not run on."""
+    out: dict[tuple[str, str], list[str]] = {}
     for model, task, dataset, reason, n in board.skipped:
-        console.print(f"[dim]not run: {model} on {task}/{dataset} ({n} samples): {reason}[/]")
+        out.setdefault((model, reason), []).append(f"{task}/{dataset} ({n})")
+    return out
 
 
 def to_markdown(board: Leaderboard) -> str:
@@ -188,8 +243,8 @@ def to_markdown(board: Leaderboard) -> str:
     out.write(f"\nUnreadable samples skipped: {board.bad_samples}\n")
     for line in board.bad_examples:
         out.write(f"- {line}\n")
-    for model, task, dataset, reason, n in board.skipped:
-        out.write(f"- not run: {model} on {task}/{dataset} ({n} samples): {reason}\n")
+    for (model, reason), where in _skipped_groups(board).items():
+        out.write(f"- not run: {model} on {', '.join(where)}: {reason}\n")
     return out.getvalue()
 
 
@@ -198,10 +253,13 @@ def to_csv(board: Leaderboard) -> str:
     keys = sorted({k for r in board.rows for k in r.metrics})
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(["task", "dataset", "model", "headline", "value", *keys])
+    writer.writerow(["task", "dataset", "model", "headline", "value", "status", *keys])
     for r in board.rows:
+        value = "" if r.no_valid else r.value
+        state = f"no valid answers — {r.no_valid}" if r.no_valid else "scored"
         writer.writerow(
-            [r.task, r.dataset, r.model, r.headline, r.value, *[r.metrics.get(k, "") for k in keys]]
+            [r.task, r.dataset, r.model, r.headline, value, state]
+            + [r.metrics.get(k, "") for k in keys]
         )
     return buf.getvalue()
 

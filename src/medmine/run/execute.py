@@ -5,16 +5,19 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from medmine.core import GenerationSettings, Model, Task
 from medmine.datasets.sources import LoadedDataset, load_for_suite
 from medmine.models.resolve import resolve_models
+from medmine.run.names import did_you_mean
 from medmine.run.paths import cache_dir
+from medmine.run.preflight import Preflight, data_use_problems, model_problem
 from medmine.run.recipe import environment
 from medmine.run.runner import Executor, Job, Runner, RunSummary
+from medmine.run.score_cache import ScoreCache
 from medmine.run.store import ResponseCache, RunStore
 from medmine.run.suite import SuiteConfig
 from medmine.tasks.registry import make_task
@@ -38,6 +41,15 @@ class RunOptions:
     executor_options: dict[str, object] = field(default_factory=dict)
     max_cost: float | None = None
     batch: bool = False
+    # Where messages the user must see go (preflight problems); None: silent.
+    say: Callable[[str], None] | None = None
+    # Where passing status lines go (loading, checking images, scoring); None: silent.
+    status: Callable[[str], None] | None = None
+
+
+def _say(opts: RunOptions, message: str) -> None:
+    if opts.say is not None:
+        opts.say(message)
 
 
 @dataclass
@@ -47,6 +59,8 @@ class RunOutcome:
     run_dir: Path
     summary: RunSummary
     notices: list[str] = field(default_factory=list)
+    preflight: Preflight = field(default_factory=Preflight)
+    models: list[str] = field(default_factory=list)
 
 
 def _settings(suite: SuiteConfig, task: Task) -> GenerationSettings:
@@ -66,7 +80,10 @@ def _pick(names: Sequence[str], wanted: Sequence[str], what: str) -> list[str]:
         return list(names)
     unknown = [w for w in wanted if w not in names]
     if unknown:
-        raise ValueError(f"--{what} {', '.join(unknown)} not in this suite ({', '.join(names)})")
+        hints = "".join(did_you_mean(u, names) for u in unknown)
+        raise ValueError(
+            f"--{what} {', '.join(unknown)} not in this suite ({', '.join(names)}){hints}"
+        )
     return [n for n in names if n in wanted]
 
 
@@ -106,7 +123,11 @@ def build_jobs(suite: SuiteConfig, opts: RunOptions) -> Plan:
         if hasattr(task, "settings"):
             task.settings = _settings(suite, task)  # type: ignore[attr-defined]
         tasks.append(task)
-    models = resolve_models(suite.models, only=opts.models, preset_files=suite.presets)
+    models = _models(suite, opts)
+    for model in models:
+        problem = model_problem(model)
+        if problem is not None:  # reported at once, before any dataset is read
+            _say(opts, problem.line())
     specs = {d.name: d for d in suite.datasets}
     datasets = []
     absent: list[str] = []
@@ -114,12 +135,14 @@ def build_jobs(suite: SuiteConfig, opts: RunOptions) -> Plan:
         spec = specs[name]
         if opts.limit is not None:
             spec = spec.model_copy(update={"limit": opts.limit})
+        if opts.status is not None:
+            opts.status(f"loading dataset {name}…")
         try:
             datasets.append(load_for_suite(spec, opts.data_root, suite.seed))
         except FileNotFoundError as exc:
             if not suite.skip_missing_datasets:
                 raise
-            absent.append(str(exc).splitlines()[0])
+            absent.append(str(exc))  # whole, with the expected layout
     if not datasets:
         raise FileNotFoundError(
             "none of the suite's datasets was found"
@@ -142,6 +165,20 @@ def build_jobs(suite: SuiteConfig, opts: RunOptions) -> Plan:
     return Plan(jobs, datasets, models, tasks, absent)
 
 
+def _models(suite: SuiteConfig, opts: RunOptions) -> list[Model]:
+    """The models to run. Models named with --model are compared against the suite's own
+    baselines (free, offline references), which run too unless only baselines were named."""
+    from medmine.baselines.registry import baseline_names
+
+    models = resolve_models(suite.models, only=opts.models, preset_files=suite.presets)
+    baselines = set(baseline_names())
+    if opts.models and any(m.name not in baselines for m in models):
+        names = {m.name for m in models}
+        refs = resolve_models(suite.models, preset_files=suite.presets)
+        models = [*(m for m in refs if m.name in baselines and m.name not in names), *models]
+    return models
+
+
 def _executor(opts: RunOptions) -> Executor | None:
     """The executor the options ask for (None: this process)."""
     options = {k: v for k, v in opts.executor_options.items() if v is not None}
@@ -156,12 +193,20 @@ def execute(suite: SuiteConfig, opts: RunOptions) -> RunOutcome:
     """Run (or resume) a suite into ``opts.out`` and score it."""
     plan = build_jobs(suite, opts)
     jobs, datasets, models, tasks = plan.jobs, plan.datasets, plan.models, plan.tasks
-    from medmine.run.datause import enforce_data_use
-
-    enforce_data_use(datasets, models, [*suite.acknowledge_data_use, *opts.acknowledge_data_use])
+    acks = [*suite.acknowledge_data_use, *opts.acknowledge_data_use]
+    checks = Preflight()
+    for model in models:
+        problem = model_problem(model)
+        if problem is not None:
+            checks.problems.append(problem)
+            continue
+        for p in data_use_problems(datasets, model, acks):
+            checks.problems.append(p)
+            _say(opts, p.line())
     opts.out.mkdir(parents=True, exist_ok=True)
     store = RunStore(opts.out)
     cache = ResponseCache(cache_dir()) if opts.use_cache else None
+    score_cache = ScoreCache(cache_dir()) if opts.use_cache else None
     try:
         for ds in datasets:
             store.put_bad_samples(ds.bad)
@@ -211,6 +256,9 @@ def execute(suite: SuiteConfig, opts: RunOptions) -> RunOutcome:
             progress=opts.progress,
             executor=executor,
             max_cost=opts.max_cost,
+            blocked=checks.why,
+            score_cache=score_cache,
+            status=opts.status,
         )
         try:
             if opts.batch:
@@ -230,6 +278,9 @@ def execute(suite: SuiteConfig, opts: RunOptions) -> RunOutcome:
             if executor is not None:
                 store.set_manifest({"executor": executor.summary()})
                 executor.close()  # type: ignore[attr-defined]
+        if runner.summary.interrupted:
+            store.event("run", f"interrupted by the user: {dataclasses.asdict(runner.summary)}")
+            return RunOutcome(opts.out, runner.summary, [], checks, [m.name for m in models])
         runner.score(ready)
         store.set_manifest(
             {
@@ -250,6 +301,8 @@ def execute(suite: SuiteConfig, opts: RunOptions) -> RunOutcome:
         store.close()
         if cache is not None:
             cache.close()
+        if score_cache is not None:
+            score_cache.close()
     notices = [d.notice for d in datasets if d.notice]
     notices += [f"skipped dataset: {a}" for a in plan.absent]
-    return RunOutcome(opts.out, runner.summary, notices)
+    return RunOutcome(opts.out, runner.summary, notices, checks, [m.name for m in models])

@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from medmine.core import Outcome, ParseStatus, Prediction, Response
+from medmine.core import Outcome, ParseStatus, Prediction, Response, Sample, Task
 
 LEDGER_SCHEMA = """
 CREATE TABLE IF NOT EXISTS outcomes (
@@ -52,6 +52,15 @@ def outcome_of(response: Response, prediction: Prediction) -> Outcome:
     if prediction.detail and prediction.detail.startswith(PARSER_BUG):
         return Outcome.MEDMINE_ERROR
     return _FROM_STATUS[prediction.status]
+
+
+def safe_parse(task: Task, response: Response, sample: Sample) -> Prediction:
+    """The task's reading of an answer; a parser exception is recorded on the sample (its
+    outcome is medmine_error: a bug in medmine, never scored as the model's failure)."""
+    try:
+        return task.parse(response, sample)
+    except Exception as exc:  # a parser bug never ends the run
+        return Prediction(None, ParseStatus.UNPARSEABLE, f"{PARSER_BUG}{type(exc).__name__}: {exc}")
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,9 @@ from medmine.core import (
     Request,
     Response,
     Sample,
-    Task,
 )
-from medmine.run.ledger import outcome_of
+from medmine.run.interrupt import on_ctrl_c
+from medmine.run.ledger import outcome_of, safe_parse
 from medmine.run.progress import ProgressBoard
 from medmine.run.score_cache import ScoreCache
 from medmine.run.store import ResponseCache, RunStore
@@ -90,6 +90,11 @@ class Runner:
         ready: list[Job] = []
         for job in jobs:
             samples = [s for s in job.samples if job.task.applies_to(s)]
+            if self.status is not None and samples:
+                self.status(
+                    f"preparing {job.model.name} on {job.task.name}/{job.dataset}: "
+                    f"{len(samples)} samples (checking images, reusing stored answers)"
+                )
             supported = getattr(job.model, "tasks", None)
             if not samples or (supported is not None and job.task.name not in supported):
                 continue  # nothing to do, or a specialised baseline not meant for this task
@@ -177,18 +182,60 @@ class Runner:
 
     async def run(self, jobs: Sequence[Job]) -> list[Job]:
         """Ask every pending unit; returns the jobs as run (fitted models, applicable samples)."""
+        self._started = time.time()
         units, ready = self.prepare(jobs)
         self._report_in_flight(units)
         by_model: dict[str, list[Unit]] = defaultdict(list)
         for u in units:
             by_model[u.model_name].append(u)
         board = ProgressBoard(enabled=self.progress)
-        with board:
-            await asyncio.gather(
+        with board, on_ctrl_c(self._interrupt):
+            work = asyncio.gather(
                 *(self.run_units(name, us, board) for name, us in by_model.items())
             )
+            self._work = work
+            try:
+                await work
+            except asyncio.CancelledError:
+                if not self.stop_requested:
+                    raise
+        if self.stop_requested:
+            self._record_unsent(units)
         self.summary.stopped_models.update(self.stopped)
         return ready
+
+    GRACE_S = 10.0  # how long Ctrl-C waits for answers already in flight
+
+    def _interrupt(self) -> None:
+        """Ctrl-C: send nothing new, give answers in flight GRACE_S seconds, then stop.
+        A second Ctrl-C stops at once (those requests stay recorded as in flight)."""
+        loop = asyncio.get_running_loop()
+        if self.stop_requested:
+            self._work.cancel()
+            return
+        self.stop_requested = True
+        self.summary.interrupted = True
+        if self.status is not None:
+            self.status(
+                f"stopping: nothing new is sent; waiting up to {self.GRACE_S:.0f} s for answers "
+                "in flight (Ctrl-C again to stop now)"
+            )
+        loop.call_later(self.GRACE_S, self._work.cancel)
+
+    def _record_unsent(self, units: Sequence[Unit]) -> None:
+        """After a stop: every unit with neither an answer nor a request in flight ends as
+        not_sent_stop, so each sample still has exactly one recorded outcome."""
+        flying = set(self.store.ledger.in_flight())
+        for u in units:
+            ident = (u.model_name, u.task.name, u.dataset, u.sample.id, u.repeat)
+            if ident in flying or self.store.answered(*ident[:3]).get(ident[3:]) == u.key:
+                continue
+            ends = self.store.ledger.get(*ident[:3])
+            if ident[3:] in ends and ends[ident[3:]].created >= self._started:
+                continue
+            why = "the user stopped the run (Ctrl-C)"
+            self.store.ledger.put(*ident[:3], [(*ident[3:], Outcome.NOT_SENT_STOP, why)])
+            self.summary.not_sent += 1
 
     async def run_units(self, name: str, units: list[Unit], board: ProgressBoard) -> None:
         """Answer one model's units under its concurrency limit, until done or stopped."""
@@ -287,7 +334,7 @@ class Runner:
                 f"the ~{response.extra.get('image_tokens_estimated', '?')} the image costs",
             )
         else:
-            prediction = _safe_parse(u.task, response, u.sample)
+            prediction = safe_parse(u.task, response, u.sample)
         self.store.put_result(
             u.model_name,
             u.task.name,
@@ -342,16 +389,6 @@ class Runner:
         from medmine.run.scoring import score_jobs
 
         score_jobs(self.store, jobs, self.repeats, self.score_cache, status=self.status)
-
-
-def _safe_parse(task: Task, response: Response, sample: Sample) -> Prediction:
-    try:
-        return task.parse(response, sample)
-    except Exception as exc:  # a parser bug is recorded on the sample, never ends the run
-        # (its outcome is medmine_error: a bug in medmine, never scored as the model's failure)
-        return Prediction(
-            None, ParseStatus.UNPARSEABLE, f"parser error: {type(exc).__name__}: {exc}"
-        )
 
 
 def _why(exc: BaseException) -> str:

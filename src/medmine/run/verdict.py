@@ -1,0 +1,74 @@
+"""What failed in a run, in one paragraph, and whether the command should exit non-zero.
+
+A run (or a report of one) fails when a requested model produced no usable answer on any of
+its jobs, or when medmine itself failed (a parser or backend bug). The paragraph says which,
+why, and the command that resumes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from medmine.core import Outcome
+from medmine.run.store import RunStore
+
+_SAMPLES = re.compile(r" for \d+ of \d+ samples")
+
+
+@dataclass
+class Verdict:
+    """Models without a usable answer (with reasons) and counts of medmine's own failures."""
+
+    no_valid: dict[str, list[str]] = field(default_factory=dict)
+    medmine_errors: int = 0
+    not_run: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def failed(self) -> bool:
+        """True when the command should exit non-zero."""
+        return bool(self.no_valid) or self.medmine_errors > 0
+
+    def paragraph(self, resume: str) -> str:
+        """One paragraph: what failed, why, and how to resume."""
+        parts = []
+        for model, reasons in self.no_valid.items():
+            why = "; ".join(list(dict.fromkeys(_SAMPLES.sub("", r) for r in reasons))[:2])
+            parts.append(f"{model} produced no valid answers ({why})")
+        if self.medmine_errors:
+            parts.append(
+                f"medmine itself failed on {self.medmine_errors} sample(s) (a bug in a parser "
+                "or backend, not the model's fault; details in run.sqlite, table outcomes)"
+            )
+        text = "; ".join(parts) + ". "
+        text += "Nothing was ranked for a model without valid answers. "
+        text += f"Fix the cause and resume with: {resume}"
+        return "FAILED: " + text
+
+
+def verdict(run_dir: Path, models: Sequence[str] = ()) -> Verdict:
+    """Judge a run directory (only ``models`` when given)."""
+    store = RunStore(run_dir)
+    try:
+        by_model: dict[str, list[dict[str, object]]] = {}
+        for sc in store.scores():
+            if not models or sc["model"] in models:
+                by_model.setdefault(sc["model"], []).append(sc)
+        out = Verdict()
+        for model, rows in by_model.items():
+            reasons = [str(r["tables"].get("no_valid_answers")) for r in rows]  # type: ignore[union-attr]
+            if all(r["tables"].get("no_valid_answers") for r in rows):  # type: ignore[union-attr]
+                out.no_valid[model] = reasons
+        for (model, outcome), n in store.ledger.counts().items():
+            if models and model not in models:
+                continue
+            if outcome == Outcome.MEDMINE_ERROR.value:
+                out.medmine_errors += n
+            elif not Outcome(outcome).asked:
+                out.not_run[outcome] += n
+        return out
+    finally:
+        store.close()
