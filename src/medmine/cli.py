@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+from medmine.cli_help import plain_help
 
 app = typer.Typer(
     help="Evaluate multimodal LLMs on medical images and free-text radiology reports.",
@@ -41,7 +43,14 @@ def run(
     suite_option: Annotated[
         str | None, typer.Option("--suite", help="Same as the SUITE argument.")
     ] = None,
-    model: Annotated[list[str], typer.Option("--model", "-m", help="Only these models.")] = [],  # noqa: B006
+    model: Annotated[
+        list[str],
+        typer.Option(
+            "--model",
+            "-m",
+            help="Only these models (the suite's baselines run too, as the reference).",
+        ),
+    ] = [],  # noqa: B006
     task: Annotated[list[str], typer.Option("--task", "-t", help="Only these tasks.")] = [],  # noqa: B006
     dataset: Annotated[
         list[str], typer.Option("--dataset", "-d", help="Only these datasets.")
@@ -69,7 +78,10 @@ def run(
         float | None, typer.Option(help="Stop sending when the recorded spend reaches USD.")
     ] = None,
     executor: Annotated[
-        str, typer.Option(help="Where models answer: local, or ray (pip install 'medmine[ray]').")
+        str,
+        typer.Option(
+            help=escape("Where models answer: local, or ray (pip install 'medmine[ray]').")
+        ),
     ] = "local",
     ray_address: Annotated[
         str | None, typer.Option(help="Ray cluster address (default: start Ray locally).")
@@ -286,5 +298,28 @@ def _register_mine() -> None:
 _register_mine()
 
 
+def _register_doctor() -> None:
+    """``medmine doctor RUN_DIR``: integrity check and salvage (see run/store_check.py)."""
+    from medmine.cli_run import doctor_command
+
+    app.command("doctor")(doctor_command)
+
+
+_register_doctor()
+
+
+def command() -> Any:
+    """The click command behind ``app``, with help that shows plain value names (N, PATH,
+    TEXT) instead of Python types such as ``<list[str]>``."""
+    cmd = typer.main.get_command(app)
+    plain_help(cmd)
+    return cmd
+
+
+def main() -> None:
+    """The ``medmine`` entry point."""
+    command()()
+
+
 if __name__ == "__main__":  # pragma: no cover
-    app()
+    main()

@@ -11,7 +11,9 @@ import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Annotated
 
+import typer
 from rich.console import Console
 from rich.markup import escape
 
@@ -66,12 +68,43 @@ def run_and_report(
     board = load_leaderboard(opts.out)
     render_terminal(board, console)
     paths = write_reports(board, opts.out)
-    status("building the report (tables, figures, gallery)…")
-    html = build_report([opts.out], opts.out / "report", data_root=data_root)["html"]
+    html = opts.out / "report" / "report.html"
+    stamp = report_inputs([opts.out], data_root)
+    mark = opts.out / "report" / ".inputs"
+    if html.exists() and mark.exists() and mark.read_text(encoding="utf-8") == stamp:
+        status("report unchanged (same scores and recipe): not rebuilt")
+    else:
+        status("building the report (tables, figures, gallery)…")
+        html = build_report([opts.out], opts.out / "report", data_root=data_root)["html"]
+        mark.write_text(stamp, encoding="utf-8")
     console.print(f"run directory: {opts.out}  ({', '.join(p.name for p in paths)})")
     console.print(f"report: {html}")
     requested = list(opts.models) or outcome.models
     return judge([opts.out], requested, err)
+
+
+VOLATILE = ("started", "finished", "environment")
+
+
+def report_inputs(run_dirs: Sequence[Path], data_root: Path | None) -> str:
+    """A hash of everything a default report is built from (scores, per-sample answers'
+    hashes, unreadable and skipped samples, the recipe without timestamps), so an unchanged
+    rerun does not rebuild its figures."""
+    from medmine import __version__
+    from medmine.core import stable_hash
+    from medmine.run.store import RunStore
+
+    parts: list[object] = [__version__, str(data_root)]
+    for run_dir in run_dirs:
+        store = RunStore(run_dir)
+        try:
+            manifest = {k: v for k, v in store.manifest().items() if k not in VOLATILE}
+            answers = list(store.con.execute("SELECT request_hash, status FROM results ORDER BY 1"))
+            parts += [store.scores(), manifest, answers, store.skipped()]
+            parts.append([(b.dataset, b.id, b.reason) for b in store.bad_samples()])
+        finally:
+            store.close()
+    return stable_hash(parts)
 
 
 def judge(run_dirs: Sequence[Path], models: Sequence[str], err: Console) -> int:
@@ -83,3 +116,22 @@ def judge(run_dirs: Sequence[Path], models: Sequence[str], err: Console) -> int:
             failed = True
             err.print(f"[bold red]{escape(v.paragraph(resume_command()))}[/]", highlight=False)
     return EXIT_FAILED if failed else 0
+
+
+def doctor_command(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory holding run.sqlite.")],
+) -> None:
+    """Check a run database's integrity; if damaged, copy every readable row into
+    run.salvaged.sqlite next to it (the original is never modified)."""
+    from medmine.run.store_check import salvage
+
+    err = Console(stderr=True, soft_wrap=True)
+    try:
+        report = salvage(run_dir)
+    except (FileNotFoundError, FileExistsError) as exc:
+        err.print(f"[bold red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(2) from None
+    for line in report.lines():
+        print(line)
+    if report.problem is not None:
+        raise typer.Exit(EXIT_FAILED)
