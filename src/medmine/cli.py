@@ -166,14 +166,17 @@ def report(
     ] = None,
 ) -> None:
     """Leaderboards in the terminal, and a self-contained HTML report with Markdown, CSV and
-    LaTeX tables; several run directories are merged into one comparison."""
+    LaTeX tables; several run directories are merged into one comparison. Exits 1 when a
+    model in them has no valid answers or medmine failed."""
+    from medmine.cli_run import judge
     from medmine.report.build import build_report
     from medmine.report.leaderboard import load_leaderboard, render_terminal, write_reports
+    from medmine.run.store_check import StoreDamaged
 
     for run_dir in run_dirs:
         try:
             board = load_leaderboard(run_dir)
-        except FileNotFoundError as exc:
+        except (FileNotFoundError, StoreDamaged) as exc:
             raise _fail(str(exc)) from None
         render_terminal(board, console)
         write_reports(board, run_dir)
@@ -185,6 +188,9 @@ def report(
     except (ValueError, FileNotFoundError) as exc:
         raise _fail(str(exc)) from None
     console.print("wrote " + ", ".join(str(p) for p in paths.values()))
+    code = judge(run_dirs, [], err)  # exit 1 when a model has no valid answers
+    if code:
+        raise typer.Exit(code)
 
 
 @datasets_app.command("list")
