@@ -198,3 +198,13 @@ def test_skipped_datasets_are_printed_with_their_expected_layout(tmp_path: Path)
     assert "expected layout:" in result.output
     after = result.output.split("expected layout:", 1)[1].strip().splitlines()
     assert after and after[0].strip(), result.output  # the layout itself follows
+
+
+def test_a_rerun_with_other_models_replaces_the_earlier_rows(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    assert _run(out, "--model", "gpt-4o").exit_code == 1
+    again = _run(out, "--model", "majority")
+    assert again.exit_code == 0, again.output
+    assert "leaderboard rows of models not in this run were removed (gpt-4o" in again.output
+    models = {r["model"] for r in _csv_rows(out / "leaderboard.csv")}
+    assert models == {"majority"}

@@ -56,7 +56,7 @@ def run_and_report(
         )
         return EXIT_INTERRUPTED
     for notice in outcome.notices:
-        if notice.startswith("skipped dataset"):
+        if notice.startswith(("skipped dataset", "leaderboard rows")):
             console.print(f"[yellow]{escape(notice)}[/]", soft_wrap=True)
     console.print(
         f"asked {s.asked}, from cache {s.from_cache}, resumed {s.resumed}, "

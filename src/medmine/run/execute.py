@@ -179,6 +179,31 @@ def _models(suite: SuiteConfig, opts: RunOptions) -> list[Model]:
     return models
 
 
+def _drop_stale_scores(store: RunStore, jobs: Sequence[Job]) -> list[str]:
+    """Remove scores of models this run does not include on the (task, dataset) pairs it
+    covers, so a rerun with other models never shows an earlier run's rows as current.
+    Returns the models whose rows were removed."""
+    covered = {(j.task.name, j.dataset) for j in jobs}
+    current = {(j.model.name, j.task.name, j.dataset) for j in jobs}
+    stale = [
+        (sc["model"], sc["task"], sc["dataset"])
+        for sc in store.scores()
+        if (sc["task"], sc["dataset"]) in covered
+        and (sc["model"], sc["task"], sc["dataset"]) not in current
+    ]
+    skipped = [
+        (m, t, d)
+        for m, t, d, _, _ in store.skipped()
+        if (t, d) in covered and (m, t, d) not in current
+    ]
+    with store.con:
+        store.con.executemany("DELETE FROM scores WHERE model=? AND task=? AND dataset=?", stale)
+        store.con.executemany("DELETE FROM skipped WHERE model=? AND task=? AND dataset=?", skipped)
+    if stale:
+        store.event("run", f"removed stale leaderboard rows: {stale}")
+    return sorted({m for m, _, _ in stale})
+
+
 def _executor(opts: RunOptions) -> Executor | None:
     """The executor the options ask for (None: this process)."""
     options = {k: v for k, v in opts.executor_options.items() if v is not None}
@@ -282,6 +307,7 @@ def execute(suite: SuiteConfig, opts: RunOptions) -> RunOutcome:
             store.event("run", f"interrupted by the user: {dataclasses.asdict(runner.summary)}")
             return RunOutcome(opts.out, runner.summary, [], checks, [m.name for m in models])
         runner.score(ready)
+        stale = _drop_stale_scores(store, jobs)
         store.set_manifest(
             {
                 "finished": time.time(),
@@ -304,5 +330,11 @@ def execute(suite: SuiteConfig, opts: RunOptions) -> RunOutcome:
         if score_cache is not None:
             score_cache.close()
     notices = [d.notice for d in datasets if d.notice]
+    if stale:
+        notices.append(
+            f"leaderboard rows of models not in this run were removed ({', '.join(stale)}): "
+            "their answers stay in run.sqlite and return if you rerun with them; to compare "
+            "runs of different models, give each its own --out and run `medmine report DIR1 DIR2`"
+        )
     notices += [f"skipped dataset: {a}" for a in plan.absent]
     return RunOutcome(opts.out, runner.summary, notices, checks, [m.name for m in models])
