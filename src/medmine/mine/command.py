@@ -84,10 +84,19 @@ def resolve_mining_model(name: str, presets: Sequence[Path] = ()) -> Model:
     from medmine.baselines.registry import baseline_names, make_baseline
     from medmine.models.factory import build_model
     from medmine.models.presets import load_presets, resolve_preset
-
     if name in baseline_names():
         return make_baseline(name)
     return build_model(resolve_preset(name, load_presets(list(presets))))
+
+
+def preflight_model(model: Model) -> None:
+    """Refuse a model that cannot run (missing key or endpoint) with the fix, before any
+    estimate or cost question: nothing is sent to it."""
+    from medmine.run.preflight import model_problem
+
+    problem = model_problem(model)
+    if problem is not None:
+        raise ValueError(problem.line())
 
 
 def check_local_only(model: Model) -> None:
@@ -219,8 +228,14 @@ def mine_images(
     use_cache: bool = True,
     progress: bool = True,
     presets: Sequence[Path] = (),
+    anonymize_ids: bool | None = None,
 ) -> MineOutcome:
-    """Mine every image / DICOM file under ``root`` into ``out_dir`` (see the module doc)."""
+    """Mine every image / DICOM file under ``root`` into ``out_dir`` (see the module doc).
+
+    ``anonymize_ids`` (default: on when the tree holds DICOM) replaces path-derived ids with
+    keyed hashes; the id <-> path map goes to a separate local file (see mine/ids.py)."""
+    from medmine.mine.ids import FileIds
+    from medmine.mine.images import walk_files
     from medmine.run.paths import cache_dir
     from medmine.run.recipe import environment
 
@@ -233,10 +248,16 @@ def mine_images(
     model = resolve_mining_model(model_name, presets)
     if local_only:
         check_local_only(model)
+    preflight_model(model)
     check_model_for_task(model, question.task_name)
     task = _task_for(question, model)
     out_dir.mkdir(parents=True, exist_ok=True)
-    dataset = f"mine:{root.name}"
+    if anonymize_ids is None:
+        say(f"reading {root}…")
+        anonymize_ids = any(f.kind == "dicom" for f in walk_files(root, exclude=[out_dir]))
+    ids = FileIds(out_dir, anonymize=anonymize_ids)
+    dataset = "mine:anonymized" if anonymize_ids else f"mine:{root.name}"
+    say(f"checking the files under {root} (DICOM rendered once to PNG)…")
     inputs = build_inputs(
         root,
         question,
@@ -244,7 +265,11 @@ def mine_images(
         dataset=dataset,
         allow_burned_in=allow_burned_in,
         include_uids=include_uids,
+        ids=ids,
     )
+    id_map = ids.write_map()
+    if id_map is not None:
+        say(f"file ids are anonymized; the id <-> path map (keep it private) is in {id_map}")
     if not inputs.n_files:
         raise ValueError(f"{root}: holds no file to mine")
     say(
@@ -254,7 +279,8 @@ def mine_images(
     store = RunStore(out_dir)
     cache = ResponseCache(cache_dir()) if use_cache else None
     try:
-        _record_manifest(store, root, question, model, task, allow_burned_in, include_uids)
+        shown_root = Path("<anonymized>") if anonymize_ids else root
+        _record_manifest(store, shown_root, question, model, task, allow_burned_in, include_uids)
         store.set_manifest({"environment": environment()})
         job = Job(model, task, dataset, inputs.samples)
         estimate = plan_and_confirm(store, cache, job, say, confirm)
@@ -332,7 +358,8 @@ def _report_samples(
     from medmine.core import ObservationsTarget
     from medmine.mine.reports import precheck, read_report_source, text_to_label, unique_ids
 
-    opts = {k: v for k, v in (reader or {}).items() if k in ("column", "text_field", "id_field")}
+    wanted = ("column", "text_field", "id_field", "id_column", "encoding")
+    opts = {k: v for k, v in (reader or {}).items() if k in wanted}
     records, _ = read_report_source(source, **opts)
     if not records:
         raise ValueError(f"{source}: holds no report")
@@ -400,6 +427,7 @@ def mine_report_source(
     model = resolve_mining_model(model_name)
     if local_only:
         check_local_only(model)
+    preflight_model(model)
     supported = getattr(model, "tasks", None)
     if supported is not None and "diagnosis" not in supported:
         raise ValueError(f"model {model_name!r} does not do the diagnosis task")
@@ -527,6 +555,21 @@ def mine_command(
     presets: Annotated[
         list[Path] | None, typer.Option(help="Extra presets YAML file(s) (repeatable).")
     ] = None,
+    id_column: Annotated[
+        str | None,
+        typer.Option(help="Reports: the CSV column holding each report's id (default: id)."),
+    ] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option(help="Reports: the CSV's text encoding (default: UTF-8, BOM detected)."),
+    ] = None,
+    anonymize_ids: Annotated[
+        bool | None,
+        typer.Option(
+            "--anonymize-ids/--path-ids",
+            help="Images: replace path-derived ids with keyed hashes (default: on for DICOM).",
+        ),
+    ] = None,
 ) -> None:
     """Ask a model one question about every image (or report) of an archive; write the answers."""
     from rich.console import Console
@@ -559,7 +602,13 @@ def mine_command(
                 model,
                 out.with_suffix(".run") if table is not None else out,
                 table=table,
-                reader={"column": column, "text_field": text_field, "section": section},
+                reader={
+                    "column": column,
+                    "text_field": text_field,
+                    "section": section,
+                    "id_column": id_column,
+                    "encoding": encoding,
+                },
                 **options,  # type: ignore[arg-type]
             )
         else:
@@ -575,6 +624,7 @@ def mine_command(
                 out,
                 allow_burned_in=allow_burned_in,
                 include_uids=include_uids,
+                anonymize_ids=anonymize_ids,
                 **options,  # type: ignore[arg-type]
             )
     except MiningCancelled as exc:

@@ -93,6 +93,8 @@ def read_report_source(
     column: str | None = None,
     text_field: str = "text",
     id_field: str = "id",
+    id_column: str | None = None,
+    encoding: str | None = None,
 ) -> tuple[list[ReportRecord], str]:
     """The records of a report source and its kind (``chexpert_csv`` for headerless CSVs).
 
@@ -116,7 +118,9 @@ def read_report_source(
     if suffix == ".csv":
         if column is None:
             return rt.read_chexpert_csv(source), "chexpert_csv"
-        return rt.read_chexpert_csv(source, column=column), "csv"
+        from medmine.mine.csv_reports import read_csv_reports
+
+        return read_csv_reports(source, column, id_column, encoding), "csv"
     if suffix == ".jsonl":
         return rt.read_json_reports(source, text_field=text_field, id_field=id_field), "json"
     if suffix == ".json":
@@ -324,6 +328,8 @@ def mine_reports(
     *,
     text_field: str = "text",
     id_field: str = "id",
+    id_column: str | None = None,
+    encoding: str | None = None,
     layout: str = "auto",
     section: str = "all",
     max_chars: int = 20000,
@@ -346,7 +352,7 @@ def mine_reports(
         raise ValueError(f"max_chars must be a positive integer, got {max_chars!r}")
     if out.exists() and out.is_dir():
         raise ValueError(f"{out}: is a folder; expected the output CSV path")
-    records, kind = read_report_source(source, column, text_field, id_field)
+    records, kind = read_report_source(source, column, text_field, id_field, id_column, encoding)
     if not records:
         raise ValueError(f"{source}: holds no report")
     chosen = layout if layout != "auto" else ("chexpert" if kind == "chexpert_csv" else "full")
