@@ -168,10 +168,10 @@ def report(
     """Leaderboards in the terminal, and a self-contained HTML report with Markdown, CSV and
     LaTeX tables; several run directories are merged into one comparison. Exits 1 when a
     model in them has no valid answers or medmine failed."""
-    from medmine.cli_run import judge
     from medmine.report.build import build_report
     from medmine.report.leaderboard import load_leaderboard, render_terminal, write_reports
     from medmine.run.store_check import StoreDamaged
+    from medmine.run.verdict import judge
 
     for run_dir in run_dirs:
         try:

@@ -7,8 +7,6 @@ one-paragraph summary and the command that resumes); 2 bad input; 130 stopped by
 
 from __future__ import annotations
 
-import shlex
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
@@ -20,15 +18,9 @@ from rich.markup import escape
 from medmine.run.execute import RunOptions, execute
 from medmine.run.progress import StatusLine
 from medmine.run.suite import SuiteConfig
-from medmine.run.verdict import verdict
+from medmine.run.verdict import EXIT_FAILED, judge, resume_command
 
-EXIT_FAILED = 1
 EXIT_INTERRUPTED = 130
-
-
-def resume_command() -> str:
-    """The command line that was typed, to rerun (which resumes)."""
-    return shlex.join(["medmine", *sys.argv[1:]])
 
 
 def run_and_report(
@@ -105,17 +97,6 @@ def report_inputs(run_dirs: Sequence[Path], data_root: Path | None) -> str:
         finally:
             store.close()
     return stable_hash(parts)
-
-
-def judge(run_dirs: Sequence[Path], models: Sequence[str], err: Console) -> int:
-    """Print the failure paragraph of these runs when there is one; the exit status."""
-    failed = False
-    for run_dir in run_dirs:
-        v = verdict(run_dir, models)
-        if v.failed:
-            failed = True
-            err.print(f"[bold red]{escape(v.paragraph(resume_command()))}[/]", highlight=False)
-    return EXIT_FAILED if failed else 0
 
 
 def doctor_command(

@@ -214,3 +214,17 @@ def test_a_parser_bug_is_a_medmine_error_not_a_wrong_answer(tmp_path: Path) -> N
     assert math.isnan(scores["metrics"]["accuracy"])
     assert scores["tables"]["outcomes"] == {"medmine_error": 6}
     assert "parser error: KeyError" in scores["tables"]["no_valid_answers"]
+
+
+def test_a_run_without_usable_answers_is_judged_failed_from_its_outcomes(tmp_path: Path) -> None:
+    from medmine.core import Outcome
+    from medmine.run.verdict import verdict
+
+    store = RunStore(tmp_path / "run")
+    store.ledger.put("m", "diagnosis", "d", [("a", 0, Outcome.PROVIDER_ERROR, "HTTP 500")])
+    store.ledger.put("ok-model", "diagnosis", "d", [("a", 0, Outcome.OK, None)])
+    store.close()
+    v = verdict(tmp_path / "run")
+    assert v.failed and list(v.no_valid) == ["m"]
+    assert "provider error for 1 sample(s)" in v.no_valid["m"][0]
+    assert "resume with: medmine run x" in v.paragraph("medmine run x")

@@ -84,6 +84,7 @@ def resolve_mining_model(name: str, presets: Sequence[Path] = ()) -> Model:
     from medmine.baselines.registry import baseline_names, make_baseline
     from medmine.models.factory import build_model
     from medmine.models.presets import load_presets, resolve_preset
+
     if name in baseline_names():
         return make_baseline(name)
     return build_model(resolve_preset(name, load_presets(list(presets))))
@@ -416,7 +417,7 @@ def mine_report_source(
     reader = dict(reader or {})
     section = str(reader.get("section", "all"))
     if model_name is None:
-        summary = mine_reports(source, table, **reader)
+        summary = mine_reports(source, table, status=say, **reader)
         say(f"{summary.n} report(s) labelled by the CheXpert rules (nothing sent) -> {table}")
         return MineOutcome(out_dir, None, RunSummary(), 0.0, summary.statuses, [table])
     if presets:
@@ -590,6 +591,7 @@ def mine_command(
         "presets": presets or [],
     }
     try:
+        _require_input(path)
         if is_report_input(path, out):
             if task not in (None, "diagnosis"):
                 raise ValueError(
@@ -634,6 +636,26 @@ def mine_command(
         console.print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(2) from None
     _print_outcome(outcome, say)
+    if model is not None and (outcome.out_dir / "run.sqlite").exists():
+        from medmine.run.verdict import judge
+
+        code = judge([outcome.out_dir], [], Console(stderr=True, soft_wrap=True))
+        if code:
+            raise typer.Exit(code)
+
+
+def _require_input(path: Path) -> None:
+    """A missing input is named with what a file of its kind should be."""
+    from medmine.mine.reports import REPORT_SUFFIXES
+
+    if path.exists():
+        return
+    if path.suffix.lower() in REPORT_SUFFIXES:
+        raise ValueError(f"{path}: not found (expected a report file: CSV, JSON/JSONL, XML, TXT)")
+    raise ValueError(
+        f"{path}: not found (expected a folder of images, a DICOM tree, an image file or a "
+        "report source)"
+    )
 
 
 def _print_outcome(outcome: MineOutcome, say: Say) -> None:

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
@@ -174,11 +175,19 @@ def _ok_status(record: ReportRecord, extra: str | None = None) -> str:
 
 
 def label_with_rules(
-    records: Sequence[ReportRecord], max_chars: int, section: str = "all"
+    records: Sequence[ReportRecord],
+    max_chars: int,
+    section: str = "all",
+    status: Callable[[str], None] | None = None,
 ) -> list[MinedReport]:
-    """Label records with the rule-based CheXpert labeler; bad records get a status."""
+    """Label records with the rule-based CheXpert labeler; bad records get a status.
+    ``status`` hears how far it got every two seconds (long archives take a while)."""
     out = []
-    for rec in records:
+    last = time.monotonic()
+    for i, rec in enumerate(records):
+        if status is not None and time.monotonic() - last >= 2.0:
+            last = time.monotonic()
+            status(f"labelled {i:,} of {len(records):,} reports…")
         problem = precheck(rec, max_chars)
         if problem is not None:
             out.append(MinedReport(rec.id, rec.text, None, problem))
@@ -335,6 +344,7 @@ def mine_reports(
     max_chars: int = 20000,
     progress: bool = True,
     use_cache: bool = True,
+    status: Callable[[str], None] | None = None,
 ) -> MineSummary:
     """Label every report of ``source`` and write the table to ``out`` (see the module doc).
 
@@ -352,6 +362,8 @@ def mine_reports(
         raise ValueError(f"max_chars must be a positive integer, got {max_chars!r}")
     if out.exists() and out.is_dir():
         raise ValueError(f"{out}: is a folder; expected the output CSV path")
+    if status is not None:
+        status(f"reading {source}…")
     records, kind = read_report_source(source, column, text_field, id_field, id_column, encoding)
     if not records:
         raise ValueError(f"{source}: holds no report")
@@ -359,7 +371,9 @@ def mine_reports(
     used_run_dir = None
     run = RunSummary()
     if model is None:
-        rows = label_with_rules(records, max_chars, section)
+        if status is not None:
+            status(f"labelling {len(records):,} reports with the CheXpert rules…")
+        rows = label_with_rules(records, max_chars, section, status)
     else:
         used_run_dir = Path(run_dir) if run_dir is not None else out.with_name(f"{out.stem}.run")
         rows, run = label_with_model(

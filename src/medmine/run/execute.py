@@ -228,6 +228,10 @@ def execute(suite: SuiteConfig, opts: RunOptions) -> RunOutcome:
         for p in data_use_problems(datasets, model, acks):
             checks.problems.append(p)
             _say(opts, p.line())
+    if jobs and all(checks.why(j.model.name, j.dataset) for j in jobs):
+        # Nothing at all could run: say so and touch nothing (no run folder is created).
+        lines = "\n  ".join(dict.fromkeys(p.line() for p in checks.problems))
+        raise ValueError(f"no model of this run can be asked:\n  {lines}")
     opts.out.mkdir(parents=True, exist_ok=True)
     store = RunStore(opts.out)
     cache = ResponseCache(cache_dir()) if opts.use_cache else None

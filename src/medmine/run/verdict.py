@@ -8,10 +8,15 @@ why, and the command that resumes.
 from __future__ import annotations
 
 import re
+import shlex
+import sys
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
 
 from medmine.core import Outcome
 from medmine.run.store import RunStore
@@ -62,7 +67,16 @@ def verdict(run_dir: Path, models: Sequence[str] = ()) -> Verdict:
             reasons = [str(r["tables"].get("no_valid_answers")) for r in rows]  # type: ignore[union-attr]
             if all(r["tables"].get("no_valid_answers") for r in rows):  # type: ignore[union-attr]
                 out.no_valid[model] = reasons
-        for (model, outcome), n in store.ledger.counts().items():
+        counts = store.ledger.counts()
+        for model in {m for m, _ in counts} - set(by_model):
+            # Not scored (mine): judged from the outcomes alone.
+            if models and model not in models:
+                continue
+            mine = {o: n for (m, o), n in counts.items() if m == model}
+            if not any(Outcome(o) in (Outcome.OK, Outcome.REPAIRED) for o in mine):
+                top = max(mine, key=lambda o: mine[o])
+                out.no_valid[model] = [f"{top.replace('_', ' ')} for {mine[top]} sample(s)"]
+        for (model, outcome), n in counts.items():
             if models and model not in models:
                 continue
             if outcome == Outcome.MEDMINE_ERROR.value:
@@ -72,3 +86,22 @@ def verdict(run_dir: Path, models: Sequence[str] = ()) -> Verdict:
         return out
     finally:
         store.close()
+
+
+EXIT_FAILED = 1
+
+
+def resume_command() -> str:
+    """The command line that was typed: rerunning it resumes."""
+    return shlex.join(["medmine", *sys.argv[1:]])
+
+
+def judge(run_dirs: Sequence[Path], models: Sequence[str], err: Console) -> int:
+    """Print the failure paragraph of these runs when there is one; the exit status."""
+    failed = False
+    for run_dir in run_dirs:
+        v = verdict(run_dir, models)
+        if v.failed:
+            failed = True
+            err.print(f"[bold red]{escape(v.paragraph(resume_command()))}[/]", highlight=False)
+    return EXIT_FAILED if failed else 0
