@@ -208,3 +208,18 @@ def test_a_rerun_with_other_models_replaces_the_earlier_rows(tmp_path: Path) -> 
     assert "leaderboard rows of models not in this run were removed (gpt-4o" in again.output
     models = {r["model"] for r in _csv_rows(out / "leaderboard.csv")}
     assert models == {"majority"}
+
+
+def test_a_merged_report_keeps_every_run_s_rows_in_the_terminal(tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        assert _run(tmp_path / name).exit_code == 0
+    result = runner.invoke(app, ["report", str(tmp_path / "a"), str(tmp_path / "b")])
+    assert result.exit_code == 0, result.output
+    from medmine.report.leaderboard import load_leaderboard, merge_leaderboards
+
+    boards = [(n, load_leaderboard(tmp_path / n)) for n in ("a", "b")]
+    merged = merge_leaderboards(boards)
+    assert len(merged.rows) == sum(len(b.rows) for _, b in boards) == 4
+    assert {r.model for r in merged.rows} == {
+        f"{m} ({n})" for m in ("majority", "nearest-centroid") for n in ("a", "b")
+    }

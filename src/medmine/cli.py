@@ -168,18 +168,26 @@ def report(
     """Leaderboards in the terminal, and a self-contained HTML report with Markdown, CSV and
     LaTeX tables; several run directories are merged into one comparison. Exits 1 when a
     model in them has no valid answers or medmine failed."""
-    from medmine.report.build import build_report
-    from medmine.report.leaderboard import load_leaderboard, render_terminal, write_reports
+    from medmine.report.build import build_report, display_names
+    from medmine.report.leaderboard import (
+        load_leaderboard,
+        merge_leaderboards,
+        render_terminal,
+        write_reports,
+    )
     from medmine.run.store_check import StoreDamaged
     from medmine.run.verdict import judge
 
-    for run_dir in run_dirs:
+    boards = []
+    for run_dir, label in zip(run_dirs, display_names(run_dirs), strict=True):
         try:
             board = load_leaderboard(run_dir)
         except (FileNotFoundError, StoreDamaged) as exc:
             raise _fail(str(exc)) from None
-        render_terminal(board, console)
         write_reports(board, run_dir)
+        boards.append((label, board))
+    # Several runs: one table with every row of every run (names suffixed where they repeat).
+    render_terminal(boards[0][1] if len(boards) == 1 else merge_leaderboards(boards), console)
     target = out or run_dirs[0] / "report"
     try:
         paths = build_report(

@@ -154,7 +154,7 @@ class ReportData:
 # --------------------------------------------------------------------------- collecting
 
 
-def _display_names(run_dirs: Sequence[Path]) -> list[str]:
+def display_names(run_dirs: Sequence[Path]) -> list[str]:
     """A distinct label per run directory (its name, made unique when two share one)."""
     names = [p.resolve().name or str(p) for p in run_dirs]
     labels = [
@@ -250,7 +250,7 @@ def collect(run_dirs: Sequence[Path], *, seed: int = 0) -> tuple[ReportData, dic
     if not run_dirs:
         raise ValueError("build_report needs at least one run directory")
     paths = [Path(p) for p in run_dirs]
-    labels = _display_names(paths)
+    labels = display_names(paths)
     runs: list[RunInfo] = []
     raw: list[tuple[RunInfo, list[dict[str, Any]]]] = []
     for path, label in zip(paths, labels, strict=True):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import math
 import re
@@ -271,3 +272,26 @@ def write_reports(board: Leaderboard, run_dir: Path) -> list[Path]:
     cs = run_dir / "leaderboard.csv"
     cs.write_text(to_csv(board), encoding="utf-8")
     return [md, cs]
+
+
+def merge_leaderboards(named: list[tuple[str, Leaderboard]]) -> Leaderboard:
+    """One leaderboard over several runs: every row of every run is kept; a model found in
+    more than one run is shown as ``model (run)``, as in the HTML report."""
+    owners: dict[str, set[str]] = {}
+    for label, board in named:
+        for r in board.rows:
+            owners.setdefault(r.model, set()).add(label)
+    rows: list[Row] = []
+    for label, board in named:
+        for r in board.rows:
+            shown = f"{r.model} ({label})" if len(owners[r.model]) > 1 else r.model
+            rows.append(dataclasses.replace(r, model=shown))
+    rows.sort(key=lambda r: (r.task, r.dataset, bool(r.no_valid), -_num(r.value), r.model))
+    return Leaderboard(
+        rows,
+        sum(b.bad_samples for _, b in named),
+        [f"{label}: {line}" for label, b in named for line in b.bad_examples],
+        [(f"{m} ({label})", t, d, why, n) for label, b in named for m, t, d, why, n in b.skipped],
+        list(dict.fromkeys(n for _, b in named for n in b.notices)),
+        {k: v for _, b in named for k, v in b.concurrency.items()},
+    )
