@@ -102,16 +102,16 @@ def run(
     """Run (or resume) a suite, then print its leaderboard. Rerun the same command to resume.
 
     Exits 1 when a requested model produced no usable answer or medmine itself failed."""
-    from medmine.cli_run import run_and_report
-    from medmine.run.execute import RunOptions
-    from medmine.run.store_check import StoreDamaged
-    from medmine.run.suite import SuiteError, load_suite
-
     _check_numbers(limit=limit, concurrency=concurrency, ray_workers=ray_workers)
     if max_cost is not None and max_cost < 0:
         raise _fail(f"--max-cost must be 0 or more (US dollars), got {max_cost}")
     name = suite_option or suite
     err.print(f"medmine run: suite {escape(name)} (loading…)", highlight=False)
+    from medmine.cli_run import run_and_report
+    from medmine.run.execute import RunOptions
+    from medmine.run.store_check import StoreDamaged
+    from medmine.run.suite import SuiteError, load_suite
+
     try:
         cfg = load_suite(name)
     except SuiteError as exc:
@@ -137,6 +137,14 @@ def run(
     )
     try:
         code = run_and_report(cfg, opts, console, err, data_root)
+    except KeyboardInterrupt:  # outside asking (loading, scoring, reporting): nothing is lost
+        from medmine.run.verdict import resume_command
+
+        err.print(
+            f"stopped by Ctrl-C. Every answer recorded so far is in {run_dir / 'run.sqlite'}; "
+            f"resume with: {escape(resume_command())}"
+        )
+        raise typer.Exit(130) from None
     except StoreDamaged as exc:
         raise _fail(str(exc)) from None
     except (ValueError, FileNotFoundError, PermissionError) as exc:
@@ -304,7 +312,7 @@ def tasks_list() -> None:
 
 def _register_mine() -> None:
     """``medmine mine``: image folders, DICOM trees and report archives (see mine/command.py)."""
-    from medmine.mine.command import mine_command
+    from medmine.mine.cli_command import mine_command
 
     app.command("mine")(mine_command)
 

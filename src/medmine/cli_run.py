@@ -9,17 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from medmine.run.execute import RunOptions, execute
-from medmine.run.progress import StatusLine
-from medmine.run.suite import SuiteConfig
-from medmine.run.verdict import EXIT_FAILED, judge, resume_command
+if TYPE_CHECKING:
+    from medmine.run.execute import RunOptions
+    from medmine.run.suite import SuiteConfig
 
+EXIT_FAILED = 1  # as medmine.run.verdict.EXIT_FAILED (not imported: `medmine` starts fast)
 EXIT_INTERRUPTED = 130
 
 
@@ -29,6 +29,9 @@ def run_and_report(
     """Run a suite, print its leaderboard, write its report; returns the exit status."""
     from medmine.report.build import build_report
     from medmine.report.leaderboard import load_leaderboard, render_terminal, write_reports
+    from medmine.run.execute import execute
+    from medmine.run.progress import StatusLine
+    from medmine.run.verdict import judge, resume_command
 
     status = StatusLine(err)
     opts.status = status

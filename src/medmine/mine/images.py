@@ -62,19 +62,11 @@ from medmine.core import (
     TextPart,
 )
 from medmine.mine.ids import FileIds
+from medmine.mine.tasks_list import MINING_TASKS
 from medmine.models.images import dicom_to_image, is_dicom
 from medmine.run.validate import image_problem
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"})
-# Command-line task names -> registered task names.
-MINING_TASKS: dict[str, str] = {
-    "classification": "classification",
-    "segmentation": "segmentation",
-    "localization": "localization",
-    "detection": "detection",
-    "diagnosis": "diagnosis",
-    "report": "report_generation",
-}
 PIXELS_DIR = "pixels"
 UID_FIELDS = (
     ("study_uid", "StudyInstanceUID"),
