@@ -172,9 +172,10 @@ def render_terminal(board: Leaderboard, console: Console) -> None:
         extra = [k for k in SECONDARY.get(task, ()) if any(k in r.metrics for r in rows)]
         table = Table(title=f"{task} (headline: {rows[0].headline})", title_justify="left")
         for col in ("dataset", "model"):
-            table.add_column(col, overflow="fold")
-        cols = (rows[0].headline, "95% CI", *extra, "n", "not run", "fail/ref/err", "lat s", "$")
-        for col in cols:
+            table.add_column(col, no_wrap=True)  # names stay whole; numbers columns shrink
+        not_run = any(r.metrics.get("n_not_run") for r in rows)  # shown when any sample was
+        cols = (rows[0].headline, "95% CI", *extra, "n", *(["not run"] if not_run else []))
+        for col in (*cols, "fail/ref/err", "lat s", "$"):
             table.add_column(col, justify="right")
         for r in rows:
             c = _cells(r)
@@ -186,7 +187,7 @@ def render_terminal(board: Leaderboard, console: Console) -> None:
                 c[5],
                 *[_fmt(r.metrics.get(k)) for k in extra],
                 c[6],
-                c[10],
+                *([c[10]] if not_run else []),
                 fails,
                 c[11],
                 c[12],

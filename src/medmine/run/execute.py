@@ -216,6 +216,9 @@ def _executor(opts: RunOptions) -> Executor | None:
 
 def execute(suite: SuiteConfig, opts: RunOptions) -> RunOutcome:
     """Run (or resume) a suite into ``opts.out`` and score it."""
+    from medmine.run.store_check import check_store_file
+
+    check_store_file(opts.out / RunStore.FILENAME)  # a damaged store stops us before any work
     plan = build_jobs(suite, opts)
     jobs, datasets, models, tasks = plan.jobs, plan.datasets, plan.models, plan.tasks
     acks = [*suite.acknowledge_data_use, *opts.acknowledge_data_use]
