@@ -49,8 +49,9 @@ class Entry:
     @property
     def no_valid(self) -> str | None:
         """Why this model has no usable answer here (None when it has a score)."""
-        reason = self.tables.get("no_valid_answers")
-        return str(reason) if reason else None
+        from medmine.run.verdict import no_valid_reason
+
+        return no_valid_reason(self.metrics, self.tables)
 
     @property
     def not_run(self) -> int:

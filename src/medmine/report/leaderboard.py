@@ -16,6 +16,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from medmine.run.store import RunStore
+from medmine.run.verdict import no_valid_reason
 
 
 @dataclass
@@ -71,6 +72,7 @@ def load_leaderboard(run_dir: Path) -> Leaderboard:
             lo, hi = m.get(f"{head}_ci_low"), m.get(f"{head}_ci_high")
             ci = (lo, hi) if lo is not None and hi is not None else None
             t = sc["tables"]
+            t = {**t, "no_valid_answers": no_valid_reason(m, t)}
             value = float("nan") if t.get("no_valid_answers") else m.get(head, float("nan"))
             rows.append(
                 Row(

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -22,6 +23,25 @@ from medmine.core import Outcome
 from medmine.run.store import RunStore
 
 _SAMPLES = re.compile(r" for \d+ of \d+ samples")
+
+
+LEGACY_FAILURES = ("parse_failure_rate", "refusal_rate", "error_rate")
+
+
+def no_valid_reason(metrics: dict[str, Any], tables: dict[str, Any]) -> str | None:
+    """Why a stored score has no usable answer behind it (None when it has some).
+
+    Runs scored before outcomes were recorded have no ``no_valid_answers`` entry: there, a
+    job whose every answer failed, was refused or could not be read is recognised from its
+    failure rates, so an old all-error row is never ranked either."""
+    if tables.get("no_valid_answers"):
+        return str(tables["no_valid_answers"])
+    if "outcomes" in tables:
+        return None
+    rates = [float(metrics.get(k) or 0.0) for k in LEGACY_FAILURES]
+    if metrics.get("n") and sum(rates) >= 1.0 - 1e-9:
+        return "every answer failed, was refused or could not be read (recorded before outcomes)"
+    return None
 
 
 @dataclass
@@ -64,9 +84,9 @@ def verdict(run_dir: Path, models: Sequence[str] = ()) -> Verdict:
                 by_model.setdefault(sc["model"], []).append(sc)
         out = Verdict()
         for model, rows in by_model.items():
-            reasons = [str(r["tables"].get("no_valid_answers")) for r in rows]  # type: ignore[union-attr]
-            if all(r["tables"].get("no_valid_answers") for r in rows):  # type: ignore[union-attr]
-                out.no_valid[model] = reasons
+            found = [no_valid_reason(r["metrics"], r["tables"]) for r in rows]  # type: ignore[arg-type]
+            if all(found):
+                out.no_valid[model] = [str(f) for f in found]
         counts = store.ledger.counts()
         for model in {m for m, _ in counts} - set(by_model):
             # Not scored (mine): judged from the outcomes alone.
