@@ -1,5 +1,5 @@
 """``python -m medmine`` runs the command line."""
 
-from medmine.cli import app
+from medmine.cli import main
 
-app()
+main()

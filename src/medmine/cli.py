@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+from medmine.cli_help import plain_help
 
 app = typer.Typer(
     help="Evaluate multimodal LLMs on medical images and free-text radiology reports.",
@@ -41,7 +43,14 @@ def run(
     suite_option: Annotated[
         str | None, typer.Option("--suite", help="Same as the SUITE argument.")
     ] = None,
-    model: Annotated[list[str], typer.Option("--model", "-m", help="Only these models.")] = [],  # noqa: B006
+    model: Annotated[
+        list[str],
+        typer.Option(
+            "--model",
+            "-m",
+            help="Only these models (the suite's baselines run too, as the reference).",
+        ),
+    ] = [],  # noqa: B006
     task: Annotated[list[str], typer.Option("--task", "-t", help="Only these tasks.")] = [],  # noqa: B006
     dataset: Annotated[
         list[str], typer.Option("--dataset", "-d", help="Only these datasets.")
@@ -69,7 +78,10 @@ def run(
         float | None, typer.Option(help="Stop sending when the recorded spend reaches USD.")
     ] = None,
     executor: Annotated[
-        str, typer.Option(help="Where models answer: local, or ray (pip install 'medmine[ray]').")
+        str,
+        typer.Option(
+            help=escape("Where models answer: local, or ray (pip install 'medmine[ray]').")
+        ),
     ] = "local",
     ray_address: Annotated[
         str | None, typer.Option(help="Ray cluster address (default: start Ray locally).")
@@ -87,13 +99,21 @@ def run(
         typer.Option(help="Use providers' native JSON-schema output modes (else prompt-only)."),
     ] = False,
 ) -> None:
-    """Run (or resume) a suite, then print its leaderboard. Rerun the same command to resume."""
-    from medmine.report.leaderboard import load_leaderboard, render_terminal, write_reports
-    from medmine.run.execute import RunOptions, execute
+    """Run (or resume) a suite, then print its leaderboard. Rerun the same command to resume.
+
+    Exits 1 when a requested model produced no usable answer or medmine itself failed."""
+    _check_numbers(limit=limit, concurrency=concurrency, ray_workers=ray_workers)
+    if max_cost is not None and max_cost < 0:
+        raise _fail(f"--max-cost must be 0 or more (US dollars), got {max_cost}")
+    name = suite_option or suite
+    err.print(f"medmine run: suite {escape(name)} (loading…)", highlight=False)
+    from medmine.cli_run import run_and_report
+    from medmine.run.execute import RunOptions
+    from medmine.run.store_check import StoreDamaged
     from medmine.run.suite import SuiteError, load_suite
 
     try:
-        cfg = load_suite(suite_option or suite)
+        cfg = load_suite(name)
     except SuiteError as exc:
         raise _fail(str(exc)) from None
     if structured:
@@ -116,27 +136,29 @@ def run(
         batch=batch,
     )
     try:
-        outcome = execute(cfg, opts)
+        code = run_and_report(cfg, opts, console, err, data_root)
+    except KeyboardInterrupt:  # outside asking (loading, scoring, reporting): nothing is lost
+        from medmine.run.verdict import resume_command
+
+        err.print(
+            f"stopped by Ctrl-C. Every answer recorded so far is in {run_dir / 'run.sqlite'}; "
+            f"resume with: {escape(resume_command())}"
+        )
+        raise typer.Exit(130) from None
+    except StoreDamaged as exc:
+        raise _fail(str(exc)) from None
     except (ValueError, FileNotFoundError, PermissionError) as exc:
         raise _fail(str(exc)) from None
-    s = outcome.summary
-    for notice in outcome.notices:
-        if notice.startswith("skipped dataset"):
-            console.print(f"[yellow]{escape(notice)}[/]")
-    console.print(
-        f"asked {s.asked}, from cache {s.from_cache}, resumed {s.resumed}, "
-        f"errors {s.errors}, unreadable samples {s.bad_samples}"
-    )
-    for name, why in s.stopped_models.items():
-        console.print(f"[red]{name} stopped: {why}. Rerun the same command later to resume.[/]")
-    board = load_leaderboard(run_dir)
-    render_terminal(board, console)
-    paths = write_reports(board, run_dir)
-    from medmine.report.build import build_report
+    if code:
+        raise typer.Exit(code)
 
-    html = build_report([run_dir], run_dir / "report", data_root=data_root)["html"]
-    console.print(f"run directory: {run_dir}  ({', '.join(p.name for p in paths)})")
-    console.print(f"report: {html}")
+
+def _check_numbers(**values: int | None) -> None:
+    """Numeric options that count things must be at least 1 (None: not given)."""
+    for name, value in values.items():
+        if value is not None and value < 1:
+            flag = "--" + name.replace("_", "-")
+            raise _fail(f"{flag} must be a whole number of at least 1, got {value}")
 
 
 @app.command()
@@ -152,17 +174,28 @@ def report(
     ] = None,
 ) -> None:
     """Leaderboards in the terminal, and a self-contained HTML report with Markdown, CSV and
-    LaTeX tables; several run directories are merged into one comparison."""
-    from medmine.report.build import build_report
-    from medmine.report.leaderboard import load_leaderboard, render_terminal, write_reports
+    LaTeX tables; several run directories are merged into one comparison. Exits 1 when a
+    model in them has no valid answers or medmine failed."""
+    from medmine.report.build import build_report, display_names
+    from medmine.report.leaderboard import (
+        load_leaderboard,
+        merge_leaderboards,
+        render_terminal,
+        write_reports,
+    )
+    from medmine.run.store_check import StoreDamaged
+    from medmine.run.verdict import judge
 
-    for run_dir in run_dirs:
+    boards = []
+    for run_dir, label in zip(run_dirs, display_names(run_dirs), strict=True):
         try:
             board = load_leaderboard(run_dir)
-        except FileNotFoundError as exc:
+        except (FileNotFoundError, StoreDamaged) as exc:
             raise _fail(str(exc)) from None
-        render_terminal(board, console)
         write_reports(board, run_dir)
+        boards.append((label, board))
+    # Several runs: one table with every row of every run (names suffixed where they repeat).
+    render_terminal(boards[0][1] if len(boards) == 1 else merge_leaderboards(boards), console)
     target = out or run_dirs[0] / "report"
     try:
         paths = build_report(
@@ -171,6 +204,9 @@ def report(
     except (ValueError, FileNotFoundError) as exc:
         raise _fail(str(exc)) from None
     console.print("wrote " + ", ".join(str(p) for p in paths.values()))
+    code = judge(run_dirs, [], err)  # exit 1 when a model has no valid answers
+    if code:
+        raise typer.Exit(code)
 
 
 @datasets_app.command("list")
@@ -311,7 +347,7 @@ def rescore_run(
 
 def _register_mine() -> None:
     """``medmine mine``: image folders, DICOM trees and report archives (see mine/command.py)."""
-    from medmine.mine.command import mine_command
+    from medmine.mine.cli_command import mine_command
 
     app.command("mine")(mine_command)
 
@@ -329,5 +365,28 @@ def _register_review() -> None:
 _register_review()
 
 
+def _register_doctor() -> None:
+    """``medmine doctor RUN_DIR``: integrity check and salvage (see run/store_check.py)."""
+    from medmine.cli_run import doctor_command
+
+    app.command("doctor")(doctor_command)
+
+
+_register_doctor()
+
+
+def command() -> Any:
+    """The click command behind ``app``, with help that shows plain value names (N, PATH,
+    TEXT) instead of Python types such as ``<list[str]>``."""
+    cmd = typer.main.get_command(app)
+    plain_help(cmd)
+    return cmd
+
+
+def main() -> None:
+    """The ``medmine`` entry point."""
+    command()()
+
+
 if __name__ == "__main__":  # pragma: no cover
-    app()
+    main()

@@ -35,7 +35,8 @@ import typer
 from PIL import Image
 from typer.testing import CliRunner
 
-from medmine.mine.command import MiningCancelled, mine_command, mine_images
+from medmine.mine.cli_command import mine_command
+from medmine.mine.command import MiningCancelled, mine_images
 from medmine.mine.estimate import CostEstimate
 from medmine.mine.images import MiningQuestion
 

@@ -21,7 +21,8 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "models"))
 
 from fakeservers import FakeServer, Reply, openai_completion
 
-from medmine.mine.command import mine_command
+from medmine.mine.cli_command import mine_command
+from medmine.mine.ids import KEY_FILE, MAP_FILE
 from medmine.models.images import dicom_to_image
 
 pydicom = pytest.importorskip("pydicom")
@@ -126,9 +127,20 @@ def _secrets() -> list[str]:
     return [*IDENTIFIERS.values(), *SOP.values(), "Quixotic", "Zebediah", "8675309"]
 
 
+def _paths(out: Path) -> dict[str, str]:
+    """id -> relative path, from the private map written when ids are anonymized."""
+    path = out / MAP_FILE
+    if not path.exists():
+        return {}
+    with path.open() as fh:
+        return {r["id"]: r["path"] for r in csv.DictReader(fh)}
+
+
 def _rows(out: Path) -> dict[str, dict[str, Any]]:
+    """results.jsonl rows by the file's relative path (ids mapped back through the map)."""
     lines = (out / "results.jsonl").read_text().splitlines()
-    return {r["file"]: r for r in map(json.loads, lines)}
+    paths = _paths(out)
+    return {paths.get(r["file"], r["file"]): r for r in map(json.loads, lines)}
 
 
 def test_no_header_value_reaches_the_model_or_the_outputs(
@@ -176,10 +188,12 @@ def test_burned_in_annotation_is_skipped_unless_allowed(
     burned = rows["study/ct/burned.dcm"]
     assert burned["status"] == "skipped" and "BurnedInAnnotation = YES" in burned["detail"]
     assert "--allow-burned-in" in burned["detail"]
+    paths = _paths(tmp_path / "a")
     with (tmp_path / "a" / "skipped.csv").open() as fh:
-        skipped = {r["file"]: r["reason"] for r in csv.DictReader(fh)}
+        skipped = {paths[r["file"]]: r["reason"] for r in csv.DictReader(fh)}
     assert set(skipped) == {"study/ct/burned.dcm", "sr/report.dcm"}
-    assert not (tmp_path / "a" / "pixels" / "study/ct/burned.dcm.png").exists()
+    burned_id = next(i for i, p in paths.items() if p == "study/ct/burned.dcm")
+    assert not (tmp_path / "a" / "pixels" / f"{burned_id}.png").exists()
     n = len(server.requests)
     code, text = _mine(tree, tmp_path / "b", "local-vlm", presets, "--allow-burned-in")
     assert code == 0, text
@@ -197,8 +211,9 @@ def test_uids_appear_only_with_include_uids(
     assert ct["study_uid"] == IDENTIFIERS["StudyInstanceUID"]
     assert ct["series_uid"] == IDENTIFIERS["SeriesInstanceUID"]
     assert ct["sop_uid"] == SOP["ct"]
+    paths = _paths(tmp_path / "u")
     with (tmp_path / "u" / "labels.csv").open() as fh:
-        table = {r["file"]: r for r in csv.DictReader(fh)}
+        table = {paths[r["file"]]: r for r in csv.DictReader(fh)}
     assert table["study/sc/multi.dcm"]["sop_uid"] == SOP["multi"]
     assert table["study/ct/IM1"]["label"] == "normal"
     for body in (r.body for r in server.requests):
@@ -219,3 +234,31 @@ def test_local_only_refuses_a_cloud_preset_before_sending(
     assert server.requests == [] and not (out / "run.sqlite").exists()
     code, text = _mine(tree, out, "gpt-4o", presets, "--local-only")
     assert code == 2 and "cloud backend (openai)" in text and server.requests == []
+
+
+def test_folder_names_never_reach_an_output_by_default(
+    presets: Path, server: FakeServer, tmp_path: Path
+) -> None:
+    root = tmp_path / "archive"
+    _write("CT_small.dcm", root / "DOE_JANE_MRN4455667" / "ct" / "IM1", SOP["ct"])
+    out = tmp_path / "out"
+    code, text = _mine(root, out, "local-vlm", presets)
+    assert code == 0, text
+    assert "anonymized" in text
+    leaks = ("DOE_JANE", "MRN4455667", "archive", "IM1")
+    for path in out.rglob("*"):
+        if path.is_file() and path.name not in (MAP_FILE, KEY_FILE):
+            data = path.read_bytes()
+            for leak in leaks:
+                assert leak.encode() not in data, (path, leak)
+            assert not any(leak in str(path.relative_to(out)) for leak in leaks)
+    # The private map gives the user their paths back; ids are stable across reruns.
+    paths = _paths(out)
+    assert list(paths.values()) == ["DOE_JANE_MRN4455667/ct/IM1"]
+    code, text = _mine(root, out, "local-vlm", presets)
+    assert code == 0 and _paths(out) == paths
+    # Asked for, path ids are kept.
+    code, text = _mine(root, tmp_path / "plain", "local-vlm", presets, "--path-ids")
+    assert code == 0, text
+    assert "DOE_JANE_MRN4455667/ct/IM1" in _rows(tmp_path / "plain")
+    assert not (tmp_path / "plain" / MAP_FILE).exists()

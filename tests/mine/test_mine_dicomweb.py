@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "models"))
 import orthanc
 from fakeservers import FakeServer, Reply, openai_completion
 
-from medmine.mine.command import mine_command
+from medmine.mine.cli_command import mine_command
 from medmine.mine.dicomweb import (
     ArchiveQuery,
     DicomWebArchive,

@@ -16,7 +16,8 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from medmine.core import LabelTarget, Sample
-from medmine.mine.command import mine_command, mine_images
+from medmine.mine.cli_command import mine_command
+from medmine.mine.command import mine_images
 from medmine.mine.images import MiningQuestion, MiningTask, build_inputs, parse_labels, walk_files
 from medmine.mine.outputs import output_names
 from medmine.run.store import RunStore
@@ -63,7 +64,9 @@ def _cli(*args: str) -> tuple[int, str]:
     app = typer.Typer()
     app.command("mine")(mine_command)
     app.command("other")(lambda: None)  # two commands: typer keeps "mine" as a subcommand
-    result = CliRunner().invoke(app, ["mine", *args])
+    # The archive holds a DICOM file, which turns on anonymized ids by default; these tests
+    # check outputs by file name, so they keep path ids (anonymization: test_mine_dicom_safety).
+    result = CliRunner().invoke(app, ["mine", *args, "--path-ids"])
     return result.exit_code, result.output
 
 

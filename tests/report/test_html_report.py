@@ -254,10 +254,14 @@ def test_html_is_self_contained_escaped_and_shows_the_notice(report: dict[str, P
 
 def test_csv_has_one_row_per_metric(run_dir: Path, report: dict[str, Path]) -> None:
     rows = list(csv.DictReader(io.StringIO(report["csv"].read_text(encoding="utf-8"))))
+    outcomes = [r for r in rows if r["metric"].startswith("outcome_")]
+    rows = [r for r in rows if not r["metric"].startswith("outcome_")]
     store = RunStore(run_dir)
     scores = store.scores()
     store.close()
     assert len(rows) == sum(len(s["metrics"]) for s in scores)
+    # Each score's outcome counts sit next to it.
+    assert len(outcomes) == sum(len(s["tables"].get("outcomes", {})) for s in scores)
     got = {(r["model"], r["dataset"], r["metric"]): float(r["value"]) for r in rows}
     for sc in scores:
         for k, v in sc["metrics"].items():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 from pathlib import Path
 
 import numpy as np
@@ -109,18 +110,21 @@ class _Exploding:
         raise RuntimeError("boom")
 
 
-def test_a_failing_backend_is_recorded_per_sample_and_scored_as_wrong(tmp_path: Path) -> None:
+def test_a_backend_bug_is_a_medmine_error_never_a_score(tmp_path: Path) -> None:
     samples = [s for s in _folder(tmp_path) if s.id not in ("img_0", "img_1")]
     run_dir = tmp_path / "run"
     runner = _run(tmp_path, run_dir, _Exploding(), samples)
-    assert runner.summary.errors == 4
+    assert runner.summary.medmine_errors == 4 and runner.summary.errors == 0
     store = RunStore(run_dir)
     rows = list(store.results())
     assert {r.prediction.status.value for r in rows} == {"error"}
     assert all("RuntimeError: boom" in (r.response.error or "") for r in rows)
     (scores,) = store.scores()
-    assert scores["metrics"]["accuracy"] == 0.0
-    assert scores["metrics"]["error_rate"] == 1.0
+    # A bug in medmine is not the model's failure: no accuracy, the reason instead.
+    assert math.isnan(scores["metrics"]["accuracy"])
+    assert scores["tables"]["outcomes"] == {"medmine_error": 4}
+    assert scores["tables"]["no_valid_answers"].startswith("medmine error for 4 of 4 samples")
+    assert "RuntimeError: boom" in scores["tables"]["no_valid_answers"]
     store.close()
     # Errors are not answers: a rerun asks them again.
     again = _run(tmp_path, run_dir, _Exploding(), samples)
@@ -242,5 +246,8 @@ def test_answers_from_a_server_that_ignored_the_image_are_not_scored_as_vision(
     assert {r.prediction.status.value for r in rows} == {"error"}
     assert all("ignored the image" in (r.prediction.detail or "") for r in rows)
     (scores,) = store.scores()
-    assert scores["metrics"]["accuracy"] == 0.0  # 'dark' would have been right for half
+    # 'dark' would have been right for half: never scored, and no usable answer at all
+    assert math.isnan(scores["metrics"]["accuracy"])
+    assert scores["metrics"]["error_rate"] == 1.0
+    assert "ignored the image" in scores["tables"]["no_valid_answers"]
     store.close()

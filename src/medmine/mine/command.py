@@ -24,27 +24,21 @@ annotations skipped, UIDs only with ``--include-uids``) and ``--local-only``.
 from __future__ import annotations
 
 import asyncio
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any
-
-import typer
+from typing import Any
 
 from medmine.core import Model, Request, Sample, Task
 from medmine.datasets.datause import is_local_provider
-from medmine.mine.dicomweb import is_dicomweb
 from medmine.mine.estimate import CostEstimate, estimate_cost, model_provider
 from medmine.mine.images import (
-    MINING_TASKS,
     MiningQuestion,
     MiningTask,
     build_inputs,
     has_images,
-    parse_labels,
 )
 from medmine.mine.outputs import FileResult, collect_results, write_outputs
 from medmine.run.runner import Job, Runner, RunSummary
@@ -89,6 +83,16 @@ def resolve_mining_model(name: str, presets: Sequence[Path] = ()) -> Model:
     if name in baseline_names():
         return make_baseline(name)
     return build_model(resolve_preset(name, load_presets(list(presets))))
+
+
+def preflight_model(model: Model) -> None:
+    """Refuse a model that cannot run (missing key or endpoint) with the fix, before any
+    estimate or cost question: nothing is sent to it."""
+    from medmine.run.preflight import model_problem
+
+    problem = model_problem(model)
+    if problem is not None:
+        raise ValueError(problem.line())
 
 
 def check_local_only(model: Model) -> None:
@@ -220,9 +224,15 @@ def mine_images(
     use_cache: bool = True,
     progress: bool = True,
     presets: Sequence[Path] = (),
+    anonymize_ids: bool | None = None,
 ) -> MineOutcome:
-    """Mine every image / DICOM file under ``root`` into ``out_dir`` (see the module doc)."""
+    """Mine every image / DICOM file under ``root`` into ``out_dir`` (see the module doc).
+
+    ``anonymize_ids`` (default: on when the tree holds DICOM) replaces path-derived ids with
+    keyed hashes; the id <-> path map goes to a separate local file (see mine/ids.py)."""
     from medmine.core import cache_dir
+    from medmine.mine.ids import FileIds
+    from medmine.mine.images import walk_files
     from medmine.run.recipe import environment
 
     root, out_dir = Path(root), Path(out_dir)
@@ -234,10 +244,16 @@ def mine_images(
     model = resolve_mining_model(model_name, presets)
     if local_only:
         check_local_only(model)
+    preflight_model(model)
     check_model_for_task(model, question.task_name)
     task = _task_for(question, model)
     out_dir.mkdir(parents=True, exist_ok=True)
-    dataset = f"mine:{root.name}"
+    if anonymize_ids is None:
+        say(f"reading {root}…")
+        anonymize_ids = any(f.kind == "dicom" for f in walk_files(root, exclude=[out_dir]))
+    ids = FileIds(out_dir, anonymize=anonymize_ids)
+    dataset = "mine:anonymized" if anonymize_ids else f"mine:{root.name}"
+    say(f"checking the files under {root} (DICOM rendered once to PNG)…")
     inputs = build_inputs(
         root,
         question,
@@ -245,7 +261,11 @@ def mine_images(
         dataset=dataset,
         allow_burned_in=allow_burned_in,
         include_uids=include_uids,
+        ids=ids,
     )
+    id_map = ids.write_map()
+    if id_map is not None:
+        say(f"file ids are anonymized; the id <-> path map (keep it private) is in {id_map}")
     if not inputs.n_files:
         raise ValueError(f"{root}: holds no file to mine")
     say(
@@ -255,7 +275,8 @@ def mine_images(
     store = RunStore(out_dir)
     cache = ResponseCache(cache_dir()) if use_cache else None
     try:
-        _record_manifest(store, root, question, model, task, allow_burned_in, include_uids)
+        shown_root = Path("<anonymized>") if anonymize_ids else root
+        _record_manifest(store, shown_root, question, model, task, allow_burned_in, include_uids)
         store.set_manifest({"environment": environment()})
         job = Job(model, task, dataset, inputs.samples)
         estimate = plan_and_confirm(store, cache, job, say, confirm)
@@ -333,7 +354,8 @@ def _report_samples(
     from medmine.core import ObservationsTarget
     from medmine.mine.reports import precheck, read_report_source, text_to_label, unique_ids
 
-    opts = {k: v for k, v in (reader or {}).items() if k in ("column", "text_field", "id_field")}
+    wanted = ("column", "text_field", "id_field", "id_column", "encoding")
+    opts = {k: v for k, v in (reader or {}).items() if k in wanted}
     records, _ = read_report_source(source, **opts)
     if not records:
         raise ValueError(f"{source}: holds no report")
@@ -390,7 +412,7 @@ def mine_report_source(
     reader = dict(reader or {})
     section = str(reader.get("section", "all"))
     if model_name is None:
-        summary = mine_reports(source, table, **reader)
+        summary = mine_reports(source, table, status=say, **reader)
         say(f"{summary.n} report(s) labelled by the CheXpert rules (nothing sent) -> {table}")
         return MineOutcome(out_dir, None, RunSummary(), 0.0, summary.statuses, [table])
     if presets:
@@ -401,6 +423,7 @@ def mine_report_source(
     model = resolve_mining_model(model_name)
     if local_only:
         check_local_only(model)
+    preflight_model(model)
     supported = getattr(model, "tasks", None)
     if supported is not None and "diagnosis" not in supported:
         raise ValueError(f"model {model_name!r} does not do the diagnosis task")
@@ -449,214 +472,3 @@ def is_report_input(path: Path, out_dir: Path | None = None) -> bool:
     if path.is_file():
         return True
     return not has_images(path, exclude=[out_dir] if out_dir is not None else [])
-
-
-def terminal_confirm(yes: bool) -> Confirm | None:
-    """``--yes``: no question. On a terminal: typer.confirm. Otherwise: refuse (ValueError)."""
-    if yes:
-        return None
-
-    def ask(estimate: CostEstimate) -> bool:
-        if not sys.stdin.isatty():
-            raise ValueError(
-                "the estimate above needs confirmation but there is no terminal to ask on: "
-                "pass --yes to run without asking (e.g. in scripts), after checking the cost"
-            )
-        return typer.confirm("Send these requests?", default=False)
-
-    return ask
-
-
-def mine_command(
-    source: Annotated[
-        str,
-        typer.Argument(
-            help="Folder of images, DICOM tree, image file, report source, or a DICOMweb "
-            "archive (dicomweb+http://HOST:PORT/dicom-web).",
-            metavar="PATH_OR_URL",
-        ),
-    ],
-    out: Annotated[
-        Path,
-        typer.Option(
-            "--out", "-o", help="Output folder (run.sqlite, results); for reports also LABELS.csv."
-        ),
-    ],
-    task: Annotated[
-        str | None,
-        typer.Option(
-            help=f"What to ask: {', '.join(MINING_TASKS)} (reports: diagnosis, the default)."
-        ),
-    ] = None,
-    column: Annotated[
-        str | None, typer.Option(help="Reports: the CSV column holding the report text.")
-    ] = None,
-    text_field: Annotated[
-        str, typer.Option(help="Reports: the JSON/JSONL field holding the report text.")
-    ] = "text",
-    section: Annotated[
-        str, typer.Option(help="Reports: label 'all' the text or the 'impression' section.")
-    ] = "all",
-    model: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--model",
-            "-m",
-            help="Baseline or preset name (reports: default CheXpert rules; repeat for consensus).",
-        ),
-    ] = None,
-    labels: Annotated[
-        str | None, typer.Option(help="Comma-separated labels (classification) or classes.")
-    ] = None,
-    target: Annotated[
-        str | None, typer.Option(help="Structure to segment or locate (e.g. lesion).")
-    ] = None,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask to confirm the cost.")] = (
-        False
-    ),
-    max_cost: Annotated[
-        float | None, typer.Option(help="Stop once the recorded spend reaches this (USD).")
-    ] = None,
-    local_only: Annotated[
-        bool, typer.Option(help="Refuse cloud backends before anything is sent.")
-    ] = False,
-    allow_burned_in: Annotated[
-        bool, typer.Option(help="Mine DICOM files whose header says BurnedInAnnotation=YES.")
-    ] = False,
-    include_uids: Annotated[
-        bool, typer.Option(help="Write DICOM Study/Series/SOP Instance UIDs to the outputs.")
-    ] = False,
-    concurrency: Annotated[
-        int | None, typer.Option(help="Requests in flight (default: the preset's).")
-    ] = None,
-    cache: Annotated[bool, typer.Option(help="Use the shared response cache.")] = True,
-    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
-    presets: Annotated[
-        list[Path] | None, typer.Option(help="Extra presets YAML file(s) (repeatable).")
-    ] = None,
-    query: Annotated[
-        str | None,
-        typer.Option(
-            help="DICOMweb: filters, e.g. 'Modality=CR&StudyDate=20240101-20240131' "
-            "(keys: BodyPartExamined, Modality, SeriesDescription, StudyDate, StudyDescription)."
-        ),
-    ] = None,
-    max_studies: Annotated[
-        int | None, typer.Option(help="DICOMweb: mine at most this many studies.")
-    ] = None,
-    max_per_study: Annotated[
-        int | None, typer.Option(help="DICOMweb: at most this many instances per study.")
-    ] = None,
-    sample: Annotated[
-        int | None, typer.Option(help="DICOMweb: a seeded random sample of this many studies.")
-    ] = None,
-    seed: Annotated[int, typer.Option(help="DICOMweb: the seed of --sample.")] = 0,
-    dry_run: Annotated[
-        bool,
-        typer.Option(help="DICOMweb: print what matches and the cost; fetch and send nothing."),
-    ] = False,
-    truth: Annotated[
-        Path | None, typer.Option(help="Reports: a CSV of true labels; prints P/R/F1 and kappa.")
-    ] = None,
-    compat: Annotated[
-        str | None, typer.Option(help="Reports: 'chexpert' = the original CheXpert rules only.")
-    ] = None,
-    consensus: Annotated[
-        bool, typer.Option(help="Reports: also compare one --model with the rules.")
-    ] = False,
-) -> None:
-    """Ask a model one question about every image (or report) of an archive; write the answers."""
-    from rich.console import Console
-
-    console = Console(stderr=True)
-
-    def say(line: str) -> None:
-        console.print(line, markup=False, highlight=False)
-
-    options = {
-        "say": say,
-        "confirm": terminal_confirm(yes),
-        "max_cost": max_cost,
-        "local_only": local_only,
-        "concurrency": concurrency,
-        "use_cache": cache,
-        "progress": progress,
-        "presets": presets or [],
-    }
-    try:
-        if is_dicomweb(source):
-            from medmine.mine.dicomweb import ArchiveQuery
-            from medmine.mine.dicomweb_mine import DicomWebOptions, mine_dicomweb
-
-            if task is None or not model:
-                raise ValueError("mining a DICOMweb archive needs --task and --model")
-            if len(model) > 1:
-                raise ValueError("one --model at a time for a DICOMweb archive")
-            opts = DicomWebOptions(
-                ArchiveQuery.parse(
-                    query,
-                    max_studies=max_studies,
-                    max_per_study=max_per_study,
-                    sample=sample,
-                    seed=seed,
-                ),
-                dry_run=dry_run,
-                allow_burned_in=allow_burned_in,
-                include_uids=include_uids,
-            )
-            question = MiningQuestion(task, parse_labels(labels), target)
-            result = mine_dicomweb(source, question, model[0], out, opts, **options)  # type: ignore[arg-type]
-            if result is not None:
-                _print_outcome(result, say)
-            return
-        path = Path(source)
-        if is_report_input(path, out):
-            if task not in (None, "diagnosis"):
-                raise ValueError(
-                    f"{path} holds reports: mining reports runs --task diagnosis "
-                    f"(the 14 CheXpert observations), not --task {task}"
-                )
-            from medmine.mine.truth_checks import mine_reports_checked
-
-            reader = {"column": column, "text_field": text_field, "section": section}
-            outcome = mine_reports_checked(
-                path, list(model or []), out, reader, compat, consensus, truth, options
-            )
-        else:
-            if task is None:
-                raise ValueError(f"--task is required to mine images: {', '.join(MINING_TASKS)}")
-            if model is None:
-                raise ValueError("--model is required to mine images (a baseline or a preset)")
-            if model and len(model) > 1:
-                raise ValueError("one --model at a time for images (several: reports only)")
-            question = MiningQuestion(task, parse_labels(labels), target)
-            outcome = mine_images(
-                path,
-                question,
-                model[0],
-                out,
-                allow_burned_in=allow_burned_in,
-                include_uids=include_uids,
-                **options,  # type: ignore[arg-type]
-            )
-    except MiningCancelled as exc:
-        say(str(exc))
-        raise typer.Exit(1) from None
-    except (ValueError, FileNotFoundError, ImportError) as exc:
-        console.print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(2) from None
-    _print_outcome(outcome, say)
-
-
-def _print_outcome(outcome: MineOutcome, say: Say) -> None:
-    """The closing lines: statuses, what was asked, the recorded spend, any stop."""
-    s = outcome.summary
-    counts = ", ".join(f"{k}: {v}" for k, v in sorted(outcome.statuses.items()))
-    if counts:
-        say(f"statuses: {counts}")
-    say(f"asked {s.asked}, from cache {s.from_cache}, already answered {s.resumed}")
-    for why in outcome.stopped.values():
-        say(f"stopped: {why}; rerun with a higher --max-cost to continue")
-    say(f"recorded spend: ${outcome.spent_usd:.4f}")
-    for path in outcome.written:
-        say(f"wrote {path}")

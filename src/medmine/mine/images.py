@@ -35,6 +35,7 @@ outputs only when the user asks (``--include-uids``).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,19 +61,12 @@ from medmine.core import (
     TaskScores,
     TextPart,
 )
+from medmine.mine.ids import FileIds
+from medmine.mine.tasks_list import MINING_TASKS
 from medmine.models.images import dicom_to_image, is_dicom
 from medmine.run.validate import image_problem
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp"})
-# Command-line task names -> registered task names.
-MINING_TASKS: dict[str, str] = {
-    "classification": "classification",
-    "segmentation": "segmentation",
-    "localization": "localization",
-    "detection": "detection",
-    "diagnosis": "diagnosis",
-    "report": "report_generation",
-}
 PIXELS_DIR = "pixels"
 UID_FIELDS = (
     ("study_uid", "StudyInstanceUID"),
@@ -294,13 +288,19 @@ def build_inputs(
     dataset: str,
     allow_burned_in: bool = False,
     include_uids: bool = False,
+    ids: FileIds | None = None,
 ) -> MiningInputs:
-    """One mining Sample per readable image or DICOM file under ``root``; the rest skipped."""
+    """One mining Sample per readable image or DICOM file under ``root``; the rest skipped.
+
+    ``ids`` names each file (default: its relative path); with anonymized ids no path
+    component reaches a sample, a skip reason or a rendered PNG's path."""
     root = Path(root)
     out_dir = Path(out_dir)
+    ids = ids or FileIds(out_dir, anonymize=False)
     target = question.target()
     inputs = MiningInputs()
-    for found in walk_files(root, exclude=[out_dir]):
+    for walked in walk_files(root, exclude=[out_dir]):
+        found = dataclasses.replace(walked, rel=ids.id_for(walked.rel))
         inputs.n_files += 1
         if found.kind == "other":
             inputs.skipped.append(
@@ -315,7 +315,7 @@ def build_inputs(
                 if include_uids:
                     inputs.uids[found.rel] = uids
         except ValueError as exc:
-            inputs.skipped.append(Skipped(found.rel, str(exc)))
+            inputs.skipped.append(Skipped(found.rel, _scrub(str(exc), walked, found.rel)))
             continue
         inputs.samples.append(
             Sample(
@@ -327,6 +327,11 @@ def build_inputs(
             )
         )
     return inputs
+
+
+def _scrub(message: str, walked: FoundFile, ident: str) -> str:
+    """A message with the file's absolute and relative paths replaced by its id."""
+    return message.replace(str(walked.path), ident).replace(walked.rel, ident)
 
 
 def _image_ref(found: FoundFile) -> tuple[ImageRef, dict[str, object]]:

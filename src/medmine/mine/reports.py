@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
@@ -93,6 +94,8 @@ def read_report_source(
     column: str | None = None,
     text_field: str = "text",
     id_field: str = "id",
+    id_column: str | None = None,
+    encoding: str | None = None,
 ) -> tuple[list[ReportRecord], str]:
     """The records of a report source and its kind (``chexpert_csv`` for headerless CSVs).
 
@@ -116,7 +119,9 @@ def read_report_source(
     if suffix == ".csv":
         if column is None:
             return rt.read_chexpert_csv(source), "chexpert_csv"
-        return rt.read_chexpert_csv(source, column=column), "csv"
+        from medmine.mine.csv_reports import read_csv_reports
+
+        return read_csv_reports(source, column, id_column, encoding), "csv"
     if suffix == ".jsonl":
         return rt.read_json_reports(source, text_field=text_field, id_field=id_field), "json"
     if suffix == ".json":
@@ -170,11 +175,21 @@ def _ok_status(record: ReportRecord, extra: str | None = None) -> str:
 
 
 def label_with_rules(
-    records: Sequence[ReportRecord], max_chars: int, section: str = "all", compat: bool = False
+    records: Sequence[ReportRecord],
+    max_chars: int,
+    section: str = "all",
+    status: Callable[[str], None] | None = None,
+    compat: bool = False,
 ) -> list[MinedReport]:
-    """Label records with the rule-based CheXpert labeler (``compat``: CheXpert's rules only)."""
+    """Label records with the rule-based CheXpert labeler; bad records get a status.
+    ``status`` hears how far it got every two seconds (long archives take a while);
+    ``compat`` keeps CheXpert's own rules only."""
     out = []
-    for rec in records:
+    last = time.monotonic()
+    for i, rec in enumerate(records):
+        if status is not None and time.monotonic() - last >= 2.0:
+            last = time.monotonic()
+            status(f"labelled {i:,} of {len(records):,} reports…")
         problem = precheck(rec, max_chars)
         if problem is not None:
             out.append(MinedReport(rec.id, rec.text, None, problem))
@@ -323,12 +338,15 @@ def mine_reports(
     *,
     text_field: str = "text",
     id_field: str = "id",
+    id_column: str | None = None,
+    encoding: str | None = None,
     layout: str = "auto",
     section: str = "all",
     max_chars: int = 20000,
     progress: bool = True,
     use_cache: bool = True,
     compat: bool = False,
+    status: Callable[[str], None] | None = None,
 ) -> MineSummary:
     """Label every report of ``source`` and write the table to ``out`` (see the module doc).
 
@@ -346,14 +364,18 @@ def mine_reports(
         raise ValueError(f"max_chars must be a positive integer, got {max_chars!r}")
     if out.exists() and out.is_dir():
         raise ValueError(f"{out}: is a folder; expected the output CSV path")
-    records, kind = read_report_source(source, column, text_field, id_field)
+    if status is not None:
+        status(f"reading {source}…")
+    records, kind = read_report_source(source, column, text_field, id_field, id_column, encoding)
     if not records:
         raise ValueError(f"{source}: holds no report")
     chosen = layout if layout != "auto" else ("chexpert" if kind == "chexpert_csv" else "full")
     used_run_dir = None
     run = RunSummary()
     if model is None:
-        rows = label_with_rules(records, max_chars, section, compat)
+        if status is not None:
+            status(f"labelling {len(records):,} reports with the CheXpert rules…")
+        rows = label_with_rules(records, max_chars, section, status, compat)
     else:
         used_run_dir = Path(run_dir) if run_dir is not None else out.with_name(f"{out.stem}.run")
         rows, run = label_with_model(

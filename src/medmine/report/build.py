@@ -48,6 +48,18 @@ class Entry:
         """Samples scored."""
         return int(self.metrics.get("n", len(self.per_sample)))
 
+    @property
+    def no_valid(self) -> str | None:
+        """Why this model has no usable answer here (None when it has a score)."""
+        from medmine.run.verdict import no_valid_reason
+
+        return no_valid_reason(self.metrics, self.tables)
+
+    @property
+    def not_run(self) -> int:
+        """Samples not sent, pending, unreadable or hit by a medmine error: never scored."""
+        return int(self.metrics.get("n_not_run", 0) or 0)
+
     def count(self, rate_key: str) -> int:
         """A failure count from its rate (rate x n, rounded)."""
         rate = self.metrics.get(rate_key)
@@ -78,6 +90,7 @@ class Board:
     comparisons: list[Comparison] = field(default_factory=list)
     best_significant: bool = False
     note: str = ""
+    failed: list[Entry] = field(default_factory=list)  # no valid answers: never ranked
 
     @property
     def best(self) -> Entry | None:
@@ -140,14 +153,14 @@ class ReportData:
 
     @property
     def tasks(self) -> list[str]:
-        """Tasks in report order."""
-        return list(dict.fromkeys(b.task for b in self.boards))
+        """Tasks in report order (those with at least one scored model)."""
+        return list(dict.fromkeys(b.task for b in self.boards if b.entries))
 
 
 # --------------------------------------------------------------------------- collecting
 
 
-def _display_names(run_dirs: Sequence[Path]) -> list[str]:
+def display_names(run_dirs: Sequence[Path]) -> list[str]:
     """A distinct label per run directory (its name, made unique when two share one)."""
     names = [p.resolve().name or str(p) for p in run_dirs]
     labels = [
@@ -198,10 +211,16 @@ def _read_run(path: Path, label: str) -> tuple[RunInfo, list[dict[str, Any]]]:
 
 def _board(task: str, dataset: str, entries: list[Entry], seed: int) -> Board:
     """Sort a leaderboard and test the best model against every other (Holm across them)."""
+    failed = [e for e in entries if e.no_valid]
+    headline = entries[0].headline
+    entries = [e for e in entries if not e.no_valid]
     entries.sort(key=lambda e: (math.isnan(e.value), -e.value if not math.isnan(e.value) else 0))
-    declared = metric_set(task, entries[0].headline)
-    board = Board(task, dataset, entries[0].headline, entries, declared=declared)
+    declared = metric_set(task, headline)
+    board = Board(task, dataset, headline, entries, failed=failed, declared=declared)
     board.columns = shown_columns(declared, (e.metrics for e in entries))
+    if not entries:
+        board.note = "no model has valid answers"
+        return board
     if len(entries) < 2:
         board.note = "only one model: nothing to compare"
         return board
@@ -239,7 +258,7 @@ def collect(run_dirs: Sequence[Path], *, seed: int = 0) -> tuple[ReportData, dic
     if not run_dirs:
         raise ValueError("build_report needs at least one run directory")
     paths = [Path(p) for p in run_dirs]
-    labels = _display_names(paths)
+    labels = display_names(paths)
     runs: list[RunInfo] = []
     raw: list[tuple[RunInfo, list[dict[str, Any]]]] = []
     for path, label in zip(paths, labels, strict=True):
@@ -441,12 +460,16 @@ def to_markdown(data: ReportData) -> str:
             if i == 0 and b.best_significant:
                 val = f"**{val}**"
             ci = f"{fmt(e.ci[0])}–{fmt(e.ci[1])}" if e.ci else "—"
+            n = f"{e.n} (+{e.not_run} not run)" if e.not_run else str(e.n)
             w(
-                f"| {_md_escape(e.model)} | {val} | {ci} | {e.n} | "
+                f"| {_md_escape(e.model)} | {val} | {ci} | {n} | "
                 f"{failure_cell(e, 'parse_failure_rate')} | {failure_cell(e, 'refusal_rate')} | "
                 f"{failure_cell(e, 'error_rate')} | {fmt(e.metrics.get('latency_mean_s'))} | "
                 f"{fmt(e.metrics.get('cost_usd'), 4)} |\n"
             )
+        for e in b.failed:
+            w(f"| {_md_escape(e.model)} | no valid answers — {_md_escape(e.no_valid or '')} |")
+            w(" | | | | | | |\n")
         w(f"\n{_md_escape(b.note)}\n\n")
         if b.comparisons:
             w("| best vs | difference | test | n | p | p (Holm) | significant |\n")
@@ -525,6 +548,15 @@ def to_csv(data: ReportData) -> str:
     for e in data.entries:
         for k in sorted(e.metrics):
             writer.writerow([e.run, e.model, e.task, e.dataset, e.headline, k, e.metrics[k]])
+        for outcome, n in sorted((e.tables.get("outcomes") or {}).items()):
+            writer.writerow(
+                [e.run, e.model, e.task, e.dataset, e.headline, f"outcome_{outcome}", n]
+            )
+    for b in data.boards:
+        for e in b.failed:  # no value: the reason, so no tool reading the CSV can rank it
+            writer.writerow(
+                [e.run, e.model, e.task, e.dataset, e.headline, "no_valid_answers", e.no_valid]
+            )
     return buf.getvalue()
 
 
@@ -580,6 +612,9 @@ def summary_lines(data: ReportData) -> list[str]:
         else:
             line += "fewer than two comparable models per leaderboard: nothing compared"
         lines.append(line + ".")
+    for b in data.boards:
+        for e in b.failed:
+            lines.append(f"{e.model} on {b.task}/{b.dataset}: no valid answers — {e.no_valid}")
     fails = sum(e.count(k) for e in data.entries for k in FAILURE_KEYS)
     lines.append(f"{fails} answers were unparseable, refused or failed (scored as wrong).")
     bad = sum(len(r.bad_samples) for r in data.runs)

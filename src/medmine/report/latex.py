@@ -73,5 +73,9 @@ def to_latex(data: ReportData) -> str:
             fails = " & ".join(_pct(e.metrics.get(k)) for k in FAILURE_KEYS)
             cols = "".join(f" & {_num(e.metrics.get(c.key, math.nan))}" for c in b.columns)
             w(f"{escape(e.model)} & {value} & {ci}{cols} & {e.n} & {fails} \\\\\n")
+        span = 6 + len(b.columns)
+        for e in b.failed:
+            why = escape(f"no valid answers — {e.no_valid}")
+            w(f"{escape(e.model)} & \\multicolumn{{{span}}}{{l}}{{{why}}} \\\\\n")
         w("\\bottomrule\n\\end{tabular}\n\\end{table}\n\n")
     return out.getvalue()

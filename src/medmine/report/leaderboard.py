@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from medmine.core import MetricSet
 from medmine.report.columns import format_value, metric_set, shown_columns
 from medmine.run.store import RunStore
+from medmine.run.verdict import no_valid_reason
 
 
 @dataclass
@@ -30,6 +34,8 @@ class Row:
     metrics: dict[str, float]
     truth: str = ""  # where the scored labels come from (diagnosis: expert / MeSH / labeler)
     declared: MetricSet | None = None
+    no_valid: str | None = None  # why the model has no usable answer: never ranked
+    outcomes: dict[str, int] = field(default_factory=dict)
 
     @property
     def spec(self) -> MetricSet:
@@ -49,6 +55,9 @@ class Leaderboard:
     concurrency: dict[str, Any] = field(default_factory=dict)
 
 
+_SAMPLES = re.compile(r" for \d+ of \d+ samples")
+
+
 def load_leaderboard(run_dir: Path) -> Leaderboard:
     """Read a run directory's scores (sorted: task, dataset, best headline first)."""
     path = run_dir / RunStore.FILENAME
@@ -64,12 +73,16 @@ def load_leaderboard(run_dir: Path) -> Leaderboard:
             head = declared.headline.key if declared.headline.key in m else head
             lo, hi = m.get(f"{head}_ci_low"), m.get(f"{head}_ci_high")
             ci = (lo, hi) if lo is not None and hi is not None else None
-            truth = str(sc["tables"].get("truth") or "")
-            row = Row(sc["task"], sc["dataset"], sc["model"], head, m.get(head, math.nan), ci, m)
-            row.truth = truth
+            t = sc["tables"]
+            t = {**t, "no_valid_answers": no_valid_reason(m, t)}
+            value = float("nan") if t.get("no_valid_answers") else m.get(head, math.nan)
+            row = Row(sc["task"], sc["dataset"], sc["model"], head, value, ci, m)
+            row.truth = str(t.get("truth") or "")
             row.declared = declared
+            row.no_valid = t.get("no_valid_answers") or None
+            row.outcomes = dict(t.get("outcomes") or {})
             rows.append(row)
-        rows.sort(key=lambda r: (r.task, r.dataset, _rank(r), r.model))
+        rows.sort(key=lambda r: (r.task, r.dataset, r.no_valid is not None, _rank(r), r.model))
         bad = store.bad_samples()
         groups: dict[tuple[str, str], list[str]] = {}
         for b in bad:
@@ -125,6 +138,7 @@ COLUMNS = (
     "parse fail",
     "refused",
     "errors",
+    "not run",
     "latency s",
     "cost $",
 )
@@ -133,17 +147,19 @@ COLUMNS = (
 def _cells(r: Row) -> list[str]:
     m = r.metrics
     ci = f"{_fmt(r.ci[0])}–{_fmt(r.ci[1])}" if r.ci else "—"
+    value = f"no valid answers — {r.no_valid}" if r.no_valid else _fmt(r.value)
     return [
         r.task,
         r.dataset,
         r.model,
         r.headline,
-        _fmt(r.value),
+        value,
         ci,
         str(int(m.get("n", 0))),
         _fmt(m.get("parse_failure_rate"), pct=True),
         _fmt(m.get("refusal_rate"), pct=True),
         _fmt(m.get("error_rate"), pct=True),
+        str(int(m.get("n_not_run", 0) or 0)),
         _fmt(m.get("latency_mean_s")),
         _fmt(m.get("cost_usd")) if "cost_usd" in m else "—",
     ]
@@ -159,15 +175,15 @@ def render_terminal(board: Leaderboard, console: Console) -> None:
     """Print one table per task, then failures and skipped work."""
     for notice in board.notices:
         console.print(f"[bold yellow]{notice}[/]")
-    for task, rows in _by_task(board.rows):
+    for task, rows in _by_task([r for r in board.rows if not r.no_valid]):
         spec = rows[0].spec
         extra = shown_columns(spec, (r.metrics for r in rows))
         table = Table(title=f"{task} (headline: {spec.headline.label})", title_justify="left")
         for col in ("dataset", "model"):
-            table.add_column(col, overflow="fold")
-        for col in (spec.headline.label, "95% CI", *[e.label for e in extra]):
-            table.add_column(col, justify="right")
-        for col in ("n", "fail/ref/err", "lat s", "$"):
+            table.add_column(col, no_wrap=True)  # names stay whole; numbers columns shrink
+        not_run = any(r.metrics.get("n_not_run") for r in rows)  # shown when any sample was
+        cols = (spec.headline.label, "95% CI", *[e.label for e in extra], "n")
+        for col in (*cols, *(["not run"] if not_run else []), "fail/ref/err", "lat s", "$"):
             table.add_column(col, justify="right")
         for r in rows:
             c = _cells(r)
@@ -178,17 +194,46 @@ def render_terminal(board: Leaderboard, console: Console) -> None:
                 c[5],
                 *[format_value(e, r.metrics.get(e.key)) for e in extra],
                 c[6],
+                *([c[10]] if not_run else []),
                 f"{c[7]}/{c[8]}/{c[9]}",
-                c[10],
                 c[11],
+                c[12],
             )
         console.print(table)
+    for model, lines in _no_valid_groups(board).items():
+        console.print(f"[bold red]{escape(model)}: no valid answers[/] — not ranked:")
+        for line in lines:
+            console.print(f"  {escape(line)}", soft_wrap=True)
     if board.bad_samples:
         console.print(f"[red]{board.bad_samples} sample(s) skipped as unreadable:[/]")
         for line in board.bad_examples:
             console.print(f"  {line}")
+    for (model, reason), where in _skipped_groups(board).items():
+        console.print(
+            f"[dim]not run: {escape(model)} on {escape(', '.join(where))}: {escape(reason)}[/]",
+            soft_wrap=True,
+        )
+
+
+def _no_valid_groups(board: Leaderboard) -> dict[str, list[str]]:
+    """model -> one line per distinct reason (with the jobs it covers)."""
+    by: dict[str, dict[str, list[str]]] = {}
+    for r in board.rows:
+        if r.no_valid:
+            reason = _SAMPLES.sub("", r.no_valid)
+            by.setdefault(r.model, {}).setdefault(reason, []).append(f"{r.task}/{r.dataset}")
+    return {
+        m: [f"{', '.join(where)}: {reason}" for reason, where in reasons.items()]
+        for m, reasons in by.items()
+    }
+
+
+def _skipped_groups(board: Leaderboard) -> dict[tuple[str, str], list[str]]:
+    """(model, reason) -> the task/dataset (samples) it was not run on."""
+    out: dict[tuple[str, str], list[str]] = {}
     for model, task, dataset, reason, n in board.skipped:
-        console.print(f"[dim]not run: {model} on {task}/{dataset} ({n} samples): {reason}[/]")
+        out.setdefault((model, reason), []).append(f"{task}/{dataset} ({n})")
+    return out
 
 
 def to_markdown(board: Leaderboard) -> str:
@@ -225,8 +270,8 @@ def to_markdown(board: Leaderboard) -> str:
     out.write(f"\nUnreadable samples skipped: {board.bad_samples}\n")
     for line in board.bad_examples:
         out.write(f"- {line}\n")
-    for model, task, dataset, reason, n in board.skipped:
-        out.write(f"- not run: {model} on {task}/{dataset} ({n} samples): {reason}\n")
+    for (model, reason), where in _skipped_groups(board).items():
+        out.write(f"- not run: {model} on {', '.join(where)}: {reason}\n")
     return out.getvalue()
 
 
@@ -237,10 +282,13 @@ def to_csv(board: Leaderboard) -> str:
     keys = [*dict.fromkeys(declared), *rest]
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(["task", "dataset", "model", "headline", "value", *keys])
+    writer.writerow(["task", "dataset", "model", "headline", "value", "status", *keys])
     for r in board.rows:
+        value = "" if r.no_valid else r.value
+        state = f"no valid answers — {r.no_valid}" if r.no_valid else "scored"
         writer.writerow(
-            [r.task, r.dataset, r.model, r.headline, r.value, *[r.metrics.get(k, "") for k in keys]]
+            [r.task, r.dataset, r.model, r.headline, value, state]
+            + [r.metrics.get(k, "") for k in keys]
         )
     return buf.getvalue()
 
@@ -252,3 +300,26 @@ def write_reports(board: Leaderboard, run_dir: Path) -> list[Path]:
     cs = run_dir / "leaderboard.csv"
     cs.write_text(to_csv(board), encoding="utf-8")
     return [md, cs]
+
+
+def merge_leaderboards(named: list[tuple[str, Leaderboard]]) -> Leaderboard:
+    """One leaderboard over several runs: every row of every run is kept; a model found in
+    more than one run is shown as ``model (run)``, as in the HTML report."""
+    owners: dict[str, set[str]] = {}
+    for label, board in named:
+        for r in board.rows:
+            owners.setdefault(r.model, set()).add(label)
+    rows: list[Row] = []
+    for label, board in named:
+        for r in board.rows:
+            shown = f"{r.model} ({label})" if len(owners[r.model]) > 1 else r.model
+            rows.append(dataclasses.replace(r, model=shown))
+    rows.sort(key=lambda r: (r.task, r.dataset, bool(r.no_valid), -_num(r.value), r.model))
+    return Leaderboard(
+        rows,
+        sum(b.bad_samples for _, b in named),
+        [f"{label}: {line}" for label, b in named for line in b.bad_examples],
+        [(f"{m} ({label})", t, d, why, n) for label, b in named for m, t, d, why, n in b.skipped],
+        list(dict.fromkeys(n for _, b in named for n in b.notices)),
+        {k: v for _, b in named for k, v in b.concurrency.items()},
+    )

@@ -5,15 +5,18 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from medmine.core import GenerationSettings, Model, Task, cache_dir
 from medmine.datasets.sources import LoadedDataset, load_for_suite
 from medmine.models.resolve import resolve_models
+from medmine.run.names import did_you_mean
+from medmine.run.preflight import Preflight, data_use_problems, model_problem
 from medmine.run.recipe import environment
 from medmine.run.runner import Executor, Job, Runner, RunSummary
+from medmine.run.score_cache import ScoreCache
 from medmine.run.store import ResponseCache, RunStore
 from medmine.run.suite import SuiteConfig
 from medmine.tasks.registry import make_task
@@ -37,6 +40,15 @@ class RunOptions:
     executor_options: dict[str, object] = field(default_factory=dict)
     max_cost: float | None = None
     batch: bool = False
+    # Where messages the user must see go (preflight problems); None: silent.
+    say: Callable[[str], None] | None = None
+    # Where passing status lines go (loading, checking images, scoring); None: silent.
+    status: Callable[[str], None] | None = None
+
+
+def _say(opts: RunOptions, message: str) -> None:
+    if opts.say is not None:
+        opts.say(message)
 
 
 @dataclass
@@ -46,6 +58,8 @@ class RunOutcome:
     run_dir: Path
     summary: RunSummary
     notices: list[str] = field(default_factory=list)
+    preflight: Preflight = field(default_factory=Preflight)
+    models: list[str] = field(default_factory=list)
 
 
 def _settings(suite: SuiteConfig, task: Task) -> GenerationSettings:
@@ -65,7 +79,10 @@ def _pick(names: Sequence[str], wanted: Sequence[str], what: str) -> list[str]:
         return list(names)
     unknown = [w for w in wanted if w not in names]
     if unknown:
-        raise ValueError(f"--{what} {', '.join(unknown)} not in this suite ({', '.join(names)})")
+        hints = "".join(did_you_mean(u, names) for u in unknown)
+        raise ValueError(
+            f"--{what} {', '.join(unknown)} not in this suite ({', '.join(names)}){hints}"
+        )
     return [n for n in names if n in wanted]
 
 
@@ -105,7 +122,11 @@ def build_jobs(suite: SuiteConfig, opts: RunOptions) -> Plan:
         if hasattr(task, "settings"):
             task.settings = _settings(suite, task)  # type: ignore[attr-defined]
         tasks.append(task)
-    models = resolve_models(suite.models, only=opts.models, preset_files=suite.presets)
+    models = _models(suite, opts)
+    for model in models:
+        problem = model_problem(model)
+        if problem is not None:  # reported at once, before any dataset is read
+            _say(opts, problem.line())
     specs = {d.name: d for d in suite.datasets}
     datasets = []
     absent: list[str] = []
@@ -113,12 +134,14 @@ def build_jobs(suite: SuiteConfig, opts: RunOptions) -> Plan:
         spec = specs[name]
         if opts.limit is not None:
             spec = spec.model_copy(update={"limit": opts.limit})
+        if opts.status is not None:
+            opts.status(f"loading dataset {name}…")
         try:
             datasets.append(load_for_suite(spec, opts.data_root, suite.seed))
         except FileNotFoundError as exc:
             if not suite.skip_missing_datasets:
                 raise
-            absent.append(str(exc).splitlines()[0])
+            absent.append(str(exc))  # whole, with the expected layout
     if not datasets:
         raise FileNotFoundError(
             "none of the suite's datasets was found"
@@ -141,6 +164,45 @@ def build_jobs(suite: SuiteConfig, opts: RunOptions) -> Plan:
     return Plan(jobs, datasets, models, tasks, absent)
 
 
+def _models(suite: SuiteConfig, opts: RunOptions) -> list[Model]:
+    """The models to run. Models named with --model are compared against the suite's own
+    baselines (free, offline references), which run too unless only baselines were named."""
+    from medmine.baselines.registry import baseline_names
+
+    models = resolve_models(suite.models, only=opts.models, preset_files=suite.presets)
+    baselines = set(baseline_names())
+    if opts.models and any(m.name not in baselines for m in models):
+        names = {m.name for m in models}
+        refs = resolve_models(suite.models, preset_files=suite.presets)
+        models = [*(m for m in refs if m.name in baselines and m.name not in names), *models]
+    return models
+
+
+def _drop_stale_scores(store: RunStore, jobs: Sequence[Job]) -> list[str]:
+    """Remove scores of models this run does not include on the (task, dataset) pairs it
+    covers, so a rerun with other models never shows an earlier run's rows as current.
+    Returns the models whose rows were removed."""
+    covered = {(j.task.name, j.dataset) for j in jobs}
+    current = {(j.model.name, j.task.name, j.dataset) for j in jobs}
+    stale = [
+        (sc["model"], sc["task"], sc["dataset"])
+        for sc in store.scores()
+        if (sc["task"], sc["dataset"]) in covered
+        and (sc["model"], sc["task"], sc["dataset"]) not in current
+    ]
+    skipped = [
+        (m, t, d)
+        for m, t, d, _, _ in store.skipped()
+        if (t, d) in covered and (m, t, d) not in current
+    ]
+    with store.con:
+        store.con.executemany("DELETE FROM scores WHERE model=? AND task=? AND dataset=?", stale)
+        store.con.executemany("DELETE FROM skipped WHERE model=? AND task=? AND dataset=?", skipped)
+    if stale:
+        store.event("run", f"removed stale leaderboard rows: {stale}")
+    return sorted({m for m, _, _ in stale})
+
+
 def _executor(opts: RunOptions) -> Executor | None:
     """The executor the options ask for (None: this process)."""
     options = {k: v for k, v in opts.executor_options.items() if v is not None}
@@ -153,14 +215,29 @@ def _executor(opts: RunOptions) -> Executor | None:
 
 def execute(suite: SuiteConfig, opts: RunOptions) -> RunOutcome:
     """Run (or resume) a suite into ``opts.out`` and score it."""
+    from medmine.run.store_check import check_store_file
+
+    check_store_file(opts.out / RunStore.FILENAME)  # a damaged store stops us before any work
     plan = build_jobs(suite, opts)
     jobs, datasets, models, tasks = plan.jobs, plan.datasets, plan.models, plan.tasks
-    from medmine.run.datause import enforce_data_use
-
-    enforce_data_use(datasets, models, [*suite.acknowledge_data_use, *opts.acknowledge_data_use])
+    acks = [*suite.acknowledge_data_use, *opts.acknowledge_data_use]
+    checks = Preflight()
+    for model in models:
+        problem = model_problem(model)
+        if problem is not None:
+            checks.problems.append(problem)
+            continue
+        for p in data_use_problems(datasets, model, acks):
+            checks.problems.append(p)
+            _say(opts, p.line())
+    if jobs and all(checks.why(j.model.name, j.dataset) for j in jobs):
+        # Nothing at all could run: say so and touch nothing (no run folder is created).
+        lines = "\n  ".join(dict.fromkeys(p.line() for p in checks.problems))
+        raise ValueError(f"no model of this run can be asked:\n  {lines}")
     opts.out.mkdir(parents=True, exist_ok=True)
     store = RunStore(opts.out)
     cache = ResponseCache(cache_dir()) if opts.use_cache else None
+    score_cache = ScoreCache(cache_dir()) if opts.use_cache else None
     try:
         for ds in datasets:
             store.put_bad_samples(ds.bad)
@@ -210,6 +287,9 @@ def execute(suite: SuiteConfig, opts: RunOptions) -> RunOutcome:
             progress=opts.progress,
             executor=executor,
             max_cost=opts.max_cost,
+            blocked=checks.why,
+            score_cache=score_cache,
+            status=opts.status,
         )
         try:
             if opts.batch:
@@ -229,7 +309,11 @@ def execute(suite: SuiteConfig, opts: RunOptions) -> RunOutcome:
             if executor is not None:
                 store.set_manifest({"executor": executor.summary()})
                 executor.close()  # type: ignore[attr-defined]
+        if runner.summary.interrupted:
+            store.event("run", f"interrupted by the user: {dataclasses.asdict(runner.summary)}")
+            return RunOutcome(opts.out, runner.summary, [], checks, [m.name for m in models])
         runner.score(ready)
+        stale = _drop_stale_scores(store, jobs)
         store.set_manifest(
             {
                 "finished": time.time(),
@@ -249,6 +333,14 @@ def execute(suite: SuiteConfig, opts: RunOptions) -> RunOutcome:
         store.close()
         if cache is not None:
             cache.close()
+        if score_cache is not None:
+            score_cache.close()
     notices = [d.notice for d in datasets if d.notice]
+    if stale:
+        notices.append(
+            f"leaderboard rows of models not in this run were removed ({', '.join(stale)}): "
+            "their answers stay in run.sqlite and return if you rerun with them; to compare "
+            "runs of different models, give each its own --out and run `medmine report DIR1 DIR2`"
+        )
     notices += [f"skipped dataset: {a}" for a in plan.absent]
-    return RunOutcome(opts.out, runner.summary, notices)
+    return RunOutcome(opts.out, runner.summary, notices, checks, [m.name for m in models])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import TracebackType
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -78,3 +79,28 @@ class ProgressBoard:
     ) -> None:
         if self.progress is not None:
             self.progress.stop()
+
+
+class StatusLine:
+    """Status lines for phases without a bar (loading, checking images, scoring, reporting).
+
+    A line is printed when a new phase starts (its first word changes) or when the last line
+    is ``every_s`` seconds old, so a long phase keeps showing where it is without flooding
+    a log. Always on stderr, so tables on stdout stay clean.
+    """
+
+    def __init__(self, console: Console | None = None, every_s: float = 1.5) -> None:
+        self.console = console or Console(stderr=True, soft_wrap=True)
+        self.every_s = every_s
+        self._last = -1e9
+        self._phase = ""
+
+    def __call__(self, message: str) -> None:
+        """Show ``message`` if it starts a phase or the last line is old enough."""
+        import time
+
+        now = time.monotonic()
+        phase = message.split(" ", 1)[0]
+        if phase != self._phase or now - self._last >= self.every_s:
+            self.console.print(f"[dim]{escape(message)}[/]", highlight=False)
+            self._last, self._phase = now, phase

@@ -5,87 +5,30 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import statistics
 import time
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Protocol
-
-import numpy as np
+from collections.abc import Callable, Sequence
 
 from medmine.core import (
     BadSample,
     Fittable,
     Model,
+    Outcome,
     ParseStatus,
     Prediction,
     Request,
     Response,
     Sample,
-    Task,
 )
+from medmine.run.interrupt import on_ctrl_c
+from medmine.run.ledger import outcome_of, safe_parse
 from medmine.run.progress import ProgressBoard
+from medmine.run.score_cache import ScoreCache
 from medmine.run.store import ResponseCache, RunStore
+from medmine.run.units import INPUT_ERRORS, Executor, Job, RunSummary, Unit, is_free
 from medmine.run.validate import image_problem
 
-
-class Executor(Protocol):
-    """Where models answer: the local process by default, or remote workers.
-
-    ``wrap`` returns a Model with the same name and cache_id whose ``generate`` runs
-    elsewhere; the runner, the store, the cache and resume semantics stay the same.
-    """
-
-    def wrap(self, model: Model) -> Model:
-        """A model that answers through this executor."""
-        ...
-
-    def summary(self) -> dict[str, object]:
-        """What the executor did (workers, retried requests), for the manifest."""
-        ...
-
-
-# Response.error_kind values that mean the input file, not the model, failed.
-INPUT_ERRORS = frozenset({"input", "bad_image"})
-
-
-@dataclass
-class Job:
-    """One model on one task on one dataset's test samples (with its training split as support)."""
-
-    model: Model
-    task: Task
-    dataset: str
-    samples: Sequence[Sample]
-    support: Sequence[Sample] = ()
-    fingerprint: str = ""
-
-
-@dataclass
-class Unit:
-    """One pending question: a model, a task, a sample and repeat, with its request and key."""
-
-    model: Model
-    model_name: str
-    task: Task
-    dataset: str
-    sample: Sample
-    repeat: int
-    request: Request
-    key: str
-
-
-@dataclass
-class RunSummary:
-    """What a run did: answers asked, taken from cache, resumed, failed, skipped."""
-
-    asked: int = 0
-    from_cache: int = 0
-    resumed: int = 0
-    errors: int = 0
-    bad_samples: int = 0
-    stopped_models: dict[str, str] = field(default_factory=dict)
+__all__ = ["INPUT_ERRORS", "Executor", "Job", "RunSummary", "Runner", "Unit", "is_free"]
 
 
 class Runner:
@@ -101,8 +44,15 @@ class Runner:
         progress: bool = True,
         executor: Executor | None = None,
         max_cost: float | None = None,
+        blocked: Callable[[str, str], str | None] | None = None,
+        score_cache: ScoreCache | None = None,
+        status: Callable[[str], None] | None = None,
     ) -> None:
         self.store = store
+        self.blocked = blocked or (lambda model, dataset: None)
+        self.score_cache = score_cache
+        self.status = status
+        self.stop_requested = False  # set by Ctrl-C: send nothing new
         self.executor = executor
         self.max_cost = max_cost
         self.spent = store.spent() if max_cost is not None else 0.0
@@ -140,10 +90,20 @@ class Runner:
         ready: list[Job] = []
         for job in jobs:
             samples = [s for s in job.samples if job.task.applies_to(s)]
+            if self.status is not None and samples:
+                self.status(
+                    f"preparing {job.model.name} on {job.task.name}/{job.dataset}: "
+                    f"{len(samples)} samples (checking images, reusing stored answers)"
+                )
             supported = getattr(job.model, "tasks", None)
             if not samples or (supported is not None and job.task.name not in supported):
                 continue  # nothing to do, or a specialised baseline not meant for this task
             name = job.model.name
+            why_not = self.blocked(name, job.dataset)
+            if why_not is not None:
+                self._not_sent(job, samples, why_not)
+                ready.append(dataclasses.replace(job, samples=samples))
+                continue
             model, reason = self._fitted(job, samples)
             if model is None:
                 self.store.put_skipped(name, job.task.name, job.dataset, str(reason), len(samples))
@@ -159,6 +119,22 @@ class Runner:
                 ready.append(dataclasses.replace(job, model=model, samples=kept))
                 units.extend(job_units)
         return units, ready
+
+    def _not_sent(self, job: Job, samples: Sequence[Sample], why: str) -> None:
+        """Record a model that cannot run (preflight): its pending samples end as
+        not_sent_key with the reason; answers stored by earlier runs are kept."""
+        name = job.model.name
+        self.summary.blocked.setdefault(name, why)
+        done = self.store.answered(name, job.task.name, job.dataset)
+        ends = [
+            (s.id, rep, Outcome.NOT_SENT_KEY, why)
+            for s in samples
+            for rep in range(self.repeats)
+            if (s.id, rep) not in done
+        ]
+        self.store.ledger.put(name, job.task.name, job.dataset, ends)
+        self.summary.not_sent += len(ends)
+        self.store.put_skipped(name, job.task.name, job.dataset, why, len(ends))
 
     def _units(
         self, job: Job, model: Model, samples: Sequence[Sample]
@@ -206,17 +182,60 @@ class Runner:
 
     async def run(self, jobs: Sequence[Job]) -> list[Job]:
         """Ask every pending unit; returns the jobs as run (fitted models, applicable samples)."""
+        self._started = time.time()
         units, ready = self.prepare(jobs)
+        self._report_in_flight(units)
         by_model: dict[str, list[Unit]] = defaultdict(list)
         for u in units:
             by_model[u.model_name].append(u)
         board = ProgressBoard(enabled=self.progress)
-        with board:
-            await asyncio.gather(
+        with board, on_ctrl_c(self._interrupt):
+            work = asyncio.gather(
                 *(self.run_units(name, us, board) for name, us in by_model.items())
             )
+            self._work = work
+            try:
+                await work
+            except asyncio.CancelledError:
+                if not self.stop_requested:
+                    raise
+        if self.stop_requested:
+            self._record_unsent(units)
         self.summary.stopped_models.update(self.stopped)
         return ready
+
+    GRACE_S = 10.0  # how long Ctrl-C waits for answers already in flight
+
+    def _interrupt(self) -> None:
+        """Ctrl-C: send nothing new, give answers in flight GRACE_S seconds, then stop.
+        A second Ctrl-C stops at once (those requests stay recorded as in flight)."""
+        loop = asyncio.get_running_loop()
+        if self.stop_requested:
+            self._work.cancel()
+            return
+        self.stop_requested = True
+        self.summary.interrupted = True
+        if self.status is not None:
+            self.status(
+                f"stopping: nothing new is sent; waiting up to {self.GRACE_S:.0f} s for answers "
+                "in flight (Ctrl-C again to stop now)"
+            )
+        loop.call_later(self.GRACE_S, self._work.cancel)
+
+    def _record_unsent(self, units: Sequence[Unit]) -> None:
+        """After a stop: every unit with neither an answer nor a request in flight ends as
+        not_sent_stop, so each sample still has exactly one recorded outcome."""
+        flying = set(self.store.ledger.in_flight())
+        for u in units:
+            ident = (u.model_name, u.task.name, u.dataset, u.sample.id, u.repeat)
+            if ident in flying or self.store.answered(*ident[:3]).get(ident[3:]) == u.key:
+                continue
+            ends = self.store.ledger.get(*ident[:3])
+            if ident[3:] in ends and ends[ident[3:]].created >= self._started:
+                continue
+            why = "the user stopped the run (Ctrl-C)"
+            self.store.ledger.put(*ident[:3], [(*ident[3:], Outcome.NOT_SENT_STOP, why)])
+            self.summary.not_sent += 1
 
     async def run_units(self, name: str, units: list[Unit], board: ProgressBoard) -> None:
         """Answer one model's units under its concurrency limit, until done or stopped."""
@@ -226,7 +245,13 @@ class Runner:
 
         async def one(u: Unit) -> None:
             async with sem:
-                if name in self.stopped or self.over_budget():
+                why = self.why_not_send(u.model)
+                if why is not None:
+                    outcome, detail = why
+                    self.store.ledger.put(
+                        name, u.task.name, u.dataset, [(u.sample.id, u.repeat, outcome, detail)]
+                    )
+                    self.summary.not_sent += 1
                     bar.advance(error=False)
                     return
                 failed = await self.answer_unit(u)
@@ -234,12 +259,41 @@ class Runner:
 
         await asyncio.gather(*(one(u) for u in units))
 
-    def over_budget(self) -> bool:
+    def why_not_send(self, model: Model) -> tuple[Outcome, str] | None:
+        """Why a unit of this model must not be sent now (user stop, quota, budget), or None."""
+        name = model.name
+        if self.stop_requested:
+            return Outcome.NOT_SENT_STOP, "the user stopped the run (Ctrl-C)"
+        if name in self.stopped:
+            return Outcome.NOT_SENT_BUDGET, f"provider quota: {self.stopped[name]}"
+        if self.over_budget(model):
+            return Outcome.NOT_SENT_BUDGET, self.summary.stopped_models["budget"]
+        return None
+
+    def _report_in_flight(self, units: Sequence[Unit]) -> None:
+        """Count requests an earlier, killed process had sent without an answer recorded:
+        they are sent again now (the only requests a resumed run ever sends twice)."""
+        earlier = set(self.store.ledger.in_flight())
+        if not earlier:
+            return
+        again = sum(
+            (u.model_name, u.task.name, u.dataset, u.sample.id, u.repeat) in earlier for u in units
+        )
+        self.summary.resent = again
+        self.store.event(
+            "resume",
+            f"{len(earlier)} request(s) were in flight when the last run stopped; "
+            f"{again} of them are sent again",
+        )
+
+    def over_budget(self, model: Model | None = None) -> bool:
         """True once the recorded spend of this run reaches ``max_cost`` (then nothing new is
         sent; requests already in flight finish, so the spend may pass the cap by at most
         their cost). A rerun with a higher cap continues where this one stopped."""
         if self.max_cost is None or self.spent < self.max_cost:
             return False
+        if model is not None and is_free(model):
+            return False  # a cap on spending never holds back a model that costs nothing
         if "budget" not in self.summary.stopped_models:
             self.summary.stopped_models["budget"] = (
                 f"recorded spend ${self.spent:.4f} reached --max-cost ${self.max_cost:.4f}"
@@ -254,6 +308,8 @@ class Runner:
             response, from_cache = cached, True
             self.summary.from_cache += 1
         else:
+            ident = (u.model_name, u.task.name, u.dataset, u.sample.id, u.repeat)
+            self.store.ledger.sending(*ident, u.key)
             response = await self._generate(u.model, u.request)
             from_cache = False
             self.summary.asked += 1
@@ -265,6 +321,7 @@ class Runner:
             bad = BadSample(u.sample.id, u.dataset, _paths(u.sample), response.error or "")
             self.store.put_bad_samples([bad])
             self.summary.bad_samples += 1
+            self._landed(u, Outcome.UNREADABLE, response.error)
             return True
         if response.extra.get("image_ignored") and response.error is None:
             # The server answered without looking at the image (e.g. a llama.cpp text chat
@@ -277,7 +334,7 @@ class Runner:
                 f"the ~{response.extra.get('image_tokens_estimated', '?')} the image costs",
             )
         else:
-            prediction = _safe_parse(u.task, response, u.sample)
+            prediction = safe_parse(u.task, response, u.sample)
         self.store.put_result(
             u.model_name,
             u.task.name,
@@ -289,6 +346,11 @@ class Runner:
             from_cache,
             prediction,
         )
+        outcome = outcome_of(response, prediction)
+        self._landed(u, outcome, prediction.detail or response.error)
+        if outcome is Outcome.MEDMINE_ERROR:
+            self.summary.medmine_errors += 1
+            return True
         if response.error is not None:
             self.summary.errors += 1
             if response.error_kind == "quota" and u.model_name not in self.stopped:
@@ -300,6 +362,12 @@ class Runner:
                 )
             return True
         return False
+
+    def _landed(self, u: Unit, outcome: Outcome, detail: str | None) -> None:
+        """Record the unit's outcome and that it is no longer in flight."""
+        ident = (u.model_name, u.task.name, u.dataset, u.sample.id, u.repeat)
+        self.store.ledger.put(u.model_name, u.task.name, u.dataset, [(*ident[3:], outcome, detail)])
+        self.store.ledger.landed(*ident)
 
     @staticmethod
     async def _generate(model: Model, request: Request) -> Response:
@@ -317,93 +385,10 @@ class Runner:
 
     # ----------------------------------------------------------------------------- scoring
     def score(self, jobs: Sequence[Job]) -> None:
-        """Score every job from what the store holds (deterministic order: sample id).
+        """Score every job from what the store holds (see :func:`medmine.run.scoring`)."""
+        from medmine.run.scoring import score_jobs
 
-        Samples recorded as unreadable are left out for every model alike."""
-        unreadable = {(b.dataset, b.id) for b in self.store.bad_samples()}
-        for job in jobs:
-            name = job.model.name
-            rows = {
-                (r.sample_id, r.repeat): r
-                for r in self.store.results(name, job.task.name, job.dataset)
-            }
-            samples = sorted(job.samples, key=lambda s: s.id)
-            samples = [s for s in samples if (job.dataset, s.id) not in unreadable]
-            if not samples:
-                continue
-            per_repeat = []
-            for rep in range(self.repeats):
-                preds = [
-                    rows[(s.id, rep)].prediction
-                    if (s.id, rep) in rows
-                    else Prediction(None, ParseStatus.ERROR, "not answered (run incomplete)")
-                    for s in samples
-                ]
-                per_repeat.append(job.task.score(preds, samples))
-            scores = per_repeat[0]
-            metrics = dict(scores.metrics)
-            missing = sum((s.id, 0) not in rows for s in samples)
-            metrics["n_missing"] = float(missing)
-            if self.repeats > 1:
-                heads = [r.metrics[scores.headline] for r in per_repeat]
-                metrics[f"{scores.headline}_repeat_mean"] = float(np.mean(heads))
-                metrics[f"{scores.headline}_repeat_sd"] = float(np.std(heads, ddof=1))
-            metrics.update(
-                efficiency([r.response for r in rows.values()], [r.cached for r in rows.values()])
-            )
-            self.store.put_scores(
-                name,
-                job.task.name,
-                job.dataset,
-                scores.headline,
-                metrics,
-                scores.per_sample,
-                scores.tables,
-            )
-
-
-def efficiency(responses: Sequence[Response], cached: Sequence[bool]) -> dict[str, float]:
-    """Latency, time to first token, tokens, throughput and cost over a job's answers."""
-    out: dict[str, float] = {}
-    lat = [r.latency_s for r in responses if r.latency_s is not None]
-    if lat:
-        out["latency_mean_s"] = float(statistics.fmean(lat))
-        out["latency_p50_s"] = float(np.percentile(lat, 50))
-        out["latency_p95_s"] = float(np.percentile(lat, 95))
-    ttft = [r.ttft_s for r in responses if r.ttft_s is not None]
-    if ttft:
-        out["ttft_mean_s"] = float(statistics.fmean(ttft))
-    tin = [r.usage.input_tokens for r in responses if r.usage.input_tokens is not None]
-    tout = [r.usage.output_tokens for r in responses if r.usage.output_tokens is not None]
-    if tin:
-        out["input_tokens"] = float(sum(tin))
-    if tout:
-        out["output_tokens"] = float(sum(tout))
-    tps = [t for r in responses if (t := r.tokens_per_s) is not None]
-    if tps:
-        out["tokens_per_s"] = float(statistics.fmean(tps))
-    if any(r.usage.estimated for r in responses):
-        out["tokens_estimated"] = 1.0
-    costs = [r.cost_usd for r in responses if r.cost_usd is not None]
-    if costs:
-        out["cost_usd"] = float(sum(costs))
-        out["cost_per_sample_usd"] = float(sum(costs) / len(responses))
-    if responses:
-        out["cached_share"] = float(sum(cached) / len(responses))
-        batched = sum(bool(r.extra.get("batch")) for r in responses)
-        if batched:
-            # Batch answers carry no latency: the figures above cover live answers only.
-            out["batch_share"] = float(batched / len(responses))
-    return out
-
-
-def _safe_parse(task: Task, response: Response, sample: Sample) -> Prediction:
-    try:
-        return task.parse(response, sample)
-    except Exception as exc:  # a parser bug is recorded on the sample, never ends the run
-        return Prediction(
-            None, ParseStatus.UNPARSEABLE, f"parser error: {type(exc).__name__}: {exc}"
-        )
+        score_jobs(self.store, jobs, self.repeats, self.score_cache, status=self.status)
 
 
 def _why(exc: BaseException) -> str:

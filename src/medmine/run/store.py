@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from medmine.core import BadSample, Prediction, Response
+from medmine.run.ledger import Ledger
+from medmine.run.store_check import check_store_file
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS manifest (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -115,8 +117,10 @@ class RunStore:
 
     def __init__(self, run_dir: Path) -> None:
         self.path = run_dir / self.FILENAME
+        check_store_file(self.path)  # an empty or garbled file is refused, never overwritten
         self.con = connect(self.path)
         self.con.executescript(SCHEMA)
+        self.ledger = Ledger(self.con)
 
     def close(self) -> None:
         """Close the database."""
