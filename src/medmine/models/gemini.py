@@ -13,21 +13,15 @@ import json
 from typing import Any
 
 from medmine.core import ImagePart, Request, TextPart
+from medmine.models.accounting import WITHHELD_REASONS
 from medmine.models.base import ApiModel, CallResult, scrub
 from medmine.models.images import EncodedImage
-from medmine.models.openai_chat import status_error
+from medmine.models.openai_chat import sampling_params, status_error
 from medmine.models.retry import ProviderError
 
-REFUSAL_REASONS = frozenset(
-    (
-        "SAFETY",
-        "PROHIBITED_CONTENT",
-        "BLOCKLIST",
-        "SPII",
-        "IMAGE_SAFETY",
-        "IMAGE_PROHIBITED_CONTENT",
-    )
-)
+# Finish reasons meaning Google withheld the answer (safety, recitation, blocklists, other
+# policy): refusals with that reason, not the model's parse failures.
+REFUSAL_REASONS = WITHHELD_REASONS - {"content_filter", "refusal"}
 
 
 def _enum_name(value: Any) -> str | None:
@@ -41,6 +35,10 @@ class GeminiModel(ApiModel):
     """``generate_content`` / ``generate_content_stream`` over ``google-genai``."""
 
     providers = ("gemini",)
+
+    def _prepare(self) -> None:
+        """Import the SDK and build the client before the first request is timed."""
+        self._client_or_error()
 
     def _client_or_error(self) -> Any:
         """The SDK client, created on first use after checking the key variable is set."""
@@ -88,16 +86,15 @@ class GeminiModel(ApiModel):
         from google.genai import types
 
         settings = request.settings
-        fields: dict[str, Any] = {
-            "temperature": settings.temperature,
-            "max_output_tokens": self._max_tokens(request),
-        }
+        fields: dict[str, Any] = {"max_output_tokens": self._max_tokens(request)}
+        fields.update(sampling_params(self.preset, request)[0])
+        if self.preset.reasoning == "budget" and self.preset.thinking_budget is not None:
+            # maxOutputTokens counts thinking: the preset's reserve is already added to it
+            fields["thinking_config"] = types.ThinkingConfig(
+                thinking_budget=self.preset.thinking_budget
+            )
         if system:
             fields["system_instruction"] = system
-        if settings.top_p is not None:
-            fields["top_p"] = settings.top_p
-        if settings.seed is not None:
-            fields["seed"] = settings.seed
         if settings.structured and request.json_schema is not None:
             fields["response_mime_type"] = "application/json"
             fields["response_json_schema"] = dict(request.json_schema)
@@ -157,10 +154,13 @@ class GeminiModel(ApiModel):
             raise ProviderError("malformed", "response ended without a finish reason (truncated)")
         refused = block is not None or finish in REFUSAL_REASONS
         extra = {"block_reason": block} if block else {}
+        thoughts = getattr(usage, "thoughts_token_count", None)
         return CallResult(
             text=text,
             input_tokens=getattr(usage, "prompt_token_count", None),
             output_tokens=_output_tokens(usage),
+            cached_input_tokens=int(getattr(usage, "cached_content_token_count", None) or 0),
+            reasoning_tokens=int(thoughts) if thoughts is not None else None,
             finish_reason=finish or block,
             refused=refused,
             ttft_s=ttft,
@@ -201,11 +201,16 @@ def _chunk_text(chunk: Any) -> str:
 
 
 def _output_tokens(usage: Any) -> int | None:
-    """Candidate tokens plus thinking tokens (both billed as output)."""
-    if usage is None or usage.candidates_token_count is None:
+    """Candidate tokens plus thinking tokens (both billed as output). The API leaves out
+    ``candidatesTokenCount`` when the answer is empty (all the budget went to thinking):
+    the thinking tokens are still billed. None when neither is reported."""
+    if usage is None:
         return None
-    thoughts = getattr(usage, "thoughts_token_count", None) or 0
-    return int(usage.candidates_token_count) + int(thoughts)
+    candidates = usage.candidates_token_count
+    thoughts = getattr(usage, "thoughts_token_count", None)
+    if candidates is None and thoughts is None:
+        return None
+    return int(candidates or 0) + int(thoughts or 0)
 
 
 def _retry_delay(details: Any) -> float | None:

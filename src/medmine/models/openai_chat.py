@@ -12,6 +12,8 @@ server rejects streaming options.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import json
 import os
 import re
@@ -19,13 +21,18 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from medmine.core import ImagePart, Request, TextPart
+from medmine.models.accounting import image_dropped_by_tokens
 from medmine.models.base import ApiModel, CallResult, scrub
 from medmine.models.images import EncodedImage
 from medmine.models.presets import Preset
 from medmine.models.retry import ProviderError, parse_retry_after
+from medmine.models.schemas import strict_schema
 
 _REASONING_MODEL = re.compile(r"^(o\d|gpt-5)", re.IGNORECASE)
 NO_KEY_PLACEHOLDER = "not-needed"
+# Fewest prompt tokens an image adds on any vision server we know (a 56x56 image is 4 tokens
+# on Qwen2.5-VL, a CLIP-style encoder adds 64-729): a smaller difference means it was dropped.
+IMAGE_TOKENS_MIN = 4
 
 
 def build_messages(request: Request, images: list[EncodedImage]) -> list[dict[str, Any]]:
@@ -50,6 +57,28 @@ def build_messages(request: Request, images: list[EncodedImage]) -> list[dict[st
     return messages
 
 
+def sampling_params(
+    preset: Preset, request: Request, *, reasoning: bool = False
+) -> tuple[dict[str, Any], list[str]]:
+    """(the sampling settings a model accepts, the names of those left out).
+
+    A reasoning model takes none; otherwise the preset's ``sampling`` list decides, and with
+    ``sampling_exclusive`` top_p is dropped when temperature is sent (newer Claude models
+    reject both together). Anthropic and Gemini backends use the same rule.
+    """
+    settings = request.settings
+    wanted: dict[str, Any] = {"temperature": settings.temperature}
+    if settings.top_p is not None:
+        wanted["top_p"] = settings.top_p
+    if settings.seed is not None:
+        wanted["seed"] = settings.seed
+    accepted = set() if reasoning else set(preset.sampling)
+    if preset.sampling_exclusive and {"temperature", "top_p"} <= accepted and "top_p" in wanted:
+        accepted.discard("top_p")
+    sent = {k: v for k, v in wanted.items() if k in accepted}
+    return sent, [k for k in wanted if k not in sent]
+
+
 class _StreamState:
     """What a Chat Completions stream has said so far: text, refusal, finish, usage, TTFT."""
 
@@ -62,7 +91,7 @@ class _StreamState:
         self.pieces: list[str] = []
         self.refusal: list[str] = []
         self.finish: str | None = None
-        self.usage: tuple[int | None, int | None] | None = None
+        self.usage: dict[str, Any] | None = None
 
     def add(self, piece: Any, refused: Any, finish: Any, now: float) -> None:
         """Take one choice delta: a content piece, a refusal piece, a finish reason."""
@@ -79,11 +108,9 @@ class _StreamState:
         """The CallResult; ProviderError('malformed') when the stream never finished."""
         if self.finish is None:
             raise ProviderError("malformed", "stream ended before a finish_reason (truncated)")
-        input_tokens, output_tokens = self.usage or (None, None)
         return CallResult(
             text="".join(self.pieces) or "".join(self.refusal),
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
+            **usage_fields(self.usage),
             finish_reason=self.finish,
             refused=bool(self.refusal) or self.finish == "content_filter",
             ttft_s=self.ttft,
@@ -98,8 +125,8 @@ class _DirectClient:
     ``Authorization: Bearer <key or 'not-needed'>``. The key is read from the env per request.
     """
 
-    def __init__(self, preset: Preset) -> None:
-        """Open nothing yet; the pool holds up to ``preset.concurrency`` connections."""
+    def __init__(self, preset: Preset, connections: int) -> None:
+        """Open nothing yet; the pool holds up to ``connections`` connections."""
         from medmine.models.http_transport import HttpSender
 
         base_url = (
@@ -109,7 +136,7 @@ class _DirectClient:
         )
         self._preset = preset
         try:
-            self._sender = HttpSender(base_url, preset.concurrency, preset.timeout_s)
+            self._sender = HttpSender(base_url, connections, preset.timeout_s)
         except ValueError as exc:  # a misconfigured preset: asking again cannot help
             raise ProviderError("client", f"preset {preset.name!r}: {exc}") from exc
 
@@ -179,17 +206,24 @@ class OpenAIChatModel(ApiModel):
 
     @property
     def reasoning_model(self) -> bool:
-        """OpenAI o-series and GPT-5 models take max_completion_tokens and no temperature."""
+        """A reasoning model (preset ``reasoning: effort``, or an OpenAI o-series/GPT-5 id):
+        it takes max_completion_tokens, which counts reasoning tokens too."""
+        if self.preset.reasoning == "effort":
+            return True
         return self.preset.provider == "openai" and bool(
             _REASONING_MODEL.match(self.preset.model_id)
         )
+
+    def _prepare(self) -> None:
+        """Import the SDK and build the client before the first request is timed."""
+        self._client_or_error()
 
     def _client_or_error(self) -> Any:
         """The client (SDK or direct), created on first use; the key is read per request."""
         preset = self.preset
         self._require_key()
         if self._client is None and preset.provider == "openai_compatible":
-            self._client = _DirectClient(preset)
+            self._client = _DirectClient(preset, self.max_concurrency)
         if self._client is None:
             try:
                 import openai
@@ -210,36 +244,74 @@ class OpenAIChatModel(ApiModel):
             if base_url:
                 options["base_url"] = base_url
             self._client = openai.AsyncOpenAI(**options)
+            _sdk_response_class(), _stream_class()  # import the SDK's lazy modules now
         return self._client
 
+    def sampling_params(self, request: Request) -> tuple[dict[str, Any], list[str]]:
+        """(sampling parameters the model accepts, names of the settings left out)."""
+        return sampling_params(self.preset, request, reasoning=self.reasoning_model)
+
     def request_params(self, request: Request, images: list[EncodedImage]) -> dict[str, Any]:
-        """The keyword arguments of ``chat.completions.create`` (without stream options)."""
+        """The keyword arguments of ``chat.completions.create`` (without stream options).
+
+        The output limit is ``max_completion_tokens`` for OpenAI and for reasoning models (it
+        counts reasoning tokens: the preset's reasoning reserve is added to the answer budget),
+        ``max_tokens`` for other OpenAI-compatible servers. Only the sampling parameters the
+        preset lists are sent. A structured request sends the schema in strict form.
+        """
         settings = request.settings
         params: dict[str, Any] = {
             "model": self.preset.model_id,
             "messages": build_messages(request, images),
         }
-        if self.reasoning_model:
+        if self.preset.provider == "openai" or self.reasoning_model:
             params["max_completion_tokens"] = self._max_tokens(request)
         else:
             params["max_tokens"] = self._max_tokens(request)
-            params["temperature"] = settings.temperature
-            if settings.top_p is not None:
-                params["top_p"] = settings.top_p
-        if settings.seed is not None:
-            params["seed"] = settings.seed
+        if self.reasoning_model and self.preset.reasoning_effort:
+            params["reasoning_effort"] = self.preset.reasoning_effort
+        params.update(self.sampling_params(request)[0])
         if settings.structured and request.json_schema is not None:
             params["response_format"] = {
                 "type": "json_schema",
                 "json_schema": {
                     "name": "medmine_answer",
-                    "schema": dict(request.json_schema),
+                    "schema": strict_schema(request.json_schema),
                     "strict": True,
                 },
             }
         if self.preset.extra_body:
             params["extra_body"] = dict(self.preset.extra_body)
         return params
+
+    async def _probe_endpoint(self, request: Request, images: list[EncodedImage]) -> bool | None:
+        """Ask a self-hosted server the same prompt with and without its images (one output
+        token each, once per endpoint): a server that reports the same prompt tokens for both
+        dropped the image (llama.cpp without a vision projector does, silently)."""
+        if self.preset.provider != "openai_compatible":
+            return None
+        client = self._client_or_error()
+        text_only = dataclasses.replace(
+            request,
+            messages=tuple(
+                dataclasses.replace(m, parts=tuple(p for p in m.parts if isinstance(p, TextPart)))
+                for m in request.messages
+            ),
+        )
+        counts: list[int | None] = []
+        for probe, probe_images in ((request, images), (text_only, [])):
+            body = {
+                "model": self.preset.model_id,
+                "messages": build_messages(probe, probe_images),
+                "max_tokens": 1,
+            }
+            try:
+                async with asyncio.timeout(self.preset.timeout_s):
+                    answer = await client.complete(body)
+            except Exception:  # the probe is advisory: no verdict, the request goes on
+                return None
+            counts.append(usage_fields(answer.get("usage"))["input_tokens"])
+        return image_dropped_by_tokens(counts[0], counts[1], IMAGE_TOKENS_MIN * len(images))
 
     def build_body(self, request: Request, images: list[EncodedImage]) -> dict[str, Any]:
         """The JSON body of a non-streaming ``POST /chat/completions`` (batch lines use it)."""
@@ -250,8 +322,8 @@ class OpenAIChatModel(ApiModel):
         client = self._client_or_error()
         params = self.request_params(request, images)
         extra: dict[str, Any] = {}
-        if self.reasoning_model:
-            ignored = ["temperature"] + (["top_p"] if request.settings.top_p is not None else [])
+        ignored = self.sampling_params(request)[1]
+        if ignored:
             extra["ignored_settings"] = ignored
         if self._stream:
             try:
@@ -297,7 +369,7 @@ class OpenAIChatModel(ApiModel):
             async for chunk in client.stream(body):
                 usage = chunk.get("usage")
                 if usage:
-                    state.usage = (usage.get("prompt_tokens"), usage.get("completion_tokens"))
+                    state.usage = usage
                 for choice in chunk.get("choices") or ():
                     delta = choice.get("delta") or {}
                     state.add(
@@ -318,7 +390,7 @@ class OpenAIChatModel(ApiModel):
             async for chunk in stream:
                 usage = getattr(chunk, "usage", None)
                 if usage:
-                    state.usage = (usage.prompt_tokens, usage.completion_tokens)
+                    state.usage = usage.model_dump()
                 for choice in chunk.choices or ():
                     delta = choice.delta
                     state.add(
@@ -366,15 +438,28 @@ def parse_completion(completion: Any) -> CallResult:
     content = message.get("content")
     if isinstance(content, list):  # some servers return content parts
         content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
-    usage = completion.get("usage") or {}
     finish = choice.get("finish_reason")
     return CallResult(
         text=content or refusal or "",
-        input_tokens=usage.get("prompt_tokens"),
-        output_tokens=usage.get("completion_tokens"),
+        **usage_fields(completion.get("usage")),
         finish_reason=finish,
         refused=bool(refusal) or finish == "content_filter",
     )
+
+
+def usage_fields(usage: Any) -> dict[str, Any]:
+    """CallResult usage fields from a Chat Completions ``usage`` object: prompt and completion
+    tokens (completion includes reasoning), cached prompt tokens, reasoning tokens."""
+    if not isinstance(usage, dict):
+        return {"input_tokens": None, "output_tokens": None}
+    prompt = usage.get("prompt_tokens_details") or {}
+    completion = usage.get("completion_tokens_details") or {}
+    return {
+        "input_tokens": usage.get("prompt_tokens"),
+        "output_tokens": usage.get("completion_tokens"),
+        "cached_input_tokens": int(prompt.get("cached_tokens") or 0),
+        "reasoning_tokens": completion.get("reasoning_tokens"),
+    }
 
 
 def _dumps(body: dict[str, Any]) -> bytes:

@@ -20,6 +20,8 @@ from typing import Literal, TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
+from medmine.core import Usage
+
 ErrorKind = Literal["rate_limit", "server", "timeout", "connection", "client", "malformed", "quota"]
 ERROR_KINDS: frozenset[str] = frozenset(
     ("rate_limit", "server", "timeout", "connection", "client", "malformed", "quota")
@@ -56,6 +58,9 @@ class ProviderError(Exception):
         self.message = message
         self.status = status
         self.retry_after = retry_after
+        # Tokens the provider billed for the failed attempt (a complete but unusable answer),
+        # so its spend is recorded even though there is no answer.
+        self.usage: Usage | None = None
 
     @property
     def retryable(self) -> bool:
