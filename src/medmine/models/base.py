@@ -155,7 +155,7 @@ class ApiModel:
             "reasoning_effort": p.reasoning_effort,
             "thinking_budget": p.thinking_budget,
             "reasoning_tokens": p.reasoning_tokens,
-            "sampling": list(p.sampling),
+            "sampling": p.accepted_sampling(),
             "stream": p.stream,
             "timeout_s": p.timeout_s,
             "concurrency": self.max_concurrency,  # requests in flight at most (backend slots)

@@ -72,7 +72,7 @@ def sampling_params(
         wanted["top_p"] = settings.top_p
     if settings.seed is not None:
         wanted["seed"] = settings.seed
-    accepted = set() if reasoning else set(preset.sampling)
+    accepted = set() if reasoning else set(preset.accepted_sampling())
     if preset.sampling_exclusive and {"temperature", "top_p"} <= accepted and "top_p" in wanted:
         accepted.discard("top_p")
     sent = {k: v for k, v in wanted.items() if k in accepted}
@@ -288,7 +288,7 @@ class OpenAIChatModel(ApiModel):
         """Ask a self-hosted server the same prompt with and without its images (one output
         token each, once per endpoint): a server that reports the same prompt tokens for both
         dropped the image (llama.cpp without a vision projector does, silently)."""
-        if self.preset.provider != "openai_compatible":
+        if self.preset.provider != "openai_compatible" or not self.preset.image_probe:
             return None
         client = self._client_or_error()
         text_only = dataclasses.replace(

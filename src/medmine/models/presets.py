@@ -71,7 +71,8 @@ class Preset(BaseModel):
     reasoning_tokens: int = Field(default=0, ge=0)  # added to the answer budget
     # Sampling parameters the model accepts; the others are not sent (and recorded as
     # ignored). ``sampling_exclusive``: temperature and top_p may not be sent together.
-    sampling: list[SamplingParam] = Field(default_factory=lambda: ["temperature", "top_p", "seed"])
+    # (unset: Anthropic models take none under the API version the SDK sends; others all)
+    sampling: list[SamplingParam] | None = None
     sampling_exclusive: bool = False
     price_cached_input_per_mtok: float | None = Field(default=None, ge=0)
     # Retired by its provider on this date: refuses to run (naming ``replacement``) unless the
@@ -81,6 +82,9 @@ class Preset(BaseModel):
     # The server answers one stream at a time (llama.cpp's default slots): run it at
     # concurrency 1, or warn when more is asked.
     single_stream: bool = False
+    # Self-hosted servers: ask once whether images reach the model (prompt tokens with and
+    # without the image); a server that drops them gets "image dropped" failures.
+    image_probe: bool = True
     notes: str = ""
     aliases: list[str] = Field(default_factory=list)
 
@@ -123,6 +127,12 @@ class Preset(BaseModel):
         if self.retired is None and self.replacement is not None:
             raise ValueError("replacement is only meaningful with retired: YYYY-MM-DD")
         return self
+
+    def accepted_sampling(self) -> list[str]:
+        """The sampling parameters the model accepts (the preset's list, or its provider's)."""
+        if self.sampling is not None:
+            return list(self.sampling)
+        return [] if self.provider == "anthropic" else ["temperature", "top_p", "seed"]
 
     def retirement_problem(self) -> str | None:
         """Why this preset must not run (retired at its provider's own endpoint), or None."""

@@ -24,6 +24,7 @@ from medmine.core import (
     Response,
     Sample,
     Task,
+    forced_status,
 )
 from medmine.run.progress import ProgressBoard
 from medmine.run.store import ResponseCache, RunStore
@@ -266,7 +267,11 @@ class Runner:
             self.store.put_bad_samples([bad])
             self.summary.bad_samples += 1
             return True
-        if response.extra.get("image_ignored") and response.error is None:
+        forced = forced_status(response)
+        if forced is not None and forced[0] is ParseStatus.TRUNCATED:
+            # cut by the token limit: its own outcome, not the model's parse failure
+            prediction = Prediction(None, ParseStatus.TRUNCATED, forced[1])
+        elif response.extra.get("image_ignored") and response.error is None:
             # The server answered without looking at the image (e.g. a llama.cpp text chat
             # format dropped the image part): not a vision answer, so not scored as one.
             prediction = Prediction(
@@ -365,12 +370,19 @@ class Runner:
 def efficiency(responses: Sequence[Response], cached: Sequence[bool]) -> dict[str, float]:
     """Latency, time to first token, tokens, throughput and cost over a job's answers."""
     out: dict[str, float] = {}
-    lat = [r.latency_s for r in responses if r.latency_s is not None]
+    # Timing covers answers only: a failure's time (retry waits included) is not a latency.
+    answered = [r for r in responses if r.error is None]
+    lat = [r.latency_s for r in answered if r.latency_s is not None]
+    if len(answered) < len(responses):
+        out["n_failed_responses"] = float(len(responses) - len(answered))
+    queue = [q for r in answered if (q := r.extra.get("queue_s")) is not None]
+    if queue:
+        out["queue_mean_s"] = float(statistics.fmean(queue))
     if lat:
         out["latency_mean_s"] = float(statistics.fmean(lat))
         out["latency_p50_s"] = float(np.percentile(lat, 50))
         out["latency_p95_s"] = float(np.percentile(lat, 95))
-    ttft = [r.ttft_s for r in responses if r.ttft_s is not None]
+    ttft = [r.ttft_s for r in answered if r.ttft_s is not None]
     if ttft:
         out["ttft_mean_s"] = float(statistics.fmean(ttft))
     tin = [r.usage.input_tokens for r in responses if r.usage.input_tokens is not None]
@@ -379,7 +391,7 @@ def efficiency(responses: Sequence[Response], cached: Sequence[bool]) -> dict[st
         out["input_tokens"] = float(sum(tin))
     if tout:
         out["output_tokens"] = float(sum(tout))
-    tps = [t for r in responses if (t := r.tokens_per_s) is not None]
+    tps = [t for r in answered if (t := r.tokens_per_s) is not None]
     if tps:
         out["tokens_per_s"] = float(statistics.fmean(tps))
     if any(r.usage.estimated for r in responses):
