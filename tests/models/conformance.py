@@ -36,17 +36,45 @@ from pydantic import ValidationError
 OPENAI_FIELDS = frozenset(CompletionCreateParamsStreaming.__annotations__)
 ANTHROPIC_FIELDS = frozenset(MessageCreateParamsBase.__annotations__) | {"stream"}
 GEMINI_FIELDS = frozenset(
-    {"contents", "systemInstruction", "generationConfig", "safetySettings", "tools",
-     "toolConfig", "cachedContent", "labels"}
-)  # fmt: skip
+    {
+        "contents",
+        "systemInstruction",
+        "generationConfig",
+        "safetySettings",
+        "tools",
+        "toolConfig",
+        "cachedContent",
+        "labels",
+    }
+)
 
 # OpenAI structured outputs guide, "Supported schemas".
 OPENAI_STRICT_KEYWORDS = frozenset(
-    {"type", "properties", "required", "additionalProperties", "items", "enum", "const",
-     "anyOf", "$ref", "$defs", "definitions", "description", "title", "pattern", "format",
-     "multipleOf", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minItems",
-     "maxItems"}
-)  # fmt: skip
+    {
+        "type",
+        "properties",
+        "required",
+        "additionalProperties",
+        "items",
+        "enum",
+        "const",
+        "anyOf",
+        "$ref",
+        "$defs",
+        "definitions",
+        "description",
+        "title",
+        "pattern",
+        "format",
+        "multipleOf",
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "minItems",
+        "maxItems",
+    }
+)
 OPENAI_REASONING = re.compile(r"^(o\d|gpt-5)")
 OPENAI_EFFORTS = frozenset({"none", "minimal", "low", "medium", "high", "xhigh"})
 IMAGE_MEDIA = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
@@ -93,9 +121,9 @@ def strict_schema_problem(schema: Any, where: tuple[str, ...] = ()) -> str | Non
         for name, sub in (props or {}).items():
             if problem := strict_schema_problem(sub, (*where, "properties", name)):
                 return problem
-    if isinstance(schema.get("items"), dict):
-        if problem := strict_schema_problem(schema["items"], (*where, "items")):
-            return problem
+    items = schema.get("items")
+    if isinstance(items, dict) and (problem := strict_schema_problem(items, (*where, "items"))):
+        return problem
     for i, sub in enumerate(schema.get("anyOf") or ()):
         if problem := strict_schema_problem(sub, (*where, "anyOf", str(i))):
             return problem
@@ -105,8 +133,12 @@ def strict_schema_problem(schema: Any, where: tuple[str, ...] = ()) -> str | Non
 def _openai_message_problem(i: int, message: Any) -> str | None:
     """Why one chat message is malformed, or None."""
     if not isinstance(message, dict) or message.get("role") not in (
-        "system", "developer", "user", "assistant", "tool"
-    ):  # fmt: skip
+        "system",
+        "developer",
+        "user",
+        "assistant",
+        "tool",
+    ):
         return f"messages[{i}]: invalid role"
     content = message.get("content")
     if isinstance(content, str):
@@ -140,8 +172,10 @@ def check_openai(body: Any, *, strict_models: bool = True) -> dict | None:
         if problem := _openai_message_problem(i, message):
             return openai_error(f"Invalid 'messages': {problem}", "messages")
     if "stream_options" in body and not body.get("stream"):
-        return openai_error("The 'stream_options' parameter is only allowed when 'stream' is "
-                            "enabled.", "stream_options")  # fmt: skip
+        return openai_error(
+            "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+            "stream_options",
+        )
     if "max_tokens" in body and "max_completion_tokens" in body:
         return openai_error("max_tokens and max_completion_tokens cannot both be set.")
     model = str(body["model"])
@@ -149,22 +183,27 @@ def check_openai(body: Any, *, strict_models: bool = True) -> dict | None:
         if "max_tokens" in body:
             return openai_error(
                 "Unsupported parameter: 'max_tokens' is not supported with this model. Use "
-                "'max_completion_tokens' instead.", "max_tokens", "unsupported_parameter"
-            )  # fmt: skip
+                "'max_completion_tokens' instead.",
+                "max_tokens",
+                "unsupported_parameter",
+            )
         for key in ("temperature", "top_p"):
             if key in body and body[key] != 1:
                 return openai_error(
                     f"Unsupported value: '{key}' does not support {body[key]} with this model. "
-                    "Only the default (1) value is supported.", key, "unsupported_value"
-                )  # fmt: skip
+                    "Only the default (1) value is supported.",
+                    key,
+                    "unsupported_value",
+                )
         effort = body.get("reasoning_effort")
         if effort is not None and effort not in OPENAI_EFFORTS:
             return openai_error(f"Invalid value: '{effort}'.", "reasoning_effort")
     elif strict_models and "reasoning_effort" in body:
         return openai_error(
             "Unsupported parameter: 'reasoning_effort' is not supported with this model.",
-            "reasoning_effort", "unsupported_parameter"
-        )  # fmt: skip
+            "reasoning_effort",
+            "unsupported_parameter",
+        )
     fmt = body.get("response_format")
     if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
         spec = fmt.get("json_schema") or {}
@@ -176,8 +215,9 @@ def check_openai(body: Any, *, strict_models: bool = True) -> dict | None:
                 name = spec.get("name")
                 return openai_error(
                     f"Invalid schema for response_format '{name}': {problem}",
-                    "response_format", "invalid_json_schema"
-                )  # fmt: skip
+                    "response_format",
+                    "invalid_json_schema",
+                )
     return None
 
 
@@ -249,9 +289,7 @@ def check_anthropic(body: Any, headers: dict[str, str]) -> dict | None:
                 "thinking.budget_tokens: must be >= 1024 and less than max_tokens"
             )
         if choice.get("type") in ("tool", "any"):
-            return anthropic_error(
-                "Thinking may not be enabled when tool_choice forces tool use."
-            )
+            return anthropic_error("Thinking may not be enabled when tool_choice forces tool use.")
     return None
 
 

@@ -104,10 +104,18 @@ def openai_responder(sim: Sim, *, strict_models: bool = True) -> Any:
         body = req.body
         if sim.echo_key:
             key = req.headers.get("authorization", "").removeprefix("Bearer ")
-            return Reply(status=401, body={"error": {
-                "message": f"Incorrect API key provided: {key}. You can find your API key at "
-                           "https://platform.openai.com/account/api-keys.",
-                "type": "invalid_request_error", "param": None, "code": "invalid_api_key"}})  # fmt: skip
+            return Reply(
+                status=401,
+                body={
+                    "error": {
+                        "message": f"Incorrect API key provided: {key}. You can find your "
+                        "API key at https://platform.openai.com/account/api-keys.",
+                        "type": "invalid_request_error",
+                        "param": None,
+                        "code": "invalid_api_key",
+                    }
+                },
+            )
         problem = check_openai(body, strict_models=strict_models)
         if problem is not None:
             return Reply(status=400, body=problem)
@@ -147,10 +155,12 @@ def openai_responder(sim: Sim, *, strict_models: bool = True) -> Any:
         if body.get("stream"):
             with_usage = (body.get("stream_options") or {}).get("include_usage")
             return Reply(
-                sse=_openai_stream(model, text, finish, usage if with_usage and
-                                   sim.usage_in_stream else None),
-                delay_s=sim.service_s, trickle_s=sim.trickle_s,
-            )  # fmt: skip
+                sse=_openai_stream(
+                    model, text, finish, usage if with_usage and sim.usage_in_stream else None
+                ),
+                delay_s=sim.service_s,
+                trickle_s=sim.trickle_s,
+            )
         message = {"role": "assistant", "content": text, "refusal": None}
         return Reply(
             body={
@@ -171,16 +181,24 @@ def _openai_stream(model: str, text: str, finish: str, usage: dict | None) -> li
     """``chat.completion.chunk`` events of an answer, in 3 pieces, then usage and [DONE]."""
 
     def chunk(choices: list[dict], extra: dict | None = None) -> str:
-        obj = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": model,
-               "choices": choices, **(extra or {})}  # fmt: skip
+        obj = {
+            "id": "c",
+            "object": "chat.completion.chunk",
+            "created": 1,
+            "model": model,
+            "choices": choices,
+            **(extra or {}),
+        }
         return f"data: {json.dumps(obj)}\n\n"
 
     step = max(1, math.ceil(len(text) / 3))
     pieces = [text[i : i + step] for i in range(0, len(text), step)]
-    events = [chunk([{"index": 0, "delta": {"role": "assistant", "content": ""},
-                      "finish_reason": None}])]  # fmt: skip
-    events += [chunk([{"index": 0, "delta": {"content": p}, "finish_reason": None}])
-               for p in pieces]  # fmt: skip
+    events = [
+        chunk([{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}])
+    ]
+    events += [
+        chunk([{"index": 0, "delta": {"content": p}, "finish_reason": None}]) for p in pieces
+    ]
     events.append(chunk([{"index": 0, "delta": {}, "finish_reason": finish}]))
     if usage is not None:
         events.append(chunk([], {"usage": usage}))
@@ -217,24 +235,43 @@ def anthropic_responder(sim: Sim) -> Any:
             stop = "max_tokens"
             text = _cut(text, limit - thinking)
         output = min(limit, thinking + tokens(text))
-        usage = {"input_tokens": prompt, "output_tokens": output,
-                 "cache_read_input_tokens": 0, "cache_creation_input_tokens": 0}  # fmt: skip
+        usage = {
+            "input_tokens": prompt,
+            "output_tokens": output,
+            "cache_read_input_tokens": 0,
+            "cache_creation_input_tokens": 0,
+        }
         use_tool = forced and stop != "max_tokens"
         if body.get("stream"):
-            return Reply(sse=_anthropic_stream(body["model"], text, forced, stop, usage),
-                         delay_s=sim.service_s, trickle_s=sim.trickle_s)  # fmt: skip
+            return Reply(
+                sse=_anthropic_stream(body["model"], text, forced, stop, usage),
+                delay_s=sim.service_s,
+                trickle_s=sim.trickle_s,
+            )
         content: list[dict[str, Any]]
         if use_tool:
-            content = [{"type": "tool_use", "id": "toolu_1", "name": tools[0]["name"],
-                        "input": json.loads(text)}]  # fmt: skip
+            content = [
+                {
+                    "type": "tool_use",
+                    "id": "toolu_1",
+                    "name": tools[0]["name"],
+                    "input": json.loads(text),
+                }
+            ]
         elif forced:  # a cut tool call: the API returns what was generated of the input
-            content = [{"type": "tool_use", "id": "toolu_1", "name": tools[0]["name"],
-                        "input": {}}]  # fmt: skip
+            content = [{"type": "tool_use", "id": "toolu_1", "name": tools[0]["name"], "input": {}}]
         else:
             content = [{"type": "text", "text": text}]
-        message = {"id": "msg_sim", "type": "message", "role": "assistant",
-                   "model": body["model"], "content": content, "stop_reason": stop,
-                   "stop_sequence": None, "usage": usage}  # fmt: skip
+        message = {
+            "id": "msg_sim",
+            "type": "message",
+            "role": "assistant",
+            "model": body["model"],
+            "content": content,
+            "stop_reason": stop,
+            "stop_sequence": None,
+            "usage": usage,
+        }
         return Reply(body=message, delay_s=sim.service_s)
 
     return respond
@@ -242,35 +279,58 @@ def anthropic_responder(sim: Sim) -> Any:
 
 def _anthropic_stream(model: str, text: str, tool: bool, stop: str, usage: dict) -> list[str]:
     """The documented event sequence: message_start, a content block, message_delta, stop."""
-    start = {"id": "msg_sim", "type": "message", "role": "assistant", "model": model,
-             "content": [], "stop_reason": None, "stop_sequence": None,
-             "usage": {**usage, "output_tokens": 1}}  # fmt: skip
-    block = ({"type": "tool_use", "id": "toolu_1", "name": "answer", "input": {}} if tool
-             else {"type": "text", "text": ""})  # fmt: skip
+    start = {
+        "id": "msg_sim",
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": [],
+        "stop_reason": None,
+        "stop_sequence": None,
+        "usage": {**usage, "output_tokens": 1},
+    }
+    block = (
+        {"type": "tool_use", "id": "toolu_1", "name": "answer", "input": {}}
+        if tool
+        else {"type": "text", "text": ""}
+    )
     step = max(1, math.ceil(len(text) / 3))
     pieces = [text[i : i + step] for i in range(0, len(text), step)]
     delta_kind, key = ("input_json_delta", "partial_json") if tool else ("text_delta", "text")
     events = [
         _event("message_start", {"type": "message_start", "message": start}),
-        _event("content_block_start",
-               {"type": "content_block_start", "index": 0, "content_block": block}),
-    ]  # fmt: skip
+        _event(
+            "content_block_start",
+            {"type": "content_block_start", "index": 0, "content_block": block},
+        ),
+    ]
     events += [
-        _event("content_block_delta", {"type": "content_block_delta", "index": 0,
-                                       "delta": {"type": delta_kind, key: p}})
+        _event(
+            "content_block_delta",
+            {"type": "content_block_delta", "index": 0, "delta": {"type": delta_kind, key: p}},
+        )
         for p in pieces
-    ]  # fmt: skip
+    ]
     events.append(_event("content_block_stop", {"type": "content_block_stop", "index": 0}))
-    events.append(_event("message_delta", {"type": "message_delta",
-                                           "delta": {"stop_reason": stop, "stop_sequence": None},
-                                           "usage": {"output_tokens": usage["output_tokens"]}}))  # fmt: skip
+    events.append(
+        _event(
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": stop, "stop_sequence": None},
+                "usage": {"output_tokens": usage["output_tokens"]},
+            },
+        )
+    )
     events.append(_event("message_stop", {"type": "message_stop"}))
     return events
 
 
 # --------------------------------------------------------------------------- Gemini
 
-_GEMINI_PATH = re.compile(r"/models/(?P<model>[^:/]+):(?P<method>generateContent|streamGenerateContent)")
+_GEMINI_PATH = re.compile(
+    r"/models/(?P<model>[^:/]+):(?P<method>generateContent|streamGenerateContent)"
+)
 
 
 def gemini_responder(sim: Sim) -> Any:
@@ -280,8 +340,10 @@ def gemini_responder(sim: Sim) -> Any:
         sim.seen.append(req)
         match = _GEMINI_PATH.search(req.path)
         if match is None:
-            return Reply(status=404, body={"error": {"code": 404, "message": "not found",
-                                                     "status": "NOT_FOUND"}})  # fmt: skip
+            return Reply(
+                status=404,
+                body={"error": {"code": 404, "message": "not found", "status": "NOT_FOUND"}},
+            )
         model, body = match["model"], req.body
         problem = check_gemini(model, body)
         if problem is not None:
@@ -304,19 +366,27 @@ def gemini_responder(sim: Sim) -> Any:
             finish = "MAX_TOKENS"
             thinking = min(thinking, limit)
             text = _cut(text, limit - thinking)
-        usage: dict[str, Any] = {"promptTokenCount": prompt,
-                                 "totalTokenCount": prompt + thinking + tokens(text)}  # fmt: skip
+        usage: dict[str, Any] = {
+            "promptTokenCount": prompt,
+            "totalTokenCount": prompt + thinking + tokens(text),
+        }
         if text:  # the API leaves the count out when there is no answer text
             usage["candidatesTokenCount"] = tokens(text)
         if thinking:
             usage["thoughtsTokenCount"] = thinking
         parts = [{"text": text}] if text else []
-        candidate = {"content": {"role": "model", "parts": parts}, "finishReason": finish,
-                     "index": 0}  # fmt: skip
+        candidate = {
+            "content": {"role": "model", "parts": parts},
+            "finishReason": finish,
+            "index": 0,
+        }
         response = {"candidates": [candidate], "usageMetadata": usage, "modelVersion": model}
         if match["method"] == "streamGenerateContent":
-            return Reply(sse=[f"data: {json.dumps(response)}\r\n\r\n"],
-                         delay_s=sim.service_s, trickle_s=sim.trickle_s)  # fmt: skip
+            return Reply(
+                sse=[f"data: {json.dumps(response)}\r\n\r\n"],
+                delay_s=sim.service_s,
+                trickle_s=sim.trickle_s,
+            )
         return Reply(body=response, delay_s=sim.service_s)
 
     return respond

@@ -168,13 +168,16 @@ def test_batch_bodies_conform(family: str, rgb_image: ImageRef) -> None:
         contents, system = model.build_contents(request, images)
         config = model.build_config(request, system)
         rest = {
-            "contents": [c.model_dump(mode="json", by_alias=True, exclude_none=True)
-                         for c in contents],
+            "contents": [
+                c.model_dump(mode="json", by_alias=True, exclude_none=True) for c in contents
+            ],
             "generationConfig": config.model_dump(
-                mode="json", by_alias=True, exclude_none=True,
+                mode="json",
+                by_alias=True,
+                exclude_none=True,
                 exclude={"system_instruction", "http_options"},
             ),
-        }  # fmt: skip
+        }
         assert check_gemini(preset.model_id, rest) is None
 
 

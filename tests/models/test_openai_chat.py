@@ -8,8 +8,8 @@ import io
 import pytest
 from conftest import SLEEPS, make_request
 from fakeservers import FakeServer, Reply, openai_completion, openai_error, openai_sse
-from providerfakes import Sim, openai_responder
 from PIL import Image
+from providerfakes import Sim, openai_responder
 
 from medmine.core import GenerationSettings, ImageRef
 from medmine.models.openai_chat import OpenAIChatModel

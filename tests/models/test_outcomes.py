@@ -107,8 +107,11 @@ async def test_gemini_withheld_answers_are_refusals_with_their_reason(
 
 async def test_gemini_thinking_tokens_billed_when_no_candidate_count(server: FakeServer) -> None:
     body = gemini_response("", finish_reason="MAX_TOKENS")
-    body["usageMetadata"] = {"promptTokenCount": 100, "thoughtsTokenCount": 300,
-                             "totalTokenCount": 400}  # fmt: skip
+    body["usageMetadata"] = {
+        "promptTokenCount": 100,
+        "thoughtsTokenCount": 300,
+        "totalTokenCount": 400,
+    }
     server.push(Reply(body=body))
     response = await GeminiModel(_preset(server, "gemini"), retry_policy=once()).generate(
         make_request()
@@ -120,12 +123,24 @@ async def test_gemini_thinking_tokens_billed_when_no_candidate_count(server: Fak
 
 async def test_cached_input_tokens_use_the_cached_price(server: FakeServer) -> None:
     completion = {
-        "id": "c", "object": "chat.completion", "created": 1, "model": "gpt-4o",
-        "choices": [{"index": 0, "finish_reason": "stop",
-                     "message": {"role": "assistant", "content": "ok", "refusal": None}}],
-        "usage": {"prompt_tokens": 1000, "completion_tokens": 10, "total_tokens": 1010,
-                  "prompt_tokens_details": {"cached_tokens": 800}},
-    }  # fmt: skip
+        "id": "c",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "gpt-4o",
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "stop",
+                "message": {"role": "assistant", "content": "ok", "refusal": None},
+            }
+        ],
+        "usage": {
+            "prompt_tokens": 1000,
+            "completion_tokens": 10,
+            "total_tokens": 1010,
+            "prompt_tokens_details": {"cached_tokens": 800},
+        },
+    }
     server.push(Reply(body=completion))
     preset = _preset(server, "openai", price_cached_input_per_mtok=0.5)
     response = await OpenAIChatModel(preset, retry_policy=once()).generate(make_request())
@@ -197,8 +212,13 @@ async def test_text_only_preset_carries_its_modality(server: FakeServer) -> None
 def test_core_check_reads_truncation_before_the_task() -> None:
     from medmine.core import forced_status
 
-    cut = Response(text='{"label": "mel', model="m", error="truncated: cut",
-                   error_kind="truncated", usage=Usage(10, 256))  # fmt: skip
+    cut = Response(
+        text='{"label": "mel',
+        model="m",
+        error="truncated: cut",
+        error_kind="truncated",
+        usage=Usage(10, 256),
+    )
     assert forced_status(cut) == (ParseStatus.TRUNCATED, "truncated: cut")
     dropped = Response(text="x", model="m", error="image dropped: y", error_kind="image_dropped")
     assert forced_status(dropped) == (ParseStatus.ERROR, "image dropped: y")
@@ -210,7 +230,11 @@ def test_anthropic_message_usage_counts_cache_reads() -> None:
 
     from medmine.models.anthropic_messages import usage_fields
 
-    usage = SimpleNamespace(input_tokens=10, output_tokens=5, cache_read_input_tokens=900,
-                            cache_creation_input_tokens=0)  # fmt: skip
-    assert usage_fields(usage) == {"input_tokens": 910, "output_tokens": 5,
-                                   "cached_input_tokens": 900}  # fmt: skip
+    usage = SimpleNamespace(
+        input_tokens=10, output_tokens=5, cache_read_input_tokens=900, cache_creation_input_tokens=0
+    )
+    assert usage_fields(usage) == {
+        "input_tokens": 910,
+        "output_tokens": 5,
+        "cached_input_tokens": 900,
+    }

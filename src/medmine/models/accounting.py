@@ -58,6 +58,36 @@ def says_no_image(text: str) -> bool:
     return bool(_NO_IMAGE.search(text[:600]))
 
 
+def not_an_answer(
+    finish_reason: str | None,
+    refused: bool,
+    text: str,
+    *,
+    has_images: bool,
+    dropped: bool | None,
+    limit: int,
+) -> tuple[str | None, str | None]:
+    """(error, error_kind) for a reply that is not the model's answer, else (None, None).
+
+    ``truncated``: the output limit cut it. ``image_dropped``: the server's token count shows
+    it never read the image (``dropped``), or the answer says no image was provided.
+    """
+    if is_truncated(finish_reason) and not refused:
+        return (
+            f"truncated: the answer was cut at the output limit of {limit} tokens "
+            f"(finish reason {finish_reason})",
+            "truncated",
+        )
+    if has_images and dropped:
+        return (
+            "image dropped: the server's prompt token count did not grow with the image",
+            "image_dropped",
+        )
+    if has_images and not refused and says_no_image(text):
+        return "image dropped: the answer says no image was provided", "image_dropped"
+    return None, None
+
+
 def estimate_text_tokens(text: str) -> int:
     """About 4 characters per token (0 for empty text)."""
     return math.ceil(len(text) / CHARS_PER_TOKEN) if text else 0

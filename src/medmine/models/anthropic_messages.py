@@ -14,7 +14,7 @@ from typing import Any
 from medmine.core import ImagePart, Request, TextPart, Usage
 from medmine.models.base import ApiModel, CallResult, scrub
 from medmine.models.images import EncodedImage
-from medmine.models.openai_chat import sampling_params, status_error
+from medmine.models.openai_wire import sampling_params, status_error
 from medmine.models.retry import ProviderError
 
 TOOL_NAME = "answer"

@@ -16,18 +16,27 @@ import inspect
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from medmine.core import ImagePart, Request, Response, TextPart, Usage
+from medmine.core import Request, Response, TextPart, Usage
 from medmine.models import accounting
 from medmine.models.accounting import CHARS_PER_TOKEN, estimate_text_tokens
-from medmine.models.images import EncodedImage, encode_image, estimate_image_tokens
+from medmine.models.describe import describe_backend
+from medmine.models.images import EncodedImage, encode_request_images, estimate_image_tokens
 from medmine.models.presets import Preset
-from medmine.models.retry import ProviderError, RateLimiter, RetryPolicy, call_with_retries
+from medmine.models.retry import (
+    ProviderError,
+    RateLimiter,
+    RetryPolicy,
+    call_with_retries,
+    is_timeout_error,
+    transport_error_types,
+)
 from medmine.models.secrets import redact, redact_value, register_key_env, safe_url, scrub
 
-__all__ = ["CHARS_PER_TOKEN", "ApiModel", "CallResult", "redact", "safe_url", "scrub"]
+__all__ = ["CHARS_PER_TOKEN", "ApiModel", "CallResult", "is_timeout_error", "redact"]
+__all__ += ["safe_url", "scrub", "transport_error_types"]
 
 
 @dataclass
@@ -48,23 +57,6 @@ class CallResult:
     cached_input_tokens: int = 0
     reasoning_tokens: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def transport_error_types() -> tuple[type[BaseException], ...]:
-    """httpx transport errors (and httpx2's, which the newest SDKs use) for error mapping."""
-    types: list[type[BaseException]] = []
-    for module_name in ("httpx", "httpx2"):
-        try:
-            module = __import__(module_name)
-        except ImportError:
-            continue
-        types.append(module.TransportError)
-    return tuple(types)
-
-
-def is_timeout_error(exc: BaseException) -> bool:
-    """True for httpx/httpx2 timeouts and asyncio/builtin TimeoutError."""
-    return isinstance(exc, TimeoutError) or "Timeout" in type(exc).__name__
 
 
 class ApiModel:
@@ -139,41 +131,7 @@ class ApiModel:
 
     def describe(self) -> dict[str, Any]:
         """Settings for the run manifest. Never a key: only the NAME of its variable."""
-        p = self.preset
-        return {
-            "name": p.name,
-            "provider": p.provider,
-            "model_id": p.model_id,
-            "backend": type(self).__name__,
-            "base_url": safe_url(p.resolved_base_url()),
-            "api_key_env": p.api_key_env,
-            "modality": p.modality,
-            "coord_convention": p.coord_convention,
-            "max_image_edge": p.max_image_edge,
-            "max_output_tokens": p.max_output_tokens,
-            "reasoning": p.reasoning,
-            "reasoning_effort": p.reasoning_effort,
-            "thinking_budget": p.thinking_budget,
-            "reasoning_tokens": p.reasoning_tokens,
-            "sampling": p.accepted_sampling(),
-            "stream": p.stream,
-            "timeout_s": p.timeout_s,
-            "concurrency": self.max_concurrency,  # requests in flight at most (backend slots)
-            "requests_per_minute": p.requests_per_minute,
-            "tokens_per_minute": p.tokens_per_minute,
-            "price_input_per_mtok": p.price_input_per_mtok,
-            "price_cached_input_per_mtok": p.price_cached_input_per_mtok,
-            "price_output_per_mtok": p.price_output_per_mtok,
-            "price_date": p.price_date,
-            "batch_discount": p.batch_discount,
-            "extra_body_keys": sorted(p.extra_body),
-            "warnings": self.warnings(),
-            "retry": {
-                "max_attempts": self.retry_policy.max_attempts,
-                "initial_s": self.retry_policy.initial_s,
-                "max_s": self.retry_policy.max_s,
-            },
-        }
+        return describe_backend(self)
 
     def __repr__(self) -> str:
         """Short and secret-free."""
@@ -209,18 +167,7 @@ class ApiModel:
 
     def _encode_images(self, request: Request) -> list[EncodedImage]:
         """Encode the request's images in message order (ValueError for a text-only model)."""
-        refs = [
-            part.image
-            for message in request.messages
-            for part in message.parts
-            if isinstance(part, ImagePart)
-        ]
-        if refs and self.preset.modality == "text":
-            raise ValueError(
-                f"model preset {self.name!r} is text-only (modality 'text') but the request "
-                f"has {len(refs)} image(s); the runner must skip image samples for it"
-            )
-        return [encode_image(ref, self.preset.max_image_edge) for ref in refs]
+        return encode_request_images(request, self.preset)
 
     def _max_tokens(self, request: Request) -> int:
         """The provider's output limit: the request's answer budget plus the preset's reasoning
@@ -296,9 +243,9 @@ class ApiModel:
             result = await call_with_retries(attempt, self.retry_policy, on_retry)
         except ProviderError as exc:
             extra = {"attempts": len(statuses), "statuses": statuses, "retries": retries}
-            extra["queue_s"] = queue_s + waited[0]
-            response = self._error(exc, extra, sum(billed) if billed else None)
-            return _replace_latency(response, self._clock() - start)
+            # no latency for a failure (its time includes retry waits): wall time in extra
+            extra.update(queue_s=queue_s + waited[0], wall_s=self._clock() - start)
+            return self._error(exc, extra, sum(billed) if billed else None)
         end = self._clock()
         response = self._finish(result, request, text_est, image_est, images, dropped)
         extra = dict(response.extra)
@@ -313,7 +260,7 @@ class ApiModel:
         if self.rate_limiter is not None:
             used = (response.usage.input_tokens or 0) + (response.usage.output_tokens or 0)
             self.rate_limiter.settle(budget, used)
-        return _with(response, latency_s=end - attempt_start[0], cost_usd=cost, extra=extra)
+        return replace(response, latency_s=end - attempt_start[0], cost_usd=cost, extra=extra)
 
     def _error(self, exc: ProviderError, extra: dict[str, Any], cost: float | None) -> Response:
         """The Response of a request that got no answer (key values redacted)."""
@@ -330,11 +277,11 @@ class ApiModel:
         """Encoded images, or an error Response when an image file is missing or unreadable."""
         try:
             return self._encode_images(request)
-        except (FileNotFoundError, OSError) as exc:
-            message = str(exc)
         except ValueError as exc:
             if "text-only" in str(exc):
                 raise
+            message = str(exc)
+        except OSError as exc:
             message = str(exc)
         return Response(text="", model=self.preset.model_id, error=message, error_kind="input")
 
@@ -381,20 +328,16 @@ class ApiModel:
             extra["cached_input_tokens"] = result.cached_input_tokens
         if result.reasoning_tokens is not None:
             extra["reasoning_tokens"] = result.reasoning_tokens
-        error = kind = None
-        if accounting.is_truncated(result.finish_reason) and not result.refused:
-            kind = "truncated"
-            error = (
-                f"truncated: the answer was cut at the output limit of {self._max_tokens(request)}"
-                f" tokens (finish reason {result.finish_reason})"
-            )
-        elif images and dropped:
-            kind = "image_dropped"
-            error = "image dropped: the server's prompt token count did not grow with the image"
+        error, kind = accounting.not_an_answer(
+            result.finish_reason,
+            result.refused,
+            result.text,
+            has_images=bool(images),
+            dropped=dropped,
+            limit=self._max_tokens(request),
+        )
+        if kind == "image_dropped" and dropped:
             extra["image_ignored"] = True
-        elif images and not result.refused and accounting.says_no_image(result.text):
-            kind = "image_dropped"
-            error = "image dropped: the answer says no image was provided"
         if result.refused:
             extra["refusal_reason"] = result.finish_reason or "refused"
         return Response(
@@ -447,16 +390,3 @@ class ApiModel:
         ):
             return ProviderError("malformed", scrub(f"{type(exc).__name__}: {exc}"))
         return ProviderError("malformed", f"unexpected {type(exc).__name__}: {exc}")
-
-
-def _with(response: Response, **changes: Any) -> Response:
-    """A copy of a frozen Response with some fields changed."""
-    import dataclasses
-
-    return dataclasses.replace(response, **changes)
-
-
-def _replace_latency(response: Response, wall_s: float) -> Response:
-    """An error Response keeps its wall time in ``extra`` only: latency statistics cover
-    answers, not failures and their retry waits."""
-    return _with(response, extra={**response.extra, "wall_s": wall_s})

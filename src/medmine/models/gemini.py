@@ -16,7 +16,7 @@ from medmine.core import ImagePart, Request, TextPart
 from medmine.models.accounting import WITHHELD_REASONS
 from medmine.models.base import ApiModel, CallResult, scrub
 from medmine.models.images import EncodedImage
-from medmine.models.openai_chat import sampling_params, status_error
+from medmine.models.openai_wire import sampling_params, status_error
 from medmine.models.retry import ProviderError
 
 # Finish reasons meaning Google withheld the answer (safety, recitation, blocklists, other

@@ -103,6 +103,23 @@ def parse_retry_after(
     return max(0.0, (when - current).total_seconds())
 
 
+def transport_error_types() -> tuple[type[BaseException], ...]:
+    """httpx transport errors (and httpx2's, which the newest SDKs use) for error mapping."""
+    types: list[type[BaseException]] = []
+    for module_name in ("httpx", "httpx2"):
+        try:
+            module = __import__(module_name)
+        except ImportError:
+            continue
+        types.append(module.TransportError)
+    return tuple(types)
+
+
+def is_timeout_error(exc: BaseException) -> bool:
+    """True for httpx/httpx2 timeouts and asyncio/builtin TimeoutError."""
+    return isinstance(exc, TimeoutError) or "Timeout" in type(exc).__name__
+
+
 async def _real_sleep(seconds: float) -> None:
     """asyncio.sleep, named so the default is easy to recognise in reprs."""
     await asyncio.sleep(seconds)

@@ -54,7 +54,8 @@ def scrub(message: str) -> str:
 
 
 def redact(text: str) -> str:
-    """``text`` with every key value in use replaced by ``***``, then shaped keys masked (:func:`scrub`)."""
+    """``text`` with every key value in use replaced by ``***``, then anything shaped like a
+    key masked (:func:`scrub`)."""
     if not text:
         return text
     for value in secret_values():
