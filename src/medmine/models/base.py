@@ -191,6 +191,8 @@ class ApiModel:
             self._prepare()
         except ProviderError as exc:
             return self._error(exc, {"attempts": 0}, None)
+        # the request body (base64 images, SDK types) is built off the loop, before timing
+        payload = await asyncio.to_thread(self._payload, request, images)
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.max_concurrency)
         queued = self._clock()
@@ -198,12 +200,12 @@ class ApiModel:
             self._in_flight += 1
             self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
             try:
-                return await self._generate(request, images, self._clock() - queued)
+                return await self._generate(request, images, payload, self._clock() - queued)
             finally:
                 self._in_flight -= 1
 
     async def _generate(
-        self, request: Request, images: list[EncodedImage], queue_s: float
+        self, request: Request, images: list[EncodedImage], payload: Any, queue_s: float
     ) -> Response:
         """Ask with retries inside a slot; the clock runs per attempt."""
         dropped = await self._probe_images(request, images) if images else None
@@ -222,7 +224,7 @@ class ApiModel:
             attempt_start[0] = self._clock()
             try:
                 async with asyncio.timeout(deadline):
-                    return await self._call(request, images)
+                    return await self._call(request, images, payload)
             except ProviderError as exc:
                 error = exc
             except TimeoutError:
@@ -373,8 +375,16 @@ class ApiModel:
     def _prepare(self) -> None:
         """Import the SDK and build the client (before timing); ProviderError when impossible."""
 
-    async def _call(self, request: Request, images: list[EncodedImage]) -> CallResult:
-        """Send one request to the provider (no retries here); raise ProviderError on failure."""
+    def _payload(self, request: Request, images: list[EncodedImage]) -> Any:
+        """The request in the provider's form, built once before timing (None: built in
+        ``_call``)."""
+        return None
+
+    async def _call(
+        self, request: Request, images: list[EncodedImage], payload: Any = None
+    ) -> CallResult:
+        """Send one request to the provider (no retries here); raise ProviderError on failure.
+        ``payload`` is what ``_payload`` built for it."""
         raise NotImplementedError
 
     def _map_error(self, exc: BaseException) -> ProviderError:

@@ -58,6 +58,13 @@ class GeminiModel(ApiModel):
                 retry_options=types.HttpRetryOptions(attempts=1),
             )
             self._client = genai.Client(api_key=key or "not-needed", http_options=http)
+            # build the SDK's lazy async side and response model now, not in a timed request
+            _ = self._client.aio.models
+            types.GenerateContentResponse.model_validate(
+                {"candidates": [{"content": {"role": "model", "parts": [{"text": "x"}]},
+                                 "finishReason": "STOP"}],
+                 "usageMetadata": {"promptTokenCount": 1}}
+            )  # fmt: skip
         return self._client
 
     def build_contents(self, request: Request, images: list[EncodedImage]) -> tuple[Any, Any]:
@@ -102,11 +109,17 @@ class GeminiModel(ApiModel):
             fields["http_options"] = types.HttpOptions(extra_body=dict(self.preset.extra_body))
         return types.GenerateContentConfig(**fields)
 
-    async def _call(self, request: Request, images: list[EncodedImage]) -> CallResult:
+    def _payload(self, request: Request, images: list[EncodedImage]) -> tuple[Any, Any]:
+        """(contents, config) as SDK types, built before timing."""
+        contents, system = self.build_contents(request, images)
+        return contents, self.build_config(request, system)
+
+    async def _call(
+        self, request: Request, images: list[EncodedImage], payload: Any = None
+    ) -> CallResult:
         """One generate_content call, streamed when the preset asks for it."""
         client = self._client_or_error()
-        contents, system = self.build_contents(request, images)
-        config = self.build_config(request, system)
+        contents, config = payload if payload is not None else self._payload(request, images)
         model = self.preset.model_id
         start = self._clock()
         try:

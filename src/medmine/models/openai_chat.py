@@ -104,7 +104,13 @@ class OpenAIChatModel(ApiModel):
             if base_url:
                 options["base_url"] = base_url
             self._client = openai.AsyncOpenAI(**options)
-            _sdk_response_class(), _stream_class()  # import the SDK's lazy modules now
+            # import the SDK's lazy modules and build its response model now, not in the
+            # first timed request
+            _sdk_response_class(), _stream_class()
+            _chunk_class().model_validate(
+                {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "m",
+                 "choices": []}
+            )  # fmt: skip
         return self._client
 
     def sampling_params(self, request: Request) -> tuple[dict[str, Any], list[str]]:
@@ -177,10 +183,16 @@ class OpenAIChatModel(ApiModel):
         """The JSON body of a non-streaming ``POST /chat/completions`` (batch lines use it)."""
         return _body(self.request_params(request, images))
 
-    async def _call(self, request: Request, images: list[EncodedImage]) -> CallResult:
+    def _payload(self, request: Request, images: list[EncodedImage]) -> dict[str, Any]:
+        """The create() params, built before timing."""
+        return self.request_params(request, images)
+
+    async def _call(
+        self, request: Request, images: list[EncodedImage], payload: Any = None
+    ) -> CallResult:
         """One Chat Completions call, streamed when the preset and server allow it."""
         client = self._client_or_error()
-        params = self.request_params(request, images)
+        params = payload if payload is not None else self.request_params(request, images)
         extra: dict[str, Any] = {}
         ignored = self.sampling_params(request)[1]
         if ignored:
