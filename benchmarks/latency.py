@@ -27,9 +27,12 @@ from pathlib import Path
 from typing import Any
 
 BENCH_KEY_ENV = "MEDMINE_BENCH_KEY"
-DEFAULT_IMAGES = Path(
-    os.environ.get("MEDMINE_REALDATA", Path(__file__).resolve().parents[2] / "shared/realdata")
-) / "kvasir_seg/Kvasir-SEG/images"
+DEFAULT_IMAGES = (
+    Path(
+        os.environ.get("MEDMINE_REALDATA", Path(__file__).resolve().parents[2] / "shared/realdata")
+    )
+    / "kvasir_seg/Kvasir-SEG/images"
+)
 ANSWER = "polyp"
 
 
@@ -216,9 +219,7 @@ def main() -> None:
         for provider in ("openai", "anthropic", "gemini"):
             for stream in (False, True):
                 for concurrency in (1, 8):
-                    r = asyncio.run(
-                        measure(provider, url, images, args.n, concurrency, stream)
-                    )
+                    r = asyncio.run(measure(provider, url, images, args.n, concurrency, stream))
                     print(f"{provider:<10} {str(stream):<6} {concurrency:>4} "
                           f"{r['service_s']:>9.3f} {r['first_ratio']:>9.3f} "
                           f"{r['median_ratio']:>10.3f} {r['p95_ratio']:>8.3f} "

@@ -182,7 +182,7 @@ class AnthropicModel(ApiModel):
             if self.preset.stream:
                 result = await self._call_stream(client, params)
             else:
-                result = parse_message(await client.messages.create(**params))
+                result = parse_message(await self._post(client, params, stream=False))
         except ProviderError:
             raise
         except Exception as exc:
@@ -191,6 +191,27 @@ class AnthropicModel(ApiModel):
         if ignored:
             result.extra["ignored_settings"] = ignored
         return result
+
+    @staticmethod
+    async def _post(client: Any, params: dict[str, Any], *, stream: bool) -> Any:
+        """``POST /v1/messages`` through the SDK's documented ``client.post`` (its auth,
+        headers, timeout and error classes) with the body as built: the same JSON
+        ``messages.create`` sends, without its per-call params transform (which costs a
+        first request hundreds of milliseconds: see benchmarks/latency.py)."""
+        import anthropic
+        from anthropic.types import Message, RawMessageStreamEvent
+
+        extra = params.get("extra_body") or {}
+        body = {k: v for k, v in params.items() if k != "extra_body"} | extra
+        if not stream:
+            return await client.post("/v1/messages", body=body, cast_to=Message)
+        return await client.post(
+            "/v1/messages",
+            body={**body, "stream": True},
+            cast_to=Message,
+            stream=True,
+            stream_cls=anthropic.AsyncStream[RawMessageStreamEvent],
+        )
 
     async def _call_stream(self, client: Any, params: dict[str, Any]) -> CallResult:
         """Streamed Messages call; raises 'malformed' when the stream ends before message_stop."""
@@ -201,7 +222,7 @@ class AnthropicModel(ApiModel):
         usage: dict[str, Any] = {"input_tokens": None, "output_tokens": None}
         stop_reason: str | None = None
         finished = False
-        stream = await client.messages.create(**params, stream=True)
+        stream = await self._post(client, params, stream=True)
         async for event in stream:
             kind = event.type
             if kind == "message_start":
