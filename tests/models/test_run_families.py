@@ -113,3 +113,18 @@ def test_an_echoed_key_is_stored_and_reported_nowhere(
     (errors,) = con.execute("SELECT count(*) FROM results WHERE status = 'error'").fetchone()
     con.close()
     assert errors == 3  # recorded as errors, with the key masked
+
+
+def test_llamacpp_server_that_drops_images_gives_image_dropped_failures(tmp_path: Path) -> None:
+    """llama-server without a vision projector answers from the text alone, streams no usage
+    and serves one stream at a time: every answer is recorded as 'image dropped'."""
+    sim = Sim(answer="Melanocytic nevus.", drop_images=True, usage_in_stream=False)
+    with _server(sim) as server:
+        presets = tmp_path / "presets.yaml"
+        presets.write_text(f"llamacpp-server:\n  base_url: {server.url}/v1\n")
+        _run(tmp_path, presets, ["llamacpp-server"], tmp_path / "run")
+    con = sqlite3.connect(tmp_path / "run" / "run.sqlite")
+    rows = con.execute("SELECT status, detail FROM results").fetchall()
+    con.close()
+    assert len(rows) == 3
+    assert all(s == "error" and d.startswith("image dropped") for s, d in rows), rows

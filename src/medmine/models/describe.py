@@ -32,6 +32,7 @@ def describe_backend(model: ApiModel) -> dict[str, Any]:
         "stream": p.stream,
         "timeout_s": p.timeout_s,
         "concurrency": model.max_concurrency,  # requests in flight at most (backend slots)
+        "peak_in_flight": model.peak_in_flight,  # most seen in flight at once so far
         "requests_per_minute": p.requests_per_minute,
         "tokens_per_minute": p.tokens_per_minute,
         "price_input_per_mtok": p.price_input_per_mtok,
