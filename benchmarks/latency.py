@@ -46,48 +46,92 @@ def _answer(path: str, body: dict[str, Any]) -> tuple[str, bytes]:
         usage = {"prompt_tokens": 900, "completion_tokens": 2, "total_tokens": 902}
         if not stream:
             message = {"role": "assistant", "content": ANSWER, "refusal": None}
-            obj = {"id": "c", "object": "chat.completion", "created": 0, "model": "m",
-                   "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
-                   "usage": usage}  # fmt: skip
+            obj = {
+                "id": "c",
+                "object": "chat.completion",
+                "created": 0,
+                "model": "m",
+                "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
+                "usage": usage,
+            }
             return "application/json", json.dumps(obj).encode()
         chunks = [
             {"choices": [{"index": 0, "delta": {"content": ANSWER}, "finish_reason": None}]},
             {"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]},
             {"choices": [], "usage": usage},
         ]
-        events = "".join(
-            "data: " + json.dumps({"id": "c", "object": "chat.completion.chunk", "created": 0,
-                                   "model": "m", **c}) + "\n\n"
-            for c in chunks
-        ) + "data: [DONE]\n\n"  # fmt: skip
+        events = (
+            "".join(
+                "data: "
+                + json.dumps(
+                    {"id": "c", "object": "chat.completion.chunk", "created": 0, "model": "m", **c}
+                )
+                + "\n\n"
+                for c in chunks
+            )
+            + "data: [DONE]\n\n"
+        )
         return "text/event-stream", events.encode()
     if path.startswith("/v1/messages"):
         usage = {"input_tokens": 900, "output_tokens": 2}
-        message = {"id": "msg", "type": "message", "role": "assistant", "model": "m",
-                   "content": [{"type": "text", "text": ANSWER}], "stop_reason": "end_turn",
-                   "stop_sequence": None, "usage": usage}  # fmt: skip
+        message = {
+            "id": "msg",
+            "type": "message",
+            "role": "assistant",
+            "model": "m",
+            "content": [{"type": "text", "text": ANSWER}],
+            "stop_reason": "end_turn",
+            "stop_sequence": None,
+            "usage": usage,
+        }
         if not stream:
             return "application/json", json.dumps(message).encode()
         start = {**message, "content": [], "stop_reason": None}
         events = [
             ("message_start", {"type": "message_start", "message": start}),
-            ("content_block_start", {"type": "content_block_start", "index": 0,
-                                     "content_block": {"type": "text", "text": ""}}),
-            ("content_block_delta", {"type": "content_block_delta", "index": 0,
-                                     "delta": {"type": "text_delta", "text": ANSWER}}),
+            (
+                "content_block_start",
+                {
+                    "type": "content_block_start",
+                    "index": 0,
+                    "content_block": {"type": "text", "text": ""},
+                },
+            ),
+            (
+                "content_block_delta",
+                {
+                    "type": "content_block_delta",
+                    "index": 0,
+                    "delta": {"type": "text_delta", "text": ANSWER},
+                },
+            ),
             ("content_block_stop", {"type": "content_block_stop", "index": 0}),
-            ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn",
-                               "stop_sequence": None}, "usage": {"output_tokens": 2}}),
+            (
+                "message_delta",
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                    "usage": {"output_tokens": 2},
+                },
+            ),
             ("message_stop", {"type": "message_stop"}),
-        ]  # fmt: skip
+        ]
         text = "".join(f"event: {n}\ndata: {json.dumps(d)}\n\n" for n, d in events)
         return "text/event-stream", text.encode()
     response = {
-        "candidates": [{"content": {"role": "model", "parts": [{"text": ANSWER}]},
-                        "finishReason": "STOP", "index": 0}],
-        "usageMetadata": {"promptTokenCount": 900, "candidatesTokenCount": 2,
-                          "totalTokenCount": 902},
-    }  # fmt: skip
+        "candidates": [
+            {
+                "content": {"role": "model", "parts": [{"text": ANSWER}]},
+                "finishReason": "STOP",
+                "index": 0,
+            }
+        ],
+        "usageMetadata": {
+            "promptTokenCount": 900,
+            "candidatesTokenCount": 2,
+            "totalTokenCount": 902,
+        },
+    }
     if not stream:
         return "application/json", json.dumps(response).encode()
     return "text/event-stream", f"data: {json.dumps(response)}\r\n\r\n".encode()
@@ -116,8 +160,11 @@ async def _serve(service_s: float) -> None:
                 else:
                     await asyncio.sleep(service_s)
                     content_type, data = _answer(path, json.loads(raw or b"{}"))
-                head_out = (f"HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\n"
-                            f"Content-Length: {len(data)}\r\nConnection: keep-alive\r\n\r\n")  # fmt: skip
+                head_out = (
+                    f"HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\n"
+                    f"Content-Length: {len(data)}\r\n"
+                    "Connection: keep-alive\r\n\r\n"
+                )
                 writer.write(head_out.encode() + data)
                 await writer.drain()
                 if method == "POST":
@@ -158,18 +205,29 @@ async def measure(
         provider, "gemini-2.5-flash"
     )
     preset = Preset(
-        name=f"bench-{provider}", provider=provider, model_id=model_id,  # type: ignore[arg-type]
-        base_url=url + ("/v1" if provider == "openai" else ""), api_key_env=BENCH_KEY_ENV,
-        concurrency=concurrency, stream=stream, max_image_edge=1024, image_probe=False,
-    )  # fmt: skip
+        name=f"bench-{provider}",
+        provider=provider,
+        model_id=model_id,  # type: ignore[arg-type]
+        base_url=url + ("/v1" if provider == "openai" else ""),
+        api_key_env=BENCH_KEY_ENV,
+        concurrency=concurrency,
+        stream=stream,
+        max_image_edge=1024,
+        image_probe=False,
+    )
     model: Any = build_model(preset)
     model.retry_policy = RetryPolicy(max_attempts=1)
     settings = GenerationSettings(max_tokens=16)
     requests = [
-        user_request("classification", f"s{i}", [ImageRef(images[i % len(images)])],
-                     "Is there a polyp? Answer one word.", settings)
+        user_request(
+            "classification",
+            f"s{i}",
+            [ImageRef(images[i % len(images)])],
+            "Is there a polyp? Answer one word.",
+            settings,
+        )
         for i in range(n)
-    ]  # fmt: skip
+    ]
     first = await model.generate(requests[0])  # the cold request, alone
     rest = await asyncio.gather(*(model.generate(r) for r in requests[1:]))
     await model.aclose()
@@ -207,23 +265,31 @@ def main() -> None:
     os.environ.setdefault(BENCH_KEY_ENV, "bench-not-a-real-key")
     proc = subprocess.Popen(
         [sys.executable, __file__, "--serve", "--service-ms", str(args.service_ms)],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None
     url = f"http://127.0.0.1:{int(proc.stdout.readline())}"
-    print(f"server service time {args.service_ms:.0f} ms; {args.n} requests each; images: "
-          f"{len(images)} from {args.images}")  # fmt: skip
-    print(f"{'provider':<10} {'stream':<6} {'conc':>4} {'service_s':>9} {'first/svc':>9} "
-          f"{'median/svc':>10} {'p95/svc':>8} {'queue_med_s':>11}")  # fmt: skip
+    print(
+        f"server service time {args.service_ms:.0f} ms; {args.n} requests each; images: "
+        f"{len(images)} from {args.images}"
+    )
+    print(
+        f"{'provider':<10} {'stream':<6} {'conc':>4} {'service_s':>9} {'first/svc':>9} "
+        f"{'median/svc':>10} {'p95/svc':>8} {'queue_med_s':>11}"
+    )
     try:
         for provider in ("openai", "anthropic", "gemini"):
             for stream in (False, True):
                 for concurrency in (1, 8):
                     r = asyncio.run(measure(provider, url, images, args.n, concurrency, stream))
-                    print(f"{provider:<10} {str(stream):<6} {concurrency:>4} "
-                          f"{r['service_s']:>9.3f} {r['first_ratio']:>9.3f} "
-                          f"{r['median_ratio']:>10.3f} {r['p95_ratio']:>8.3f} "
-                          f"{r['queue_median_s']:>11.4f}", flush=True)  # fmt: skip
+                    print(
+                        f"{provider:<10} {stream!s:<6} {concurrency:>4} "
+                        f"{r['service_s']:>9.3f} {r['first_ratio']:>9.3f} "
+                        f"{r['median_ratio']:>10.3f} {r['p95_ratio']:>8.3f} "
+                        f"{r['queue_median_s']:>11.4f}",
+                        flush=True,
+                    )
     finally:
         proc.terminate()
         proc.wait(timeout=10)
