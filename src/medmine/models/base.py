@@ -1,12 +1,9 @@
 """The shared machinery of HTTP model backends: timing, retries, limits, usage and cost.
 
-A backend subclasses :class:`ApiModel` and implements ``_prepare`` (import its SDK and build its
-client), ``_call`` (send one request, return a :class:`CallResult` or raise
-:class:`~medmine.models.retry.ProviderError`) and ``_map_error``. Everything else lives here:
-image encoding (off the event loop), the concurrency slots and rate limiter (time spent waiting
-for them is queueing, recorded apart from latency), retries, a whole-request deadline, latency
-and time to first token, token estimates when the provider reports no usage, cost, detection of
-answers that were cut by the token limit or given without the image, and key redaction.
+A backend implements ``_prepare`` (SDK import, client), ``_payload`` (the body), ``_call`` (send
+it: a :class:`CallResult` or a ProviderError) and ``_map_error``. Here: encoding off the loop,
+slots and rate limits (waits are queueing, not latency), retries, a whole-request deadline,
+timing, usage estimates, cost, truncated and image-less answers, and key redaction.
 """
 
 from __future__ import annotations
@@ -34,9 +31,9 @@ from medmine.models.retry import (
     transport_error_types,
 )
 from medmine.models.secrets import redact, redact_value, register_key_env, safe_url, scrub
+from medmine.models.warmup import warm_transport
 
-__all__ = ["CHARS_PER_TOKEN", "ApiModel", "CallResult", "is_timeout_error", "redact"]
-__all__ += ["safe_url", "scrub", "transport_error_types"]
+__all__ = ["CHARS_PER_TOKEN", "ApiModel", "CallResult", "redact", "safe_url", "scrub"]
 
 
 @dataclass
@@ -189,6 +186,7 @@ class ApiModel:
             return images
         try:
             self._prepare()
+            warm_transport()
         except ProviderError as exc:
             return self._error(exc, {"attempts": 0}, None)
         # the request body (base64 images, SDK types) is built off the loop, before timing
@@ -376,9 +374,7 @@ class ApiModel:
         """Import the SDK and build the client (before timing); ProviderError when impossible."""
 
     def _payload(self, request: Request, images: list[EncodedImage]) -> Any:
-        """The request in the provider's form, built once before timing (None: built in
-        ``_call``)."""
-        return None
+        """The request in the provider's form, built once before timing (None: in ``_call``)."""
 
     async def _call(
         self, request: Request, images: list[EncodedImage], payload: Any = None
