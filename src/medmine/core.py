@@ -450,6 +450,21 @@ class Response:
         return Response(**d)
 
 
+def forced_status(response: Response) -> tuple[ParseStatus, str] | None:
+    """The parse status a response settles before any reading of its text, with the reason.
+
+    TRUNCATED when the token limit cut the answer (``error_kind == "truncated"``: the text is
+    kept but is not the model's answer), ERROR when there is no usable answer (provider
+    error, image dropped by the server). None when the task should read the text (refusals
+    included). Tasks (layer 4) and the runner share this one check.
+    """
+    if response.error is None:
+        return None
+    if response.error_kind == "truncated":
+        return ParseStatus.TRUNCATED, response.error
+    return ParseStatus.ERROR, response.error
+
+
 # --------------------------------------------------------------------------- predictions
 
 

@@ -90,6 +90,7 @@ def presets(tmp_path: Path, server: FakeServer) -> Path:
         "    model_id: local-vlm\n"
         f"    base_url: {server.url}/v1\n"
         "    stream: false\n"
+        "    image_probe: false\n"  # the test counts requests (the probe repeats one)
         "  - name: cloud-vlm\n"
         "    provider: openai\n"
         "    model_id: cloud-vlm\n"

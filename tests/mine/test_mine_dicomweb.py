@@ -129,6 +129,7 @@ def presets(tmp_path: Path, model_server: FakeServer) -> Path:
         f"    base_url: {model_server.url}/v1\n"
         "    stream: false\n"
         "    concurrency: 1\n"
+        "    image_probe: false\n"
     )
     return path
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from conformance import check_anthropic, check_gemini, check_openai
 from fakeservers import Recorded, anthropic_message, gemini_response, openai_completion
 
 
@@ -149,8 +150,13 @@ class FakeBatchServer:
         if not batch.ended:
             batch.ended = True
             for cid, body in batch.entries:
-                batch.outcomes[cid] = self.plan(batch.index, cid, body)
+                rejected = self.reject(batch, body)
+                batch.outcomes[cid] = rejected or self.plan(batch.index, cid, body)
         return True
+
+    def reject(self, batch: FakeBatch, entry: Any) -> Fail | None:
+        """The per-request 400 the provider gives a body its live API would reject."""
+        return None
 
     def _dispatch(
         self, method: str, path: str, headers: dict[str, str], raw: bytes, body: Any
@@ -231,6 +237,11 @@ class FakeOpenAIBatch(FakeBatchServer):
                 "status": "processed",
             },
         )
+
+    def reject(self, batch: FakeBatch, entry: Any) -> Fail | None:
+        """A line whose body breaks the Chat Completions rules fails alone with a 400."""
+        problem = check_openai(entry["body"])
+        return Fail(400, problem["error"]["message"]) if problem else None
 
     def _create(self, body: dict[str, Any]) -> tuple[int, str, bytes]:
         data = self.files.get(body.get("input_file_id", ""))
@@ -328,6 +339,11 @@ class FakeAnthropicBatch(FakeBatchServer):
     """
 
     default_final = "ended"
+
+    def reject(self, batch: FakeBatch, entry: Any) -> Fail | None:
+        """A request whose params break the Messages rules fails alone with a 400."""
+        problem = check_anthropic(entry, {"anthropic-version": "2026-10-21"})
+        return Fail(400, problem["error"]["message"]) if problem else None
 
     def route(
         self, method: str, path: str, headers: dict[str, str], raw: bytes, body: Any
@@ -439,6 +455,11 @@ class FakeGeminiBatch(FakeBatchServer):
             self._poll(batch)
             return _json(200, self._operation(batch))
         return _json(404, {"error": {"code": 404, "status": "NOT_FOUND", "message": path}})
+
+    def reject(self, batch: FakeBatch, entry: Any) -> Fail | None:
+        """A request breaking the generateContent rules fails alone with a 400."""
+        problem = check_gemini(getattr(batch, "model", ""), entry)
+        return Fail(400, problem["error"]["message"]) if problem else None
 
     def _operation(self, batch: FakeBatch) -> dict[str, Any]:
         meta: dict[str, Any] = {

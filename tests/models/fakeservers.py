@@ -12,6 +12,7 @@ import json
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -28,6 +29,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     delay_s: float = 0.0
     truncate: int = 0  # SSE: drop the connection before the last ``truncate`` events
+    trickle_s: float = 0.0  # SSE: wait this long before each event (a server that trickles)
 
 
 @dataclass
@@ -48,6 +50,8 @@ class FakeServer:
         self.replies: deque[Reply] = deque()
         self.requests: list[Recorded] = []
         self.default = Reply(status=500, body={"error": {"message": "no scripted reply"}})
+        # Answers a request when no scripted reply is queued (the rule-enforcing fakes).
+        self.responder: Callable[[Recorded], Reply] | None = None
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -63,12 +67,16 @@ class FakeServer:
                     body = json.loads(raw) if raw else None
                 except ValueError:
                     body = raw
-                server.requests.append(
-                    Recorded(
-                        "POST", self.path, {k.lower(): v for k, v in self.headers.items()}, body
-                    )
+                recorded = Recorded(
+                    "POST", self.path, {k.lower(): v for k, v in self.headers.items()}, body
                 )
-                reply = server.replies.popleft() if server.replies else server.default
+                server.requests.append(recorded)
+                if server.replies:
+                    reply = server.replies.popleft()
+                elif server.responder is not None:
+                    reply = server.responder(recorded)
+                else:
+                    reply = server.default
                 if reply.delay_s:
                     time.sleep(reply.delay_s)
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):
@@ -84,6 +92,8 @@ class FakeServer:
                     self.end_headers()
                     events = reply.sse[: len(reply.sse) - reply.truncate]
                     for event in events:
+                        if reply.trickle_s:
+                            time.sleep(reply.trickle_s)
                         self.wfile.write(event.encode())
                         self.wfile.flush()
                     self.close_connection = True

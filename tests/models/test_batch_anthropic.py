@@ -66,7 +66,7 @@ def test_normal_completion_wire_format_and_batch_price(
     for req in requests:
         params = req["params"]
         assert params["model"] == "claude-sonnet-4-5" and params["max_tokens"] == 256
-        assert params["temperature"] == 0.0  # sent although the SDK no longer lists it
+        assert "temperature" not in params  # rejected by current models (not in the SDK's params)
         assert "stream" not in params
         blocks = params["messages"][0]["content"]
         assert blocks[0]["type"] == "image" and blocks[0]["source"]["type"] == "base64"

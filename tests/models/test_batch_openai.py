@@ -81,7 +81,7 @@ def test_normal_completion_wire_format_and_batch_price(
         assert line["method"] == "POST" and line["url"] == "/v1/chat/completions"
         body = line["body"]
         assert body["model"] == "gpt-4o" and "stream" not in body
-        assert body["max_tokens"] == 256 and body["temperature"] == 0.0
+        assert body["max_completion_tokens"] == 256 and body["temperature"] == 0.0
         parts = body["messages"][0]["content"]
         assert parts[0]["type"] == "image_url"
         assert parts[0]["image_url"]["url"].startswith("data:image/")

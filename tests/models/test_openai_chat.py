@@ -9,6 +9,7 @@ import pytest
 from conftest import SLEEPS, make_request
 from fakeservers import FakeServer, Reply, openai_completion, openai_error, openai_sse
 from PIL import Image
+from providerfakes import Sim, openai_responder
 
 from medmine.core import GenerationSettings, ImageRef
 from medmine.models.openai_chat import OpenAIChatModel
@@ -28,6 +29,7 @@ def preset_for(server: FakeServer, **overrides: object) -> Preset:
         "price_output_per_mtok": 10.0,
         "stream": False,
         "timeout_s": 5,
+        "image_probe": False,  # scripted replies: the probe has its own tests
     }
     fields.update(overrides)
     return Preset.model_validate(fields)
@@ -68,7 +70,8 @@ async def test_normal_request_wire_format_usage_cost(
     assert sent.headers["authorization"] == "Bearer sk-test-secret-123456"
     body = sent.body
     assert body["model"] == "gpt-4o"
-    assert body["max_tokens"] == 64 and body["temperature"] == 0.0
+    limit = "max_completion_tokens" if provider == "openai" else "max_tokens"
+    assert body[limit] == 64 and body["temperature"] == 0.0
     assert body["seed"] == 7 and body["top_p"] == 0.9
     assert body["messages"][0] == {"role": "system", "content": "You are a radiologist."}
     parts = body["messages"][1]["content"]
@@ -257,26 +260,65 @@ async def test_compatible_server_without_key_or_usage(
     assert sent.body["top_k"] == 5
 
 
-async def test_image_silently_ignored_is_flagged(
+@pytest.mark.parametrize("stream", [False, True])
+async def test_server_that_drops_images_is_caught_by_a_probe(
+    stream: bool, server: FakeServer, rgb_image: ImageRef, fast_policy: RetryPolicy
+) -> None:
+    """A llama.cpp-like server without a vision projector: it answers (plausibly) from the
+    text alone and, streaming, reports no usage. One probe per endpoint (with and without the
+    image) shows the image added no tokens: every image answer is an 'image dropped' failure."""
+    sim = Sim(answer="Benign nevus.", drop_images=True, usage_in_stream=False)
+    server.responder = openai_responder(sim, strict_models=False)
+    preset = preset_for(
+        server,
+        provider="openai_compatible",
+        api_key_env=None,
+        model_id="m",
+        stream=stream,
+        image_probe=True,
+    )
+    model = OpenAIChatModel(preset, retry_policy=fast_policy)
+    for _ in range(2):
+        response = await model.generate(make_request(images=(rgb_image,)))
+        assert response.error_kind == "image_dropped"
+        assert response.error.startswith("image dropped")
+        assert response.text == "Benign nevus."  # kept, never scored
+    assert len(sim.seen) == 2 + 2  # one probe pair per endpoint, then the two requests
+    text_only = await model.generate(make_request())
+    assert text_only.error is None  # a text request is not affected
+
+
+async def test_server_that_reads_images_passes_the_probe(
     server: FakeServer, rgb_image: ImageRef, fast_policy: RetryPolicy
 ) -> None:
-    server.push(Reply(body=openai_completion("I see no image", prompt_tokens=20)))
-    preset = preset_for(server, provider="openai_compatible", api_key_env=None, model_id="m")
+    server.responder = openai_responder(Sim(answer="Benign nevus."), strict_models=False)
+    preset = preset_for(
+        server, provider="openai_compatible", api_key_env=None, model_id="m", image_probe=True
+    )
     response = await OpenAIChatModel(preset, retry_policy=fast_policy).generate(
         make_request(images=(rgb_image,))
     )
-    assert response.extra["image_ignored"] is True
-    assert response.extra["input_tokens_reported"] == 20
-    assert response.extra["image_tokens_estimated"] == 64
+    assert response.error is None and response.text == "Benign nevus."
+    assert len(server.requests) == 3  # the probe pair, then the request
+    assert "image_ignored" not in response.extra
 
 
-async def test_image_counted_is_not_flagged(
-    provider: str, server: FakeServer, rgb_image: ImageRef, fast_policy: RetryPolicy
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "I'm sorry, but no image was provided. Please upload the image.",
+        "I cannot see any image attached to your message.",
+        "Please provide the image so I can classify it.",
+    ],
+)
+async def test_answer_saying_no_image_was_provided_is_image_dropped(
+    answer: str, provider: str, server: FakeServer, rgb_image: ImageRef, fast_policy: RetryPolicy
 ) -> None:
-    server.push(Reply(body=openai_completion("ok", prompt_tokens=1200)))
+    server.responder = openai_responder(Sim(answer=answer))
     model = OpenAIChatModel(preset_for(server, provider=provider), retry_policy=fast_policy)
     response = await model.generate(make_request(images=(rgb_image,)))
-    assert "image_ignored" not in response.extra
+    assert response.error_kind == "image_dropped"
+    assert response.error == "image dropped: the answer says no image was provided"
 
 
 async def test_stream_options_rejected_falls_back(
@@ -417,4 +459,4 @@ async def test_bad_base_url_is_a_client_error_not_retried(fast_policy: RetryPoli
     preset = Preset(name="bad", provider="openai_compatible", model_id="m", base_url="localhost/v1")
     response = await OpenAIChatModel(preset, retry_policy=fast_policy).generate(make_request())
     assert response.error_kind == "client" and "base URL" in (response.error or "")
-    assert response.extra["attempts"] == 1
+    assert response.extra["attempts"] == 0  # refused while building the client: nothing sent

@@ -115,3 +115,37 @@ def test_credentials_present(monkeypatch: pytest.MonkeyPatch) -> None:
     assert credentials_present(preset)
     assert "secret-value" not in repr(preset) + str(preset.model_dump())
     assert credentials_present(Preset(name="q", provider="openai_compatible", model_id="y"))
+
+
+def test_reasoning_presets_reserve_room_for_the_answer() -> None:
+    presets = load_presets()
+    for name in ("gpt-5", "gpt-5-mini", "gemini-2.5-pro", "gemini-2.5-flash"):
+        preset = presets[name]
+        assert preset.reasoning != "none"
+        assert preset.output_budget(256) >= 256 + preset.reasoning_tokens
+    assert presets["gpt-4o"].output_budget(256) == 256
+    assert presets["gpt-5"].accepted_sampling() == []
+    assert presets["claude-sonnet-4"].accepted_sampling() == []
+
+
+def test_reasoning_kind_needs_its_setting(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        "o3-proxy:\n  provider: openai_compatible\n  model_id: o3\n  reasoning: effort\n"
+    )
+    with pytest.raises(ValueError, match="reasoning_effort"):
+        load_presets([path])
+
+
+def test_mine_uses_user_presets_from_env_and_option(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from medmine.mine.command import resolve_mining_model
+
+    env_file = tmp_path / "env.yaml"
+    env_file.write_text("my-server:\n  provider: openai_compatible\n  model_id: m\n")
+    opt_file = tmp_path / "opt.yaml"
+    opt_file.write_text("my-other:\n  provider: openai_compatible\n  model_id: n\n")
+    monkeypatch.setenv("MEDMINE_PRESETS", str(env_file))
+    assert resolve_mining_model("my-server").name == "my-server"
+    assert resolve_mining_model("my-other", [opt_file]).name == "my-other"

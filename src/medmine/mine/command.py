@@ -75,14 +75,16 @@ class MineOutcome:
 
 # ------------------------------------------------------------------------------ models
 def resolve_mining_model(name: str, presets: Sequence[Path] = ()) -> Model:
-    """A baseline or preset by name; user preset files (``--presets``) are loaded first."""
+    """A baseline or preset by name; user preset files ($MEDMINE_PRESETS, then ``--presets``)
+    add or override presets, as in every other command."""
     from medmine.baselines.registry import baseline_names, make_baseline
     from medmine.models.factory import build_model
     from medmine.models.presets import load_presets, resolve_preset
+    from medmine.models.resolve import user_preset_files
 
     if name in baseline_names():
         return make_baseline(name)
-    return build_model(resolve_preset(name, load_presets(list(presets))))
+    return build_model(resolve_preset(name, load_presets(user_preset_files(presets))))
 
 
 def preflight_model(model: Model) -> None:
@@ -415,12 +417,7 @@ def mine_report_source(
         summary = mine_reports(source, table, status=say, **reader)
         say(f"{summary.n} report(s) labelled by the CheXpert rules (nothing sent) -> {table}")
         return MineOutcome(out_dir, None, RunSummary(), 0.0, summary.statuses, [table])
-    if presets:
-        raise ValueError(
-            "--presets is not supported for report sources yet (the report miner resolves the "
-            "model by name): add the preset to the built-in presets or use a baseline"
-        )
-    model = resolve_mining_model(model_name)
+    model = resolve_mining_model(model_name, presets)
     if local_only:
         check_local_only(model)
     preflight_model(model)

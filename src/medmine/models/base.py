@@ -1,36 +1,48 @@
 """The shared machinery of HTTP model backends: timing, retries, limits, usage and cost.
 
-A backend subclasses :class:`ApiModel` and implements two things: ``_call`` (send one request,
-return a :class:`CallResult` or raise :class:`~medmine.models.retry.ProviderError`) and
-``_map_error`` (turn its SDK's exception into a ProviderError). Everything else lives here:
-image encoding, the rate limiter, retries, latency and time to first token, token estimation
-when the provider reports no usage, cost from the preset's prices, detection of images that a
-server silently dropped, and turning a final failure into ``Response(error=...)``.
+A backend implements ``_prepare`` (SDK import, client), ``_payload`` (the body), ``_call`` (send
+it: a :class:`CallResult` or a ProviderError) and ``_map_error``. Here: encoding off the loop,
+slots and rate limits (waits are queueing, not latency), retries, a whole-request deadline,
+timing, usage estimates, cost, truncated and image-less answers, and key redaction.
 """
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json
-import math
-import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-from medmine.core import ImagePart, Request, Response, TextPart, Usage
-from medmine.models.images import EncodedImage, encode_image, estimate_image_tokens
+from medmine.core import Request, Response, TextPart, Usage
+from medmine.models import accounting
+from medmine.models.accounting import CHARS_PER_TOKEN, estimate_text_tokens
+from medmine.models.describe import describe_backend
+from medmine.models.images import EncodedImage, encode_request_images, estimate_image_tokens
 from medmine.models.presets import Preset
-from medmine.models.retry import ProviderError, RateLimiter, RetryPolicy, call_with_retries
+from medmine.models.retry import (
+    ProviderError,
+    RateLimiter,
+    RetryPolicy,
+    call_with_retries,
+    is_timeout_error,
+    transport_error_types,
+)
+from medmine.models.secrets import redact, redact_value, register_key_env, safe_url, scrub
+from medmine.models.warmup import warm_transport
 
-CHARS_PER_TOKEN = 4.0
+__all__ = ["CHARS_PER_TOKEN", "ApiModel", "CallResult", "redact", "safe_url", "scrub"]
 
 
 @dataclass
 class CallResult:
-    """What one successful provider call produced, before medmine adds timing and cost."""
+    """What one successful provider call produced, before medmine adds timing and cost.
+
+    ``output_tokens`` includes reasoning/thinking tokens (billed as output);
+    ``reasoning_tokens`` repeats how many of them were reasoning, when the provider says.
+    """
 
     text: str
     input_tokens: int | None = None
@@ -39,58 +51,16 @@ class CallResult:
     refused: bool = False
     ttft_s: float | None = None
     streamed: bool = False
+    cached_input_tokens: int = 0
+    reasoning_tokens: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-def transport_error_types() -> tuple[type[BaseException], ...]:
-    """httpx transport errors (and httpx2's, which the newest SDKs use) for error mapping."""
-    types: list[type[BaseException]] = []
-    for module_name in ("httpx", "httpx2"):
-        try:
-            module = __import__(module_name)
-        except ImportError:
-            continue
-        types.append(module.TransportError)
-    return tuple(types)
-
-
-def is_timeout_error(exc: BaseException) -> bool:
-    """True for httpx/httpx2 timeouts and asyncio/builtin TimeoutError."""
-    return isinstance(exc, TimeoutError) or "Timeout" in type(exc).__name__
-
-
-_SECRET_PATTERNS = (
-    re.compile(r"sk-[A-Za-z0-9_\-\*]{6,}"),
-    re.compile(r"AIza[0-9A-Za-z_\-]{10,}"),
-    re.compile(r"(?i)((?:api[_-]?key|x-goog-api-key|authorization|bearer)[\"'=:\s]+)[^\s\"',&]+"),
-)
-
-
-def scrub(message: str) -> str:
-    """Mask anything that looks like an API key in a provider's error message."""
-    for pattern in _SECRET_PATTERNS:
-        if pattern.groups:
-            message = pattern.sub(lambda m: m.group(1) + "***", message)
-        else:
-            message = pattern.sub("***", message)
-    return message
-
-
-def safe_url(url: str | None) -> str | None:
-    """A URL without user info, query or fragment (where keys sometimes hide)."""
-    if not url:
-        return url
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 class ApiModel:
     """Base of HTTP backends; implements the :class:`~medmine.core.Model` protocol.
 
     A subclass names the preset providers it speaks in ``providers``; its SDK client lives in
-    ``_client`` and is created on first use.
+    ``_client`` and is created by ``_prepare`` before the first request is timed.
     """
 
     providers: tuple[str, ...] = ()
@@ -113,12 +83,19 @@ class ApiModel:
         self._client: Any = None
         self.preset = preset
         self.name = preset.name
-        self.max_concurrency = preset.concurrency
+        self.modality = preset.modality  # the runner sends image tasks to vision models only
+        self.max_concurrency = 1 if preset.single_stream else preset.concurrency
         self.retry_policy = retry_policy or RetryPolicy()
         if rate_limiter is None and (preset.requests_per_minute or preset.tokens_per_minute):
             rate_limiter = RateLimiter(preset.requests_per_minute, preset.tokens_per_minute)
         self.rate_limiter = rate_limiter
         self._clock = clock
+        self._slots: asyncio.Semaphore | None = None
+        self._in_flight = 0
+        self.peak_in_flight = 0
+        self._image_probe: dict[str, bool | None] = {}
+        self._probe_lock: asyncio.Lock | None = None
+        register_key_env([preset.api_key_env])
 
     def _require_key(self) -> str | None:
         """The API key from the environment, read at call time; a ProviderError (not retried)
@@ -138,36 +115,20 @@ class ApiModel:
         """``provider:model_id``: the model's identity in cache keys."""
         return f"{self.preset.provider}:{self.preset.model_id}"
 
+    def warnings(self) -> list[str]:
+        """Configuration problems worth telling the user before a run."""
+        out = []
+        if self.preset.single_stream and self.preset.concurrency > 1:
+            out.append(
+                f"{self.name}: the server answers one stream at a time (llama.cpp default "
+                "slots); medmine sends one request at a time (start it with --parallel N and "
+                "set single_stream: false to go faster)"
+            )
+        return out
+
     def describe(self) -> dict[str, Any]:
         """Settings for the run manifest. Never a key: only the NAME of its variable."""
-        p = self.preset
-        return {
-            "name": p.name,
-            "provider": p.provider,
-            "model_id": p.model_id,
-            "backend": type(self).__name__,
-            "base_url": safe_url(p.resolved_base_url()),
-            "api_key_env": p.api_key_env,
-            "modality": p.modality,
-            "coord_convention": p.coord_convention,
-            "max_image_edge": p.max_image_edge,
-            "max_output_tokens": p.max_output_tokens,
-            "stream": p.stream,
-            "timeout_s": p.timeout_s,
-            "concurrency": p.concurrency,
-            "requests_per_minute": p.requests_per_minute,
-            "tokens_per_minute": p.tokens_per_minute,
-            "price_input_per_mtok": p.price_input_per_mtok,
-            "price_output_per_mtok": p.price_output_per_mtok,
-            "price_date": p.price_date,
-            "batch_discount": p.batch_discount,
-            "extra_body_keys": sorted(p.extra_body),
-            "retry": {
-                "max_attempts": self.retry_policy.max_attempts,
-                "initial_s": self.retry_policy.initial_s,
-                "max_s": self.retry_policy.max_s,
-            },
-        }
+        return describe_backend(self)
 
     def __repr__(self) -> str:
         """Short and secret-free."""
@@ -175,29 +136,22 @@ class ApiModel:
 
     # ------------------------------------------------------------------ accounting
 
-    def cost(self, usage: Usage) -> float | None:
-        """USD cost of the usage at the preset's prices; None when a price or count is missing."""
-        p = self.preset
-        if p.price_input_per_mtok is None or p.price_output_per_mtok is None:
-            return None
-        if usage.input_tokens is None or usage.output_tokens is None:
-            return None
-        return (
-            usage.input_tokens * p.price_input_per_mtok
-            + usage.output_tokens * p.price_output_per_mtok
-        ) / 1e6
+    def cost(self, usage: Usage, cached_input_tokens: int = 0) -> float | None:
+        """USD cost of the usage at the preset's prices (cached input at its own price);
+        None when a price or count is missing."""
+        return accounting.cost_usd(self.preset, usage, cached_input_tokens)
 
     @staticmethod
     def estimate_text_tokens(text: str) -> int:
         """About 4 characters per token (0 for empty text)."""
-        return math.ceil(len(text) / CHARS_PER_TOKEN) if text else 0
+        return estimate_text_tokens(text)
 
     def estimate_input_tokens(
         self, request: Request, images: list[EncodedImage]
     ) -> tuple[int, int]:
         """(text tokens, image tokens) a request is expected to cost at this provider."""
         text = sum(
-            self.estimate_text_tokens(part.text)
+            estimate_text_tokens(part.text)
             for message in request.messages
             for part in message.parts
             if isinstance(part, TextPart)
@@ -210,53 +164,76 @@ class ApiModel:
 
     def _encode_images(self, request: Request) -> list[EncodedImage]:
         """Encode the request's images in message order (ValueError for a text-only model)."""
-        refs = [
-            part.image
-            for message in request.messages
-            for part in message.parts
-            if isinstance(part, ImagePart)
-        ]
-        if refs and self.preset.modality == "text":
-            raise ValueError(
-                f"model preset {self.name!r} is text-only (modality 'text') but the request "
-                f"has {len(refs)} image(s); the runner must skip image samples for it"
-            )
-        return [encode_image(ref, self.preset.max_image_edge) for ref in refs]
+        return encode_request_images(request, self.preset)
 
     def _max_tokens(self, request: Request) -> int:
-        """The output budget: the request's, capped by the preset's max_output_tokens."""
-        limit = request.settings.max_tokens
-        if self.preset.max_output_tokens is not None:
-            limit = min(limit, self.preset.max_output_tokens)
-        return limit
+        """The provider's output limit: the request's answer budget plus the preset's reasoning
+        reserve, capped by max_output_tokens."""
+        return self.preset.output_budget(request.settings.max_tokens)
 
     async def generate(self, request: Request) -> Response:
         """Answer one request. Provider failures come back as ``Response(error=...)``.
 
         Raises ValueError only for a programming error: images sent to a text-only preset.
+        Images are encoded and the SDK client built before the clock starts; waiting for a
+        concurrency slot or the rate limiter is recorded as ``extra["queue_s"]``.
         """
-        images = self._encode_images_or_error(request)
+        retired = self.preset.retirement_problem()
+        if retired is not None:
+            return self._error(ProviderError("client", retired), {}, None)
+        images = await asyncio.to_thread(self._encode_images_or_error, request)
         if isinstance(images, Response):
             return images
+        try:
+            self._prepare()
+            warm_transport()
+        except ProviderError as exc:
+            return self._error(exc, {"attempts": 0}, None)
+        # the request body (base64 images, SDK types) is built off the loop, before timing
+        payload = await asyncio.to_thread(self._payload, request, images)
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.max_concurrency)
+        queued = self._clock()
+        async with self._slots:
+            self._in_flight += 1
+            self.peak_in_flight = max(self.peak_in_flight, self._in_flight)
+            try:
+                return await self._generate(request, images, payload, self._clock() - queued)
+            finally:
+                self._in_flight -= 1
+
+    async def _generate(
+        self, request: Request, images: list[EncodedImage], payload: Any, queue_s: float
+    ) -> Response:
+        """Ask with retries inside a slot; the clock runs per attempt."""
+        dropped = await self._probe_images(request, images) if images else None
         text_est, image_est = self.estimate_input_tokens(request, images)
         budget = text_est + image_est + self._max_tokens(request)
         statuses: list[int | str] = []
         retries: list[dict[str, Any]] = []
         attempt_start = [0.0]
+        waited = [0.0]
+        billed: list[float] = []
+        deadline = self.preset.timeout_s
 
         async def attempt() -> CallResult:
             if self.rate_limiter is not None:
-                await self.rate_limiter.acquire(budget)
+                waited[0] += await self.rate_limiter.acquire(budget)
             attempt_start[0] = self._clock()
             try:
-                return await self._call(request, images)
+                async with asyncio.timeout(deadline):
+                    return await self._call(request, images, payload)
             except ProviderError as exc:
-                statuses.append(exc.status if exc.status is not None else exc.kind)
-                raise
+                error = exc
+            except TimeoutError:
+                error = ProviderError("timeout", f"no complete answer within {deadline:g} s")
             except Exception as exc:
-                mapped = self._map_error(exc)
-                statuses.append(mapped.status if mapped.status is not None else mapped.kind)
-                raise mapped from exc
+                error = self._map_error(exc)
+                error.__cause__ = exc
+            statuses.append(error.status if error.status is not None else error.kind)
+            if error.usage is not None and (cost := self.cost(error.usage)) is not None:
+                billed.append(cost)
+            raise error
 
         def on_retry(number: int, error: ProviderError, wait: float) -> None:
             retries.append({"attempt": number, "kind": error.kind, "wait_s": round(wait, 3)})
@@ -265,55 +242,78 @@ class ApiModel:
         try:
             result = await call_with_retries(attempt, self.retry_policy, on_retry)
         except ProviderError as exc:
-            return Response(
-                text="",
-                model=self.preset.model_id,
-                latency_s=self._clock() - start,
-                error=scrub(str(exc)),
-                error_kind=exc.kind,
-                extra={"attempts": len(statuses), "statuses": statuses, "retries": retries},
-            )
+            extra = {"attempts": len(statuses), "statuses": statuses, "retries": retries}
+            # no latency for a failure (its time includes retry waits): wall time in extra
+            extra.update(queue_s=queue_s + waited[0], wall_s=self._clock() - start)
+            return self._error(exc, extra, sum(billed) if billed else None)
         end = self._clock()
-        response = self._finish(
-            result, text_est, image_est, images, start, attempt_start[0], end, statuses, retries
-        )
+        response = self._finish(result, request, text_est, image_est, images, dropped)
+        extra = dict(response.extra)
+        extra.update(attempts=len(statuses) + 1, queue_s=queue_s + waited[0], wall_s=end - start)
+        if statuses:
+            extra.update(statuses=statuses, retries=retries)
+        if billed:
+            extra["failed_attempts_cost_usd"] = sum(billed)
+        cost = response.cost_usd
+        if billed and cost is not None:
+            cost += sum(billed)
         if self.rate_limiter is not None:
             used = (response.usage.input_tokens or 0) + (response.usage.output_tokens or 0)
             self.rate_limiter.settle(budget, used)
-        return response
+        return replace(response, latency_s=end - attempt_start[0], cost_usd=cost, extra=extra)
+
+    def _error(self, exc: ProviderError, extra: dict[str, Any], cost: float | None) -> Response:
+        """The Response of a request that got no answer (key values redacted)."""
+        return Response(
+            text="",
+            model=self.preset.model_id,
+            error=redact(str(exc)),
+            error_kind=exc.kind,
+            cost_usd=cost,
+            extra=extra,
+        )
 
     def _encode_images_or_error(self, request: Request) -> list[EncodedImage] | Response:
         """Encoded images, or an error Response when an image file is missing or unreadable."""
         try:
             return self._encode_images(request)
-        except (FileNotFoundError, OSError) as exc:
-            message = str(exc)
         except ValueError as exc:
             if "text-only" in str(exc):
                 raise
             message = str(exc)
+        except OSError as exc:
+            message = str(exc)
         return Response(text="", model=self.preset.model_id, error=message, error_kind="input")
+
+    async def _probe_images(self, request: Request, images: list[EncodedImage]) -> bool | None:
+        """Whether this endpoint drops images, probed once (None: not probed or unknown)."""
+        if self._probe_lock is None:
+            self._probe_lock = asyncio.Lock()
+        async with self._probe_lock:
+            key = self.preset.resolved_base_url() or ""
+            if key not in self._image_probe:
+                self._image_probe[key] = await self._probe_endpoint(request, images)
+            return self._image_probe[key]
+
+    async def _probe_endpoint(self, request: Request, images: list[EncodedImage]) -> bool | None:
+        """One-time check that the server reads images; backends that can drop them override."""
+        return None
 
     def _finish(
         self,
         result: CallResult,
+        request: Request,
         text_est: int,
         image_est: int,
         images: list[EncodedImage],
-        start: float,
-        attempt_start: float,
-        end: float,
-        statuses: list[int | str],
-        retries: list[dict[str, Any]],
+        dropped: bool | None,
     ) -> Response:
-        """Assemble the Response: usage (estimated if missing), cost, timing, diagnostics."""
-        extra: dict[str, Any] = dict(result.extra)
-        extra["attempts"] = len(statuses) + 1
-        if statuses:
-            extra["statuses"] = statuses
-            extra["retries"] = retries
+        """The Response of an answer: usage (estimated if missing), cost, and what it is:
+        an answer, a truncated one, a refusal (with its reason) or one given without the image.
+        Truncated and image-less answers keep their text but carry an error, so they are
+        never cached or scored as answers."""
+        extra: dict[str, Any] = redact_value(dict(result.extra))
         extra["streamed"] = result.streamed
-        extra["wall_s"] = end - start
         estimated = result.input_tokens is None or result.output_tokens is None
         usage = Usage(
             input_tokens=result.input_tokens
@@ -321,21 +321,34 @@ class ApiModel:
             else text_est + image_est,
             output_tokens=result.output_tokens
             if result.output_tokens is not None
-            else self.estimate_text_tokens(result.text),
+            else estimate_text_tokens(result.text),
             estimated=estimated,
         )
-        if images and result.input_tokens is not None and result.input_tokens < image_est:
+        if result.cached_input_tokens:
+            extra["cached_input_tokens"] = result.cached_input_tokens
+        if result.reasoning_tokens is not None:
+            extra["reasoning_tokens"] = result.reasoning_tokens
+        error, kind = accounting.not_an_answer(
+            result.finish_reason,
+            result.refused,
+            result.text,
+            has_images=bool(images),
+            dropped=dropped,
+            limit=self._max_tokens(request),
+        )
+        if kind == "image_dropped" and dropped:
             extra["image_ignored"] = True
-            extra["image_tokens_estimated"] = image_est
-            extra["input_tokens_reported"] = result.input_tokens
+        if result.refused:
+            extra["refusal_reason"] = result.finish_reason or "refused"
         return Response(
-            text=result.text,
+            text=redact(result.text),
             model=self.preset.model_id,
             usage=usage,
-            latency_s=end - attempt_start,
             ttft_s=result.ttft_s,
-            cost_usd=self.cost(usage),
+            cost_usd=self.cost(usage, result.cached_input_tokens),
             finish_reason=result.finish_reason,
+            error=error,
+            error_kind=kind,
             refused=result.refused,
             extra=extra,
         )
@@ -357,8 +370,17 @@ class ApiModel:
 
     # ------------------------------------------------------------------ for subclasses
 
-    async def _call(self, request: Request, images: list[EncodedImage]) -> CallResult:
-        """Send one request to the provider (no retries here); raise ProviderError on failure."""
+    def _prepare(self) -> None:
+        """Import the SDK and build the client (before timing); ProviderError when impossible."""
+
+    def _payload(self, request: Request, images: list[EncodedImage]) -> Any:
+        """The request in the provider's form, built once before timing (None: in ``_call``)."""
+
+    async def _call(
+        self, request: Request, images: list[EncodedImage], payload: Any = None
+    ) -> CallResult:
+        """Send one request to the provider (no retries here); raise ProviderError on failure.
+        ``payload`` is what ``_payload`` built for it."""
         raise NotImplementedError
 
     def _map_error(self, exc: BaseException) -> ProviderError:

@@ -22,7 +22,7 @@ from typing import Any
 from medmine.core import BatchStatus, ItemError, Request, TextPart
 from medmine.models.base import CallResult, scrub
 from medmine.models.gemini import GeminiModel, _enum_name
-from medmine.models.openai_chat import status_error
+from medmine.models.openai_wire import status_error
 from medmine.models.retry import ProviderError
 
 _RUNNING = frozenset(

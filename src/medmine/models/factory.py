@@ -70,9 +70,15 @@ def register_provider(name: str, builder: ModelBuilder, *, replace: bool = False
 
 
 def build_model(preset: Preset | str, presets: Mapping[str, Preset] | None = None) -> Model:
-    """The Model for a preset (or a preset name/alias looked up in ``presets``/built-ins)."""
+    """The Model for a preset (or a preset name/alias looked up in ``presets``/built-ins).
+
+    A retired preset raises ValueError naming its replacement, unless it points at an endpoint
+    of the user's own (base_url or base_url_env set)."""
     if isinstance(preset, str):
         preset = resolve_preset(preset, presets if presets is not None else load_presets())
+    retired = preset.retirement_problem()
+    if retired is not None:
+        raise ValueError(retired)
     builder = PROVIDERS.get(preset.provider)
     if builder is None:
         raise ValueError(

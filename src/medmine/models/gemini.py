@@ -13,21 +13,15 @@ import json
 from typing import Any
 
 from medmine.core import ImagePart, Request, TextPart
+from medmine.models.accounting import WITHHELD_REASONS
 from medmine.models.base import ApiModel, CallResult, scrub
 from medmine.models.images import EncodedImage
-from medmine.models.openai_chat import status_error
+from medmine.models.openai_wire import sampling_params, status_error
 from medmine.models.retry import ProviderError
 
-REFUSAL_REASONS = frozenset(
-    (
-        "SAFETY",
-        "PROHIBITED_CONTENT",
-        "BLOCKLIST",
-        "SPII",
-        "IMAGE_SAFETY",
-        "IMAGE_PROHIBITED_CONTENT",
-    )
-)
+# Finish reasons meaning Google withheld the answer (safety, recitation, blocklists, other
+# policy): refusals with that reason, not the model's parse failures.
+REFUSAL_REASONS = WITHHELD_REASONS - {"content_filter", "refusal"}
 
 
 def _enum_name(value: Any) -> str | None:
@@ -41,6 +35,10 @@ class GeminiModel(ApiModel):
     """``generate_content`` / ``generate_content_stream`` over ``google-genai``."""
 
     providers = ("gemini",)
+
+    def _prepare(self) -> None:
+        """Import the SDK and build the client before the first request is timed."""
+        self._client_or_error()
 
     def _client_or_error(self) -> Any:
         """The SDK client, created on first use after checking the key variable is set."""
@@ -60,6 +58,13 @@ class GeminiModel(ApiModel):
                 retry_options=types.HttpRetryOptions(attempts=1),
             )
             self._client = genai.Client(api_key=key or "not-needed", http_options=http)
+            # build the SDK's lazy async side and response model now, not in a timed request
+            _ = self._client.aio.models
+            types.GenerateContentResponse.model_validate(
+                {"candidates": [{"content": {"role": "model", "parts": [{"text": "x"}]},
+                                 "finishReason": "STOP"}],
+                 "usageMetadata": {"promptTokenCount": 1}}
+            )  # fmt: skip
         return self._client
 
     def build_contents(self, request: Request, images: list[EncodedImage]) -> tuple[Any, Any]:
@@ -88,16 +93,15 @@ class GeminiModel(ApiModel):
         from google.genai import types
 
         settings = request.settings
-        fields: dict[str, Any] = {
-            "temperature": settings.temperature,
-            "max_output_tokens": self._max_tokens(request),
-        }
+        fields: dict[str, Any] = {"max_output_tokens": self._max_tokens(request)}
+        fields.update(sampling_params(self.preset, request)[0])
+        if self.preset.reasoning == "budget" and self.preset.thinking_budget is not None:
+            # maxOutputTokens counts thinking: the preset's reserve is already added to it
+            fields["thinking_config"] = types.ThinkingConfig(
+                thinking_budget=self.preset.thinking_budget
+            )
         if system:
             fields["system_instruction"] = system
-        if settings.top_p is not None:
-            fields["top_p"] = settings.top_p
-        if settings.seed is not None:
-            fields["seed"] = settings.seed
         if settings.structured and request.json_schema is not None:
             fields["response_mime_type"] = "application/json"
             fields["response_json_schema"] = dict(request.json_schema)
@@ -105,11 +109,17 @@ class GeminiModel(ApiModel):
             fields["http_options"] = types.HttpOptions(extra_body=dict(self.preset.extra_body))
         return types.GenerateContentConfig(**fields)
 
-    async def _call(self, request: Request, images: list[EncodedImage]) -> CallResult:
+    def _payload(self, request: Request, images: list[EncodedImage]) -> tuple[Any, Any]:
+        """(contents, config) as SDK types, built before timing."""
+        contents, system = self.build_contents(request, images)
+        return contents, self.build_config(request, system)
+
+    async def _call(
+        self, request: Request, images: list[EncodedImage], payload: Any = None
+    ) -> CallResult:
         """One generate_content call, streamed when the preset asks for it."""
         client = self._client_or_error()
-        contents, system = self.build_contents(request, images)
-        config = self.build_config(request, system)
+        contents, config = payload if payload is not None else self._payload(request, images)
         model = self.preset.model_id
         start = self._clock()
         try:
@@ -157,10 +167,13 @@ class GeminiModel(ApiModel):
             raise ProviderError("malformed", "response ended without a finish reason (truncated)")
         refused = block is not None or finish in REFUSAL_REASONS
         extra = {"block_reason": block} if block else {}
+        thoughts = getattr(usage, "thoughts_token_count", None)
         return CallResult(
             text=text,
             input_tokens=getattr(usage, "prompt_token_count", None),
             output_tokens=_output_tokens(usage),
+            cached_input_tokens=int(getattr(usage, "cached_content_token_count", None) or 0),
+            reasoning_tokens=int(thoughts) if thoughts is not None else None,
             finish_reason=finish or block,
             refused=refused,
             ttft_s=ttft,
@@ -201,11 +214,16 @@ def _chunk_text(chunk: Any) -> str:
 
 
 def _output_tokens(usage: Any) -> int | None:
-    """Candidate tokens plus thinking tokens (both billed as output)."""
-    if usage is None or usage.candidates_token_count is None:
+    """Candidate tokens plus thinking tokens (both billed as output). The API leaves out
+    ``candidatesTokenCount`` when the answer is empty (all the budget went to thinking):
+    the thinking tokens are still billed. None when neither is reported."""
+    if usage is None:
         return None
-    thoughts = getattr(usage, "thoughts_token_count", None) or 0
-    return int(usage.candidates_token_count) + int(thoughts)
+    candidates = usage.candidates_token_count
+    thoughts = getattr(usage, "thoughts_token_count", None)
+    if candidates is None and thoughts is None:
+        return None
+    return int(candidates or 0) + int(thoughts or 0)
 
 
 def _retry_delay(details: Any) -> float | None:

@@ -21,7 +21,8 @@ from typing import Any, Literal
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from medmine.core import ImageRef
+from medmine.core import ImageRef, Request
+from medmine.models.presets import Preset
 
 ImageFormat = Literal["JPEG", "PNG"]
 _LOSSLESS_SOURCES = frozenset(("PNG", "BMP", "TIFF", "GIF", "PPM", "DICOM"))
@@ -291,3 +292,18 @@ def estimate_image_tokens(width: int, height: int, provider: str) -> int:
     if provider in ("openai_compatible", "hf_local", "baseline"):
         return 64
     raise ValueError(f"estimate_image_tokens: unknown provider {provider!r}")
+
+
+def encode_request_images(request: Request, preset: Preset) -> list[EncodedImage]:
+    """A request's images encoded for a preset, in message order.
+
+    Raises ValueError when a text-only preset is sent images (the runner must skip those
+    samples), OSError/ValueError naming the file when an image cannot be read.
+    """
+    refs = request.images()
+    if refs and preset.modality == "text":
+        raise ValueError(
+            f"model preset {preset.name!r} is text-only (modality 'text') but the request "
+            f"has {len(refs)} image(s); the runner must skip image samples for it"
+        )
+    return [encode_image(ref, preset.max_image_edge) for ref in refs]

@@ -16,9 +16,20 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 Provider = Literal["openai", "openai_compatible", "anthropic", "gemini", "hf_local", "baseline"]
+# How a model reasons before answering: not at all; an OpenAI-style ``reasoning_effort``; a
+# token budget (Gemini ``thinkingBudget``, Anthropic ``thinking.budget_tokens``).
+Reasoning = Literal["none", "effort", "budget"]
+SamplingParam = Literal["temperature", "top_p", "seed"]
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -51,6 +62,29 @@ class Preset(BaseModel):
     timeout_s: float = Field(default=120.0, gt=0)
     stream: bool = True
     extra_body: dict[str, Any] = Field(default_factory=dict)
+    # What the model does before answering, and the budgets: the answer gets the task's
+    # max_tokens; a reasoning model gets ``reasoning_tokens`` more, because the provider counts
+    # reasoning/thinking tokens inside the same output limit.
+    reasoning: Reasoning = "none"
+    reasoning_effort: str | None = None  # OpenAI: minimal / low / medium / high
+    thinking_budget: int | None = Field(default=None, ge=-1)  # Gemini/Anthropic; -1 dynamic
+    reasoning_tokens: int = Field(default=0, ge=0)  # added to the answer budget
+    # Sampling parameters the model accepts; the others are not sent (and recorded as
+    # ignored). ``sampling_exclusive``: temperature and top_p may not be sent together.
+    # (unset: Anthropic models take none under the API version the SDK sends; others all)
+    sampling: list[SamplingParam] | None = None
+    sampling_exclusive: bool = False
+    price_cached_input_per_mtok: float | None = Field(default=None, ge=0)
+    # Retired by its provider on this date: refuses to run (naming ``replacement``) unless the
+    # preset points at an endpoint of the user's own (base_url / base_url_env set).
+    retired: str | None = None
+    replacement: str | None = None
+    # The server answers one stream at a time (llama.cpp's default slots): run it at
+    # concurrency 1, or warn when more is asked.
+    single_stream: bool = False
+    # Self-hosted servers: ask once whether images reach the model (prompt tokens with and
+    # without the image); a server that drops them gets "image dropped" failures.
+    image_probe: bool = True
     notes: str = ""
     aliases: list[str] = Field(default_factory=list)
 
@@ -73,13 +107,51 @@ class Preset(BaseModel):
             )
         return value
 
-    @field_validator("price_date")
+    @field_validator("price_date", "retired")
     @classmethod
     def _date(cls, value: str | None) -> str | None:
         """Prices carry the day they were read, as YYYY-MM-DD."""
         if value is not None and not _DATE.match(value):
             raise ValueError(f"must be YYYY-MM-DD, got {value!r}")
         return value
+
+    @model_validator(mode="after")
+    def _reasoning_consistent(self) -> Preset:
+        """A reasoning kind comes with its setting: an effort, or a thinking budget."""
+        if self.reasoning == "effort" and not self.reasoning_effort:
+            raise ValueError("reasoning: effort needs reasoning_effort (e.g. low)")
+        if self.reasoning == "budget" and self.thinking_budget is None:
+            raise ValueError("reasoning: budget needs thinking_budget (tokens, or -1 for dynamic)")
+        if self.reasoning == "none" and (self.reasoning_effort or self.thinking_budget):
+            raise ValueError("reasoning_effort/thinking_budget need reasoning: effort/budget")
+        if self.retired is None and self.replacement is not None:
+            raise ValueError("replacement is only meaningful with retired: YYYY-MM-DD")
+        return self
+
+    def accepted_sampling(self) -> list[str]:
+        """The sampling parameters the model accepts (the preset's list, or its provider's)."""
+        if self.sampling is not None:
+            return list(self.sampling)
+        return [] if self.provider == "anthropic" else ["temperature", "top_p", "seed"]
+
+    def retirement_problem(self) -> str | None:
+        """Why this preset must not run (retired at its provider's own endpoint), or None."""
+        if self.retired is None or self.resolved_base_url():
+            return None
+        instead = f"; use {self.replacement!r} instead" if self.replacement else ""
+        return (
+            f"model preset {self.name!r} ({self.model_id}) was retired by its provider on "
+            f"{self.retired}{instead} (or point the preset's base_url at a server of your own "
+            "that still serves it)"
+        )
+
+    def output_budget(self, answer_tokens: int) -> int:
+        """The provider's output limit for an answer of ``answer_tokens``: the answer budget
+        plus the reasoning reserve (capped by max_output_tokens)."""
+        total = answer_tokens + (self.reasoning_tokens if self.reasoning != "none" else 0)
+        if self.max_output_tokens is not None:
+            total = min(total, self.max_output_tokens)
+        return total
 
     def resolved_base_url(self) -> str | None:
         """The base URL to use now: ``$base_url_env`` when set and non-empty, else base_url."""

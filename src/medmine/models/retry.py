@@ -20,6 +20,8 @@ from typing import Literal, TypeVar
 
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
 
+from medmine.core import Usage
+
 ErrorKind = Literal["rate_limit", "server", "timeout", "connection", "client", "malformed", "quota"]
 ERROR_KINDS: frozenset[str] = frozenset(
     ("rate_limit", "server", "timeout", "connection", "client", "malformed", "quota")
@@ -56,6 +58,9 @@ class ProviderError(Exception):
         self.message = message
         self.status = status
         self.retry_after = retry_after
+        # Tokens the provider billed for the failed attempt (a complete but unusable answer),
+        # so its spend is recorded even though there is no answer.
+        self.usage: Usage | None = None
 
     @property
     def retryable(self) -> bool:
@@ -96,6 +101,23 @@ def parse_retry_after(
         when = when.replace(tzinfo=UTC)
     current = now or datetime.now(UTC)
     return max(0.0, (when - current).total_seconds())
+
+
+def transport_error_types() -> tuple[type[BaseException], ...]:
+    """httpx transport errors (and httpx2's, which the newest SDKs use) for error mapping."""
+    types: list[type[BaseException]] = []
+    for module_name in ("httpx", "httpx2"):
+        try:
+            module = __import__(module_name)
+        except ImportError:
+            continue
+        types.append(module.TransportError)
+    return tuple(types)
+
+
+def is_timeout_error(exc: BaseException) -> bool:
+    """True for httpx/httpx2 timeouts and asyncio/builtin TimeoutError."""
+    return isinstance(exc, TimeoutError) or "Timeout" in type(exc).__name__
 
 
 async def _real_sleep(seconds: float) -> None:

@@ -39,8 +39,10 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from medmine.core import BatchStatus, ItemError, Model, Request, Response, Usage
-from medmine.models.base import ApiModel, CallResult, scrub
+from medmine.models.accounting import is_truncated
+from medmine.models.base import ApiModel, CallResult
 from medmine.models.retry import ProviderError, call_with_retries
+from medmine.models.secrets import redact
 from medmine.run.progress import ProgressBoard
 from medmine.run.runner import Job, Runner, RunSummary, Unit
 from medmine.run.store import BatchItem, BatchJobRow
@@ -267,7 +269,7 @@ class _ModelBatches:
         try:
             batch_id = await self._call(lambda: self.channel.create(entries), create=True)
         except ProviderError as exc:
-            message = f"batch submission failed: {scrub(str(exc))}"
+            message = f"batch submission failed: {redact(str(exc))}"
             self.runner.store.event("batch", f"{self.name}: {message}")
             for _, u in chunk:
                 await self._ingest(u, _error_response(self.model, message, exc.kind))
@@ -369,7 +371,7 @@ class _ModelBatches:
         units); anything else leaves it stored for the next run to poll."""
         if error.kind == "client":
             self.runner.store.event(
-                "batch", f"{self.name}: batch {job.batch_id} is gone ({scrub(str(error))})"
+                "batch", f"{self.name}: batch {job.batch_id} is gone ({redact(str(error))})"
             )
             self._mark(job, LOST)
             await self._again(job, list(mapping.values()), "lost")
@@ -377,7 +379,7 @@ class _ModelBatches:
         self.summary.unfinished += len(mapping)
         self.runner.store.event(
             "batch",
-            f"{self.name}: could not poll batch {job.batch_id} ({scrub(str(error))}); "
+            f"{self.name}: could not poll batch {job.batch_id} ({redact(str(error))}); "
             "rerun the same command to collect it",
         )
 
@@ -426,11 +428,17 @@ class _ModelBatches:
         if output_tokens is None:
             output_tokens = model.estimate_text_tokens(result.text)
         usage = Usage(input_tokens, output_tokens, estimated)
-        cost = model.cost(usage)
+        cost = model.cost(usage, result.cached_input_tokens)
         discount = model.preset.batch_discount
         extra = {**result.extra, **_batch_extra(model, job)}
+        cut = is_truncated(result.finish_reason) and not result.refused
         return Response(
-            text=result.text,
+            text=redact(result.text),
+            error=f"truncated: the answer was cut at the output limit (finish reason "
+            f"{result.finish_reason})"
+            if cut
+            else None,
+            error_kind="truncated" if cut else None,
             model=model.preset.model_id,
             usage=usage,
             latency_s=None,
@@ -462,7 +470,7 @@ def _error_response(
     return Response(
         text="",
         model=model.preset.model_id,
-        error=scrub(message),
+        error=redact(message),
         error_kind=kind,
         extra=_batch_extra(model, job),
     )

@@ -19,6 +19,7 @@ from medmine.core import (
     Request,
     Response,
     Sample,
+    forced_status,
 )
 from medmine.run.interrupt import on_ctrl_c
 from medmine.run.ledger import outcome_of, safe_parse
@@ -323,7 +324,11 @@ class Runner:
             self.summary.bad_samples += 1
             self._landed(u, Outcome.UNREADABLE, response.error)
             return True
-        if response.extra.get("image_ignored") and response.error is None:
+        forced = forced_status(response)
+        if forced is not None and forced[0] is ParseStatus.TRUNCATED:
+            # cut by the token limit: its own outcome, not the model's parse failure
+            prediction = Prediction(None, ParseStatus.TRUNCATED, forced[1])
+        elif response.extra.get("image_ignored") and response.error is None:
             # The server answered without looking at the image (e.g. a llama.cpp text chat
             # format dropped the image part): not a vision answer, so not scored as one.
             prediction = Prediction(

@@ -208,12 +208,19 @@ def _headline(task: Task, preds: list[Prediction], samples: list[Sample]) -> str
 def efficiency(responses: Sequence[Response], cached: Sequence[bool]) -> dict[str, float]:
     """Latency, time to first token, tokens, throughput and cost over a job's answers."""
     out: dict[str, float] = {}
-    lat = [r.latency_s for r in responses if r.latency_s is not None]
+    # Timing covers answers only: a failure's time (retry waits included) is not a latency.
+    answered = [r for r in responses if r.error is None]
+    lat = [r.latency_s for r in answered if r.latency_s is not None]
+    if len(answered) < len(responses):
+        out["n_failed_responses"] = float(len(responses) - len(answered))
+    queue = [q for r in answered if (q := r.extra.get("queue_s")) is not None]
+    if queue:
+        out["queue_mean_s"] = float(statistics.fmean(queue))
     if lat:
         out["latency_mean_s"] = float(statistics.fmean(lat))
         out["latency_p50_s"] = float(np.percentile(lat, 50))
         out["latency_p95_s"] = float(np.percentile(lat, 95))
-    ttft = [r.ttft_s for r in responses if r.ttft_s is not None]
+    ttft = [r.ttft_s for r in answered if r.ttft_s is not None]
     if ttft:
         out["ttft_mean_s"] = float(statistics.fmean(ttft))
     tin = [r.usage.input_tokens for r in responses if r.usage.input_tokens is not None]
@@ -222,7 +229,7 @@ def efficiency(responses: Sequence[Response], cached: Sequence[bool]) -> dict[st
         out["input_tokens"] = float(sum(tin))
     if tout:
         out["output_tokens"] = float(sum(tout))
-    tps = [t for r in responses if (t := r.tokens_per_s) is not None]
+    tps = [t for r in answered if (t := r.tokens_per_s) is not None]
     if tps:
         out["tokens_per_s"] = float(statistics.fmean(tps))
     if any(r.usage.estimated for r in responses):
