@@ -86,14 +86,22 @@ def run(
         bool,
         typer.Option(help="Use providers' native JSON-schema output modes (else prompt-only)."),
     ] = False,
+    shots: Annotated[
+        int | None,
+        typer.Option(help="Also run K-shot prompting: K worked examples from the support split."),
+    ] = None,
+    prompt: Annotated[
+        list[str],
+        typer.Option(help="Also run this prompt strategy (zero_shot, few_shot, cot), own column."),
+    ] = [],  # noqa: B006
 ) -> None:
     """Run (or resume) a suite, then print its leaderboard. Rerun the same command to resume."""
     from medmine.report.leaderboard import load_leaderboard, render_terminal, write_reports
     from medmine.run.execute import RunOptions, execute
-    from medmine.run.suite import SuiteError, load_suite
+    from medmine.run.suite import SuiteError, load_suite, with_prompting
 
     try:
-        cfg = load_suite(suite_option or suite)
+        cfg = with_prompting(load_suite(suite_option or suite), shots, prompt)
     except SuiteError as exc:
         raise _fail(str(exc)) from None
     if structured:

@@ -141,20 +141,25 @@ class Runner:
         for job in jobs:
             samples = [s for s in job.samples if job.task.applies_to(s)]
             supported = getattr(job.model, "tasks", None)
-            if not samples or (supported is not None and job.task.name not in supported):
+            base = getattr(job.task, "base_name", job.task.name)  # prompt strategies wrap tasks
+            if not samples or (supported is not None and base not in supported):
                 continue  # nothing to do, or a specialised baseline not meant for this task
             name = job.model.name
             model, reason = self._fitted(job, samples)
             if model is None:
                 self.store.put_skipped(name, job.task.name, job.dataset, str(reason), len(samples))
                 continue
-            job_units, kept, bad, needs_images = self._units(job, model, samples)
+            job_units, kept, bad, needs_images, too_many = self._units(job, model, samples)
             if bad:
                 self.store.put_bad_samples(bad)
                 self.summary.bad_samples += len(bad)
             if needs_images:
                 why = "text-only model: these samples' requests carry images"
                 self.store.put_skipped(name, job.task.name, job.dataset, why, needs_images)
+            if too_many:
+                cap = max_images(job.model)
+                why = f"not run: the model takes at most {cap} image(s) per request"
+                self.store.put_skipped(name, job.task.name, job.dataset, why, too_many)
             if kept:
                 ready.append(dataclasses.replace(job, model=model, samples=kept))
                 units.extend(job_units)
@@ -162,11 +167,13 @@ class Runner:
 
     def _units(
         self, job: Job, model: Model, samples: Sequence[Sample]
-    ) -> tuple[list[Unit], list[Sample], list[BadSample], int]:
+    ) -> tuple[list[Unit], list[Sample], list[BadSample], int, int]:
         """The job's pending units, the samples it keeps, its bad samples, and how many
-        samples a text-only model had to leave out."""
+        samples a text-only model, or one taking fewer images, had to leave out."""
         name = job.model.name
         text_only = getattr(model, "modality", "vision") == "text"
+        image_cap = max_images(job.model)
+        too_many = 0
         done = self.store.answered(name, job.task.name, job.dataset)
         units: list[Unit] = []
         kept: list[Sample] = []
@@ -181,6 +188,9 @@ class Runner:
             images = base.images()
             if text_only and images:
                 needs_images += 1
+                continue
+            if image_cap is not None and len(images) > image_cap:
+                too_many += 1  # e.g. few-shot examples: "not run" for this setting, not failed
                 continue
             problem = next(filter(None, (image_problem(im) for im in images)), None)
             if problem is not None:
@@ -202,7 +212,7 @@ class Runner:
                 else:
                     request = dataclasses.replace(base, repeat=rep) if rep else base
                     units.append(Unit(model, name, job.task, job.dataset, s, rep, request, key))
-        return units, kept, bad, needs_images
+        return units, kept, bad, needs_images, too_many
 
     async def run(self, jobs: Sequence[Job]) -> list[Job]:
         """Ask every pending unit; returns the jobs as run (fitted models, applicable samples)."""
@@ -395,6 +405,15 @@ def efficiency(responses: Sequence[Response], cached: Sequence[bool]) -> dict[st
             # Batch answers carry no latency: the figures above cover live answers only.
             out["batch_share"] = float(batched / len(responses))
     return out
+
+
+def max_images(model: Model) -> int | None:
+    """How many images the model takes per request (``max_images`` on the model or its
+    preset); None when it declares no limit."""
+    cap = getattr(model, "max_images", None)
+    if cap is None:
+        cap = getattr(getattr(model, "preset", None), "max_images", None)
+    return int(cap) if cap is not None else None
 
 
 def _safe_parse(task: Task, response: Response, sample: Sample) -> Prediction:
