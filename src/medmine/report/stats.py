@@ -225,6 +225,7 @@ PAIRED_KEY: dict[str, str] = {
     "detection": "tp/fp/fn",
     "diagnosis": "f1",
     "report_generation": "bleu_4",
+    "vqa": "score",
 }
 
 
