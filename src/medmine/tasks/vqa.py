@@ -16,8 +16,9 @@ prior key ``"<rule>|<question type>"`` (see :func:`prior_key`).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from medmine.core import (
     GenerationSettings,
@@ -33,7 +34,7 @@ from medmine.core import (
     stable_hash,
     user_request,
 )
-from medmine.datasets.readers.vqa_common import CHOICE, VqaTarget
+from medmine.datasets.readers.vqa_common import ANSWER_TYPES, CHOICE, CLOSED, VqaTarget
 from medmine.tasks.classification import failure_rates
 from medmine.tasks.registry import register_task
 from medmine.tasks.vqa_read import READER_VERSION, read_choice, read_open, read_yes_no
@@ -138,6 +139,28 @@ class VqaTask:
         """What few-shot examples are stratified by: rule and (closed/choice) answer."""
         t = vqa_target(sample)
         return f"{t.rule}:{t.letter if t.rule == CHOICE else t.answer.lower()}"
+
+    @staticmethod
+    def sample_from_fields(fields: Mapping[str, Any], sample_id: str = "answer") -> Sample:
+        """A sample to read an answer against, from a line's fields (``medmine parse vqa``):
+        ``question``; ``options`` as {"A": text, ...} or [[letter, text], ...] (multiple
+        choice); else ``answer_type`` "closed" (yes/no) or "open" (the default without
+        options). No image is needed to read an answer."""
+        raw = fields.get("options") or {}
+        pairs = raw.items() if isinstance(raw, Mapping) else (tuple(p) for p in raw)
+        options = tuple((str(k).strip().upper(), str(v)) for k, v in pairs)
+        kind = str(fields.get("answer_type") or ("choice" if options else "open")).lower()
+        if kind not in ANSWER_TYPES:
+            raise ValueError(f"{sample_id}: answer_type {kind!r}; expected {ANSWER_TYPES}")
+        reference = str(fields.get("reference") or ("yes" if kind == CLOSED else ""))
+        target = VqaTarget(
+            question=str(fields.get("question") or ""),
+            answer=reference,
+            answer_type=kind,
+            options=options,
+            letter=None,
+        )
+        return Sample(id=sample_id, dataset="parse", targets={TaskKind.VQA: target})
 
     def parse(self, response: Response, sample: Sample) -> Prediction:
         """Read the answer per the question's rule; errors, refusals, cut answers keep theirs."""

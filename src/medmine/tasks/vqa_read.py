@@ -34,7 +34,7 @@ _MARKER = re.compile(
     r"(?P<open>\()?(?P<letter>[A-Za-z])(?(open)\))" + _NOT_LETTER_AFTER,
     re.I,
 )
-_ALONE = re.compile(r"^\W*\(?([A-Za-z])\)?\W*$")
+_ALONE = re.compile(r"^\W*(?:(?:option|choice|letter)\s+)?\(?([A-Za-z])\)?\W*$", re.I)
 _HEAD = re.compile(r"^\s*(?:option\s+|choice\s+)?\(?([A-Z])(?:\)|\.|:|\s+[-–—])(?:\s|$)")
 _PAREN = re.compile(r"\(([A-Z])\)")
 _BOLD = re.compile(r"\*\*\(?([A-Z])\)?[.:]?\*\*")
