@@ -30,8 +30,8 @@ def _cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _build(tmp_path: Path, name: str) -> Path:
-    root = tmp_path / "data" / {"vqa_rad_parquet": "vqa-rad", "path_vqa": "path-vqa"}.get(
-        name, name
+    root = (
+        tmp_path / "data" / {"vqa_rad_parquet": "vqa-rad", "path_vqa": "path-vqa"}.get(name, name)
     )
     root.mkdir(parents=True)
     return BUILDERS[name](root)
@@ -148,12 +148,14 @@ def test_medmine_run_scores_every_layout_through_every_rule(tmp_path: Path) -> N
     assert set(tables["by_question_type"]) >= {"PRES", "POS", "COUNT"}
     assert "choice_accuracy" in scores[("fake-vlm", "vqa", "gmai_mmbench")]["metrics"]
     # Every answer the fake model meant is scored as that answer: compare per sample.
-    by_prompt_q = {e["prompt"].split("Question:", 1)[1].split("\n", 1)[0].strip(): e
-                   for e in server.log}
+    by_prompt_q = {
+        e["prompt"].split("Question:", 1)[1].split("\n", 1)[0].strip(): e for e in server.log
+    }
     checked = 0
     for n in names:
-        read = load_dataset(n, tmp_path / "data" / {"vqa_rad_parquet": "vqa-rad",
-                                                     "path_vqa": "path-vqa"}.get(n, n))
+        read = load_dataset(
+            n, tmp_path / "data" / {"vqa_rad_parquet": "vqa-rad", "path_vqa": "path-vqa"}.get(n, n)
+        )
         per = scores[("fake-vlm", "vqa", n)]["per_sample"]
         for s in read.samples:
             if s.split != "test" or s.id not in per:
@@ -184,8 +186,17 @@ def test_shots_and_cot_run_as_their_own_columns(tmp_path: Path) -> None:
         suite = _suite(tmp_path, server, ["vqa_rad", "medxpertqa_mm"])
         result = runner.invoke(
             app,
-            ["run", str(suite), "--out", str(tmp_path / "run"), "--no-progress", "--shots",
-             "1", "--prompt", "cot"],
+            [
+                "run",
+                str(suite),
+                "--out",
+                str(tmp_path / "run"),
+                "--no-progress",
+                "--shots",
+                "1",
+                "--prompt",
+                "cot",
+            ],
         )
         assert result.exit_code == 0, result.output
     scores = _scores(tmp_path / "run")

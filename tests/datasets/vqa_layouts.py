@@ -50,12 +50,33 @@ def build_vqa_rad(root: Path) -> Path:
         ("synpic200.jpg", "HEAD", "What organ is shown?", "brain", "OPEN", "ORGAN", "freeform"),
         ("synpic300.jpg", "ABD", "Is there free air?", "no", "CLOSED", "PRES", "test_freeform"),
         ("synpic300.jpg", "ABD", "Is the liver enlarged?", "yes", "CLOSED ", "SIZE", "test_para"),
-        ("synpic400.jpg", "CHEST", "Where is the mass?", "right upper lobe", "OPEN", "POS",
-         "test_freeform"),
-        ("synpic400.jpg", "CHEST", "What modality is used?", "x-ray", "OPEN", "MODALITY",
-         "test_freeform"),
-        ("synpic500.jpg", "HEAD", "How many lesions are there?", 2, "OPEN", "COUNT",
-         "test_freeform"),
+        (
+            "synpic400.jpg",
+            "CHEST",
+            "Where is the mass?",
+            "right upper lobe",
+            "OPEN",
+            "POS",
+            "test_freeform",
+        ),
+        (
+            "synpic400.jpg",
+            "CHEST",
+            "What modality is used?",
+            "x-ray",
+            "OPEN",
+            "MODALITY",
+            "test_freeform",
+        ),
+        (
+            "synpic500.jpg",
+            "HEAD",
+            "How many lesions are there?",
+            2,
+            "OPEN",
+            "COUNT",
+            "test_freeform",
+        ),
     ]
     for i, (img, organ, q, a, at, qt, pt) in enumerate(rows):
         recs.append(
@@ -175,8 +196,16 @@ def build_vqa_rad_parquet(root: Path) -> Path:
     return root
 
 
-PMC_HEADER = ["Figure_path", "Question", "Answer", "Choice A", "Choice B", "Choice C",
-              "Choice D", "Answer_label"]
+PMC_HEADER = [
+    "Figure_path",
+    "Question",
+    "Answer",
+    "Choice A",
+    "Choice B",
+    "Choice C",
+    "Choice D",
+    "Answer_label",
+]
 
 
 def build_pmc_vqa(root: Path) -> Path:
@@ -186,18 +215,58 @@ def build_pmc_vqa(root: Path) -> Path:
 
     rows = {
         "train.csv": [
-            ("PMC100_F1.jpg", "What imaging modality is shown?", "MRI", "MRI", "CT", "PET",
-             "Ultrasound", "A"),
-            ("PMC101_F2.jpg", "Which organ is affected?", "Liver", "Kidney", "Liver", "Lung",
-             "Heart", "B"),
+            (
+                "PMC100_F1.jpg",
+                "What imaging modality is shown?",
+                "MRI",
+                "MRI",
+                "CT",
+                "PET",
+                "Ultrasound",
+                "A",
+            ),
+            (
+                "PMC101_F2.jpg",
+                "Which organ is affected?",
+                "Liver",
+                "Kidney",
+                "Liver",
+                "Lung",
+                "Heart",
+                "B",
+            ),
         ],
         "test.csv": [
-            ("PMC200_F1.jpg", "What is the arrow pointing at?", "A mass", "A mass", "A cyst",
-             "Calcification", "Normal tissue", "A"),
-            ("PMC201_F3.jpg", "Which sequence is used?", "T2-weighted", "T1-weighted",
-             "T2-weighted", "FLAIR", "DWI", "B"),
-            ("PMC202_F2.jpg", "What stain was used?", "H&E", "PAS", "Trichrome", "H&E",
-             "Giemsa", "C"),
+            (
+                "PMC200_F1.jpg",
+                "What is the arrow pointing at?",
+                "A mass",
+                "A mass",
+                "A cyst",
+                "Calcification",
+                "Normal tissue",
+                "A",
+            ),
+            (
+                "PMC201_F3.jpg",
+                "Which sequence is used?",
+                "T2-weighted",
+                "T1-weighted",
+                "T2-weighted",
+                "FLAIR",
+                "DWI",
+                "B",
+            ),
+            (
+                "PMC202_F2.jpg",
+                "What stain was used?",
+                "H&E",
+                "PAS",
+                "Trichrome",
+                "H&E",
+                "Giemsa",
+                "C",
+            ),
             ("PMC203_F1.jpg", "What is shown?", "Nothing", "Cells", "Tissue", "Bone", "Fat", "Z"),
         ],
     }
@@ -219,20 +288,42 @@ def build_omnimedvqa(root: Path) -> Path:
     qa = root / "QA_information" / "Open-access"
     data = {
         "ACRIMA.json": [
-            ("ACRIMA", "Modality Recognition", "Fundus Photography",
-             "What imaging modality is this?", "Fundus photography",
-             ["Fundus photography", "CT", "MRI", "Dermoscopy"]),
-            ("ACRIMA", "Disease Diagnosis", "Fundus Photography",
-             "Is there glaucoma in this image?", "Yes, it's glaucoma.",
-             ["No, it's normal.", "Yes, it's glaucoma."]),
+            (
+                "ACRIMA",
+                "Modality Recognition",
+                "Fundus Photography",
+                "What imaging modality is this?",
+                "Fundus photography",
+                ["Fundus photography", "CT", "MRI", "Dermoscopy"],
+            ),
+            (
+                "ACRIMA",
+                "Disease Diagnosis",
+                "Fundus Photography",
+                "Is there glaucoma in this image?",
+                "Yes, it's glaucoma.",
+                ["No, it's normal.", "Yes, it's glaucoma."],
+            ),
         ],
         "HAM10000.json": [
-            ("HAM10000", "Disease Diagnosis", "Dermoscopy", "What lesion is shown?",
-             "Melanoma", ["Nevus", "Melanoma", "Dermatofibroma", "Vascular lesion"]),
+            (
+                "HAM10000",
+                "Disease Diagnosis",
+                "Dermoscopy",
+                "What lesion is shown?",
+                "Melanoma",
+                ["Nevus", "Melanoma", "Dermatofibroma", "Vascular lesion"],
+            ),
         ],
         "Chest CT Scan.json": [
-            ("Chest CT Scan", "Anatomy Identification", None, "Which organ is shown?",
-             "Lung", ["Liver", "Lung", "Brain", "Kidney"]),
+            (
+                "Chest CT Scan",
+                "Anatomy Identification",
+                None,
+                "Which organ is shown?",
+                "Lung",
+                ["Liver", "Lung", "Brain", "Kidney"],
+            ),
         ],
     }
     n = 0
@@ -262,15 +353,65 @@ def build_omnimedvqa(root: Path) -> Path:
 
 def build_gmai(root: Path) -> Path:
     """``GMAI-MMBench_VAL.tsv`` with base64 images and the lexical-tree columns."""
-    header = ["index", "question", "A", "B", "C", "D", "E", "answer", "image", "modality",
-              "clinical VQA task", "department", "perceptual granularity", "category"]
+    header = [
+        "index",
+        "question",
+        "A",
+        "B",
+        "C",
+        "D",
+        "E",
+        "answer",
+        "image",
+        "modality",
+        "clinical VQA task",
+        "department",
+        "perceptual granularity",
+        "category",
+    ]
     rows = [
-        [0, "What is the most likely diagnosis?", "Glaucoma", "Cataract", "Normal", "AMD", "",
-         "A", "Fundus photography", "Disease Diagnosis", "Ophthalmology", "Image Level"],
-        [1, "Which organ is segmented in the box?", "Liver", "Spleen", "Kidney", "Stomach",
-         "Pancreas", "C", "CT", "Organ Recognition", "Urology", "Box Level"],
-        [2, "What kind of lesion is seen?", "Polyp", "Ulcer", "Normal", "Bleeding", "", "A",
-         "Endoscopy", "Disease Diagnosis", "Gastroenterology", "Image Level"],
+        [
+            0,
+            "What is the most likely diagnosis?",
+            "Glaucoma",
+            "Cataract",
+            "Normal",
+            "AMD",
+            "",
+            "A",
+            "Fundus photography",
+            "Disease Diagnosis",
+            "Ophthalmology",
+            "Image Level",
+        ],
+        [
+            1,
+            "Which organ is segmented in the box?",
+            "Liver",
+            "Spleen",
+            "Kidney",
+            "Stomach",
+            "Pancreas",
+            "C",
+            "CT",
+            "Organ Recognition",
+            "Urology",
+            "Box Level",
+        ],
+        [
+            2,
+            "What kind of lesion is seen?",
+            "Polyp",
+            "Ulcer",
+            "Normal",
+            "Bleeding",
+            "",
+            "A",
+            "Endoscopy",
+            "Disease Diagnosis",
+            "Gastroenterology",
+            "Image Level",
+        ],
     ]
     lines = ["\t".join(header)]
     for r in rows:
@@ -282,6 +423,7 @@ def build_gmai(root: Path) -> Path:
 
 def build_medxpertqa(root: Path) -> Path:
     """``MM/test.jsonl`` and ``MM/dev.jsonl`` + ``images/`` (some questions with 2 images)."""
+
     def rec(i: str, q: str, opts: dict[str, str], label: str, imgs: list[str], qt: str) -> str:
         choices = " ".join(f"({k}) {v}" for k, v in opts.items())
         return json.dumps(
@@ -297,20 +439,44 @@ def build_medxpertqa(root: Path) -> Path:
             }
         )
 
-    five = {"A": "Osteosarcoma", "B": "Ewing sarcoma", "C": "Osteomyelitis",
-            "D": "Fracture", "E": "Normal"}
+    five = {
+        "A": "Osteosarcoma",
+        "B": "Ewing sarcoma",
+        "C": "Osteomyelitis",
+        "D": "Fracture",
+        "E": "Normal",
+    }
     (root / "MM").mkdir(parents=True)
     (root / "MM" / "dev.jsonl").write_text(
-        rec("MM-dev-1", "A 12-year-old has leg pain. What is shown?", five, "A",
-            ["MM-dev-1-a.jpeg"], "Reasoning") + "\n"
+        rec(
+            "MM-dev-1",
+            "A 12-year-old has leg pain. What is shown?",
+            five,
+            "A",
+            ["MM-dev-1-a.jpeg"],
+            "Reasoning",
+        )
+        + "\n"
     )
     (root / "MM" / "test.jsonl").write_text(
         "\n".join(
             [
-                rec("MM-1", "A 70-year-old fell. What do the images show?", five, "D",
-                    ["MM-1-a.jpeg", "MM-1-b.jpeg"], "Understanding"),
-                rec("MM-2", "A child has fever and bone pain. Most likely?", five, "C",
-                    ["MM-2-a.jpeg"], "Reasoning"),
+                rec(
+                    "MM-1",
+                    "A 70-year-old fell. What do the images show?",
+                    five,
+                    "D",
+                    ["MM-1-a.jpeg", "MM-1-b.jpeg"],
+                    "Understanding",
+                ),
+                rec(
+                    "MM-2",
+                    "A child has fever and bone pain. Most likely?",
+                    five,
+                    "C",
+                    ["MM-2-a.jpeg"],
+                    "Reasoning",
+                ),
                 "{not json",
             ]
         )
@@ -362,12 +528,20 @@ def answer_for(prompt: str) -> tuple[str, str, Any]:
         finish = "length" if reply.startswith("Looking") else "stop"
         return reply, finish, meant
     if '"yes"' in prompt and '"no"' in prompt:
-        styles = [("Yes.", "yes"), ("No, there is no such finding.", "no"),
-                  ('{"answer": "no"}', "no"), ("Probably yes.", "yes"),
-                  ("It cannot be determined from this image.", None)]
+        styles = [
+            ("Yes.", "yes"),
+            ("No, there is no such finding.", "no"),
+            ('{"answer": "no"}', "no"),
+            ("Probably yes.", "yes"),
+            ("It cannot be determined from this image.", None),
+        ]
         return (*styles[h % len(styles)][:1], "stop", styles[h % len(styles)][1])  # type: ignore[return-value]
-    styles = [("The answer is ct.", "ct"), ('{"answer": "right upper lobe"}', "right upper lobe"),
-              ("Brain\n\nThe image is an axial slice of the head.", "Brain"), ("2", "2")]
+    styles = [
+        ("The answer is ct.", "ct"),
+        ('{"answer": "right upper lobe"}', "right upper lobe"),
+        ("Brain\n\nThe image is an axial slice of the head.", "Brain"),
+        ("2", "2"),
+    ]
     reply, meant = styles[h % len(styles)]
     return reply, "stop", meant
 
@@ -431,17 +605,32 @@ class FakeVisionModel:
         reply, finish, meant = answer_for(prompt)
         if "Final answer:" in prompt and finish == "stop":  # asked to reason first (CoT)
             reply = f"The image shows the relevant structures clearly.\nFinal answer: {reply}"
-        self.log.append({"prompt": prompt, "images": images, "reply": reply, "meant": meant,
-                         "n_messages": len(messages)})
+        self.log.append(
+            {
+                "prompt": prompt,
+                "images": images,
+                "reply": reply,
+                "meant": meant,
+                "n_messages": len(messages),
+            }
+        )
         return 200, {
             "id": "chatcmpl-vqa",
             "object": "chat.completion",
             "created": 1,
             "model": body["model"],
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": reply},
-                         "finish_reason": finish}],
-            "usage": {"prompt_tokens": 300 * max(images, 1), "completion_tokens": 12,
-                      "total_tokens": 300 * max(images, 1) + 12},
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": reply},
+                    "finish_reason": finish,
+                }
+            ],
+            "usage": {
+                "prompt_tokens": 300 * max(images, 1),
+                "completion_tokens": 12,
+                "total_tokens": 300 * max(images, 1) + 12,
+            },
         }
 
     def __enter__(self) -> FakeVisionModel:

@@ -68,8 +68,9 @@ def compare_strategies(data: ReportData, seed: int = 0) -> list[StrategyRow]:
             key = _declared_key(base, keys) or paired_key(base, e.headline, keys)
             result = compare(e.per_sample, zero.per_sample, key, seed=seed) if key else None
             found.append(
-                StrategyRow(base, dataset, model, strategy, zero.value, e.value, key, result,
-                            None, False)
+                StrategyRow(
+                    base, dataset, model, strategy, zero.value, e.value, key, result, None, False
+                )
             )
         tested = [r for r in found if r.result is not None and not math.isnan(r.result.p_value)]
         if tested:

@@ -179,7 +179,7 @@ def execute(suite: SuiteConfig, opts: RunOptions) -> RunOutcome:
             store.put_bad_samples(ds.bad)
         for model_name, column, ds_name, why in plan.not_run:
             n = len(next(d for d in datasets if d.name == ds_name).test)
-            store.put_skipped(model_name, column, ds_name, f"not run: {why}", n)
+            store.put_skipped(model_name, column, ds_name, why, n)
         store.set_manifest(
             {
                 "suite": suite.model_dump(mode="json"),

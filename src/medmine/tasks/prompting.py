@@ -128,8 +128,10 @@ class PromptedTask:
         return getattr(self.inner, "settings", None)
 
     def applies_to(self, sample: Sample) -> bool:
-        """As the wrapped task (a worked example is never asked as a question)."""
-        return self.inner.applies_to(sample) and all(ex.id != sample.id for ex in self.examples)
+        """As the wrapped task. (Examples come from the support split, which never holds a
+        test sample, so no example is asked as a question; baselines fit on the whole
+        support split as in zero-shot.)"""
+        return self.inner.applies_to(sample)
 
     def request(self, sample: Sample) -> Request:
         """The wrapped request with worked examples before it, or the CoT instruction."""
