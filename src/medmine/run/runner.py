@@ -7,7 +7,7 @@ import asyncio
 import dataclasses
 import statistics
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -27,7 +27,7 @@ from medmine.core import (
 )
 from medmine.run.progress import ProgressBoard
 from medmine.run.store import ResponseCache, RunStore
-from medmine.run.validate import image_problem
+from medmine.run.validate import cannot_take, image_problem
 
 
 class Executor(Protocol):
@@ -149,17 +149,12 @@ class Runner:
             if model is None:
                 self.store.put_skipped(name, job.task.name, job.dataset, str(reason), len(samples))
                 continue
-            job_units, kept, bad, needs_images, too_many = self._units(job, model, samples)
+            job_units, kept, bad, left_out = self._units(job, model, samples)
             if bad:
                 self.store.put_bad_samples(bad)
                 self.summary.bad_samples += len(bad)
-            if needs_images:
-                why = "text-only model: these samples' requests carry images"
-                self.store.put_skipped(name, job.task.name, job.dataset, why, needs_images)
-            if too_many:
-                cap = max_images(job.model)
-                why = f"not run: the model takes at most {cap} image(s) per request"
-                self.store.put_skipped(name, job.task.name, job.dataset, why, too_many)
+            for why, n in left_out.items():
+                self.store.put_skipped(name, job.task.name, job.dataset, why, n)
             if kept:
                 ready.append(dataclasses.replace(job, model=model, samples=kept))
                 units.extend(job_units)
@@ -167,18 +162,15 @@ class Runner:
 
     def _units(
         self, job: Job, model: Model, samples: Sequence[Sample]
-    ) -> tuple[list[Unit], list[Sample], list[BadSample], int, int]:
+    ) -> tuple[list[Unit], list[Sample], list[BadSample], Counter[str]]:
         """The job's pending units, the samples it keeps, its bad samples, and how many
-        samples a text-only model, or one taking fewer images, had to leave out."""
+        samples the model could not be sent, by reason (text-only, too many images)."""
         name = job.model.name
-        text_only = getattr(model, "modality", "vision") == "text"
-        image_cap = max_images(job.model)
-        too_many = 0
         done = self.store.answered(name, job.task.name, job.dataset)
         units: list[Unit] = []
         kept: list[Sample] = []
         bad: list[BadSample] = []
-        needs_images = 0
+        left_out: Counter[str] = Counter()
         for s in samples:
             try:
                 base = job.task.request(s)
@@ -186,11 +178,9 @@ class Runner:
                 bad.append(BadSample(s.id, job.dataset, _paths(s), _why(exc)))
                 continue
             images = base.images()
-            if text_only and images:
-                needs_images += 1
-                continue
-            if image_cap is not None and len(images) > image_cap:
-                too_many += 1  # e.g. few-shot examples: "not run" for this setting, not failed
+            why = cannot_take(job.model, len(images))
+            if why is not None:
+                left_out[why] += 1  # "not run" for this model and setting, not failed
                 continue
             problem = next(filter(None, (image_problem(im) for im in images)), None)
             if problem is not None:
@@ -212,7 +202,7 @@ class Runner:
                 else:
                     request = dataclasses.replace(base, repeat=rep) if rep else base
                     units.append(Unit(model, name, job.task, job.dataset, s, rep, request, key))
-        return units, kept, bad, needs_images, too_many
+        return units, kept, bad, left_out
 
     async def run(self, jobs: Sequence[Job]) -> list[Job]:
         """Ask every pending unit; returns the jobs as run (fitted models, applicable samples)."""
@@ -405,15 +395,6 @@ def efficiency(responses: Sequence[Response], cached: Sequence[bool]) -> dict[st
             # Batch answers carry no latency: the figures above cover live answers only.
             out["batch_share"] = float(batched / len(responses))
     return out
-
-
-def max_images(model: Model) -> int | None:
-    """How many images the model takes per request (``max_images`` on the model or its
-    preset); None when it declares no limit."""
-    cap = getattr(model, "max_images", None)
-    if cap is None:
-        cap = getattr(getattr(model, "preset", None), "max_images", None)
-    return int(cap) if cap is not None else None
 
 
 def _safe_parse(task: Task, response: Response, sample: Sample) -> Prediction:
