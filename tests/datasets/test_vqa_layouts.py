@@ -213,3 +213,28 @@ def test_shots_and_cot_run_as_their_own_columns(tmp_path: Path) -> None:
     assert recipe["shots"] == 1 and len(recipe["examples"]) == 1
     report = (tmp_path / "run" / "report" / "report.md").read_text()
     assert "## Prompt strategies" in report and "McNemar" in report
+
+
+def test_study_suite_also_runs_the_vqa_benchmarks_it_finds(tmp_path: Path) -> None:
+    for name in ("vqa_rad", "slake", "gmai_mmbench"):
+        _build(tmp_path, name)
+    out = tmp_path / "study"
+    result = runner.invoke(
+        app,
+        [
+            "run",
+            "--suite",
+            "study",
+            "--data-root",
+            str(tmp_path / "data"),
+            "--model",
+            "vqa-prior",
+            "--out",
+            str(out),
+            "--no-progress",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    scores = _scores(out)
+    assert {("vqa-prior", "vqa", "vqa_rad"), ("vqa-prior", "vqa", "slake")} <= set(scores)
+    assert "skipped dataset" in result.output  # the study's image datasets are not here

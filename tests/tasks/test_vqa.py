@@ -277,3 +277,50 @@ def test_a_model_taking_one_image_is_not_run_for_few_shot(tmp_path: Path) -> Non
     skipped = store.skipped()
     store.close()
     assert any(t == "vqa@2shot" and "at most 1 image" in why for _, t, _, why, _ in skipped)
+
+
+def test_prompt_options_are_validated() -> None:
+    from medmine.run.suite import SuiteError, load_suite, with_prompting
+
+    with pytest.raises(SuiteError, match="known strategies"):
+        with_prompting(load_suite("demo"), None, ["tree_of_thought"])
+    with pytest.raises(SuiteError, match="needs `shots"):
+        with_prompting(load_suite("demo"), None, ["few_shot"])
+    suite = with_prompting(load_suite("demo"), 2, ["cot"])
+    assert suite.strategies() == ["zero_shot", "cot", "few_shot"]
+
+
+def test_demo_runs_zero_shot_few_shot_and_cot_side_by_side(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from medmine.cli import app
+
+    monkeypatch.setenv("MEDMINE_CACHE_DIR", str(tmp_path / "cache"))
+    out = tmp_path / "demo"
+    args = [
+        "run",
+        "demo",
+        "--task",
+        "vqa",
+        "--task",
+        "classification",
+        "--dataset",
+        "demo-radiology",
+        "--shots",
+        "2",
+        "--prompt",
+        "cot",
+        "--out",
+        str(out),
+        "--no-progress",
+    ]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    for column in ("vqa@2shot", "vqa@cot", "classification@2shot", "classification@cot"):
+        assert column in result.output
+    md = (out / "report" / "report.md").read_text()
+    section = md.split("## Prompt strategies", 1)[1].split("## ", 1)[0]
+    assert "| vqa | demo-radiology | vqa-prior | 2shot |" in section
+    assert "| classification | demo-radiology | nearest-centroid | cot |" in section
