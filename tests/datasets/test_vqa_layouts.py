@@ -238,3 +238,23 @@ def test_study_suite_also_runs_the_vqa_benchmarks_it_finds(tmp_path: Path) -> No
     scores = _scores(out)
     assert {("vqa-prior", "vqa", "vqa_rad"), ("vqa-prior", "vqa", "slake")} <= set(scores)
     assert "skipped dataset" in result.output  # the study's image datasets are not here
+
+
+def test_slake_chinese_questions_are_opt_in(tmp_path: Path) -> None:
+    from medmine.datasets.catalog import add_catalog_file, reset_catalog
+
+    root = _build(tmp_path, "slake")
+    user = tmp_path / "mine.yaml"
+    user.write_text(
+        "datasets:\n- name: slake_zh\n  title: SLAKE (Chinese)\n  category: radiology\n"
+        "  tasks: [vqa]\n  reader: vqa_slake\n  reader_args: {language: zh}\n"
+        "  licence: CC BY-SA 4.0\n  access: open\n  top_level: [Slake1.0/test.json]\n"
+        "  layout: same as slake\n"
+    )
+    try:
+        add_catalog_file(user)
+        zh = load_dataset("slake_zh", root)
+    finally:
+        reset_catalog()
+    assert [s.target(TaskKind.VQA).language for s in zh.samples] == ["zh", "zh"]  # type: ignore[union-attr]
+    assert len(load_dataset("slake", root).samples) == 6  # English only by default

@@ -324,3 +324,30 @@ def test_demo_runs_zero_shot_few_shot_and_cot_side_by_side(
     section = md.split("## Prompt strategies", 1)[1].split("## ", 1)[0]
     assert "| vqa | demo-radiology | vqa-prior | 2shot |" in section
     assert "| classification | demo-radiology | nearest-centroid | cot |" in section
+
+
+@pytest.mark.parametrize(
+    "name", ["classification", "localization", "detection", "diagnosis", "vqa"]
+)
+def test_worked_answers_are_read_back_as_the_truth(tmp_path: Path, name: str) -> None:
+    """A few-shot example's answer is the ground truth in the asked form: the task's own
+    reader reads it back and scores it perfect."""
+    from medmine.datasets.demo import DemoSpec, build_demo
+    from medmine.tasks.examples import example_answer
+
+    spec = DemoSpec(per_class_test=1, per_class_train=2, reports_test=2, reports_train=2)
+    task = make_task(name)
+    samples = [s for s in build_demo(spec, tmp_path / "demo") if task.applies_to(s)][:6]
+    assert samples
+    preds = []
+    for s in samples:
+        pred = task.parse(Response(text=example_answer(task, s), model="m"), s)
+        assert pred.status == ParseStatus.OK, (s.id, pred.detail)
+        preds.append(pred)
+    scores = task.score(preds, samples)
+    if name in ("classification", "localization", "vqa"):
+        assert scores.metrics[scores.headline] == pytest.approx(1.0)
+    if name == "detection":
+        assert all(
+            row.get("fp", 0) == 0 and row.get("fn", 0) == 0 for row in scores.per_sample.values()
+        )
