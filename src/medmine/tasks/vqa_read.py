@@ -26,7 +26,7 @@ Read = tuple[str | None, ParseStatus, str | None]
 
 _NOT_LETTER_AFTER = r"(?![A-Za-z0-9'’\-])"
 _MARKER = re.compile(
-    r"(?:(?P<final>final\s+(?:answer|choice))|(?:(?:correct|best|right)\s+(?:answer|option|"
+    r"(?:(?P<final>\bfinal\s+(?:answer|choice))|(?:\b(?:correct|best|right)\s+(?:answer|option|"
     r"choice)|\banswer|\bi\s+(?:would\s+)?(?:choose|select|pick|go\s+with)|\b(?:my|the)\s+"
     r"(?:choice|selection)\s+is))"
     r"\s*(?:is|would\s+be|will\s+be|:|=|-|–|—)?\s*(?:is\s*)?(?:[:\-]\s*)?"
@@ -37,6 +37,10 @@ _MARKER = re.compile(
 _ALONE = re.compile(r"^\W*(?:(?:option|choice|letter)\s+)?\(?([A-Za-z])\)?\W*$", re.I)
 _HEAD = re.compile(r"^\s*(?:option\s+|choice\s+)?\(?([A-Z])(?:\)|\.|:|\s+[-–—])(?:\s|$)")
 _PAREN = re.compile(r"\(([A-Z])\)")
+_IS_CORRECT = re.compile(
+    r"(?<![\w'’-])(?:(?i:option|choice)\s+)?\(?([A-Z])\)?\s+(?i:is\s+(?:the\s+)?(?:correct|"
+    r"right|best|most\s+likely))\b"
+)
 _BOLD = re.compile(r"\*\*\(?([A-Z])\)?[.:]?\*\*")
 _ARTICLE_AFTER = re.compile(r"\s+[a-z]")
 
@@ -98,7 +102,8 @@ def read_choice(text: str, options: Sequence[tuple[str, str]]) -> Read:
                     got = _from_value(str(cand[key]), options)
                     if got:
                         return got, ParseStatus.OK, "json"
-    plain = text.strip()
+    raw = text.strip()
+    plain = strip_markup(raw)
     marks = [(m, _letter_at(plain, m, letters)) for m in _MARKER.finditer(plain)]
     marks = [(m, lt) for m, lt in marks if lt]
     if marks:
@@ -109,16 +114,20 @@ def read_choice(text: str, options: Sequence[tuple[str, str]]) -> Read:
         if len(distinct) == 1:
             return distinct[0], ParseStatus.OK, "answer marker"
         return distinct[0], ParseStatus.REPAIRED, f"ambiguous: letters {distinct}; read first"
-    m = _ALONE.match(strip_markup(plain))
+    m = _ALONE.match(plain)
     if m and m.group(1).upper() in letters:
         return m.group(1).upper(), ParseStatus.OK, "letter"
-    for line in plain.splitlines():
-        m = _HEAD.match(line.replace("**", ""))
+    heads = {m.group(1) for ln in plain.splitlines() if (m := _HEAD.match(ln))}
+    for line in plain.splitlines() if len(heads) <= 1 else ():  # several: the options echoed
+        m = _HEAD.match(line)
         if m and m.group(1) in letters:
             return m.group(1), ParseStatus.OK, "option line"
         if line.strip():
             break
-    marked = {x for x in _BOLD.findall(plain) + _PAREN.findall(plain) if x in letters}
+    named = {x for x in _IS_CORRECT.findall(plain) if x in letters}
+    if len(named) == 1:
+        return named.pop(), ParseStatus.OK, "letter said to be correct"
+    marked = {x for x in _BOLD.findall(raw) + _PAREN.findall(raw) if x in letters}
     if len(marked) == 1:
         return marked.pop(), ParseStatus.OK, "marked letter"
     found = _option_texts(plain, options)
@@ -133,8 +142,8 @@ def read_choice(text: str, options: Sequence[tuple[str, str]]) -> Read:
 
 # ----------------------------------------------------------------------------- yes / no
 
-_YES = {"yes", "yeah", "yep", "yes.", "correct", "true", "affirmative", "是", "有"}
-_NO = {"no", "nope", "false", "negative", "incorrect", "否", "不是", "没有", "无"}
+_YES = {"yes", "yeah", "yep", "correct", "true", "affirmative", "present", "是", "有"}
+_NO = {"no", "nope", "false", "negative", "incorrect", "absent", "否", "不是", "没有", "无"}
 _NON_ANSWER = re.compile(
     r"\b(?:can ?not|can't|unable to|impossible to|not possible to|difficult to|hard to)\s+"
     r"(?:be\s+)?(?:determine|tell|say|assess|confirm|evaluate|conclude)|\bnot (?:sure|certain)\b"
@@ -146,6 +155,7 @@ _HEDGED = re.compile(
     r"(yes|no|not)\b",
     re.I,
 )
+_TRAILING_YN = re.compile(r"[,:;]\s*(yes|no)\W*$", re.I)
 _ANSWER_YN = re.compile(r"\banswer\s*(?:is|:)?\s*[:\-]?\s*\W*(yes|no)\b", re.I)
 _NEG_CUE = re.compile(
     r"\b(?:there (?:is|are) no|no (?:evidence|sign|signs|indication) of|not (?:seen|visible|"
@@ -196,7 +206,7 @@ def read_yes_no(text: str) -> Read:
     m = _HEDGED.match(plain)
     if m:
         return ("yes" if m.group(1).lower() == "yes" else "no"), ParseStatus.OK, "hedged"
-    answers = {a.lower() for a in _ANSWER_YN.findall(plain)}
+    answers = {a.lower() for a in _ANSWER_YN.findall(plain) + _TRAILING_YN.findall(plain)}
     if len(answers) == 1:
         return answers.pop(), ParseStatus.OK, "answer phrase"
     if looks_like_refusal(plain):
