@@ -327,7 +327,8 @@ def test_demo_runs_zero_shot_few_shot_and_cot_side_by_side(
 
 
 @pytest.mark.parametrize(
-    "name", ["classification", "localization", "detection", "diagnosis", "vqa"]
+    "name",
+    ["classification", "localization", "detection", "diagnosis", "vqa", "report_generation"],
 )
 def test_worked_answers_are_read_back_as_the_truth(tmp_path: Path, name: str) -> None:
     """A few-shot example's answer is the ground truth in the asked form: the task's own
@@ -347,6 +348,8 @@ def test_worked_answers_are_read_back_as_the_truth(tmp_path: Path, name: str) ->
     scores = task.score(preds, samples)
     if name in ("classification", "localization", "vqa"):
         assert scores.metrics[scores.headline] == pytest.approx(1.0)
+    if name == "report_generation":
+        assert scores.metrics["bleu_4"] == pytest.approx(1.0, abs=1e-6)
     if name == "detection":
         assert all(
             row.get("fp", 0) == 0 and row.get("fn", 0) == 0 for row in scores.per_sample.values()

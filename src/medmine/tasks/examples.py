@@ -91,7 +91,12 @@ def example_answer(task: Task, sample: Sample) -> str:
 
         return json.dumps(values_to_words(target.values))
     if isinstance(target, ReportTarget):
-        return f"FINDINGS: {target.findings}\nIMPRESSION: {target.impression}".strip()
+        section = str(getattr(task, "section", "both"))
+        if section == "findings":
+            return target.findings
+        if section == "impression":
+            return target.impression
+        return f"FINDINGS: {target.findings}\nIMPRESSION: {target.impression}"
     if isinstance(target, LandmarkTarget | BoxesTarget):
         return _spatial_answer(task, sample, target)
     raise ValueError(f"task {task.name}: no worked-answer form for sample {sample.id}")
