@@ -258,3 +258,10 @@ def test_slake_chinese_questions_are_opt_in(tmp_path: Path) -> None:
         reset_catalog()
     assert [s.target(TaskKind.VQA).language for s in zh.samples] == ["zh", "zh"]  # type: ignore[union-attr]
     assert len(load_dataset("slake", root).samples) == 6  # English only by default
+
+
+def test_pathvqa_parquet_is_never_read_as_vqa_rad(tmp_path: Path) -> None:
+    root = _build(tmp_path, "path_vqa")
+    read = load_dataset("vqa_rad_parquet", root)  # same data/<split>-*.parquet layout
+    assert read.samples == [] and "another benchmark" in read.bad[0].reason
+    assert len(load_dataset("path_vqa", root).samples) == 6

@@ -207,14 +207,22 @@ def read_vqa_parquet(
     ctx: ReadContext | None = None,
     folder: str = "data",
     splits: dict[str, str] | None = None,
+    forbid: list[str] | None = None,
 ) -> DatasetRead:
     """Hugging Face parquet releases (``flaviagiammarino/vqa-rad``, ``flaviagiammarino/
     path-vqa``): ``data/<split>-*.parquet`` with columns ``image`` (``{bytes, path}``),
     ``question`` and ``answer``. Yes/no answers are closed questions, the others open.
-    Needs pyarrow (``pip install 'medmine[vqa]'``).
+    Needs pyarrow (``pip install 'medmine[vqa]'``). ``forbid`` lists globs that mark another
+    release with the same layout (VQA-RAD's has no validation split, PathVQA's has): a folder
+    holding one is refused with the reason instead of being read as the wrong benchmark.
     """
     ctx = ctx or ReadContext(dataset="vqa_parquet")
     out = DatasetRead()
+    other = [g for g in forbid or [] if any(root.glob(g))]
+    if other:
+        why = f"{other[0]} found: this folder holds another benchmark's release"
+        out.bad.append(bad(ctx, folder, root, MALFORMED, why))
+        return out
     splits = splits or {"train": "train", "validation": "validation", "test": "test"}
     try:
         import pyarrow.parquet as pq
