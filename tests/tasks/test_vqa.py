@@ -354,3 +354,16 @@ def test_worked_answers_are_read_back_as_the_truth(tmp_path: Path, name: str) ->
         assert all(
             row.get("fp", 0) == 0 and row.get("fn", 0) == 0 for row in scores.per_sample.values()
         )
+
+
+def test_a_strategy_column_can_be_read_again() -> None:
+    from medmine.tasks.prompting import task_for_column
+
+    cot = task_for_column("vqa@cot")
+    few = task_for_column("vqa@3shot")
+    assert (cot.name, few.name, task_for_column("vqa").name) == ("vqa@cot", "vqa@3shot", "vqa")
+    s = _sample("1", VqaTarget("Is it?", "yes", "closed"))
+    reply = Response(text="Reasoning...\nFinal answer: yes", model="m")
+    assert cot.parse(reply, s).value == {"answer": "yes"}
+    with pytest.raises(ValueError, match="unknown prompt strategy"):
+        task_for_column("vqa@tot")

@@ -41,10 +41,10 @@ def _split(task: str) -> tuple[str, str]:
 
 def _declared_key(task: str, keys: list[str]) -> str | None:
     """The per-sample key the task declares for its headline, when the scores have it."""
-    from medmine.tasks.registry import make_task
+    from medmine.tasks.prompting import task_for_column
 
     try:
-        key = make_task(task).metrics.headline.per_sample
+        key = task_for_column(task).metrics.headline.per_sample
     except (ValueError, AttributeError, TypeError):
         return None
     return key if key in keys else None

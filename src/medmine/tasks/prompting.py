@@ -83,12 +83,13 @@ class PromptedTask:
     shots: int = 0
     support: Sequence[Sample] = ()
     seed: int = 0
+    draw: bool = True  # False: only to read stored answers (no examples drawn, no asking)
     examples: tuple[Sample, ...] = field(default=(), init=False)
 
     def __post_init__(self) -> None:
         """Validate the strategy and draw the worked examples (ValueError: cannot run)."""
         strategy_task_name(self.inner.name, self.strategy, self.shots)
-        if self.strategy == "few_shot":
+        if self.strategy == "few_shot" and self.draw:
             if self.shots < 1:
                 raise ValueError("few_shot needs shots >= 1")
             if self.inner.kind not in FEW_SHOT_KINDS:
@@ -197,6 +198,27 @@ class PromptedTask:
                 EXAMPLES_INTRO if self.strategy == "few_shot" else "",
             ]
         )
+
+
+_SHOT_TAG = re.compile(r"(?P<k>\d+)shot")
+
+
+def task_for_column(column: str, **options: Any) -> Task:
+    """The task behind a result column (``vqa``, ``vqa@2shot``, ``vqa@cot``), able to read
+    and score its stored answers (re-parsing, reports); a few-shot column's examples are not
+    drawn again, so it cannot ask."""
+    from medmine.tasks.registry import make_task
+
+    base, _, tag = column.partition("@")
+    inner = make_task(base, **options)
+    if not tag:
+        return inner
+    if tag == "cot":
+        return PromptedTask(inner, "cot")
+    m = _SHOT_TAG.fullmatch(tag)
+    if m is None:
+        raise ValueError(f"unknown prompt strategy column {column!r} (expected @<k>shot or @cot)")
+    return PromptedTask(inner, "few_shot", int(m.group("k")), draw=False)
 
 
 def _append_text(parts: tuple[Any, ...], suffix: str) -> tuple[Any, ...]:
