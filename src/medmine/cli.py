@@ -98,6 +98,14 @@ def run(
         bool,
         typer.Option(help="Use providers' native JSON-schema output modes (else prompt-only)."),
     ] = False,
+    shots: Annotated[
+        int | None,
+        typer.Option(help="Also run K-shot prompting: K worked examples from the support split."),
+    ] = None,
+    prompt: Annotated[
+        list[str],
+        typer.Option(help="Also run this prompt strategy (zero_shot, few_shot, cot), own column."),
+    ] = [],  # noqa: B006
 ) -> None:
     """Run (or resume) a suite, then print its leaderboard. Rerun the same command to resume.
 
@@ -110,10 +118,10 @@ def run(
     from medmine.cli_run import run_and_report
     from medmine.run.execute import RunOptions
     from medmine.run.store_check import StoreDamaged
-    from medmine.run.suite import SuiteError, load_suite
+    from medmine.run.suite import SuiteError, load_suite, with_prompting
 
     try:
-        cfg = load_suite(name)
+        cfg = with_prompting(load_suite(name), shots, prompt)
     except SuiteError as exc:
         raise _fail(str(exc)) from None
     if structured:

@@ -40,6 +40,8 @@ def test_bundled_catalog_covers_every_category_and_reader() -> None:
         "ophthalmology",
         "endoscopy",
         "reports",
+        "pathology",  # VQA benchmarks (PathVQA)
+        "mixed",  # VQA benchmarks mixing sources (samples carry their own category)
     }
     assert {e.reader for e in entries} <= set(READERS)
     names = {e.name for e in entries}

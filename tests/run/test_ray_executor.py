@@ -172,7 +172,7 @@ def test_demo_suite_on_ray_equals_the_local_run(local_ray: Any, tmp_path: Path) 
     spec = DemoSpec(per_class_test=3, per_class_train=3, reports_test=3, reports_train=3)
     samples = build_demo(spec, tmp_path / "data")
     names = ["majority", "nearest-centroid", "otsu-lcc", "blob-detector", "chexpert-rules"]
-    names += ["landmark-intensity", "retrieval-report", "normal-report"]
+    names += ["landmark-intensity", "retrieval-report", "normal-report", "vqa-prior"]
     tasks = task_names()
 
     local = _run(tmp_path / "local", _jobs([resolve_model(n) for n in names], samples, tasks), None)

@@ -15,6 +15,7 @@ BUILTIN_MODULES = (
     "medmine.baselines.classifiers",
     "medmine.baselines.classical",
     "medmine.baselines.reports",
+    "medmine.baselines.vqa_prior",
 )
 _loaded = False
 

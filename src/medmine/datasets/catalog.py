@@ -27,6 +27,7 @@ from medmine.datasets.readers.mask_pairs import read_mask_pairs
 from medmine.datasets.readers.nih_bbox import read_nih_bbox
 from medmine.datasets.readers.reports import read_reports
 from medmine.datasets.readers.voc import read_voc
+from medmine.datasets.readers.vqa_tables import VQA_READERS
 from medmine.datasets.readers.yolo import read_yolo
 
 Reader = Callable[..., DatasetRead]
@@ -42,11 +43,21 @@ READERS: dict[str, Reader] = {
     "nih_bbox": read_nih_bbox,
     "dicom": read_dicom,
     "reports": read_reports,
+    **VQA_READERS,  # medical VQA benchmarks (readers/vqa_*.py)
 }
 
 CATALOG_FILE = Path(__file__).with_name("catalog.yaml")
 
-Category = Literal["dermatology", "radiology", "dentistry", "ophthalmology", "endoscopy", "reports"]
+Category = Literal[
+    "dermatology",
+    "radiology",
+    "dentistry",
+    "ophthalmology",
+    "endoscopy",
+    "reports",
+    "pathology",  # VQA benchmarks outside the study's five imaging categories
+    "mixed",  # benchmarks mixing sources; their samples carry per-modality categories
+]
 Access = Literal["open", "registration", "credentialed"]
 
 

@@ -32,6 +32,7 @@ from medmine.core import (
 )
 from medmine.datasets.demo_images import GENERATORS, Case
 from medmine.datasets.demo_reports import random_observations, write_report
+from medmine.datasets.demo_vqa import demo_vqa_target
 
 DEMO_VERSION = "1"
 SYNTHETIC_NOTICE = "SYNTHETIC demo data: these figures check the pipeline, not clinical skill."
@@ -190,6 +191,9 @@ def _image_sample(
         targets[TaskKind.DETECTION] = BoxesTarget(
             tuple(Box(*b, label=lab) for lab, b in meta["boxes"]), DETECTION_CLASSES[category]
         )
+    targets[TaskKind.VQA] = demo_vqa_target(  # type: ignore[assignment]
+        category, label, int(sid.rsplit("_", 1)[1]), LABEL_NAMES[category]
+    )
     if meta.get("findings"):
         targets[TaskKind.DIAGNOSIS] = ObservationsTarget(meta["findings"])
         targets[TaskKind.REPORT_GENERATION] = ReportTarget(*meta["report"])

@@ -482,6 +482,9 @@ def to_markdown(data: ReportData) -> str:
                     f"{'yes' if c.significant else 'no'} |\n"
                 )
             w("\n")
+    from medmine.report.strategies import compare_strategies, strategies_markdown
+
+    w(strategies_markdown(compare_strategies(data)))
     w("## Efficiency\n\n")
     w(
         "| task | dataset | model | score | latency mean s | TTFT s | tokens/s | cost $ |"

@@ -129,9 +129,12 @@ def _confusions(data: ReportData) -> list[dict[str, Any]]:
 
 def render_html(data: ReportData) -> str:
     """The report page."""
+    from medmine.report.strategies import compare_strategies
+
     template = _environment().get_template("report.html.j2")
     return template.render(
         data=data,
+        strategies=compare_strategies(data),
         summary=summary_lines(data),
         forests=_forests(data),
         category_tables=categories.category_tables(data),

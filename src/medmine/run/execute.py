@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from medmine.core import GenerationSettings, Model, Task, cache_dir
+from medmine.core import GenerationSettings, Model, Sample, Task, cache_dir
 from medmine.datasets.sources import LoadedDataset, load_for_suite
 from medmine.models.resolve import resolve_models
 from medmine.run.names import did_you_mean
@@ -19,6 +19,7 @@ from medmine.run.runner import Executor, Job, Runner, RunSummary
 from medmine.run.score_cache import ScoreCache
 from medmine.run.store import ResponseCache, RunStore
 from medmine.run.suite import SuiteConfig
+from medmine.tasks.prompting import strategy_jobs
 from medmine.tasks.registry import make_task
 
 
@@ -102,6 +103,14 @@ def _task_for_model(task: Task, model: Model, options: dict[str, object]) -> Tas
     return task
 
 
+def _serves(model: Model, task: Task, samples: Sequence[Sample]) -> bool:
+    """Whether the model does the task and the task applies to one of the samples."""
+    supported = getattr(model, "tasks", None)
+    if supported is not None and task.name not in supported:
+        return False
+    return any(task.applies_to(s) for s in samples)
+
+
 @dataclass
 class Plan:
     """What a suite resolves to: jobs, and the datasets, models and tasks behind them."""
@@ -111,6 +120,7 @@ class Plan:
     models: list[Model]
     tasks: list[Task]
     absent: list[str] = field(default_factory=list)  # datasets skipped, with the reason
+    not_run: list[tuple[str, str, str, str]] = field(default_factory=list)  # strategy settings
 
 
 def build_jobs(suite: SuiteConfig, opts: RunOptions) -> Plan:
@@ -148,20 +158,22 @@ def build_jobs(suite: SuiteConfig, opts: RunOptions) -> Plan:
             + (f" under {opts.data_root}" if opts.data_root else " (give --data-root DIR)")
             + "".join(f"\n  skipped: {a}" for a in absent)
         )
-    jobs = [
-        Job(
-            model,
-            _task_for_model(task, model, task_specs[task.name].options),
-            ds.name,
-            ds.test,
-            ds.support,
-            ds.fingerprint,
-        )
-        for model in models
-        for ds in datasets
-        for task in tasks
-    ]
-    return Plan(jobs, datasets, models, tasks, absent)
+    jobs: list[Job] = []
+    not_run: list[tuple[str, str, str, str]] = []
+    strategies = suite.strategies()
+    for model in models:
+        for ds in datasets:
+            for task in tasks:
+                asked = _task_for_model(task, model, task_specs[task.name].options)
+                variants, skipped = strategy_jobs(
+                    asked, strategies, suite.shots, ds.support, suite.seed
+                )
+                if _serves(model, task, ds.test):
+                    not_run += [(model.name, col, ds.name, why) for col, why in skipped]
+                jobs += [
+                    Job(model, t, ds.name, ds.test, ds.support, ds.fingerprint) for t in variants
+                ]
+    return Plan(jobs, datasets, models, tasks, absent, not_run)
 
 
 def _models(suite: SuiteConfig, opts: RunOptions) -> list[Model]:
@@ -241,11 +253,15 @@ def execute(suite: SuiteConfig, opts: RunOptions) -> RunOutcome:
     try:
         for ds in datasets:
             store.put_bad_samples(ds.bad)
+        for model_name, column, ds_name, why in plan.not_run:
+            n = len(next(d for d in datasets if d.name == ds_name).test)
+            store.put_skipped(model_name, column, ds_name, why, n)
         store.set_manifest(
             {
                 "suite": suite.model_dump(mode="json"),
                 "environment": environment(),
                 "started": store.manifest().get("started", time.time()),
+                "prompting": {"strategies": suite.strategies(), "shots": suite.shots},
                 "filters": {
                     "models": list(opts.models),
                     "tasks": list(opts.tasks),
@@ -323,6 +339,7 @@ def execute(suite: SuiteConfig, opts: RunOptions) -> RunOutcome:
                         "task_version": j.task.version,
                         "template_hash": j.task.template_hash(),
                         "dataset_fingerprint": j.fingerprint,
+                        "prompting": j.task.recipe() if hasattr(j.task, "recipe") else None,
                     }
                     for j in ready
                 },

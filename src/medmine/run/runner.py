@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 
 from medmine.core import (
@@ -27,7 +27,7 @@ from medmine.run.progress import ProgressBoard
 from medmine.run.score_cache import ScoreCache
 from medmine.run.store import ResponseCache, RunStore
 from medmine.run.units import INPUT_ERRORS, Executor, Job, RunSummary, Unit, is_free
-from medmine.run.validate import image_problem
+from medmine.run.validate import cannot_take, image_problem
 
 __all__ = ["INPUT_ERRORS", "Executor", "Job", "RunSummary", "Runner", "Unit", "is_free"]
 
@@ -97,7 +97,8 @@ class Runner:
                     f"{len(samples)} samples (checking images, reusing stored answers)"
                 )
             supported = getattr(job.model, "tasks", None)
-            if not samples or (supported is not None and job.task.name not in supported):
+            base = getattr(job.task, "base_name", job.task.name)  # prompt strategies wrap tasks
+            if not samples or (supported is not None and base not in supported):
                 continue  # nothing to do, or a specialised baseline not meant for this task
             name = job.model.name
             why_not = self.blocked(name, job.dataset)
@@ -109,13 +110,12 @@ class Runner:
             if model is None:
                 self.store.put_skipped(name, job.task.name, job.dataset, str(reason), len(samples))
                 continue
-            job_units, kept, bad, needs_images = self._units(job, model, samples)
+            job_units, kept, bad, left_out = self._units(job, model, samples)
             if bad:
                 self.store.put_bad_samples(bad)
                 self.summary.bad_samples += len(bad)
-            if needs_images:
-                why = "text-only model: these samples' requests carry images"
-                self.store.put_skipped(name, job.task.name, job.dataset, why, needs_images)
+            for why, n in left_out.items():
+                self.store.put_skipped(name, job.task.name, job.dataset, why, n)
             if kept:
                 ready.append(dataclasses.replace(job, model=model, samples=kept))
                 units.extend(job_units)
@@ -139,16 +139,15 @@ class Runner:
 
     def _units(
         self, job: Job, model: Model, samples: Sequence[Sample]
-    ) -> tuple[list[Unit], list[Sample], list[BadSample], int]:
+    ) -> tuple[list[Unit], list[Sample], list[BadSample], Counter[str]]:
         """The job's pending units, the samples it keeps, its bad samples, and how many
-        samples a text-only model had to leave out."""
+        samples the model could not be sent, by reason (text-only, too many images)."""
         name = job.model.name
-        text_only = getattr(model, "modality", "vision") == "text"
         done = self.store.answered(name, job.task.name, job.dataset)
         units: list[Unit] = []
         kept: list[Sample] = []
         bad: list[BadSample] = []
-        needs_images = 0
+        left_out: Counter[str] = Counter()
         for s in samples:
             try:
                 base = job.task.request(s)
@@ -156,8 +155,9 @@ class Runner:
                 bad.append(BadSample(s.id, job.dataset, _paths(s), _why(exc)))
                 continue
             images = base.images()
-            if text_only and images:
-                needs_images += 1
+            why = cannot_take(job.model, len(images))
+            if why is not None:
+                left_out[why] += 1  # "not run" for this model and setting, not failed
                 continue
             problem = next(filter(None, (image_problem(im) for im in images)), None)
             if problem is not None:
@@ -179,7 +179,7 @@ class Runner:
                 else:
                     request = dataclasses.replace(base, repeat=rep) if rep else base
                     units.append(Unit(model, name, job.task, job.dataset, s, rep, request, key))
-        return units, kept, bad, needs_images
+        return units, kept, bad, left_out
 
     async def run(self, jobs: Sequence[Job]) -> list[Job]:
         """Ask every pending unit; returns the jobs as run (fitted models, applicable samples)."""

@@ -17,7 +17,10 @@ ALL_TASKS = (
     "detection",
     "diagnosis",
     "report_generation",
+    "vqa",
 )
+
+PROMPT_STRATEGIES = ("zero_shot", "few_shot", "cot")
 
 
 class TaskSpec(BaseModel):
@@ -56,6 +59,26 @@ class SuiteConfig(BaseModel):
     acknowledge_data_use: list[str] = Field(default_factory=list)
     skip_missing_datasets: bool = False
     presets: list[Path] = Field(default_factory=list)  # user preset YAML files
+    shots: int = Field(default=0, ge=0, le=32)  # worked examples of the few_shot strategy
+    prompt: list[str] = Field(default_factory=lambda: ["zero_shot"])  # strategies, one column each
+
+    @field_validator("prompt")
+    @classmethod
+    def _known_strategies(cls, value: list[str]) -> list[str]:
+        """Only the known prompt strategies (tasks/prompting.py)."""
+        unknown = [v for v in value if v not in PROMPT_STRATEGIES]
+        if unknown:
+            raise ValueError(f"unknown prompt strategy {unknown}; known: {PROMPT_STRATEGIES}")
+        return value
+
+    def strategies(self) -> list[str]:
+        """The prompt strategies to run: the ``prompt`` list, plus few_shot when shots > 0."""
+        out = list(dict.fromkeys(self.prompt))
+        if self.shots and "few_shot" not in out:
+            out.append("few_shot")
+        if "few_shot" in out and not self.shots:
+            raise SuiteError("prompt strategy few_shot needs `shots: K` (or --shots K)")
+        return out
 
     @field_validator("tasks", mode="before")
     @classmethod
@@ -142,6 +165,23 @@ def _resolve_paths(suite: SuiteConfig, base: Path) -> SuiteConfig:
         if ds.root is not None:
             ds.root = resolve(ds.root)
     suite.presets = [resolve(p) for p in suite.presets]
+    return suite
+
+
+def with_prompting(suite: SuiteConfig, shots: int | None, prompts: list[str]) -> SuiteConfig:
+    """The suite with the command line's ``--shots K`` and ``--prompt S`` added to its prompt
+    strategies (each strategy runs as its own column next to the suite's own)."""
+    unknown = [p for p in prompts if p not in PROMPT_STRATEGIES]
+    if unknown:
+        raise SuiteError(f"--prompt {', '.join(unknown)}: known strategies {PROMPT_STRATEGIES}")
+    if shots is not None:
+        if shots < 0:
+            raise SuiteError("--shots must be >= 0")
+        suite.shots = shots
+    for p in prompts:
+        if p not in suite.prompt:
+            suite.prompt.append(p)
+    suite.strategies()  # raises when few_shot has no shots
     return suite
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
-from medmine.core import ImageRef
+from medmine.core import ImageRef, Model
 
 _CHECKED: dict[tuple[str, int, int], str | None] = {}
 
@@ -55,3 +55,18 @@ def image_problem(ref: ImageRef) -> str | None:
             problem = f"corrupt or unreadable image {path}: {exc}"
     _CHECKED[key] = problem
     return problem
+
+
+def cannot_take(model: Model, n_images: int) -> str | None:
+    """Why a model cannot be sent a request carrying ``n_images`` images (the sample is then
+    "not run" for it, not failed), or None. A text-only model takes none; a model (or its
+    preset) declaring ``max_images`` takes at most that many (few-shot prompts send several).
+    """
+    if n_images and getattr(model, "modality", "vision") == "text":
+        return "text-only model: these samples' requests carry images"
+    cap = getattr(model, "max_images", None)
+    if cap is None:
+        cap = getattr(getattr(model, "preset", None), "max_images", None)
+    if cap is not None and n_images > int(cap):
+        return f"the model takes at most {int(cap)} image(s) per request"
+    return None

@@ -18,6 +18,7 @@ BUILTIN_MODULES = (
     "medmine.tasks.detection",
     "medmine.tasks.diagnosis",
     "medmine.tasks.report_generation",
+    "medmine.tasks.vqa",
 )
 
 
