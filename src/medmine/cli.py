@@ -86,6 +86,16 @@ def run(
         bool,
         typer.Option(help="Use providers' native JSON-schema output modes (else prompt-only)."),
     ] = False,
+    judge: Annotated[
+        str | None, typer.Option(help="A model preset that judges generated reports (GREEN-style).")
+    ] = None,
+    judge_truth: Annotated[
+        Path | None,
+        typer.Option(help="Human ratings CSV (model, sample_id, rating)."),
+    ] = None,
+    judge_repeats: Annotated[
+        int | None, typer.Option(min=1, help="Times the judge grades each report (default 2).")
+    ] = None,
 ) -> None:
     """Run (or resume) a suite, then print its leaderboard. Rerun the same command to resume."""
     from medmine.report.leaderboard import load_leaderboard, render_terminal, write_reports
@@ -114,6 +124,9 @@ def run(
         executor=executor,
         executor_options={"address": ray_address, "workers": ray_workers},
         batch=batch,
+        judge=judge,
+        judge_truth=judge_truth,
+        judge_repeats=judge_repeats,
     )
     try:
         outcome = execute(cfg, opts)
@@ -121,7 +134,7 @@ def run(
         raise _fail(str(exc)) from None
     s = outcome.summary
     for notice in outcome.notices:
-        if notice.startswith("skipped dataset"):
+        if notice.startswith(("skipped dataset", "metric unavailable")):
             console.print(f"[yellow]{escape(notice)}[/]")
     console.print(
         f"asked {s.asked}, from cache {s.from_cache}, resumed {s.resumed}, "

@@ -453,6 +453,9 @@ def to_markdown(data: ReportData) -> str:
                     f"{'yes' if c.significant else 'no'} |\n"
                 )
             w("\n")
+    from medmine.report.quality import quality_markdown
+
+    w(quality_markdown(data))
     w("## Efficiency\n\n")
     w(
         "| task | dataset | model | score | latency mean s | TTFT s | tokens/s | cost $ |"

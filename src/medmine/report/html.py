@@ -119,6 +119,8 @@ def _confusions(data: ReportData) -> list[dict[str, Any]]:
 
 def render_html(data: ReportData) -> str:
     """The report page."""
+    from medmine.report.quality import quality_html
+
     template = _environment().get_template("report.html.j2")
     return template.render(
         data=data,
@@ -127,6 +129,7 @@ def render_html(data: ReportData) -> str:
         radar=_radar(data),
         efficiency=_efficiency(data),
         confusions=_confusions(data),
+        quality_html=quality_html(data),
         manifests=[(r, flatten(r.manifest)) for r in data.runs],
         fmt=fmt,
         fmt_p=fmt_p,

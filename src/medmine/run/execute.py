@@ -9,9 +9,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import medmine.clinical  # noqa: F401  (registers the model-based report metrics)
 from medmine.core import GenerationSettings, Model, Task
 from medmine.datasets.sources import LoadedDataset, load_for_suite
 from medmine.models.resolve import resolve_models
+from medmine.run.judge import JudgeConfig
 from medmine.run.paths import cache_dir
 from medmine.run.recipe import environment
 from medmine.run.runner import Executor, Job, Runner, RunSummary
@@ -38,6 +40,9 @@ class RunOptions:
     executor_options: dict[str, object] = field(default_factory=dict)
     max_cost: float | None = None
     batch: bool = False
+    judge: str | None = None  # overrides the suite's judge
+    judge_truth: Path | None = None
+    judge_repeats: int | None = None
 
 
 @dataclass
@@ -152,13 +157,39 @@ def _executor(opts: RunOptions) -> Executor | None:
     return make_executor(opts.executor, **options)
 
 
+def judge_setup(
+    suite: SuiteConfig, opts: RunOptions, datasets: Sequence[LoadedDataset], acks: list[str]
+) -> tuple[JudgeConfig, Model] | None:
+    """The judge and its settings when one is asked for, checked before anything is sent:
+    the preset resolves, the data-use rules allow it, the human-ratings file reads."""
+    from medmine.run.datause import enforce_data_use
+    from medmine.run.judge import load_truth, resolve_judge
+
+    name = opts.judge or suite.judge
+    if not name:
+        if opts.judge_truth:
+            raise ValueError("--judge-truth needs a judge (--judge PRESET or judge: in the suite)")
+        return None
+    truth = opts.judge_truth or suite.judge_truth
+    cfg = JudgeConfig(
+        name, opts.judge_repeats or suite.judge_repeats, suite.judge_temperature, truth
+    )
+    judge = resolve_judge(name, suite.presets)
+    enforce_data_use(datasets, [judge], acks)
+    if truth is not None:
+        load_truth(truth)
+    return cfg, judge
+
+
 def execute(suite: SuiteConfig, opts: RunOptions) -> RunOutcome:
     """Run (or resume) a suite into ``opts.out`` and score it."""
     plan = build_jobs(suite, opts)
     jobs, datasets, models, tasks = plan.jobs, plan.datasets, plan.models, plan.tasks
     from medmine.run.datause import enforce_data_use
 
-    enforce_data_use(datasets, models, [*suite.acknowledge_data_use, *opts.acknowledge_data_use])
+    acks = [*suite.acknowledge_data_use, *opts.acknowledge_data_use]
+    enforce_data_use(datasets, models, acks)
+    judging = judge_setup(suite, opts, datasets, acks)
     opts.out.mkdir(parents=True, exist_ok=True)
     store = RunStore(opts.out)
     cache = ResponseCache(cache_dir()) if opts.use_cache else None
@@ -231,6 +262,11 @@ def execute(suite: SuiteConfig, opts: RunOptions) -> RunOutcome:
                 store.set_manifest({"executor": executor.summary()})
                 executor.close()  # type: ignore[attr-defined]
         runner.score(ready)
+        if judging is not None:
+            from medmine.run.judge import run_judge
+
+            run_judge(store, cache, ready, *judging, concurrency=opts.concurrency,
+                      progress=opts.progress, max_cost=opts.max_cost)  # fmt: skip
         store.set_manifest(
             {
                 "finished": time.time(),
@@ -252,4 +288,9 @@ def execute(suite: SuiteConfig, opts: RunOptions) -> RunOutcome:
             cache.close()
     notices = [d.notice for d in datasets if d.notice]
     notices += [f"skipped dataset: {a}" for a in plan.absent]
+    notices += [
+        f"metric unavailable: {t.name} {name}: {why}"
+        for t in tasks
+        for name, why in getattr(t, "_unavailable", {}).items()
+    ]
     return RunOutcome(opts.out, runner.summary, notices)
