@@ -58,8 +58,8 @@ def test_equals_bert_score_package_on_tiny_weights(tmp_path: Path, idf: bool) ->
     for i, (ref, hyp) in enumerate(zip(REFS, HYPS, strict=True)):
         if not hyp:
             continue  # bert_score warns and scores an empty candidate 0, as we do
-        p, r, f = bert_score.score(
-            [hyp], [ref], model_type=str(folder), num_layers=2, idf=idf and [ref] or False,
+        _p, _r, f = bert_score.score(
+            [hyp], [ref], model_type=str(folder), num_layers=2, idf=(idf and [ref]) or False,
             batch_size=1,
         )  # fmt: skip
         if idf:

@@ -104,7 +104,7 @@ def test_wrong_or_missing_folder_fails_with_expected_files(
     from medmine.tasks.report_scorers import ScorerUnavailable
 
     monkeypatch.delenv("MEDMINE_CHEXBERT_WEIGHTS", raising=False)
-    with pytest.raises(ScorerUnavailable, match="MEDMINE_CHEXBERT_WEIGHTS.*chexbert.pth"):
+    with pytest.raises(ScorerUnavailable, match=r"MEDMINE_CHEXBERT_WEIGHTS.*chexbert\.pth"):
         make_chexbert({})
     (tmp_path / "w").mkdir()
     (tmp_path / "w" / "config.json").write_text("{}")

@@ -11,11 +11,48 @@ from __future__ import annotations
 
 from pathlib import Path
 
-WORDS = (
-    "no pleural effusion pneumothorax cardiomegaly heart size normal lungs clear mild edema "
-    "consolidation left right lower lobe atelectasis there is a small large of the and with "
-    "stable opacity tube in place . , : findings impression unchanged since prior"
-).split()
+WORDS = [
+    "no",
+    "pleural",
+    "effusion",
+    "pneumothorax",
+    "cardiomegaly",
+    "heart",
+    "size",
+    "normal",
+    "lungs",
+    "clear",
+    "mild",
+    "edema",
+    "consolidation",
+    "left",
+    "right",
+    "lower",
+    "lobe",
+    "atelectasis",
+    "there",
+    "is",
+    "a",
+    "small",
+    "large",
+    "of",
+    "the",
+    "and",
+    "with",
+    "stable",
+    "opacity",
+    "tube",
+    "in",
+    "place",
+    ".",
+    ",",
+    ":",
+    "findings",
+    "impression",
+    "unchanged",
+    "since",
+    "prior",
+]
 VOCAB = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *dict.fromkeys(WORDS), "##s", "##ed"]
 
 

@@ -45,6 +45,16 @@ def _presets(tmp_path: Path, server: FakeJudge) -> Path:
     return path
 
 
+def _suite(tmp_path: Path) -> Path:
+    """The demo's report cases without METEOR (its Java process is slow) for the quicker tests."""
+    path = tmp_path / "suite.yaml"
+    path.write_text(
+        "name: judged\nmodels: [auto]\ndatasets: [demo-radiology]\n"
+        "tasks:\n  - name: report_generation\n    options: {meteor: false}\n"
+    )
+    return path
+
+
 def _manifest(run: Path) -> dict:
     con = sqlite3.connect(run / "run.sqlite")
     rows = dict(con.execute("SELECT key, value FROM manifest"))
@@ -69,9 +79,6 @@ def test_demo_run_with_a_local_judge_reports_scores_cost_and_agreement(
         assert all(r["temperature"] == 0.7 for r in server.requests)
         assert "metric unavailable: report_generation chexbert" in result.output
         assert "MEDMINE_CHEXBERT_WEIGHTS" in result.output
-        again = runner.invoke(app, args)  # resume: nothing asked again
-        assert again.exit_code == 0, again.output
-        assert len(server.requests) == asked
     judge = _manifest(run)["judge"]
     assert judge["model"] == "local-judge" and judge["repeats"] == 2
     assert judge["cost_usd"] > 0 and judge["cost_unknown_answers"] == 0
@@ -108,10 +115,14 @@ def test_judge_truth_correlation_and_bad_rows(
     truth = tmp_path / "ratings.csv"
     with FakeJudge(KEY) as server:
         monkeypatch.setenv("MEDMINE_PRESETS", str(_presets(tmp_path, server)))
-        base = ["run", "demo", "-d", "demo-radiology", "-t", "report_generation", "--judge", "local-judge",
+        base = ["run", str(_suite(tmp_path)), "--judge", "local-judge",
                 "--out", str(run), "--no-progress", "--judge-repeats", "1"]  # fmt: skip
         ok = runner.invoke(app, base)
         assert ok.exit_code == 0, ok.output
+        asked = len(server.requests)
+        again = runner.invoke(app, base)  # resume: nothing asked again
+        assert again.exit_code == 0, again.output
+        assert len(server.requests) == asked
         con = sqlite3.connect(run / "run.sqlite")
         rows = con.execute(
             "SELECT sample_id, prediction FROM results WHERE task='report_judge'"
@@ -132,12 +143,32 @@ def test_judge_truth_correlation_and_bad_rows(
     assert judge["human"]["n"] == 24
     assert judge["human"]["kendall_tau"] == pytest.approx(1.0)
     assert judge["truth_problems"] == [f"{truth}:26: rating 'not-a-number' is not a number"]
-    bad = runner.invoke(app, ["run", "demo", "--task", "report_generation", "--out",
-                              str(tmp_path / "r2"), "--judge-truth", str(truth)])  # fmt: skip
+    bad = runner.invoke(app, ["run", str(_suite(tmp_path)), "--out", str(tmp_path / "r2"),
+                              "--judge-truth", str(truth)])  # fmt: skip
     assert bad.exit_code != 0 and "--judge-truth needs a judge" in bad.output
 
 
 def test_a_baseline_cannot_judge(tmp_path: Path) -> None:
-    result = runner.invoke(app, ["run", "demo", "--task", "report_generation", "--judge",
-                                 "normal-report", "--out", str(tmp_path / "r")])  # fmt: skip
+    result = runner.invoke(app, ["run", str(_suite(tmp_path)), "--judge", "normal-report",
+                                 "--out", str(tmp_path / "r")])  # fmt: skip
     assert result.exit_code != 0 and "cannot judge" in result.output
+
+
+def test_judge_calls_obey_the_run_budget(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    run = tmp_path / "run"
+    with FakeJudge(KEY) as server:
+        monkeypatch.setenv("MEDMINE_PRESETS", str(_presets(tmp_path, server)))
+        args = ["run", str(_suite(tmp_path)), "--judge", "local-judge", "--out", str(run),
+                "--no-progress", "--max-cost", "0.001", "--concurrency", "1"]  # fmt: skip
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+        sent = len(server.requests)
+    assert 0 < sent < 48
+    judge = _manifest(run)["judge"]
+    assert "budget" in judge["stopped"]
+    con = sqlite3.connect(run / "run.sqlite")
+    metrics = [json.loads(m) for (m,) in con.execute("SELECT metrics FROM scores")]
+    con.close()
+    # reports the judge never saw are counted, not scored
+    assert sum(m["judge_unscored"] for m in metrics) > 0
+    assert all(m["judge_n"] + m["judge_unscored"] == 12 for m in metrics)

@@ -82,7 +82,8 @@ def test_task_builds_text_only_requests_and_keeps_failures() -> None:
     req = task.request(s)
     assert req.images() == [] and s.id == "model-a::s1"
     text = req.messages[0].text
-    assert "REFERENCE REPORT:\nNo effusion." in text and "CANDIDATE REPORT:\nSmall effusion." in text
+    assert "REFERENCE REPORT:\nNo effusion." in text
+    assert "CANDIDATE REPORT:\nSmall effusion." in text
     assert task.parse(Response("", "m", error="boom"), s).status is ParseStatus.ERROR
     assert task.parse(Response("no idea", "m"), s).status is ParseStatus.UNPARSEABLE
     assert task.parse(Response(GREEN_STYLE, "m"), s).value["score"] == 0.5

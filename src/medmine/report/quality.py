@@ -119,7 +119,7 @@ def _tests(entries: list[Entry], m: QualityMetric) -> list[Test]:
         raw.append((other.model, r.difference, r.p_value, r.n))
     if not raw:
         return []
-    adjusted, _ = holm([p for _, _, p, _ in raw])
+    _, adjusted = holm([p for _, _, p, _ in raw])
     return [
         Test(m.label, best.model, o, d, p, float(q), n)
         for (o, d, p, n), q in zip(raw, adjusted, strict=True)
