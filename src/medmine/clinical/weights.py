@@ -70,9 +70,7 @@ def require_modules(metric: str, *modules: str) -> None:
     """ScorerUnavailable when a module of the clinical extra is not installed."""
     missing = [m for m in modules if importlib.util.find_spec(m) is None]
     if missing:
-        raise ScorerUnavailable(
-            f"needs {', '.join(missing)} (pip install 'medmine[clinical]')"
-        )
+        raise ScorerUnavailable(f"needs {', '.join(missing)} (pip install 'medmine[clinical]')")
 
 
 def locate(spec: WeightsSpec, options: Mapping[str, Any]) -> Path:

@@ -60,8 +60,7 @@ def decode_heads(logits: Sequence[np.ndarray]) -> np.ndarray:
         want = 2 if i == len(CHEXBERT_CONDITIONS) - 1 else 4
         if arr.ndim != 2 or arr.shape[1] != want:
             raise ValueError(
-                f"head {i} ({CHEXBERT_CONDITIONS[i]}): expected (n, {want}) logits, "
-                f"got {arr.shape}"
+                f"head {i} ({CHEXBERT_CONDITIONS[i]}): expected (n, {want}) logits, got {arr.shape}"
             )
         table = _TWO if want == 2 else _FOUR
         cols.append(table[arr.argmax(axis=1)])

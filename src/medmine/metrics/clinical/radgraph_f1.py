@@ -43,9 +43,7 @@ def _sets(annotation: Mapping[str, Any]) -> tuple[set, set, set]:
         else:
             partial.add((tokens, label, True))
             for rel, target in rels:
-                complete.add(
-                    (tokens.lower(), label, rel, entities[target]["tokens"].lower())
-                )
+                complete.add((tokens.lower(), label, rel, entities[target]["tokens"].lower()))
     return simple, partial, complete
 
 
