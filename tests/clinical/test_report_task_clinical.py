@@ -5,6 +5,7 @@ as unavailable with the reason and everything else is scored."""
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -76,7 +77,15 @@ def test_chexbert_and_bertscore_scored_with_tiny_weights(
     assert {"chexbert_f1", "bertscore_f1"} <= set(s.per_sample["s0"])
     assert s.tables["model_metrics"]["bertscore"]["layer"] == 2
     assert set(s.tables["model_metrics_unavailable"]) == {"radgraph"}
-    assert "MEDMINE_RADGRAPH_WEIGHTS" in s.tables["model_metrics_unavailable"]["radgraph"]
+    why = s.tables["model_metrics_unavailable"]["radgraph"]
+    from medmine.clinical.radgraph import compatibility_problem
+
+    if importlib.util.find_spec("radgraph") is None:
+        assert "pip install 'medmine[clinical]'" in why
+    elif compatibility_problem():
+        assert "encode_plus" in why and "transformers<5" in why
+    else:
+        assert "MEDMINE_RADGRAPH_WEIGHTS" in why
 
 
 def test_wrong_folder_fails_at_construction_and_absent_ones_are_listed(
@@ -100,8 +109,6 @@ def test_wrong_folder_fails_at_construction_and_absent_ones_are_listed(
 
 
 def test_without_the_extra_the_reason_names_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    import importlib.util
-
     real = importlib.util.find_spec
     monkeypatch.setattr(
         importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real(name, *a)

@@ -21,7 +21,7 @@ import numpy as np
 
 from medmine.clinical.weights import RADGRAPH, fingerprint, locate, require_modules
 from medmine.metrics.clinical.radgraph_f1 import LEVELS, radgraph_f1
-from medmine.tasks.report_scorers import ScorerResult
+from medmine.tasks.report_scorers import ScorerResult, ScorerUnavailable
 
 MODEL_TYPES = ("radgraph", "radgraph-xl")
 
@@ -103,9 +103,27 @@ class RadGraphScorer:
         return ScorerResult(metrics, per, self.describe())
 
 
+def compatibility_problem() -> str | None:
+    """Why the installed radgraph package cannot run here, or None.
+
+    radgraph (<= 0.1.18) tokenises through ``tokenizer.encode_plus``, which transformers 5
+    removed: with it the annotator fails on the first report."""
+    import transformers
+
+    if not hasattr(transformers.PreTrainedTokenizerBase, "encode_plus"):
+        return (
+            f"the radgraph package calls tokenizer.encode_plus, which transformers "
+            f"{transformers.__version__} no longer has (install transformers<5 next to it)"
+        )
+    return None
+
+
 def make_radgraph(options: Mapping[str, Any]) -> RadGraphScorer:
-    """Factory: checks the radgraph package and the folder."""
+    """Factory: checks the radgraph package, its compatibility and the folder."""
     require_modules("radgraph", "torch", "transformers", "radgraph")
+    problem = compatibility_problem()
+    if problem is not None:
+        raise ScorerUnavailable(problem)
     model_type = str(options.get("radgraph_model", "radgraph"))
     if model_type not in MODEL_TYPES:
         raise ValueError(f"radgraph_model={model_type!r}: expected one of {MODEL_TYPES}")
