@@ -106,6 +106,9 @@ def test_demo_run_with_a_local_judge_reports_scores_cost_and_agreement(
     assert "## Report quality" in md
     assert "judge" in md and "repeat agreement" in md
     assert "chexbert" in md and "MEDMINE_CHEXBERT_WEIGHTS" in md
+    assert "judge cost $" in md and "ICC(1,1)" in md
+    page = (run / "report" / "report.html").read_text()
+    assert 'id="report-quality"' in page and "repeat agreement" in page
 
 
 def test_judge_truth_correlation_and_bad_rows(
