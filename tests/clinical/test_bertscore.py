@@ -86,3 +86,48 @@ def test_layer_must_be_stated_for_unknown_models(tmp_path: Path) -> None:
         make_bertscore({"weights": {"bertscore": str(folder)}})
     with pytest.raises(ValueError, match="has 3 layers"):
         make_bertscore({"weights": {"bertscore": str(folder)}, "bertscore_layers": 7})
+
+
+def _bytes_to_unicode() -> dict[int, str]:
+    """GPT-2's byte -> printable character table (to write a tiny byte-level BPE vocab)."""
+    bs = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1)]
+    bs += list(range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return dict(zip(bs, [chr(c) for c in cs], strict=True))
+
+
+def test_roberta_text_is_encoded_with_a_leading_space(tmp_path: Path) -> None:
+    """bert_score's sent_encode asks RoBERTa for add_prefix_space=True (what published
+    roberta-large scores used); the first word must get its "Ġ"-prefixed token."""
+    pytest.importorskip("torch")
+    import json
+
+    import torch
+    from transformers import RobertaConfig, RobertaModel, RobertaTokenizer
+
+    from medmine.clinical.bertscore import Encoder
+
+    folder = tmp_path / "roberta"
+    folder.mkdir()
+    vocab = ["<s>", "<pad>", "</s>", "<unk>", "<mask>", *_bytes_to_unicode().values(), "Ġp", "Ġpl"]
+    ids = {t: i for i, t in enumerate(vocab)}
+    (folder / "vocab.json").write_text(json.dumps(ids))
+    (folder / "merges.txt").write_text("#version: 0.2\nĠ p\nĠp l\n")
+    tok = RobertaTokenizer(
+        str(folder / "vocab.json"), str(folder / "merges.txt"), model_max_length=512
+    )
+    tok.save_pretrained(str(folder))
+    torch.manual_seed(0)
+    config = RobertaConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2,
+                           num_attention_heads=2, intermediate_size=37,
+                           max_position_embeddings=520, pad_token_id=1)  # fmt: skip
+    RobertaModel(config).save_pretrained(str(folder))
+    enc = Encoder(folder)
+    assert enc.encode("pleural effusion")[:2] == [0, ids["Ġpl"]]
+    assert enc.special == {0, 2}

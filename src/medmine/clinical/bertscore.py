@@ -2,9 +2,10 @@
 :mod:`medmine.metrics.clinical.bertscore`.
 
 As the ``bert_score`` package (v0.3.x): the text is stripped and encoded with the model's
-special tokens (cut at the tokenizer's maximum length; an empty text is only the special
-tokens), token embeddings are the output of layer ``layers`` (hidden state ``layers``; 0 is
-the embedding layer), no baseline rescaling. The model and layer are stated in the recipe:
+special tokens (RoBERTa/GPT-2 tokenizers with a leading space, as bert_score asks for; cut
+at the tokenizer's maximum length; an empty text is only the special tokens); token
+embeddings are hidden state ``layers`` (0 is the embedding layer); no baseline rescaling.
+The model and layer are stated in the recipe:
 BERTScore values are only comparable with the same model, layer and IDF setting.
 """
 
@@ -33,6 +34,10 @@ DEFAULT_LAYERS = {
 }
 
 
+#: Byte-level BPE tokenizers bert_score encodes with a leading space.
+BYTE_BPE = ("GPT2Tokenizer", "RobertaTokenizer")
+
+
 class Encoder:
     """A Hugging Face encoder and tokenizer from a local folder (eval mode, CPU)."""
 
@@ -41,6 +46,13 @@ class Encoder:
         from transformers import AutoModel, AutoTokenizer
 
         self.tokenizer = AutoTokenizer.from_pretrained(str(folder), local_files_only=True)
+        if type(self.tokenizer).__name__.removesuffix("Fast") in BYTE_BPE:
+            # bert_score encodes RoBERTa/GPT-2 text with a leading space (add_prefix_space),
+            # which published roberta-large scores rely on. transformers 5 ignores that
+            # argument in encode(), so it is set when the tokenizer is built.
+            self.tokenizer = AutoTokenizer.from_pretrained(
+                str(folder), local_files_only=True, add_prefix_space=True
+            )
         self.model = AutoModel.from_pretrained(str(folder), local_files_only=True)
         self.model.eval()
         self.batch_size = batch_size
