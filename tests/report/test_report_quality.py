@@ -51,7 +51,7 @@ def test_view_groups_metrics_tests_best_against_others_and_lists_absent_ones() -
     (view,) = quality_views(data)
     keys = [m.key for m in view.metrics]
     assert keys == ["bleu_4", "judge_score", "judge_cost_usd"]
-    judge_test = next(t for t in view.tests if t.metric == "score")
+    judge_test = next(t for t in view.tests if t.metric == "LLM judge: score")
     good, bad = data.boards[0].entries
     ids = sorted(good.per_sample)
     ref = paired_bootstrap(

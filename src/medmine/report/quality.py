@@ -12,47 +12,12 @@ from typing import Any
 
 import numpy as np
 
+from medmine.core import MetricSpec
 from medmine.report.build import Board, Entry, ReportData, fmt, fmt_p
 from medmine.report.stats import holm, paired_bootstrap
+from medmine.tasks.report_model_metrics import REPORT_QUALITY_METRICS as METRICS
 
 TASK = "report_generation"
-
-
-@dataclass(frozen=True)
-class QualityMetric:
-    """One column of the view: the aggregate key, its CI keys and its per-sample key."""
-
-    group: str
-    key: str
-    label: str
-    ci: str | None = None  # prefix of <ci>_ci_low / <ci>_ci_high
-    per_sample: str | None = None
-
-
-METRICS: tuple[QualityMetric, ...] = (
-    QualityMetric("n-gram", "bleu_4", "BLEU-4", "bleu_4", "bleu_4"),
-    QualityMetric("n-gram", "rouge_l", "ROUGE-L", "rouge_l", "rouge_l"),
-    QualityMetric("n-gram", "cider_d", "CIDEr-D", "cider_d", "cider_d"),
-    QualityMetric("n-gram", "meteor", "METEOR", None, "meteor"),
-    QualityMetric("clinical efficacy (rules)", "ce_micro_f1", "CE micro-F1", None, "ce_f1"),
-    QualityMetric("clinical efficacy (rules)", "ce_macro_f1", "CE macro-F1"),
-    QualityMetric("CheXbert", "chexbert_micro_f1", "micro-F1 (14)", None, "chexbert_f1"),
-    QualityMetric("CheXbert", "chexbert_macro_f1", "macro-F1 (14)"),
-    QualityMetric("CheXbert", "chexbert_5_micro_f1", "micro-F1 (5)"),
-    QualityMetric("CheXbert", "chexbert_5_macro_f1", "macro-F1 (5)"),
-    QualityMetric("RadGraph", "radgraph_entity_f1", "entity F1", None, "radgraph_entity_f1"),
-    QualityMetric(
-        "RadGraph",
-        "radgraph_relation_f1",
-        "relation F1",
-        "radgraph_relation_f1",
-        "radgraph_relation_f1",
-    ),
-    QualityMetric("BERTScore", "bertscore_f1", "F1", "bertscore_f1", "bertscore_f1"),
-    QualityMetric("LLM judge", "judge_score", "score", "judge_score", "judge_score"),
-    QualityMetric("LLM judge", "judge_significant_errors", "significant errors / report"),
-    QualityMetric("LLM judge", "judge_cost_usd", "judge cost $"),
-)
 
 
 @dataclass
@@ -74,34 +39,30 @@ class QualityView:
 
     dataset: str
     entries: list[Entry]
-    metrics: list[QualityMetric]
+    metrics: list[MetricSpec]
     tests: list[Test] = field(default_factory=list)
     unavailable: dict[str, str] = field(default_factory=dict)
 
 
-def _value(e: Entry, m: QualityMetric) -> str:
+def _value(e: Entry, m: MetricSpec) -> str:
     v = e.metrics.get(m.key)
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "—"
-    digits = 4 if m.key.endswith("_usd") else 3
-    text = fmt(v, digits)
-    lo, hi = (
-        (e.metrics.get(f"{m.ci}_ci_low"), e.metrics.get(f"{m.ci}_ci_high"))
-        if m.ci
-        else (None, None)
-    )
+    text = format(v, m.fmt)
+    lo, hi = e.metrics.get(f"{m.key}_ci_low"), e.metrics.get(f"{m.key}_ci_high")
     if lo is not None and hi is not None:
         text += f" ({fmt(lo)}–{fmt(hi)})"
     return text
 
 
-def _tests(entries: list[Entry], m: QualityMetric) -> list[Test]:
+def _tests(entries: list[Entry], m: MetricSpec) -> list[Test]:
     if m.per_sample is None or len(entries) < 2:
         return []
     have = [e for e in entries if m.key in e.metrics]
     if len(have) < 2:
         return []
-    best = max(have, key=lambda e: e.metrics[m.key])
+    sign = 1.0 if m.higher_is_better else -1.0
+    best = max(have, key=lambda e: sign * e.metrics[m.key])
     raw = []
     for other in have:
         if other is best:
@@ -139,7 +100,7 @@ def quality_views(data: ReportData) -> list[QualityView]:
             meteor = e.tables.get("meteor")
             if isinstance(meteor, str) and meteor.startswith("unavailable"):
                 unavailable.setdefault("meteor", meteor.removeprefix("unavailable: "))
-        if not any(m.group == "LLM judge" for m in shown):
+        if not any(m.key == "judge_score" for m in shown):
             unavailable.setdefault("judge", "no judge asked (medmine run --judge PRESET)")
         view = QualityView(b.dataset, b.entries, shown, unavailable=unavailable)
         for m in shown:
@@ -185,7 +146,7 @@ def quality_markdown(data: ReportData) -> str:
     out = ["## Report quality\n"]
     for v in views:
         out.append(f"### {v.dataset}\n")
-        out.append("| model | " + " | ".join(f"{m.group}: {m.label}" for m in v.metrics) + " |")
+        out.append("| model | " + " | ".join(m.label for m in v.metrics) + " |")
         out.append("|---|" + "---:|" * len(v.metrics))
         for e in v.entries:
             out.append(f"| {e.model} | " + " | ".join(_value(e, m) for m in v.metrics) + " |")
@@ -218,7 +179,7 @@ def quality_html(data: ReportData) -> str:
     out = ['<section id="report-quality">', "<h2>Report quality</h2>"]
     for v in views:
         out.append(f"<h3>{esc(v.dataset)}</h3><table><thead><tr><th>model</th>")
-        out += [f'<th class="num">{esc(m.group)}<br>{esc(m.label)}</th>' for m in v.metrics]
+        out += [f'<th class="num">{esc(m.label)}</th>' for m in v.metrics]
         out.append("</tr></thead><tbody>")
         for e in v.entries:
             cells = "".join(f'<td class="num">{esc(_value(e, m))}</td>' for m in v.metrics)

@@ -6,8 +6,32 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from medmine.core import MetricSpec
 from medmine.metrics.bootstrap import mean_ci
 from medmine.tasks.report_scorers import ReportScorer
+
+#: Every report-quality figure the report groups (label: "group: name"); intervals are read
+#: from ``<key>_ci_low`` / ``<key>_ci_high`` when the scores hold them.
+REPORT_QUALITY_METRICS: tuple[MetricSpec, ...] = (
+    MetricSpec("bleu_4", "n-gram: BLEU-4", per_sample="bleu_4"),
+    MetricSpec("rouge_l", "n-gram: ROUGE-L", per_sample="rouge_l"),
+    MetricSpec("cider_d", "n-gram: CIDEr-D", per_sample="cider_d"),
+    MetricSpec("meteor", "n-gram: METEOR", per_sample="meteor"),
+    MetricSpec("ce_micro_f1", "clinical efficacy (rules): micro-F1", per_sample="ce_f1"),
+    MetricSpec("ce_macro_f1", "clinical efficacy (rules): macro-F1"),
+    MetricSpec("chexbert_micro_f1", "CheXbert: micro-F1 (14)", per_sample="chexbert_f1"),
+    MetricSpec("chexbert_macro_f1", "CheXbert: macro-F1 (14)"),
+    MetricSpec("chexbert_5_micro_f1", "CheXbert: micro-F1 (5)"),
+    MetricSpec("chexbert_5_macro_f1", "CheXbert: macro-F1 (5)"),
+    MetricSpec("radgraph_entity_f1", "RadGraph: entity F1", per_sample="radgraph_entity_f1"),
+    MetricSpec("radgraph_relation_f1", "RadGraph: relation F1", per_sample="radgraph_relation_f1"),
+    MetricSpec("bertscore_f1", "BERTScore: F1", per_sample="bertscore_f1"),
+    MetricSpec("judge_score", "LLM judge: score", per_sample="judge_score"),
+    MetricSpec(
+        "judge_significant_errors", "LLM judge: significant errors / report", higher_is_better=False
+    ),
+    MetricSpec("judge_cost_usd", "LLM judge: cost $", higher_is_better=False, fmt=".4f"),
+)
 
 #: The per-sample value of each scorer that gets a bootstrap interval (its headline).
 CI_KEYS = {
