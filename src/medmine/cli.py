@@ -106,6 +106,16 @@ def run(
         list[str],
         typer.Option(help="Also run this prompt strategy (zero_shot, few_shot, cot), own column."),
     ] = [],  # noqa: B006
+    judge: Annotated[
+        str | None, typer.Option(help="A model preset that judges generated reports (GREEN-style).")
+    ] = None,
+    judge_truth: Annotated[
+        Path | None,
+        typer.Option(help="Human ratings CSV (model, sample_id, rating)."),
+    ] = None,
+    judge_repeats: Annotated[
+        int | None, typer.Option(min=1, help="Times the judge grades each report (default 2).")
+    ] = None,
 ) -> None:
     """Run (or resume) a suite, then print its leaderboard. Rerun the same command to resume.
 
@@ -142,6 +152,9 @@ def run(
         executor=executor,
         executor_options={"address": ray_address, "workers": ray_workers},
         batch=batch,
+        judge=judge,
+        judge_truth=judge_truth,
+        judge_repeats=judge_repeats,
     )
     try:
         code = run_and_report(cfg, opts, console, err, data_root)

@@ -51,7 +51,7 @@ def run_and_report(
         )
         return EXIT_INTERRUPTED
     for notice in outcome.notices:
-        if notice.startswith(("skipped dataset", "leaderboard rows")):
+        if notice.startswith(("skipped dataset", "leaderboard rows", "metric unavailable")):
             console.print(f"[yellow]{escape(notice)}[/]", soft_wrap=True)
     console.print(
         f"asked {s.asked}, from cache {s.from_cache}, resumed {s.resumed}, "

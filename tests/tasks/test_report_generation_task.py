@@ -281,13 +281,17 @@ def test_failures_score_as_empty_reports_and_are_counted() -> None:
     assert s.metrics["error_rate"] == 0.5
 
 
-def test_model_metrics_fail_fast_with_what_to_install() -> None:
+def test_model_metrics_fail_fast_with_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import medmine.clinical  # noqa: F401  (registers the model-based metrics)
+
+    monkeypatch.delenv("MEDMINE_CHEXBERT_WEIGHTS", raising=False)
+    monkeypatch.delenv("MEDMINE_BERTSCORE_WEIGHTS", raising=False)
     with pytest.raises(ValueError, match=r"chexbert\.pth") as info:
         make_task("report_generation", model_metrics=["chexbert"])
-    assert "nothing is downloaded" in str(info.value)
-    with pytest.raises(ValueError, match="pip install bert-score"):
+    assert "MEDMINE_CHEXBERT_WEIGHTS" in str(info.value)
+    with pytest.raises(ValueError, match="MEDMINE_BERTSCORE_WEIGHTS"):
         ReportGenerationTask(model_metrics=["BERTScore"])
-    with pytest.raises(ValueError, match=r"unknown .*known: bertscore, radgraph, chexbert"):
+    with pytest.raises(ValueError, match=r"unknown .*known: bertscore, chexbert, radgraph"):
         ReportGenerationTask(model_metrics=["bleurt"])
     with pytest.raises(ValueError, match="section='summary'"):
         ReportGenerationTask(section="summary")

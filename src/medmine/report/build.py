@@ -485,6 +485,10 @@ def to_markdown(data: ReportData) -> str:
     from medmine.report.strategies import compare_strategies, strategies_markdown
 
     w(strategies_markdown(compare_strategies(data)))
+
+    from medmine.report.quality import quality_markdown
+
+    w(quality_markdown(data))
     w("## Efficiency\n\n")
     w(
         "| task | dataset | model | score | latency mean s | TTFT s | tokens/s | cost $ |"

@@ -129,6 +129,7 @@ def _confusions(data: ReportData) -> list[dict[str, Any]]:
 
 def render_html(data: ReportData) -> str:
     """The report page."""
+    from medmine.report.quality import quality_html
     from medmine.report.strategies import compare_strategies
 
     template = _environment().get_template("report.html.j2")
@@ -141,6 +142,7 @@ def render_html(data: ReportData) -> str:
         category_of=categories.category_of,
         efficiency=_efficiency(data),
         confusions=_confusions(data),
+        quality_html=quality_html(data),
         manifests=[(r, recipe_rows(r.manifest)) for r in data.runs],
         fmt=fmt,
         fmt_p=fmt_p,

@@ -9,9 +9,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import medmine.clinical  # noqa: F401  (registers the model-based report metrics)
 from medmine.core import GenerationSettings, Model, Sample, Task, cache_dir
 from medmine.datasets.sources import LoadedDataset, load_for_suite
 from medmine.models.resolve import resolve_models
+from medmine.run.judge import JudgeConfig
 from medmine.run.names import did_you_mean
 from medmine.run.preflight import Preflight, data_use_problems, model_problem
 from medmine.run.recipe import environment
@@ -41,6 +43,9 @@ class RunOptions:
     executor_options: dict[str, object] = field(default_factory=dict)
     max_cost: float | None = None
     batch: bool = False
+    judge: str | None = None  # overrides the suite's judge
+    judge_truth: Path | None = None
+    judge_repeats: int | None = None
     # Where messages the user must see go (preflight problems); None: silent.
     say: Callable[[str], None] | None = None
     # Where passing status lines go (loading, checking images, scoring); None: silent.
@@ -225,6 +230,32 @@ def _executor(opts: RunOptions) -> Executor | None:
     return make_executor(opts.executor, **options)
 
 
+def judge_setup(
+    suite: SuiteConfig, opts: RunOptions, datasets: Sequence[LoadedDataset], acks: list[str]
+) -> tuple[JudgeConfig, Model] | None:
+    """The judge and its settings when one is asked for, checked before anything is sent:
+    the preset resolves, the data-use rules allow it, the human-ratings file reads."""
+    from medmine.run.judge import load_truth, resolve_judge
+
+    name = opts.judge or suite.judge
+    if not name:
+        if opts.judge_truth:
+            raise ValueError("--judge-truth needs a judge (--judge PRESET or judge: in the suite)")
+        return None
+    truth = opts.judge_truth or suite.judge_truth
+    cfg = JudgeConfig(
+        name, opts.judge_repeats or suite.judge_repeats, suite.judge_temperature, truth
+    )
+    judge = resolve_judge(name, suite.presets)
+    problem = model_problem(judge)
+    problems = [problem] if problem is not None else data_use_problems(datasets, judge, acks)
+    if problems:
+        raise ValueError(f"the judge cannot run: {problems[0].line()}")
+    if truth is not None:
+        load_truth(truth)
+    return cfg, judge
+
+
 def execute(suite: SuiteConfig, opts: RunOptions) -> RunOutcome:
     """Run (or resume) a suite into ``opts.out`` and score it."""
     from medmine.run.store_check import check_store_file
@@ -246,6 +277,7 @@ def execute(suite: SuiteConfig, opts: RunOptions) -> RunOutcome:
         # Nothing at all could run: say so and touch nothing (no run folder is created).
         lines = "\n  ".join(dict.fromkeys(p.line() for p in checks.problems))
         raise ValueError(f"no model of this run can be asked:\n  {lines}")
+    judging = judge_setup(suite, opts, datasets, acks)
     opts.out.mkdir(parents=True, exist_ok=True)
     store = RunStore(opts.out)
     cache = ResponseCache(cache_dir()) if opts.use_cache else None
@@ -329,6 +361,11 @@ def execute(suite: SuiteConfig, opts: RunOptions) -> RunOutcome:
             store.event("run", f"interrupted by the user: {dataclasses.asdict(runner.summary)}")
             return RunOutcome(opts.out, runner.summary, [], checks, [m.name for m in models])
         runner.score(ready)
+        if judging is not None:
+            from medmine.run.judge import run_judge
+
+            run_judge(store, cache, ready, *judging, concurrency=opts.concurrency,
+                      progress=opts.progress, max_cost=opts.max_cost)  # fmt: skip
         stale = _drop_stale_scores(store, jobs)
         store.set_manifest(
             {
@@ -360,4 +397,9 @@ def execute(suite: SuiteConfig, opts: RunOptions) -> RunOutcome:
             "runs of different models, give each its own --out and run `medmine report DIR1 DIR2`"
         )
     notices += [f"skipped dataset: {a}" for a in plan.absent]
+    notices += [
+        f"metric unavailable: {t.name} {name}: {why}"
+        for t in tasks
+        for name, why in getattr(t, "_unavailable", {}).items()
+    ]
     return RunOutcome(opts.out, runner.summary, notices, checks, [m.name for m in models])

@@ -59,6 +59,11 @@ class SuiteConfig(BaseModel):
     acknowledge_data_use: list[str] = Field(default_factory=list)
     skip_missing_datasets: bool = False
     presets: list[Path] = Field(default_factory=list)  # user preset YAML files
+    # LLM judge of generated reports (medmine.run.judge): a preset or local server's name.
+    judge: str | None = None
+    judge_repeats: int = Field(default=2, ge=1)
+    judge_temperature: float = Field(default=0.7, ge=0.0, le=2.0)
+    judge_truth: Path | None = None  # human ratings CSV: model, sample_id, rating
     shots: int = Field(default=0, ge=0, le=32)  # worked examples of the few_shot strategy
     prompt: list[str] = Field(default_factory=lambda: ["zero_shot"])  # strategies, one column each
 
@@ -165,6 +170,8 @@ def _resolve_paths(suite: SuiteConfig, base: Path) -> SuiteConfig:
         if ds.root is not None:
             ds.root = resolve(ds.root)
     suite.presets = [resolve(p) for p in suite.presets]
+    if suite.judge_truth is not None:
+        suite.judge_truth = resolve(suite.judge_truth)
     return suite
 
 

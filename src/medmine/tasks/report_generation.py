@@ -21,8 +21,10 @@ Scoring (corpus level, as published report-generation papers do):
 - Per sample: BLEU-4, ROUGE-L, CIDEr-D, METEOR (when available) and CE F1.
 
 Failed answers (unparseable, refused, error) are scored as an empty report and counted.
-Model-based metrics (BERTScore, RadGraph F1, CheXbert F1) are not computed here: naming one in
-``model_metrics`` fails at construction with what it would need (nothing downloads silently).
+Model-based metrics (CheXbert F1, BERTScore, RadGraph F1; :mod:`medmine.clinical`, the
+``clinical`` extra) read local weights only: ``model_metrics="auto"`` computes those whose
+weights folder is configured and lists the others in ``tables["model_metrics_unavailable"]``
+with the reason; a named metric that cannot run, or a wrong folder, fails at construction.
 """
 
 from __future__ import annotations
@@ -34,7 +36,6 @@ from typing import ClassVar
 
 import numpy as np
 
-from medmine.chexpert import OBSERVATIONS, label_report
 from medmine.core import (
     GenerationSettings,
     MetricSet,
@@ -52,12 +53,18 @@ from medmine.core import (
 )
 from medmine.datasets.report_text import split_sections
 from medmine.metrics.bootstrap import bootstrap_ci, mean_ci
-from medmine.metrics.multilabel import multilabel_report, observation_matrix, per_sample_f1
-from medmine.metrics.nlg import bleu, cider_d, rouge_l
 from medmine.metrics.ptb_tokenize import ptb_tokenize
 from medmine.tasks.answer_text import looks_like_refusal
 from medmine.tasks.classification import failure_rates
 from medmine.tasks.registry import register_task
+from medmine.tasks.report_model_metrics import model_metric_scores
+from medmine.tasks.report_scorers import ReportScorer, build_scorers
+from medmine.tasks.report_text_metrics import (
+    _bleu4_resample,
+    _meteor,
+    clinical_efficacy,
+    nlg_scores,
+)
 
 PARSER_VERSION = "1"
 SECTIONS = ("findings", "impression", "both")
@@ -74,23 +81,6 @@ _WHAT = {
 }
 _FORM_BOTH = "\nUse the form:\nFINDINGS: <findings>\nIMPRESSION: <impression>"
 _INDICATION = "\nIndication: {text}"
-
-#: Model-based metrics and what they would need (none is downloaded by medmine).
-MODEL_METRICS: dict[str, str] = {
-    "bertscore": (
-        "BERTScore needs `pip install bert-score` and its roberta-large (or distilroberta) "
-        "weights already in the Hugging Face cache ($HF_HOME/hub)"
-    ),
-    "radgraph": (
-        "RadGraph F1 needs `pip install radgraph` and the RadGraph model checkpoint "
-        "(PhysioNet, credentialed access) placed in $MEDMINE_WEIGHTS_DIR/radgraph/"
-    ),
-    "chexbert": (
-        "CheXbert F1 needs torch + transformers (`pip install 'medmine[local]'`) and the "
-        "chexbert.pth checkpoint of stanfordmlgroup/CheXbert placed at "
-        "$MEDMINE_WEIGHTS_DIR/chexbert.pth"
-    ),
-}
 
 _DEID = re.compile(r"\b[Xx]{2,}\b|_{2,}")
 _FENCE = re.compile(r"```[a-zA-Z]*\n?|```")
@@ -212,13 +202,21 @@ class ReportGenerationTask:
 
     Options: ``section`` ("findings", "impression" or "both"), ``meteor`` (compute METEOR when
     Java is available), ``modality`` (words for the image in the prompt), ``model_metrics``
-    (model-based metrics: not built in, fails fast naming what they need).
+    ("auto" or names of model-based metrics), ``weights`` (metric -> local weights folder,
+    else the metric's environment variable), ``bertscore_layers``, ``bertscore_idf``,
+    ``radgraph_model``.
     """
 
     section: str = "findings"
     meteor: bool = True
     modality: str = "chest radiograph"
-    model_metrics: list[str] = field(default_factory=list)
+    model_metrics: str | list[str] = "auto"
+    weights: dict[str, str] = field(default_factory=dict)
+    bertscore_layers: int | None = None
+    bertscore_idf: bool = False
+    radgraph_model: str = "radgraph"
+    _scorers: list[ReportScorer] = field(init=False, repr=False, default_factory=list)
+    _unavailable: dict[str, str] = field(init=False, repr=False, default_factory=dict)
     settings: GenerationSettings = field(default_factory=lambda: GenerationSettings(max_tokens=512))
     metrics: ClassVar[MetricSet] = METRICS
     name: str = "report_generation"
@@ -232,22 +230,15 @@ class ReportGenerationTask:
                 f"report_generation option section={self.section!r}: expected one of "
                 f"{', '.join(SECTIONS)}"
             )
-        if isinstance(self.model_metrics, str):
+        if isinstance(self.model_metrics, str) and self.model_metrics != "auto":
             self.model_metrics = [self.model_metrics]
-        names = [str(m).lower() for m in self.model_metrics]
-        unknown = [m for m in names if m not in MODEL_METRICS]
-        if unknown:
-            raise ValueError(
-                f"report_generation option model_metrics: unknown {unknown}; known: "
-                f"{', '.join(MODEL_METRICS)}"
-            )
-        if names:
-            needs = "; ".join(f"{m}: {MODEL_METRICS[m]}" for m in names)
-            raise ValueError(
-                f"report_generation: model-based metric(s) {names} are not built into medmine "
-                f"and nothing is downloaded silently. {needs}. Remove them from model_metrics "
-                "to score with BLEU/ROUGE-L/CIDEr-D/METEOR and CheXpert-rule CE."
-            )
+        options = {
+            "weights": self.weights,
+            "bertscore_layers": self.bertscore_layers,
+            "bertscore_idf": self.bertscore_idf,
+            "radgraph_model": self.radgraph_model,
+        }
+        self._scorers, self._unavailable = build_scorers(self.model_metrics, options)
 
     def applies_to(self, sample: Sample) -> bool:
         """Needs image(s) and a reference report target."""
@@ -332,6 +323,15 @@ class ReportGenerationTask:
         assert isinstance(ce_f1, np.ndarray)
         metrics.update(failure_rates(predictions))
         groups = [s.patient_id or s.id for s in samples]
+        mm, mm_per, mm_tables = model_metric_scores(
+            self._scorers,
+            self._unavailable,
+            [remove_deid(r) for r in refs_raw],
+            [remove_deid(h) for h in hyps_raw],
+            groups,
+        )
+        metrics.update(mm)
+        tables.update(mm_tables)
         if len(samples) >= 2:
             lo, hi = bootstrap_ci(
                 lambda idx: _bleu4_resample(idx, ref_tok, hyp_tok),
@@ -355,6 +355,7 @@ class ReportGenerationTask:
             }
             if meteor_per is not None:
                 row["meteor"] = float(meteor_per[i])
+            row.update({k: float(v[i]) for k, v in mm_per.items()})
             per_sample[sid] = row
         tables["section"] = self.section
         return TaskScores(
@@ -386,91 +387,6 @@ def _hypothesis(p: Prediction) -> str:
         return ""
     text = p.value.get("text")
     return text if isinstance(text, str) else ""
-
-
-def nlg_scores(
-    ids: Sequence[str], ref_tokens: Sequence[list[str]], hyp_tokens: Sequence[list[str]]
-) -> dict[str, object]:
-    """BLEU-1..4, ROUGE-L, CIDEr-D on PTB tokens (one reference per sample), with per-sample.
-
-    Tokens are re-joined and split the way pycocoevalcap splits its tokenised strings (BLEU
-    and CIDEr on any whitespace, ROUGE-L on single spaces), so the numbers equal it.
-    """
-    ref_str = {k: " ".join(r) for k, r in zip(ids, ref_tokens, strict=True)}
-    hyp_str = {k: " ".join(h) for k, h in zip(ids, hyp_tokens, strict=True)}
-    ref_ws = {k: [v.split()] for k, v in ref_str.items()}
-    hyp_ws = {k: v.split() for k, v in hyp_str.items()}
-    b, b_per = bleu(ref_ws, hyp_ws, 4)
-    r, r_per = rouge_l({k: [v.split(" ")] for k, v in ref_str.items()},
-                       {k: v.split(" ") for k, v in hyp_str.items()})  # fmt: skip
-    c, c_per = cider_d(ref_ws, hyp_ws)
-    per: dict[str, np.ndarray] = {f"bleu_{k + 1}": np.array(b_per[k]) for k in range(4)}
-    per["rouge_l"] = r_per
-    per["cider_d"] = c_per
-    out: dict[str, object] = {f"bleu_{k + 1}": float(b[k]) for k in range(4)}
-    out.update({"rouge_l": float(r), "cider_d": float(c), "per_sample": per})
-    return out
-
-
-def _bleu4_resample(
-    idx: np.ndarray, ref_tok: Sequence[list[str]], hyp_tok: Sequence[list[str]]
-) -> float:
-    """Corpus BLEU-4 of one bootstrap resample (duplicated samples get distinct keys)."""
-    refs = {f"{j}:{i}": [ref_tok[i]] for j, i in enumerate(idx)}
-    hyps = {f"{j}:{i}": hyp_tok[i] for j, i in enumerate(idx)}
-    return float(bleu(refs, hyps, 4)[0][3])
-
-
-def _meteor(
-    ids: Sequence[str],
-    ref_tok: Sequence[list[str]],
-    hyp_tok: Sequence[list[str]],
-    metrics: dict[str, float],
-) -> tuple[list[float] | None, str]:
-    """Corpus METEOR into ``metrics`` and the per-sample scores, or (None, reason)."""
-    from medmine.metrics.meteor import MeteorScorer, MeteorUnavailable
-
-    scorer = MeteorScorer()
-    ok, reason = scorer.is_available()
-    if not ok:
-        return None, reason
-    refs = {k: [r] for k, r in zip(ids, ref_tok, strict=True)}
-    hyps = dict(zip(ids, hyp_tok, strict=True))
-    try:
-        with scorer:
-            corpus, per = scorer.score(refs, hyps)
-    except (MeteorUnavailable, OSError, ValueError) as exc:
-        return None, str(exc)
-    metrics["meteor"] = corpus
-    return per, "ok"
-
-
-def clinical_efficacy(refs: Sequence[str], hyps: Sequence[str]) -> dict[str, object]:
-    """CE precision/recall/F1 of the 14 CheXpert observations: generated vs reference text.
-
-    Both sides are labelled by the rule-based CheXpert labeler; uncertain -> positive, not
-    mentioned -> negative. An empty text is labelled as all not mentioned.
-    """
-    ref_lab = [_labels(t) for t in refs]
-    hyp_lab = [_labels(t) for t in hyps]
-    y_true = observation_matrix(ref_lab, OBSERVATIONS)
-    y_pred = observation_matrix(hyp_lab, OBSERVATIONS)
-    rep = multilabel_report(y_true, y_pred, OBSERVATIONS, uncertain="ones", pred_uncertain="ones")
-    return {
-        "ce_micro_precision": rep.micro_precision,
-        "ce_micro_recall": rep.micro_recall,
-        "ce_micro_f1": rep.micro_f1,
-        "ce_macro_precision": rep.macro_precision,
-        "ce_macro_recall": rep.macro_recall,
-        "ce_macro_f1": rep.macro_f1,
-        "per_observation": rep.per_label,
-        "macro_labels": rep.macro_labels,
-        "per_sample_f1": per_sample_f1(y_true, y_pred, uncertain="ones", pred_uncertain="ones"),
-    }
-
-
-def _labels(text: str) -> dict[str, float | None]:
-    return label_report(text) if text.strip() else dict.fromkeys(OBSERVATIONS)
 
 
 register_task("report_generation", ReportGenerationTask)
