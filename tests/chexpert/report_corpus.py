@@ -11,6 +11,7 @@ accuracy test and by ``benchmarks/labeler_speed.py``.
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 
 HEART_NORMAL = (
@@ -368,9 +369,24 @@ def make_archive_reports(n: int, seed: int) -> list[str]:
 
 
 def unique_sentences(reports: list[str]) -> list[str]:
-    """The same reports with a distinct series number in every sentence (none repeats)."""
+    """The reports with a distinct series number before every ". " (the golden corpus's form).
+
+    Sentences at the end of a line keep their text; :func:`distinct_sentences` marks those
+    too.
+    """
     counter = iter(range(10**9))
     return [r.replace(". ", lambda_token(counter)) for r in reports]
+
+
+_SENTENCE_END = re.compile(r"(?<=\S)([.?!])(?=\s|$)")
+
+
+def distinct_sentences(reports: list[str]) -> list[str]:
+    """The reports with a distinct series number in every sentence: no sentence repeats."""
+    counter = iter(range(10**9))
+    return [
+        _SENTENCE_END.sub(lambda m: f" (series {next(counter)}){m.group(1)}", r) for r in reports
+    ]
 
 
 def lambda_token(counter: object) -> str:
