@@ -239,11 +239,6 @@ def _classify_span(sentence: str, start: int, end: int, text: str, compat: bool)
     return classify.classify(sentence, text, end, left, right, compat)
 
 
-def _classify_cached(sentence: str, mention: Mention, compat: bool) -> float | None:
-    """The mention's label through the sentence cache (see :func:`_classify_span`)."""
-    return _classify_span(sentence, mention.start, mention.end, mention.text, compat)
-
-
 def aggregate(labelled: Iterable[tuple[Mention, float | None]]) -> dict[str, float | None]:
     """Combine mention labels into one value per observation, as CheXpert's aggregator does.
 
@@ -294,7 +289,10 @@ def label_report(text: str, compat: bool = False) -> dict[str, float | None]:
     """
     sentences = split_sentences(clean_report(text))
     mentions = extract_mentions(sentences, compat)
-    return aggregate((m, _classify_cached(sentences[m.sentence], m, compat)) for m in mentions)
+    span = _classify_span
+    return aggregate(
+        [(m, span(sentences[m.sentence], m.start, m.end, m.text, compat)) for m in mentions]
+    )
 
 
 def label_reports(
