@@ -7,6 +7,7 @@ that implementation itself kept as ``reference_labeler.py``, run here on fresh r
 from __future__ import annotations
 
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -123,5 +124,11 @@ def test_phrase_finder_is_exact() -> None:
         expected = [i for i, p in enumerate(phrases) if p in cleaned]
         assert finder.present(cleaned) == expected
         assert small.present(cleaned) == expected
+    # Threads sharing one finder whose index is replaced again and again.
+    cleaned = [labeler.clean_report(t) for t in distinct_sentences(texts) * 3]
+    shared = fast.PhraseFinder(phrases, cache_limit=200)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        got = list(pool.map(shared.present, cleaned))
+    assert got == [[i for i, p in enumerate(phrases) if p in text] for text in cleaned]
     with pytest.raises(ValueError, match="no letters"):
         fast.PhraseFinder(["1 2"])

@@ -58,42 +58,47 @@ class PhraseFinder:
             anchors.append(max(runs, key=len))
         self._anchors: tuple[str, ...] = tuple(anchors)
         self._seen: set[str] = set()  # words already indexed
-        self._by_run: dict[str, tuple[int, ...]] = {}  # the seen words that hold an anchor
+        self._by_word: dict[str, tuple[int, ...]] = {}  # the seen words that hold an anchor
 
-    def _index(self, runs: set[str]) -> None:
-        """Index new words: which phrases' anchors each one holds."""
-        for run in runs:
-            if _LETTER_RUN.search(run) is None:  # "12)." holds no anchor
+    def _index(self, words: set[str], seen: set[str], by_word: dict[str, tuple[int, ...]]) -> None:
+        """Index new words into ``by_word`` (which phrases' anchors each holds), then ``seen``."""
+        anchors = self._anchors
+        for word in words:
+            if _LETTER_RUN.search(word) is None:  # "12)." holds no anchor
                 continue
-            found = tuple(i for i, anchor in enumerate(self._anchors) if anchor in run)
+            found = tuple(i for i, anchor in enumerate(anchors) if anchor in word)
             if found:
-                self._by_run[run] = found
-        self._seen |= runs
+                by_word[word] = found
+        seen |= words
 
     def present(self, text: str) -> list[int]:
-        """Indices, in list order, of the phrases that occur in ``text`` as substrings."""
+        """Indices, in list order, of the phrases that occur in ``text`` as substrings.
+
+        Safe from several threads: the index is only added to, or replaced as a whole when
+        full, and each call reads the one it started with.
+        """
         # An anchor (letters only) that occurs lies inside one whitespace-separated word.
-        runs = set(text.split())
-        new = runs - self._seen
+        words = set(text.split())
+        seen, by_word = self._seen, self._by_word
+        new = words - seen
         if new:
-            if len(self._seen) + len(new) > self.cache_limit:
-                self.clear()  # then every word of this text is new again
-                new = runs
-            self._index(new)
-        by_run = self._by_run
-        hits = runs & by_run.keys()
+            if len(seen) + len(new) > self.cache_limit:
+                seen, by_word = self.clear()
+                new = words  # every word of this text is new to the fresh index
+            self._index(new, seen, by_word)
+        hits = words & by_word.keys()
         if not hits:
             return []
         candidates: set[int] = set()
-        for run in hits:
-            candidates.update(by_run[run])
+        for word in hits:
+            candidates.update(by_word[word])
         phrases = self.phrases
         return [i for i in sorted(candidates) if phrases[i] in text]
 
-    def clear(self) -> None:
-        """Forget the per-word index."""
-        self._seen.clear()
-        self._by_run.clear()
+    def clear(self) -> tuple[set[str], dict[str, tuple[int, ...]]]:
+        """Start a fresh, empty per-word index and return it (seen words, words' phrases)."""
+        self._seen, self._by_word = set(), {}
+        return self._seen, self._by_word
 
 
 def any_of(patterns: Sequence[re.Pattern[str]]) -> re.Pattern[str]:
