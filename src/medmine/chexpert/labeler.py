@@ -19,6 +19,12 @@ stanfordmlgroup/chexpert-labeler):
    included) is positive or uncertain, else not mentioned. An affirmed or uncertain
    "chf" / "heart failure" also adds an uncertain Cardiomegaly.
 
+Speed without changing a result: only the phrases a report can hold are searched
+(:class:`medmine.chexpert.fast.PhraseFinder`), scope terminators use an equivalent
+literal-first pattern, and the rules run with guards and combined cue searches
+(:mod:`medmine.chexpert.classify`); ``tests/chexpert/test_golden.py`` holds the outputs to
+those of the plain implementation (``tests/chexpert/reference_labeler.py``).
+
 Known behaviours inherited from CheXpert: "resolved pneumothorax" stays positive (only
 "pneumothorax has resolved" and "resolution of pneumothorax" are negations), "likely X"
 is positive, "history of X" and "rule out X" are negations, and a report with no
