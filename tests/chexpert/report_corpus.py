@@ -11,6 +11,7 @@ accuracy test and by ``benchmarks/labeler_speed.py``.
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 
 HEART_NORMAL = (
@@ -324,3 +325,117 @@ def make_corpus(n: int, seed: int = 0, abnormal: float = 0.4) -> list[CorpusRepo
     """``n`` reports from one seed (same seed, same corpus)."""
     rng = random.Random(seed)
     return [make_report(str(i + 1), rng, abnormal) for i in range(n)]
+
+
+# --------------------------------------------------------------------------------------
+# Archive-like and varied corpora (speed benchmark and the optimisation's golden test).
+# --------------------------------------------------------------------------------------
+
+INDICATIONS = (
+    "Cough.",
+    "Shortness of breath.",
+    "___-year-old man with fever.",
+    "Chest pain.",
+    "Evaluate for pneumonia.",
+    "Preop.",
+    "History of CHF, now with dyspnea.",
+)
+TECHNIQUES = ("PA and lateral views of the chest.", "Portable AP chest radiograph.",
+              "Frontal and lateral chest radiographs.")  # fmt: skip
+
+
+def make_archive_reports(n: int, seed: int) -> list[str]:
+    """``n`` distinct reports, half IU-like (~40 words) and half MIMIC-like (~90 words).
+
+    MIMIC-like reports carry EXAMINATION / INDICATION / TECHNIQUE / COMPARISON headers and
+    the findings of two studies; sentences repeat across reports as in real archives.
+    """
+    rng = random.Random(seed)
+    corpus = make_corpus(n + n // 2, seed=seed)
+    out: list[str] = []
+    for i in range(n):
+        r = corpus[i]
+        if i % 2:
+            other = corpus[n + i // 2]
+            out.append(
+                "FINAL REPORT\nEXAMINATION: CHEST (PA AND LAT)\n"
+                f"INDICATION: {rng.choice(INDICATIONS)}\nTECHNIQUE: {rng.choice(TECHNIQUES)}\n"
+                f"COMPARISON: Chest radiograph from ___ ({rng.randint(1, 999)} days prior).\n"
+                f"FINDINGS: {r.findings} {other.findings}\nIMPRESSION: {r.impression}"
+            )
+        else:
+            out.append(f"FINDINGS: {r.findings}\nIMPRESSION: {r.impression} (ref {i})")
+    return out
+
+
+def unique_sentences(reports: list[str]) -> list[str]:
+    """The reports with a distinct series number before every ". " (the golden corpus's form).
+
+    Sentences at the end of a line keep their text; :func:`distinct_sentences` marks those
+    too.
+    """
+    counter = iter(range(10**9))
+    return [r.replace(". ", lambda_token(counter)) for r in reports]
+
+
+_SENTENCE_END = re.compile(r"(?<=\S)([.?!])(?=\s|$)")
+
+
+def distinct_sentences(reports: list[str]) -> list[str]:
+    """The reports with a distinct series number in every sentence: no sentence repeats."""
+    counter = iter(range(10**9))
+    return [
+        _SENTENCE_END.sub(lambda m: f" (series {next(counter)}){m.group(1)}", r) for r in reports
+    ]
+
+
+def lambda_token(counter: object) -> str:
+    """A sentence end carrying a fresh series/image number."""
+    return f" (series {next(counter)}). "  # type: ignore[call-overload]
+
+
+#: Hedged, negated, resolved and reworded forms radiologists write around a finding phrase.
+VARIANTS = (
+    "{f}", "No {f}.", "Possible {f}.", "Cannot exclude {f}.", "{f} cannot be excluded.",
+    "No new {f}.", "Resolved {f}.", "Partially resolved {f}.", "{f} has resolved.",
+    "Interval resolution of {f}.", "Stable {f}.", "{f} is unchanged.", "Likely {f}.",
+    "Findings may represent {f} or scarring.", "{f} versus atelectasis.", "History of {f}.",
+    "Rule out {f}.", "Without {f}.", "{f}, however no pneumothorax.", "No {f}; stable heart.",
+    "Questionable {f} at the left base.", "{f} is not excluded.", "Suspicious for {f}.",
+    "Negative for {f}.", "{f} and/or edema.", "{f}/consolidation.", "No definite {f}..",
+    "{f} is no longer seen.", "Unchanged {f} with interval resolution of effusion.",
+    "No evidence of {f} to suggest pneumonia.", "{f}, which is new.", "Clear of {f}.",
+)  # fmt: skip
+FINDING_PHRASES = (
+    "pleural effusion", "small left effusion", "pneumothorax", "cardiomegaly", "atelectasis",
+    "right lower lobe pneumonia", "patchy opacity", "consolidation", "pulmonary edema",
+    "vascular congestion", "a 7 mm nodule", "calcified nodule", "noncalcified nodule",
+    "rib fracture", "the heart size", "cardiomediastinal silhouette", "mediastinal contour",
+    "right PICC line", "endotracheal tube", "pacemaker leads over the heart", "hiatal hernia",
+    "emphysema", "pericardial effusion", "pleural thickening", "interstitial markings",
+    "congestive heart failure", "mass", "infiltrate", "granuloma", "degenerative changes",
+)  # fmt: skip
+
+
+def make_varied_reports(n: int, seed: int) -> list[str]:
+    """``n`` reports mixing every sentence pool with hedged and negated finding phrases.
+
+    Written to reach every rule of the labeler (the pools alone are mostly normal), with
+    the cleaning's cases too: upper case, ``and/or``, slashes, ``..``, line breaks.
+    """
+    rng = random.Random(seed)
+    pools = (HEART_NORMAL, LUNG_NORMAL, BONE_NORMAL, IMPRESSION_NORMAL)
+    templates = [t for spec in FINDINGS.values() for t in (*spec[0], *spec[2])]
+    out = []
+    for i in range(n):
+        parts = [rng.choice(rng.choice(pools)) for _ in range(rng.randint(0, 4))]
+        parts += [_fill(rng.choice(templates), rng) for _ in range(rng.randint(0, 2))]
+        for _ in range(rng.randint(0, 3)):
+            phrase = rng.choice(VARIANTS).format(f=rng.choice(FINDING_PHRASES))
+            parts.append(phrase[0].upper() + phrase[1:])
+        rng.shuffle(parts)
+        text = rng.choice((" ", "  ", "\n")).join(parts)
+        if rng.random() < 0.1:
+            text = text.upper()
+        out.append(f"{text} [{i}]")
+    return out

@@ -19,6 +19,12 @@ stanfordmlgroup/chexpert-labeler):
    included) is positive or uncertain, else not mentioned. An affirmed or uncertain
    "chf" / "heart failure" also adds an uncertain Cardiomegaly.
 
+Speed without changing a result: only the phrases a report can hold are searched
+(:class:`medmine.chexpert.fast.PhraseFinder`), scope terminators use an equivalent
+literal-first pattern, and the rules run with guards and combined cue searches
+(:mod:`medmine.chexpert.classify`); ``tests/chexpert/test_golden.py`` holds the outputs to
+those of the plain implementation (``tests/chexpert/reference_labeler.py``).
+
 Known behaviours inherited from CheXpert: "resolved pneumothorax" stays positive (only
 "pneumothorax has resolved" and "resolution of pneumothorax" are negations), "likely X"
 is positive, "history of X" and "rule out X" are negations, and a report with no
@@ -32,7 +38,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from medmine.chexpert import rules, rules_plus
+from medmine.chexpert import classify, fast, rules, rules_plus
 from medmine.chexpert.observations import (
     CARDIOMEGALY,
     NEGATIVE,
@@ -43,9 +49,7 @@ from medmine.chexpert.observations import (
     UNCERTAIN,
 )
 
-_AND_OR = re.compile(r"and/or")
 _SLASH = re.compile(r"(?<=[a-zA-Z])/(?=[a-zA-Z])")
-_PUNCT_SPACE = str.maketrans({".": ". ", ",": ", "})
 _SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
 _WORD = re.compile(r"[\w-]+")
 
@@ -56,6 +60,17 @@ _MENTION_PHRASES: tuple[tuple[str, str], ...] = tuple(
 )
 _UNMENTION_PATTERNS: dict[str, re.Pattern[str]] = {
     observation: re.compile("|".join(re.escape(p) for p in phrases))
+    for observation, phrases in rules.UNMENTION_PHRASES.items()
+}
+#: Mentions per (space-led sentence, compat): report archives repeat sentences. Emptied
+#: when full (cheaper than LRU bookkeeping on archives where most sentences are new).
+_MENTION_CACHE: dict[tuple[str, bool], tuple[tuple[str, str, int, int], ...]] = {}
+_CACHE_SIZE = 1 << 15
+_FINDER = fast.PhraseFinder([phrase for _, phrase in _MENTION_PHRASES])
+#: Every unmention phrase starts with one of its observation's guard words (its first two
+#: words), so a sentence without them needs no unmention search.
+_UNMENTION_GUARDS: dict[str, frozenset[str]] = {
+    observation: frozenset(" ".join(p.split(" ")[:2]) for p in phrases)
     for observation, phrases in rules.UNMENTION_PHRASES.items()
 }
 _UNMENTION_REACH = max(len(p) for ps in rules.UNMENTION_PHRASES.values() for p in ps)
@@ -76,9 +91,13 @@ def clean_report(text: str) -> str:
     """Normalise a report the way the CheXpert loader does before matching phrases."""
     if not isinstance(text, str):
         raise ValueError(f"report must be a str, got {type(text).__name__}")
-    cleaned = _AND_OR.sub("or", text.lower())
-    cleaned = _SLASH.sub(" or ", cleaned)
-    cleaned = cleaned.replace("..", ".").translate(_PUNCT_SPACE)
+    # str.replace is re.sub for these literals; the checks skip the slow paths' set-up.
+    cleaned = text.lower()
+    if "and/or" in cleaned:
+        cleaned = cleaned.replace("and/or", "or")
+    if "/" in cleaned:
+        cleaned = _SLASH.sub(" or ", cleaned)
+    cleaned = cleaned.replace("..", ".").replace(".", ". ").replace(",", ", ")
     return " ".join(cleaned.split())
 
 
@@ -108,12 +127,19 @@ def extract_mentions(sentences: Sequence[str], compat: bool = False) -> list[Men
     ``compat``, "noncalcified nodule" is not dropped by the "calcified nodul" unmention
     (:mod:`medmine.chexpert.rules_plus`).
     """
+    # Phrases absent from the whole report need no search in any sentence.
+    present = _FINDER.present(" ".join(sentences))
     mentions: list[Mention] = []
     for index, sentence in enumerate(sentences):
         lead = 1 if index else 0
-        for observation, phrase, start, end in _sentence_mentions(
-            " " + sentence if lead else sentence, compat
-        ):
+        text = " " + sentence if lead else sentence
+        found = _MENTION_CACHE.get((text, compat))
+        if found is None:
+            found = _sentence_mentions(text, compat, present)
+            if len(_MENTION_CACHE) >= _CACHE_SIZE:
+                _MENTION_CACHE.clear()
+            _MENTION_CACHE[text, compat] = found
+        for observation, phrase, start, end in found:
             at, start, end = index, start - lead, end - lead
             if start < 0:  # starts on the joining space: CheXpert counts it in the previous one
                 at = index - 1
@@ -123,11 +149,18 @@ def extract_mentions(sentences: Sequence[str], compat: bool = False) -> list[Men
     return mentions
 
 
-@functools.lru_cache(maxsize=1 << 15)
-def _sentence_mentions(text: str, compat: bool) -> tuple[tuple[str, str, int, int], ...]:
-    """(observation, phrase, start, end) of every mention in one (space-led) sentence."""
+def _sentence_mentions(
+    text: str, compat: bool, present: Sequence[int]
+) -> tuple[tuple[str, str, int, int], ...]:
+    """(observation, phrase, start, end) of every mention in one (space-led) sentence.
+
+    In the phrase lists' order, each phrase's occurrences left to right. Only the phrases
+    of ``present`` (indices of the report's phrases, in list order, from
+    :class:`medmine.chexpert.fast.PhraseFinder`) can occur, so only they are visited.
+    """
     found = []
-    for observation, phrase in _MENTION_PHRASES:
+    for index in present:
+        observation, phrase = _MENTION_PHRASES[index]
         if phrase not in text:
             continue
         for start in _find_all(text, phrase):
@@ -146,6 +179,11 @@ def _unmentioned(text: str, observation: str, start: int, end: int, compat: bool
     Only a window around the mention is searched (an overlapping phrase lies within one
     phrase length of it), which keeps long reports fast.
     """
+    for word in _UNMENTION_GUARDS[observation]:
+        if word in text:
+            break
+    else:
+        return False
     pattern = _UNMENTION_PATTERNS[observation]
     lo, hi = max(0, start - _UNMENTION_REACH), min(len(text), end + _UNMENTION_REACH)
     for match in pattern.finditer(text, lo, hi):
@@ -164,7 +202,7 @@ def _unmentioned(text: str, observation: str, start: int, end: int, compat: bool
 @functools.lru_cache(maxsize=1 << 14)
 def _terminators(sentence: str) -> tuple[tuple[int, int], ...]:
     """Spans of the scope terminators of a sentence (cached: sentences repeat)."""
-    return tuple(m.span() for m in rules.SCOPE_TERMINATOR.finditer(sentence))
+    return tuple(m.span() for m in fast.SCOPE_TERMINATOR.finditer(sentence))
 
 
 def _clause(sentence: str, start: int, end: int) -> tuple[str, str]:
@@ -188,89 +226,23 @@ def _clause(sentence: str, start: int, end: int) -> tuple[str, str]:
     return sentence[left_start:start], sentence[end:right_end]
 
 
-def _cue_before(left: str, cues: Iterable[tuple[re.Pattern[str], int]], verb_stop: bool) -> bool:
-    """True if a cue occurs in ``left`` within its word window of the mention."""
-    for pattern, window in cues:
-        last = None
-        for last in pattern.finditer(left):  # noqa: B007 - the last match is wanted
-            pass
-        if last is None:
-            continue
-        between = left[last.end() :]
-        if len(_WORD.findall(between)) > window:
-            continue
-        if verb_stop and rules.VERB_STOP.search(between):
-            continue
-        return True
-    return False
-
-
-def _close_cue_before(left: str) -> bool:
-    """True if "not" or "normal" sits a few words before the mention, with no comma between."""
-    for pattern, window in rules.NEGATION_CLOSE_BEFORE:
-        last = None
-        for last in pattern.finditer(left):  # noqa: B007 - the last match is wanted
-            pass
-        if last is None:
-            continue
-        between = left[last.end() :]
-        if "," not in between and len(_WORD.findall(between)) <= window:
-            return True
-    return False
-
-
 def classify_mention(sentence: str, mention: Mention, compat: bool = False) -> float | None:
     """Label one mention 0.0 (negated), -1.0 (uncertain) or 1.0 (affirmed) from its sentence.
 
     ``compat=True`` applies CheXpert's rules only; otherwise medmine's extra rules
     (:mod:`medmine.chexpert.rules_plus`) apply too, and a structure named without a finding
-    ("the heart and lungs have not changed") is no mention: None.
+    ("the heart and lungs have not changed") is no mention: None. The rules run in
+    CheXpert's order (:func:`medmine.chexpert.classify.classify`).
     """
     left, right = _clause(sentence, mention.start, mention.end)
-    # 1. Pre-negation uncertainty.
-    if _cue_before(left, rules.PRE_NEG_UNCERTAINTY_BEFORE, verb_stop=False):
-        return UNCERTAIN
-    if rules.PRE_NEG_UNCERTAINTY_AFTER.match(right):
-        return UNCERTAIN
-    # 2. Negation.
-    if (
-        _cue_before(left, rules.NEGATION_BEFORE, verb_stop=True)
-        or _close_cue_before(left)
-        or rules.NEGATION_NO_TO_SUGGEST.search(left)
-        or rules.NEGATION_AFTER_DIRECT.match(right)
-        or rules.NEGATION_AFTER_NORMAL.match(right)
-        or rules.NEGATION_AFTER_NORMAL_END.match(right)
-        or rules.NEGATION_AFTER_STATE.match(right)
-        or rules.NEGATION_AFTER_RESOLUTION.match(sentence[mention.end :])
-        or (not compat and rules_plus.negated(mention.text, left, sentence[mention.end :]))
-    ):
-        return NEGATIVE
-    # medmine: a structure named without a size abnormality is no mention of a finding.
-    if not compat and rules_plus.structure_only(mention.text, left, right):
-        return None
-    # 3. Post-negation uncertainty.
-    if mention.text in rules.ALWAYS_UNCERTAIN_MENTIONS:
-        return UNCERTAIN
-    if _cue_before(left, rules.UNCERTAINTY_BEFORE, verb_stop=True):
-        return UNCERTAIN
-    if any(pattern.match(right) for pattern in rules.UNCERTAINTY_AFTER):
-        return UNCERTAIN
-    if rules.HEART_WORD.search(mention.text) and (
-        rules.HEART_STABLE_BEFORE.search(left) or rules.HEART_STABLE_AFTER.match(right)
-    ):
-        return UNCERTAIN
-    return POSITIVE
+    return classify.classify(sentence, mention.text, mention.end, left, right, compat)
 
 
 @functools.lru_cache(maxsize=1 << 16)
 def _classify_span(sentence: str, start: int, end: int, text: str, compat: bool) -> float | None:
     """classify_mention for a mention given by value (cached: report archives repeat sentences)."""
-    return classify_mention(sentence, Mention("", text, 0, start, end), compat)
-
-
-def _classify_cached(sentence: str, mention: Mention, compat: bool) -> float | None:
-    """The mention's label through the sentence cache (see :func:`_classify_span`)."""
-    return _classify_span(sentence, mention.start, mention.end, mention.text, compat)
+    left, right = _clause(sentence, start, end)
+    return classify.classify(sentence, text, end, left, right, compat)
 
 
 def aggregate(labelled: Iterable[tuple[Mention, float | None]]) -> dict[str, float | None]:
@@ -308,9 +280,10 @@ def aggregate(labelled: Iterable[tuple[Mention, float | None]]) -> dict[str, flo
 
 def clear_caches() -> None:
     """Forget the per-sentence caches (benchmarks time cold passes with this)."""
-    _sentence_mentions.cache_clear()
+    _MENTION_CACHE.clear()
     _classify_span.cache_clear()
     _terminators.cache_clear()
+    _FINDER.clear()
 
 
 def label_report(text: str, compat: bool = False) -> dict[str, float | None]:
@@ -322,7 +295,10 @@ def label_report(text: str, compat: bool = False) -> dict[str, float | None]:
     """
     sentences = split_sentences(clean_report(text))
     mentions = extract_mentions(sentences, compat)
-    return aggregate((m, _classify_cached(sentences[m.sentence], m, compat)) for m in mentions)
+    span = _classify_span
+    return aggregate(
+        [(m, span(sentences[m.sentence], m.start, m.end, m.text, compat)) for m in mentions]
+    )
 
 
 def label_reports(
