@@ -158,6 +158,19 @@ def stable_order(values: np.ndarray, bound: int) -> np.ndarray:
     return np.argsort(values, kind="stable")
 
 
+def unique_inverse(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(keys, return_inverse=True)`` by a stable sort, which is near-linear when
+    ``keys`` is already sorted by its high part (e.g. sequence-major keys)."""
+    order = np.argsort(keys, kind="stable")
+    ks = keys[order]
+    new = np.empty(len(ks), bool)
+    new[:1] = True
+    np.not_equal(ks[1:], ks[:-1], out=new[1:])
+    inverse = np.empty(len(ks), I64)
+    inverse[order] = np.cumsum(new) - 1
+    return ks[new], inverse
+
+
 def ngram_tables(c: Corpus, n: int) -> list[NGramTable]:
     """Build the n-gram tables for orders 1..n over all distinct sequences of ``c``.
 
