@@ -81,6 +81,7 @@ _FAST_DROP = re.compile(r"[,;:.]++(?![0-9\-])")
 # corpora reuse a small vocabulary of chunks even when every text is distinct.
 _CHUNK = re.compile(_FAST_CHUNK)
 _BRACKET_ESCAPE = re.compile(r"-[LlRr][RrCcSs][Bb]-")
+_NUMBER_ABBREV = re.compile(r"(?i:nos?)\.")  # ABBREV3 words kept only before a digit
 _ENDS_IN_DIGIT = re.compile(r"[0-9][.,;:]*+\Z")
 _CHUNK_MEMO_LIMIT = 500_000
 # chunk -> (tokens, or None when the chunk needs the full lexer; ends in a digit; starts
@@ -94,6 +95,10 @@ def _judge_chunk(chunk: str) -> tuple[tuple[str, ...] | None, bool, bool]:
     starts = "0" <= chunk[0] <= "9"
     if not chunk.isascii() or _CHUNK.fullmatch(chunk) is None or _BRACKET_ESCAPE.search(chunk):
         return None, ends, starts
+    if _NUMBER_ABBREV.fullmatch(chunk):
+        # "No." is "no" + "." unless a digit follows (ABBREV3's trailing context): report
+        # it as ending in a digit, so that a digit-initial next chunk takes the full lexer.
+        return (chunk[:-1].lower(),), True, False
     if "." in chunk:
         for w in _REVERSED_WORD_DOT.findall(chunk[::-1]):
             if len(w) == 1 or w[::-1].lower() in UNSAFE_WORDS:
@@ -110,13 +115,14 @@ def _judge_chunk(chunk: str) -> tuple[tuple[str, ...] | None, bool, bool]:
     return tuple(low.split()), ends, starts
 
 
-def _fast_tokens(text: str) -> list[str] | None:
-    """Filtered tokens of plain report prose (see _FAST_CHUNK), or None for other text."""
+def _fast_chunks(text: str) -> tuple[tuple[str, ...] | None, bool, bool | None]:
+    """Fast-path tokens of space-separated chunks (None: not plain prose), and the edges:
+    whether the first chunk starts with a digit, whether the last ends in one (None when
+    there is no chunk at all)."""
     memo = _chunk_memo
-    if len(memo) > _CHUNK_MEMO_LIMIT:
-        memo.clear()
     out: list[str] = []
-    previous_ends_in_digit = False
+    first: bool | None = None
+    previous_ends_in_digit: bool | None = None
     for chunk in text.split(" "):
         if not chunk:
             continue
@@ -125,9 +131,59 @@ def _fast_tokens(text: str) -> list[str] | None:
             entry = memo[chunk] = _judge_chunk(chunk)
         tokens, ends, starts = entry
         if tokens is None or (starts and previous_ends_in_digit):
-            return None
+            return None, False, None
+        if first is None:
+            first = starts
         out.extend(tokens)
         previous_ends_in_digit = ends
+    return tuple(out), bool(first), previous_ends_in_digit
+
+
+# Reports are sentences joined by ". ", and sentences repeat across reports far more than
+# whole reports do.  A text is split at ". " into pieces; every piece but the last is
+# judged with its period ("piece."), so the pieces' chunks are exactly the text's chunks
+# and the pieces' fast-path tokens, concatenated, are the text's.  The only check that
+# spans chunks (a chunk ending in a digit before one starting with a digit) is applied
+# across pieces with the edges each piece remembers.
+_PieceEntry = tuple[tuple[str, ...] | None, bool, bool | None]
+_piece_memo: dict[str, _PieceEntry] = {}  # pieces followed by ". " (key without the period)
+_tail_memo: dict[str, _PieceEntry] = {}  # last pieces
+
+
+def clear_memos() -> None:
+    """Forget every remembered chunk and piece (benchmarks use it to time a cold start)."""
+    _chunk_memo.clear()
+    _piece_memo.clear()
+    _tail_memo.clear()
+
+
+def _fast_tokens(text: str) -> list[str] | None:
+    """Filtered tokens of plain report prose (see _FAST_CHUNK), or None for other text."""
+    if len(_chunk_memo) > _CHUNK_MEMO_LIMIT:
+        _chunk_memo.clear()
+    if len(_piece_memo) + len(_tail_memo) > _CHUNK_MEMO_LIMIT:
+        _piece_memo.clear()
+        _tail_memo.clear()
+    *body, tail = text.split(". ")
+    out: list[str] = []
+    previous_ends_in_digit: bool | None = False
+    memo = _piece_memo
+    for piece in body:
+        entry = memo.get(piece)
+        if entry is None:
+            entry = memo[piece] = _fast_chunks(piece + ".")
+        tokens, starts, ends = entry
+        if tokens is None or (starts and previous_ends_in_digit):
+            return None
+        out.extend(tokens)
+        previous_ends_in_digit = ends  # never None: the piece holds at least "."
+    entry = _tail_memo.get(tail)
+    if entry is None:
+        entry = _tail_memo[tail] = _fast_chunks(tail)
+    tokens, starts, _ = entry
+    if tokens is None or (starts and previous_ends_in_digit):
+        return None
+    out.extend(tokens)
     return out
 
 
