@@ -45,8 +45,8 @@ import numpy as np
 
 from medmine.metrics.bleu import _bleu, bleu
 from medmine.metrics.cider import _cider, cider_d
-from medmine.metrics.nlg_corpus import Seq, make_corpus, matches_of, ngram_tables
-from medmine.metrics.ptb_tokenize import tokenize_uncached
+from medmine.metrics.nlg_corpus import Tokens, make_corpus, matches_of, ngram_tables
+from medmine.metrics.ptb_tokenize import tokenize_flagged
 from medmine.metrics.rouge import _rouge, lcs_length, rouge_l
 
 __all__ = ["bleu", "cider_d", "lcs_length", "rouge_l", "score_reports"]
@@ -85,22 +85,24 @@ def score_reports(refs: Mapping[str, Sequence[str]], hyps: Mapping[str, str]) ->
     text_idx: dict[str, int] = {}
     hyp = [text_idx.setdefault(hyps[k], len(text_idx)) for k in ids]
     ref = [[text_idx.setdefault(r, len(text_idx)) for r in refs[k]] for k in ids]
-    toks = [tokenize_uncached(t) for t in text_idx]
-    if _WHITESPACE.search("".join(chain.from_iterable(toks))) is None:
+    flagged = list(map(tokenize_flagged, text_idx))
+    toks = [t for t, _ in flagged]
+    lexed = [t for t, full in flagged if full]
+    if _WHITESPACE.search("".join(chain.from_iterable(lexed))) is None:
         # pycocoevalcap re-splits " ".join(tokens): a no-op unless a token holds whitespace
         # (CoreNLP joins "5 7/8" with U+00A0) or, for ROUGE's split(" "), there are none.
-        ws: list[Seq] = [tuple(t) for t in toks]
-        sp: list[Seq] = [s or ("",) for s in ws]
+        ws: list[Tokens] = toks
+        sp: list[Tokens] = toks if all(toks) else [s or ("",) for s in toks]
     else:
         joined = [" ".join(t) for t in toks]
-        ws = [tuple(s.split()) for s in joined]
-        sp = [tuple(s.split(" ")) for s in joined]
+        ws = [s.split() for s in joined]
+        sp = [s.split(" ") for s in joined]
     c = make_corpus(ws, hyp, ref)
     tables = ngram_tables(c, 4)
     matches = matches_of(c, tables)
     b, b_per = _bleu(c, tables, matches, 4)
     cd, c_per = _cider(c, tables, matches, 4, 6.0)
-    if sp == ws:  # no empty sequences and no odd whitespace: same corpus
+    if sp is ws:  # no empty sequences and no odd whitespace: same corpus
         r, r_per = _rouge(c, 1.2)
     else:
         r, r_per = _rouge(make_corpus(sp, hyp, ref), 1.2)

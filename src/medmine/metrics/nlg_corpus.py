@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, count
 
 import numpy as np
 
@@ -45,10 +45,10 @@ class Corpus:
         return np.diff(self.start)
 
 
-def make_corpus(seqs: list[Seq], hyp: list[int], refs: list[list[int]]) -> Corpus:
+def make_corpus(seqs: Sequence[Tokens], hyp: list[int], refs: list[list[int]]) -> Corpus:
     """Intern the tokens of ``seqs`` and pack the sample -> sequence indices into arrays."""
     flat = list(chain.from_iterable(seqs))
-    index = {t: i for i, t in enumerate(dict.fromkeys(flat))}
+    index = dict(zip(dict.fromkeys(flat), count()))
     tok = np.fromiter(map(index.__getitem__, flat), I64, len(flat))
     start = np.zeros(len(seqs) + 1, I64)
     np.cumsum(np.fromiter(map(len, seqs), I64, len(seqs)), out=start[1:])

@@ -189,12 +189,18 @@ def _fast_tokens(text: str) -> list[str] | None:
 
 def tokenize_uncached(text: str) -> list[str]:
     """:func:`ptb_tokenize` without its memo (for callers that deduplicate texts themselves)."""
+    return tokenize_flagged(text)[0]
+
+
+def tokenize_flagged(text: str) -> tuple[list[str], bool]:
+    """:func:`tokenize_uncached`, and whether the full lexer ran (only its tokens can hold
+    whitespace: CoreNLP joins "5 7/8" with U+00A0; fast-path tokens never do)."""
     if not isinstance(text, str):
         raise ValueError(f"ptb_tokenize expects a str, got {type(text).__name__}")
     fast = _fast_tokens(text if NEWLINE_CHARS.search(text) is None else NEWLINES.sub(" ", text))
     if fast is not None:
-        return fast
-    return [t for t in ptb_tokenize_raw(text) if t not in PUNCTUATIONS]
+        return fast, False
+    return [t for t in ptb_tokenize_raw(text) if t not in PUNCTUATIONS], True
 
 
 def ptb_tokenize_raw(text: str) -> list[str]:
