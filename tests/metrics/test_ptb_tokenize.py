@@ -98,6 +98,9 @@ TRICKY = [
     "No. 5 No.  5 No. acute disease. Nos. 3 and nos. 4. NO. 7 no. No. The no.5 mm No.",
     "Size 3. 5 mm. Level 3.  5 mm.. . Effusion. 2. Heart.. 3 cm. .5 cm. ",
     ". Leading period.  Two spaces. 10. 2 views. Trailing. ",
+    # lone punctuation and clitics, hyphen-initial words, abbreviations after a slash
+    "normal , the patient 's. 3 's 5 x , 5 ,. The -like. -etc. The -No. 5 -a. The -cannot",
+    "XXXX/CT. the a/b. The x/Mr. Smith a/No. 5 XXXX/CT. 5 a/Jan. 5 -xx-yy -Mr. Smith , 's",
 ]
 
 
@@ -205,7 +208,8 @@ def test_fast_path_equals_full_lexer() -> None:
         assert tokenize_uncached(text) == full == ptb_tokenize(text)
     # sentence pieces (split at ". ") joined with odd spacing, digits and "No." at the seams
     rng = random.Random(3)
-    seams = [". ", ".  ", ". . ", ".. ", ". 3. ", " 2. ", ". No. ", ". No. 4 ", ".\t"]
+    seams = [". ", ".  ", ". . ", ".. ", ". 3. ", " 2. ", ". No. ", ". No. 4 ", ".\t", " , "]
+    seams += [" 's ", " -like ", " -a. ", "/CT. ", "/CT. 4 ", " 's. ", " -No. 3 ", " ,. "]
     joined = []
     for _ in range(400):
         parts = [rng.choice(reports).rstrip(".") for _ in range(3)]

@@ -82,6 +82,8 @@ _FAST_DROP = re.compile(r"[,;:.]++(?![0-9\-])")
 _CHUNK = re.compile(_FAST_CHUNK)
 _BRACKET_ESCAPE = re.compile(r"-[LlRr][RrCcSs][Bb]-")
 _NUMBER_ABBREV = re.compile(r"(?i:nos?)\.")  # ABBREV3 words kept only before a digit
+# chunks that are only punctuation or a clitic: "normal , the", "patient 's"
+_LONE: dict[str, tuple[str, ...]] = {",": (), ",.": (), "'s": ("'s",), "'s.": ("'s",)}
 _ENDS_IN_DIGIT = re.compile(r"[0-9][.,;:]*+\Z")
 _CHUNK_MEMO_LIMIT = 500_000
 # chunk -> (tokens, or None when the chunk needs the full lexer; ends in a digit; starts
@@ -91,6 +93,15 @@ _chunk_memo: dict[str, tuple[tuple[str, ...] | None, bool, bool]] = {}
 
 def _judge_chunk(chunk: str) -> tuple[tuple[str, ...] | None, bool, bool]:
     """Tokens of one space-free chunk on the fast path (None: not plain prose), and its edges."""
+    if chunk in _LONE:
+        return _LONE[chunk], False, False
+    if chunk[0] == "-" and chunk[1:2].isalpha() and chunk[1].isascii():
+        # "-like": the lexer splits "-" off a letter (bracket escapes aside) and lexes the
+        # rest from a token start; "-" is filtered.
+        if _BRACKET_ESCAPE.search(chunk):
+            return None, False, False
+        tokens, ends, _ = _judge_chunk(chunk[1:])
+        return tokens, ends, False
     ends = _ENDS_IN_DIGIT.search(chunk) is not None
     starts = "0" <= chunk[0] <= "9"
     if not chunk.isascii() or _CHUNK.fullmatch(chunk) is None or _BRACKET_ESCAPE.search(chunk):
@@ -100,7 +111,11 @@ def _judge_chunk(chunk: str) -> tuple[tuple[str, ...] | None, bool, bool]:
         # it as ending in a digit, so that a digit-initial next chunk takes the full lexer.
         return (chunk[:-1].lower(),), True, False
     if "." in chunk:
-        for w in _REVERSED_WORD_DOT.findall(chunk[::-1]):
+        rev = chunk[::-1]
+        for m in _REVERSED_WORD_DOT.finditer(rev):
+            if rev[m.end() : m.end() + 1] == "/":
+                continue  # "XXXX/CT.": the letters after "/" end the slash compound's token
+            w = m.group(1)
             if len(w) == 1 or w[::-1].lower() in UNSAFE_WORDS:
                 return None, ends, starts
     low = chunk.lower()
