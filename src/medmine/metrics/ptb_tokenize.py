@@ -84,6 +84,7 @@ _BRACKET_ESCAPE = re.compile(r"-[LlRr][RrCcSs][Bb]-")
 _NUMBER_ABBREV = re.compile(r"(?i:nos?)\.")  # ABBREV3 words kept only before a digit
 # chunks that are only punctuation or a clitic: "normal , the", "patient 's"
 _LONE: dict[str, tuple[str, ...]] = {",": (), ",.": (), "'s": ("'s",), "'s.": ("'s",)}
+_CANNOT = re.compile(r"(?i:cannot)[.,]?")
 _ENDS_IN_DIGIT = re.compile(r"[0-9][.,;:]*+\Z")
 _CHUNK_MEMO_LIMIT = 500_000
 # chunk -> (tokens, or None when the chunk needs the full lexer; ends in a digit; starts
@@ -95,6 +96,8 @@ def _judge_chunk(chunk: str) -> tuple[tuple[str, ...] | None, bool, bool]:
     """Tokens of one space-free chunk on the fast path (None: not plain prose), and its edges."""
     if chunk in _LONE:
         return _LONE[chunk], False, False
+    if _CANNOT.fullmatch(chunk):
+        return ("can", "not"), False, False  # the lexer splits this assimilation
     if chunk[0] == "-" and chunk[1:2].isalpha() and chunk[1].isascii():
         # "-like": the lexer splits "-" off a letter (bracket escapes aside) and lexes the
         # rest from a token start; "-" is filtered.
