@@ -94,6 +94,13 @@ _chunk_memo: dict[str, tuple[tuple[str, ...] | None, bool, bool]] = {}
 
 def _judge_chunk(chunk: str) -> tuple[tuple[str, ...] | None, bool, bool]:
     """Tokens of one space-free chunk on the fast path (None: not plain prose), and its edges."""
+    if chunk.isascii():
+        if chunk.isdigit():
+            return (chunk,), True, True  # a plain integer; digit neighbours are checked
+        if chunk.isalpha():
+            low = chunk.lower()
+            if not any(w in low for w in _ASSIMILATIONS):
+                return (low,), False, False  # a plain word
     if chunk in _LONE:
         return _LONE[chunk], False, False
     if _CANNOT.fullmatch(chunk):
