@@ -150,7 +150,7 @@ def stable_order(values: np.ndarray, bound: int) -> np.ndarray:
     2**32) or fall back to numpy's stable sort.
     """
     if bound <= 1 << 16:
-        return np.argsort(values.astype(np.uint16), kind="stable")
+        return np.argsort(values.astype(np.uint16, copy=False), kind="stable")
     if bound <= 1 << 32:
         low = np.argsort((values & 0xFFFF).astype(np.uint16), kind="stable")
         high = np.argsort((values[low] >> 16).astype(np.uint16), kind="stable")
@@ -186,6 +186,7 @@ def ngram_tables(c: Corpus, n: int) -> list[NGramTable]:
     rem = c.start[1:][sid] - np.arange(n_tok, dtype=I64)  # tokens left from a position
     gid = c.tok  # k-gram id of every position (valid where rem >= k)
     perm = stable_order(c.tok, c.vocab)  # valid positions sorted by (gram id, position)
+    sid_small = sid.astype(np.uint16) if n_seq <= 1 << 16 else sid  # less to gather
     n_grams = max(c.vocab, 1)
     tables = []
     for k in range(1, n + 1):
@@ -203,7 +204,7 @@ def ngram_tables(c: Corpus, n: int) -> list[NGramTable]:
             gid = np.zeros(n_tok, I64)
             gid[perm] = ids
             n_grams = max(int(ids[-1]) + 1 if len(ids) else 0, 1)
-        ordered = perm[stable_order(sid[perm], n_seq)]  # by (sequence, gram, position)
+        ordered = perm[stable_order(sid_small[perm], n_seq)]  # by (seq, gram, position)
         tables.append(_table(ordered, sid[ordered], gid[ordered], n_seq, n_grams))
     return tables
 

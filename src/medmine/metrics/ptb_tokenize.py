@@ -55,8 +55,11 @@ PUNCTUATIONS: frozenset[str] = frozenset(
 # exactly those words, numbers, "'s" and -lrb- / -rrb- (everything else being
 # filtered punctuation), unless a risky context (fractions or phone numbers across a
 # space, bracket escapes such as "-LRB-"), a single letter or an abbreviation before a
-# period (UNSAFE_WORDS) or an assimilation ("cannot", "gonna", ...) occurs; such text goes
-# through the full lexer.
+# period (UNSAFE_WORDS; not after "/": "XXXX/CT." is one token and ".") or an assimilation
+# ("gonna", ...) occurs; such text goes through the full lexer.  A few more chunk kinds have
+# a context-free lexing: a lone "," or ",.", a lone "'s" (kept), "cannot" (-> can not), a
+# "-" before a letter ("-like" -> "-" "like"; the rest lexes from a token start), and "No."
+# ("no" "."; ABBREV3 keeps "no." before a digit, which is checked like the digit context).
 _TRAIL = r"(?:[,;:]++(?:\.{1,3}+)?+|\.{1,3}+)?+"
 _SEG = (
     r"(?>[0-9]++\.[0-9]++|[A-Za-z0-9]++(?:[.,]*+(?:-[A-Za-z]++)++"
@@ -76,9 +79,10 @@ _FAST_DROP = re.compile(r"[,;:.]++(?![0-9\-])")
 # The fast path decides chunk by chunk (a chunk is a maximal run of non-space characters):
 # plain prose is a sequence of _FAST_CHUNK matches separated by spaces, and every other check
 # above looks inside one chunk, except the fraction/phone-number context, which
-# spans two neighbours (a chunk ending in a digit and optional [.,;:], then one starting
-# with a digit). So each distinct chunk is judged and tokenised once and remembered: report
-# corpora reuse a small vocabulary of chunks even when every text is distinct.
+# spans two neighbours (a chunk ending in a digit and optional [.,;:], or "No.", then one
+# starting with a digit). So each distinct chunk is judged and tokenised once and
+# remembered: report corpora reuse a small vocabulary of chunks even when every text is
+# distinct.  Plain words and integers skip the chunk regex.
 _CHUNK = re.compile(_FAST_CHUNK)
 _BRACKET_ESCAPE = re.compile(r"-[LlRr][RrCcSs][Bb]-")
 _NUMBER_ABBREV = re.compile(r"(?i:nos?)\.")  # ABBREV3 words kept only before a digit
