@@ -210,7 +210,18 @@ def test_fast_path_equals_full_lexer() -> None:
     # sentence pieces (split at ". ") joined with odd spacing, digits and "No." at the seams
     rng = random.Random(3)
     seams = [". ", ".  ", ". . ", ".. ", ". 3. ", " 2. ", ". No. ", ". No. 4 ", ".\t", " , "]
-    seams += [" 's ", " -like ", " -a. ", "/CT. ", "/CT. 4 ", " 's. ", " -No. 3 ", " ,. ", " cannot ", ". Cannot "]
+    seams += [
+        " 's ",
+        " -like ",
+        " -a. ",
+        "/CT. ",
+        "/CT. 4 ",
+        " 's. ",
+        " -No. 3 ",
+        " ,. ",
+        " cannot ",
+        ". Cannot ",
+    ]
     joined = []
     for _ in range(400):
         parts = [rng.choice(reports).rstrip(".") for _ in range(3)]
