@@ -21,7 +21,9 @@ merely close:
 How it is fast and still identical
 ----------------------------------
 Each distinct token sequence is interned once per call into integer token ids, and every
-n-gram gets an integer id (:class:`_NGramTable`); counting, clipping, document frequencies
+n-gram gets an integer id (:class:`NGramTable`: the k-gram ids come from refining the
+(k-1)-gram order by the next token with a stable sort of nearly sorted keys, and a radix
+sort by sequence gives each table's row order); counting, clipping, document frequencies
 and tf-idf dot products are then numpy operations on sorted id arrays.  Floating-point
 results are kept bit-identical by doing exactly pycocoevalcap's operations in its order:
 sums that pycocoevalcap accumulates left to right (tf-idf norms, CIDEr dot products) are
@@ -29,7 +31,9 @@ accumulated with ``np.bincount(..., weights=...)``, which adds in array order, o
 laid out in pycocoevalcap's iteration order (n-grams by first occurrence); powers, ``exp``
 and ``log`` use the same scalar functions (Python/libm ``pow``, ``math.exp``, scalar
 ``np.log``) on the distinct values only.  ROUGE-L uses a bit-parallel LCS over 64-bit words,
-vectorised across all (reference, hypothesis) pairs.  Nothing is cached between calls.
+vectorised across all (reference, hypothesis) pairs.  No n-gram or score is cached between
+calls; only the tokeniser's fast path remembers (bounded) the tokens of text chunks and
+sentence pieces, which never changes a result.
 
 :func:`score_reports` tokenises raw report strings with :func:`ptb_tokenize` and returns all
 three metrics.
@@ -65,7 +69,8 @@ def score_reports(refs: Mapping[str, Sequence[str]], hyps: Mapping[str, str]) ->
     floats, plus ``"ids"`` (scoring order) and ``"per_sample"``: a dict of numpy arrays.
     Tokens are re-split the way pycocoevalcap's scorers split its tokenised strings (BLEU
     and CIDEr on any whitespace, ROUGE on single spaces), so results match it exactly.
-    Each distinct text is tokenised once per call; nothing is cached between calls.
+    Each distinct text is tokenised once per call (the tokeniser's bounded chunk and
+    sentence memos persist between calls; results never depend on them).
     """
     if not isinstance(refs, Mapping) or not isinstance(hyps, Mapping):
         raise ValueError("refs and hyps must be mappings from sample id to report text")
