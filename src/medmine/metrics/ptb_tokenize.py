@@ -91,6 +91,7 @@ _LONE: dict[str, tuple[str, ...]] = {",": (), ",.": (), "'s": ("'s",), "'s.": ("
 _CANNOT = re.compile(r"(?i:cannot)[.,]?")
 _ENDS_IN_DIGIT = re.compile(r"[0-9][.,;:]*+\Z")
 _CHUNK_MEMO_LIMIT = 500_000
+_PIECE_MEMO_LIMIT = 100_000  # a piece entry holds a sentence's tokens: keep it to ~30 MB
 # chunk -> (tokens, or None when the chunk needs the full lexer; ends in a digit; starts
 # with a digit)
 _chunk_memo: dict[str, tuple[tuple[str, ...] | None, bool, bool]] = {}
@@ -190,7 +191,7 @@ def _fast_tokens(text: str) -> list[str] | None:
     """Filtered tokens of plain report prose (see _FAST_CHUNK), or None for other text."""
     if len(_chunk_memo) > _CHUNK_MEMO_LIMIT:
         _chunk_memo.clear()
-    if len(_piece_memo) + len(_tail_memo) > _CHUNK_MEMO_LIMIT:
+    if len(_piece_memo) + len(_tail_memo) > _PIECE_MEMO_LIMIT:
         _piece_memo.clear()
         _tail_memo.clear()
     *body, tail = text.split(". ")
