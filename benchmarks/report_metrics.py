@@ -1,13 +1,15 @@
 """Benchmark: medmine report metrics vs pycocoevalcap on 10,000 IU X-ray report pairs.
 
 Run: ``python benchmarks/report_metrics.py [--no-meteor]`` (needs pycocoevalcap; Java for
-its tokenizer and for METEOR).  Prints wall and CPU times, the speed ratios and the largest absolute
-differences.  medmine is timed on its first call in the process (cold: no tokeniser memo,
-nothing cached between calls; within one call each distinct text is tokenised once, which
-is how it treats any corpus).  The benchmark pairs reuse the 150 IU X-ray reports, so a
-second corpus in which every reference and hypothesis text is distinct ("all-distinct")
-shows the speed without any help from repeated texts.  CPU time counts the Java
-subprocess for pycocoevalcap, which makes the ratio less sensitive to machine load.
+its tokenizer and for METEOR).  Prints its inputs, wall and CPU times, the speed ratios, the
+largest absolute differences and the peak RSS.  medmine is timed cold on every corpus: the
+tokeniser's chunk and sentence memos are cleared before each timed call (within one call
+each distinct text is tokenised once, which is how it treats any corpus).  The benchmark
+pairs reuse the 150 IU X-ray reports, so a second corpus in which every reference and
+hypothesis text is distinct ("all-distinct") and a third made of new reports drawn
+sentence by sentence ("resampled") show the speed without any help from repeated texts.
+CPU time counts the Java subprocess for pycocoevalcap, which makes the ratio less
+sensitive to machine load.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from medmine.metrics.nlg import score_reports
+from medmine.metrics.ptb_tokenize import clear_memos
 
 N_PAIRS = 10_000
 REALDATA = Path(
@@ -89,6 +92,13 @@ def cpu_seconds() -> float:
 
 def compare(label: str, refs: dict[str, list[str]], hyps: dict[str, str]) -> None:
     """Time medmine and pycocoevalcap on one corpus; print ratios and max differences."""
+    texts = list(hyps.values()) + [r for rs in refs.values() for r in rs]
+    n_tok = sum(len(t.split()) for t in texts)
+    print(
+        f"[{label}] {len(hyps)} samples, {len(texts)} texts ({len(set(texts))} distinct), "
+        f"{n_tok} whitespace words; metrics: BLEU-1..4, ROUGE-L, CIDEr-D"
+    )
+    clear_memos()  # time medmine cold on every corpus
     w0, c0 = time.perf_counter(), cpu_seconds()
     ours = score_reports(refs, hyps)
     t_ours, c_ours = time.perf_counter() - w0, cpu_seconds() - c0
@@ -146,7 +156,11 @@ def labeler_throughput(reports: list[str]) -> None:
 def main() -> None:
     """Run the comparison and print ratios and differences."""
     refs, hyps = build_pairs()
-    print(f"{len(hyps)} report pairs")
+    print(
+        f"inputs: {len(hyps)} report pairs built from the IU X-ray reports in "
+        f"{REALDATA / 'iu_xray_r2gen'} (seeded); python {sys.version.split()[0]}, "
+        f"numpy {np.__version__}, pycocoevalcap's Java: {shutil.which('java')}"
+    )
     if shutil.which("java") is None:
         t0 = time.perf_counter()
         score_reports(refs, hyps)
@@ -157,6 +171,7 @@ def main() -> None:
     compare("all-distinct texts", *distinct_pairs(refs, hyps))
     compare("resampled distinct reports", *resampled_pairs(refs, hyps))
     if "--no-meteor" in sys.argv:
+        print_peak_rss()
         return
 
     from pycocoevalcap.meteor.meteor import Meteor
@@ -166,6 +181,7 @@ def main() -> None:
     from medmine.metrics.ptb_tokenize import ptb_tokenize
 
     ptb_module._cached.cache_clear()  # start cold: ptb_tokenize memoises, score_reports not
+    clear_memos()
     t0 = time.perf_counter()
     tr = {k: [ptb_tokenize(r) for r in v] for k, v in refs.items()}
     th = {k: ptb_tokenize(h) for k, h in hyps.items()}
@@ -185,8 +201,14 @@ def main() -> None:
     )
     _ = ours_all
     labeler_throughput(list(hyps.values()))
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"peak RSS of this process: {peak_mb:.0f} MB")
+    print_peak_rss()
+
+
+def print_peak_rss() -> None:
+    """Peak resident memory of this process and of its largest finished child (Java)."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(f"peak RSS: this process {own:.0f} MB, largest child (Java) {kids:.0f} MB")
 
 
 if __name__ == "__main__":

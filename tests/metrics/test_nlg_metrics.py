@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from medmine.metrics.nlg import bleu, cider_d, lcs_length, rouge_l, score_reports
+from medmine.metrics.nlg_corpus import stable_order
 from medmine.metrics.ptb_tokenize import ptb_tokenize
 
 pytest.importorskip("pycocoevalcap")
@@ -180,6 +181,23 @@ def random_corpus(
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_random_corpora_equal_pycocoevalcap(seed: int) -> None:
     assert_same(*random_corpus(seed, 300, 6 + 10 * seed, 40, 3))
+
+
+def test_large_vocabulary_equals_pycocoevalcap() -> None:
+    """Over 65,536 distinct tokens: token ids take the two-pass radix sort."""
+    refs, hyps = random_corpus(7, 3000, 400_000, 60, 2)
+    tokens = {t for v in refs.values() for r in v for t in r} | {
+        t for v in hyps.values() for t in v
+    }
+    assert len(tokens) > 1 << 16
+    assert_same(refs, hyps)
+
+
+def test_stable_order_equals_numpy_stable_argsort() -> None:
+    rng = np.random.default_rng(1)
+    for bound in [1, 300, 1 << 16, (1 << 16) + 1, 1 << 32, 1 << 40]:
+        v = rng.integers(0, bound, 20_000)
+        np.testing.assert_array_equal(stable_order(v, bound), np.argsort(v, kind="stable"))
 
 
 def test_long_sequences_multiword_lcs() -> None:

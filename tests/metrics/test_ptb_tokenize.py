@@ -94,6 +94,14 @@ TRICKY = [
     "http://x.org/a www.abc.com a@b.com @user #tag C3-C4 T2-weighted 1.2x3.4 cm",
     "1. Left pleural effusion. 2. Cardiomegaly.",
     "a.m. p.m. A. B. i.e., e.g.: Ph.D. Jr. Inc.",
+    # "No." keeps its period only before a digit; sentence pieces split at ". " and rejoined
+    "No. 5 No.  5 No. acute disease. Nos. 3 and nos. 4. NO. 7 no. No. The no.5 mm No.",
+    "Size 3. 5 mm. Level 3.  5 mm.. . Effusion. 2. Heart.. 3 cm. .5 cm. ",
+    ". Leading period.  Two spaces. 10. 2 views. Trailing. ",
+    # lone punctuation and clitics, hyphen-initial words, abbreviations after a slash
+    "normal , the patient 's. 3 's 5 x , 5 ,. The -like. -etc. The -No. 5 -a. The -cannot",
+    "Cannot be excluded. x cannot. The CANNOT, 5 a cannot 5 3 Cannot 4 cannots xcannot Cannot.",
+    "XXXX/CT. the a/b. The x/Mr. Smith a/No. 5 XXXX/CT. 5 a/Jan. 5 -xx-yy -Mr. Smith , 's",
 ]
 
 
@@ -199,6 +207,33 @@ def test_fast_path_equals_full_lexer() -> None:
             fast_hits += 1
             assert fast == full, text
         assert tokenize_uncached(text) == full == ptb_tokenize(text)
+    # sentence pieces (split at ". ") joined with odd spacing, digits and "No." at the seams
+    rng = random.Random(3)
+    seams = [". ", ".  ", ". . ", ".. ", ". 3. ", " 2. ", ". No. ", ". No. 4 ", ".\t", " , "]
+    seams += [
+        " 's ",
+        " -like ",
+        " -a. ",
+        "/CT. ",
+        "/CT. 4 ",
+        " 's. ",
+        " -No. 3 ",
+        " ,. ",
+        " cannot ",
+        ". Cannot ",
+    ]
+    joined = []
+    for _ in range(400):
+        parts = [rng.choice(reports).rstrip(".") for _ in range(3)]
+        joined.append(rng.choice(seams).join(parts) + rng.choice(["", ".", ". ", " 5."]))
+    joined_fast = 0
+    for text in joined:
+        fast = _fast_tokens(text)
+        full = [t for t in ptb_tokenize_raw(text) if t not in PUNCTUATIONS]
+        if fast is not None:
+            joined_fast += 1
+            assert fast == full, text
+    assert joined_fast >= 0.3 * len(joined)
     # the fast path must cover plain report prose, or the metrics lose their speed
     assert sum(_fast_tokens(r) is not None for r in reports) >= 0.9 * len(reports)
     assert fast_hits >= 0.25 * len(texts)

@@ -48,7 +48,8 @@ def _cider(
         df = np.bincount(t.gram, weights=single_w[row_seq], minlength=t.n_grams)
         if len(sets):
             owner, rows = expand(t.row_start[set_q], t.row_start[set_q + 1])
-            u = np.sort(set_id[owner] * t.n_grams + t.gram[rows])
+            # set-major input: timsort merges its runs in near-linear time
+            u = np.sort(set_id[owner] * t.n_grams + t.gram[rows], kind="stable")
             keep = np.ones(len(u), bool)
             keep[1:] = u[1:] != u[:-1]
             u = u[keep]
@@ -62,10 +63,14 @@ def _cider(
         w_tab = np.array([[float(tf) * i for i in idf_vals] for tf in tf_vals.tolist()], float)
         w_tab = w_tab.reshape(shape)
         w2_tab = np.array([[pow(x, 2) for x in r] for r in w_tab.tolist()], float).reshape(shape)
-        ti = np.searchsorted(tf_vals, t.count)
-        di = np.searchsorted(df_vals, df_int[t.gram])
-        w = w_tab[ti, di]
-        w2 = w2_tab[ti, di]
+        # flat index into the (tf, df) tables through lookup arrays (no binary searches)
+        tf_lut = np.zeros(int(tf_vals[-1]) + 1 if len(tf_vals) else 1, I64)
+        tf_lut[tf_vals] = np.arange(len(tf_vals), dtype=I64) * len(df_vals)
+        df_lut = np.zeros(int(df_vals[-1]) + 1 if len(df_vals) else 1, I64)
+        df_lut[df_vals] = np.arange(len(df_vals), dtype=I64)
+        cell = tf_lut[t.count] + df_lut[df_int][t.gram]
+        w = w_tab.ravel()[cell]
+        w2 = w2_tab.ravel()[cell]
         occ_seq = row_seq[t.occ]
         seq_norm[k] = np.sqrt(np.bincount(occ_seq, weights=w2[t.occ], minlength=n_seq))
         tf_w.append(w)

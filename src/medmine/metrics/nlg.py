@@ -21,7 +21,9 @@ merely close:
 How it is fast and still identical
 ----------------------------------
 Each distinct token sequence is interned once per call into integer token ids, and every
-n-gram gets an integer id (:class:`_NGramTable`); counting, clipping, document frequencies
+n-gram gets an integer id (:class:`NGramTable`: the k-gram ids come from refining the
+(k-1)-gram order by the next token with a stable sort of nearly sorted keys, and a radix
+sort by sequence gives each table's row order); counting, clipping, document frequencies
 and tf-idf dot products are then numpy operations on sorted id arrays.  Floating-point
 results are kept bit-identical by doing exactly pycocoevalcap's operations in its order:
 sums that pycocoevalcap accumulates left to right (tf-idf norms, CIDEr dot products) are
@@ -29,7 +31,9 @@ accumulated with ``np.bincount(..., weights=...)``, which adds in array order, o
 laid out in pycocoevalcap's iteration order (n-grams by first occurrence); powers, ``exp``
 and ``log`` use the same scalar functions (Python/libm ``pow``, ``math.exp``, scalar
 ``np.log``) on the distinct values only.  ROUGE-L uses a bit-parallel LCS over 64-bit words,
-vectorised across all (reference, hypothesis) pairs.  Nothing is cached between calls.
+vectorised across all (reference, hypothesis) pairs.  No n-gram or score is cached between
+calls; only the tokeniser's fast path remembers (bounded) the tokens of text chunks and
+sentence pieces, which never changes a result.
 
 :func:`score_reports` tokenises raw report strings with :func:`ptb_tokenize` and returns all
 three metrics.
@@ -45,8 +49,8 @@ import numpy as np
 
 from medmine.metrics.bleu import _bleu, bleu
 from medmine.metrics.cider import _cider, cider_d
-from medmine.metrics.nlg_corpus import Seq, make_corpus, matches_of, ngram_tables
-from medmine.metrics.ptb_tokenize import tokenize_uncached
+from medmine.metrics.nlg_corpus import Tokens, make_corpus, matches_of, ngram_tables
+from medmine.metrics.ptb_tokenize import tokenize_flagged
 from medmine.metrics.rouge import _rouge, lcs_length, rouge_l
 
 __all__ = ["bleu", "cider_d", "lcs_length", "rouge_l", "score_reports"]
@@ -65,7 +69,8 @@ def score_reports(refs: Mapping[str, Sequence[str]], hyps: Mapping[str, str]) ->
     floats, plus ``"ids"`` (scoring order) and ``"per_sample"``: a dict of numpy arrays.
     Tokens are re-split the way pycocoevalcap's scorers split its tokenised strings (BLEU
     and CIDEr on any whitespace, ROUGE on single spaces), so results match it exactly.
-    Each distinct text is tokenised once per call; nothing is cached between calls.
+    Each distinct text is tokenised once per call (the tokeniser's bounded chunk and
+    sentence memos persist between calls; results never depend on them).
     """
     if not isinstance(refs, Mapping) or not isinstance(hyps, Mapping):
         raise ValueError("refs and hyps must be mappings from sample id to report text")
@@ -85,22 +90,24 @@ def score_reports(refs: Mapping[str, Sequence[str]], hyps: Mapping[str, str]) ->
     text_idx: dict[str, int] = {}
     hyp = [text_idx.setdefault(hyps[k], len(text_idx)) for k in ids]
     ref = [[text_idx.setdefault(r, len(text_idx)) for r in refs[k]] for k in ids]
-    toks = [tokenize_uncached(t) for t in text_idx]
-    if _WHITESPACE.search("".join(chain.from_iterable(toks))) is None:
+    flagged = list(map(tokenize_flagged, text_idx))
+    toks = [t for t, _ in flagged]
+    lexed = [t for t, full in flagged if full]
+    if _WHITESPACE.search("".join(chain.from_iterable(lexed))) is None:
         # pycocoevalcap re-splits " ".join(tokens): a no-op unless a token holds whitespace
         # (CoreNLP joins "5 7/8" with U+00A0) or, for ROUGE's split(" "), there are none.
-        ws: list[Seq] = [tuple(t) for t in toks]
-        sp: list[Seq] = [s or ("",) for s in ws]
+        ws: list[Tokens] = toks
+        sp: list[Tokens] = toks if all(toks) else [s or ("",) for s in toks]
     else:
         joined = [" ".join(t) for t in toks]
-        ws = [tuple(s.split()) for s in joined]
-        sp = [tuple(s.split(" ")) for s in joined]
+        ws = [s.split() for s in joined]
+        sp = [s.split(" ") for s in joined]
     c = make_corpus(ws, hyp, ref)
     tables = ngram_tables(c, 4)
     matches = matches_of(c, tables)
     b, b_per = _bleu(c, tables, matches, 4)
     cd, c_per = _cider(c, tables, matches, 4, 6.0)
-    if sp == ws:  # no empty sequences and no odd whitespace: same corpus
+    if sp is ws:  # no empty sequences and no odd whitespace: same corpus
         r, r_per = _rouge(c, 1.2)
     else:
         r, r_per = _rouge(make_corpus(sp, hyp, ref), 1.2)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, count
 
 import numpy as np
 
@@ -45,10 +45,10 @@ class Corpus:
         return np.diff(self.start)
 
 
-def make_corpus(seqs: list[Seq], hyp: list[int], refs: list[list[int]]) -> Corpus:
+def make_corpus(seqs: Sequence[Tokens], hyp: list[int], refs: list[list[int]]) -> Corpus:
     """Intern the tokens of ``seqs`` and pack the sample -> sequence indices into arrays."""
     flat = list(chain.from_iterable(seqs))
-    index = {t: i for i, t in enumerate(dict.fromkeys(flat))}
+    index = dict(zip(dict.fromkeys(flat), count()))
     tok = np.fromiter(map(index.__getitem__, flat), I64, len(flat))
     start = np.zeros(len(seqs) + 1, I64)
     np.cumsum(np.fromiter(map(len, seqs), I64, len(seqs)), out=start[1:])
@@ -143,40 +143,93 @@ class NGramTable:
     n_grams: int
 
 
+def stable_order(values: np.ndarray, bound: int) -> np.ndarray:
+    """Stable argsort of non-negative ints < ``bound``: LSD radix passes over 16-bit digits.
+
+    numpy radix-sorts 16-bit keys in linear time; wider keys take two such passes (up to
+    2**32) or fall back to numpy's stable sort.
+    """
+    if bound <= 1 << 16:
+        return np.argsort(values.astype(np.uint16, copy=False), kind="stable")
+    if bound <= 1 << 32:
+        low = np.argsort((values & 0xFFFF).astype(np.uint16), kind="stable")
+        high = np.argsort((values[low] >> 16).astype(np.uint16), kind="stable")
+        return low[high]
+    return np.argsort(values, kind="stable")
+
+
+def unique_inverse(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(keys, return_inverse=True)`` by a stable sort, which is near-linear when
+    ``keys`` is already sorted by its high part (e.g. sequence-major keys)."""
+    order = np.argsort(keys, kind="stable")
+    ks = keys[order]
+    new = np.empty(len(ks), bool)
+    new[:1] = True
+    np.not_equal(ks[1:], ks[:-1], out=new[1:])
+    inverse = np.empty(len(ks), I64)
+    inverse[order] = np.cumsum(new) - 1
+    return ks[new], inverse
+
+
 def ngram_tables(c: Corpus, n: int) -> list[NGramTable]:
-    """Build the n-gram tables for orders 1..n over all distinct sequences of ``c``."""
+    """Build the n-gram tables for orders 1..n over all distinct sequences of ``c``.
+
+    The id of a k-gram is the rank of (id of its (k-1)-gram prefix, last token) among the
+    distinct pairs.  Positions are kept sorted by (k-gram id, position); refining that
+    order by the next token is a stable sort of an array already sorted by its high part,
+    which timsort does in near-linear time, and a stable radix sort by sequence then gives
+    the (sequence, gram, position) order of the table (no global sort per order).
+    """
     n_seq = len(c.start) - 1
+    n_tok = len(c.tok)
     sid = np.repeat(np.arange(n_seq, dtype=I64), c.lens)
-    pos = np.arange(len(c.tok), dtype=I64)
-    end = c.start[1:][sid]
-    gid = c.tok
+    rem = c.start[1:][sid] - np.arange(n_tok, dtype=I64)  # tokens left from a position
+    gid = c.tok  # k-gram id of every position (valid where rem >= k)
+    perm = stable_order(c.tok, c.vocab)  # valid positions sorted by (gram id, position)
+    sid_small = sid.astype(np.uint16) if n_seq <= 1 << 16 else sid  # less to gather
     n_grams = max(c.vocab, 1)
     tables = []
     for k in range(1, n + 1):
         if k > 1:
-            keep = pos + (k - 1) < end
-            pos, sid, end = pos[keep], sid[keep], end[keep]
-            # ids of (k-1)-grams are < n_grams <= len(tok), so the key fits in int64.
-            uniq, gid = np.unique(gid[keep] * c.vocab + c.tok[pos + k - 1], return_inverse=True)
-            n_grams = max(len(uniq), 1)
-        skey = sid * n_grams + gid
-        order = np.argsort(skey, kind="stable")
-        ks = skey[order]
-        new = np.ones(len(ks), bool)
-        new[1:] = ks[1:] != ks[:-1]
-        rows = np.flatnonzero(new)
-        key = ks[rows]
-        count = np.diff(np.append(rows, len(ks)))
-        # Row of every position; a row's first position is its smallest (stable sort), so
-        # the rows of first occurrences, read in position order, give pycocoevalcap's order.
-        row_of = np.empty(len(ks), I64)
-        row_of[order] = np.cumsum(new) - 1
-        is_first = np.zeros(len(ks), bool)
-        is_first[order[rows]] = True
-        occ = row_of[is_first]
-        row_start = np.searchsorted(key // n_grams, np.arange(n_seq + 1))
-        tables.append(NGramTable(key, key % n_grams, count, occ, row_start, n_grams))
+            perm = perm[rem[perm] >= k]
+            # prefix ids are < n_tok and token ids < vocab <= n_tok: the key fits in int64.
+            key = gid[perm] * c.vocab + c.tok[perm + (k - 1)]
+            o = np.argsort(key, kind="stable")
+            perm = perm[o]
+            ks = key[o]
+            new = np.empty(len(ks), bool)
+            new[:1] = True
+            np.not_equal(ks[1:], ks[:-1], out=new[1:])
+            ids = np.cumsum(new) - 1
+            gid = np.zeros(n_tok, I64)
+            gid[perm] = ids
+            n_grams = max(int(ids[-1]) + 1 if len(ids) else 0, 1)
+        ordered = perm[stable_order(sid_small[perm], n_seq)]  # by (seq, gram, position)
+        tables.append(_table(ordered, sid[ordered], gid[ordered], n_seq, n_grams))
     return tables
+
+
+def _table(
+    ordered: np.ndarray, sid: np.ndarray, gid: np.ndarray, n_seq: int, n_grams: int
+) -> NGramTable:
+    """The (sequence, gram) rows of one order from its positions in (seq, gram, pos) order."""
+    ks = sid * n_grams + gid
+    new = np.empty(len(ks), bool)
+    new[:1] = True
+    np.not_equal(ks[1:], ks[:-1], out=new[1:])
+    rows = np.flatnonzero(new)
+    count = np.diff(np.append(rows, len(ks)))
+    # Row of every position; a row's first position is its smallest, so the rows of first
+    # occurrences, read in position order, give pycocoevalcap's order.
+    first = ordered[rows]
+    size = int(ordered.max()) + 1 if len(ordered) else 0
+    row_of = np.zeros(size, I64)
+    row_of[first] = np.arange(len(rows), dtype=I64)
+    is_first = np.zeros(size, bool)
+    is_first[first] = True
+    occ = row_of[is_first]
+    row_start = np.searchsorted(sid[rows], np.arange(n_seq + 1))
+    return NGramTable(ks[rows], gid[rows], count, occ, row_start, n_grams)
 
 
 @dataclass(frozen=True)

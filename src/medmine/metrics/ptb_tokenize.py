@@ -55,8 +55,11 @@ PUNCTUATIONS: frozenset[str] = frozenset(
 # exactly those words, numbers, "'s" and -lrb- / -rrb- (everything else being
 # filtered punctuation), unless a risky context (fractions or phone numbers across a
 # space, bracket escapes such as "-LRB-"), a single letter or an abbreviation before a
-# period (UNSAFE_WORDS) or an assimilation ("cannot", "gonna", ...) occurs; such text goes
-# through the full lexer.
+# period (UNSAFE_WORDS; not after "/": "XXXX/CT." is one token and ".") or an assimilation
+# ("gonna", ...) occurs; such text goes through the full lexer.  A few more chunk kinds have
+# a context-free lexing: a lone "," or ",.", a lone "'s" (kept), "cannot" (-> can not), a
+# "-" before a letter ("-like" -> "-" "like"; the rest lexes from a token start), and "No."
+# ("no" "."; ABBREV3 keeps "no." before a digit, which is checked like the digit context).
 _TRAIL = r"(?:[,;:]++(?:\.{1,3}+)?+|\.{1,3}+)?+"
 _SEG = (
     r"(?>[0-9]++\.[0-9]++|[A-Za-z0-9]++(?:[.,]*+(?:-[A-Za-z]++)++"
@@ -76,13 +79,19 @@ _FAST_DROP = re.compile(r"[,;:.]++(?![0-9\-])")
 # The fast path decides chunk by chunk (a chunk is a maximal run of non-space characters):
 # plain prose is a sequence of _FAST_CHUNK matches separated by spaces, and every other check
 # above looks inside one chunk, except the fraction/phone-number context, which
-# spans two neighbours (a chunk ending in a digit and optional [.,;:], then one starting
-# with a digit). So each distinct chunk is judged and tokenised once and remembered: report
-# corpora reuse a small vocabulary of chunks even when every text is distinct.
+# spans two neighbours (a chunk ending in a digit and optional [.,;:], or "No.", then one
+# starting with a digit). So each distinct chunk is judged and tokenised once and
+# remembered: report corpora reuse a small vocabulary of chunks even when every text is
+# distinct.  Plain words and integers skip the chunk regex.
 _CHUNK = re.compile(_FAST_CHUNK)
 _BRACKET_ESCAPE = re.compile(r"-[LlRr][RrCcSs][Bb]-")
+_NUMBER_ABBREV = re.compile(r"(?i:nos?)\.")  # ABBREV3 words kept only before a digit
+# chunks that are only punctuation or a clitic: "normal , the", "patient 's"
+_LONE: dict[str, tuple[str, ...]] = {",": (), ",.": (), "'s": ("'s",), "'s.": ("'s",)}
+_CANNOT = re.compile(r"(?i:cannot)[.,]?")
 _ENDS_IN_DIGIT = re.compile(r"[0-9][.,;:]*+\Z")
 _CHUNK_MEMO_LIMIT = 500_000
+_PIECE_MEMO_LIMIT = 100_000  # a piece entry holds a sentence's tokens: keep it to ~30 MB
 # chunk -> (tokens, or None when the chunk needs the full lexer; ends in a digit; starts
 # with a digit)
 _chunk_memo: dict[str, tuple[tuple[str, ...] | None, bool, bool]] = {}
@@ -90,12 +99,38 @@ _chunk_memo: dict[str, tuple[tuple[str, ...] | None, bool, bool]] = {}
 
 def _judge_chunk(chunk: str) -> tuple[tuple[str, ...] | None, bool, bool]:
     """Tokens of one space-free chunk on the fast path (None: not plain prose), and its edges."""
+    if chunk.isascii():
+        if chunk.isdigit():
+            return (chunk,), True, True  # a plain integer; digit neighbours are checked
+        if chunk.isalpha():
+            low = chunk.lower()
+            if not any(w in low for w in _ASSIMILATIONS):
+                return (low,), False, False  # a plain word
+    if chunk in _LONE:
+        return _LONE[chunk], False, False
+    if _CANNOT.fullmatch(chunk):
+        return ("can", "not"), False, False  # the lexer splits this assimilation
+    if chunk[0] == "-" and chunk[1:2].isalpha() and chunk[1].isascii():
+        # "-like": the lexer splits "-" off a letter (bracket escapes aside) and lexes the
+        # rest from a token start; "-" is filtered.
+        if _BRACKET_ESCAPE.search(chunk):
+            return None, False, False
+        tokens, ends, _ = _judge_chunk(chunk[1:])
+        return tokens, ends, False
     ends = _ENDS_IN_DIGIT.search(chunk) is not None
     starts = "0" <= chunk[0] <= "9"
     if not chunk.isascii() or _CHUNK.fullmatch(chunk) is None or _BRACKET_ESCAPE.search(chunk):
         return None, ends, starts
+    if _NUMBER_ABBREV.fullmatch(chunk):
+        # "No." is "no" + "." unless a digit follows (ABBREV3's trailing context): report
+        # it as ending in a digit, so that a digit-initial next chunk takes the full lexer.
+        return (chunk[:-1].lower(),), True, False
     if "." in chunk:
-        for w in _REVERSED_WORD_DOT.findall(chunk[::-1]):
+        rev = chunk[::-1]
+        for m in _REVERSED_WORD_DOT.finditer(rev):
+            if rev[m.end() : m.end() + 1] == "/":
+                continue  # "XXXX/CT.": the letters after "/" end the slash compound's token
+            w = m.group(1)
             if len(w) == 1 or w[::-1].lower() in UNSAFE_WORDS:
                 return None, ends, starts
     low = chunk.lower()
@@ -110,13 +145,14 @@ def _judge_chunk(chunk: str) -> tuple[tuple[str, ...] | None, bool, bool]:
     return tuple(low.split()), ends, starts
 
 
-def _fast_tokens(text: str) -> list[str] | None:
-    """Filtered tokens of plain report prose (see _FAST_CHUNK), or None for other text."""
+def _fast_chunks(text: str) -> tuple[tuple[str, ...] | None, bool, bool | None]:
+    """Fast-path tokens of space-separated chunks (None: not plain prose), and the edges:
+    whether the first chunk starts with a digit, whether the last ends in one (None when
+    there is no chunk at all)."""
     memo = _chunk_memo
-    if len(memo) > _CHUNK_MEMO_LIMIT:
-        memo.clear()
     out: list[str] = []
-    previous_ends_in_digit = False
+    first: bool | None = None
+    previous_ends_in_digit: bool | None = None
     for chunk in text.split(" "):
         if not chunk:
             continue
@@ -125,20 +161,76 @@ def _fast_tokens(text: str) -> list[str] | None:
             entry = memo[chunk] = _judge_chunk(chunk)
         tokens, ends, starts = entry
         if tokens is None or (starts and previous_ends_in_digit):
-            return None
+            return None, False, None
+        if first is None:
+            first = starts
         out.extend(tokens)
         previous_ends_in_digit = ends
+    return tuple(out), bool(first), previous_ends_in_digit
+
+
+# Reports are sentences joined by ". ", and sentences repeat across reports far more than
+# whole reports do.  A text is split at ". " into pieces; every piece but the last is
+# judged with its period ("piece."), so the pieces' chunks are exactly the text's chunks
+# and the pieces' fast-path tokens, concatenated, are the text's.  The only check that
+# spans chunks (a chunk ending in a digit before one starting with a digit) is applied
+# across pieces with the edges each piece remembers.
+_PieceEntry = tuple[tuple[str, ...] | None, bool, bool | None]
+_piece_memo: dict[str, _PieceEntry] = {}  # pieces followed by ". " (key without the period)
+_tail_memo: dict[str, _PieceEntry] = {}  # last pieces
+
+
+def clear_memos() -> None:
+    """Forget every remembered chunk and piece (benchmarks use it to time a cold start)."""
+    _chunk_memo.clear()
+    _piece_memo.clear()
+    _tail_memo.clear()
+
+
+def _fast_tokens(text: str) -> list[str] | None:
+    """Filtered tokens of plain report prose (see _FAST_CHUNK), or None for other text."""
+    if len(_chunk_memo) > _CHUNK_MEMO_LIMIT:
+        _chunk_memo.clear()
+    if len(_piece_memo) + len(_tail_memo) > _PIECE_MEMO_LIMIT:
+        _piece_memo.clear()
+        _tail_memo.clear()
+    *body, tail = text.split(". ")
+    out: list[str] = []
+    previous_ends_in_digit: bool | None = False
+    memo = _piece_memo
+    for piece in body:
+        entry = memo.get(piece)
+        if entry is None:
+            entry = memo[piece] = _fast_chunks(piece + ".")
+        tokens, starts, ends = entry
+        if tokens is None or (starts and previous_ends_in_digit):
+            return None
+        out.extend(tokens)
+        previous_ends_in_digit = ends  # never None: the piece holds at least "."
+    entry = _tail_memo.get(tail)
+    if entry is None:
+        entry = _tail_memo[tail] = _fast_chunks(tail)
+    tokens, starts, _ = entry
+    if tokens is None or (starts and previous_ends_in_digit):
+        return None
+    out.extend(tokens)
     return out
 
 
 def tokenize_uncached(text: str) -> list[str]:
     """:func:`ptb_tokenize` without its memo (for callers that deduplicate texts themselves)."""
+    return tokenize_flagged(text)[0]
+
+
+def tokenize_flagged(text: str) -> tuple[list[str], bool]:
+    """:func:`tokenize_uncached`, and whether the full lexer ran (only its tokens can hold
+    whitespace: CoreNLP joins "5 7/8" with U+00A0; fast-path tokens never do)."""
     if not isinstance(text, str):
         raise ValueError(f"ptb_tokenize expects a str, got {type(text).__name__}")
     fast = _fast_tokens(text if NEWLINE_CHARS.search(text) is None else NEWLINES.sub(" ", text))
     if fast is not None:
-        return fast
-    return [t for t in ptb_tokenize_raw(text) if t not in PUNCTUATIONS]
+        return fast, False
+    return [t for t in ptb_tokenize_raw(text) if t not in PUNCTUATIONS], True
 
 
 def ptb_tokenize_raw(text: str) -> list[str]:

@@ -6,7 +6,15 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from medmine.metrics.nlg_corpus import I64, Corpus, Tokens, check_inputs, expand, make_corpus
+from medmine.metrics.nlg_corpus import (
+    I64,
+    Corpus,
+    Tokens,
+    check_inputs,
+    expand,
+    make_corpus,
+    unique_inverse,
+)
 
 # --------------------------------------------------------------------------- ROUGE-L
 
@@ -55,7 +63,7 @@ def _lcs_pairs(c: Corpus, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     owner, posn = expand(c.start[ua], c.start[ua + 1])
     local = posn - c.start[ua][owner]
     mkey = owner * c.vocab + c.tok[posn]
-    ukeys, row = np.unique(mkey, return_inverse=True)
+    ukeys, row = unique_inverse(mkey)  # sequence-major keys
     n_words = int((la.max() + 63) // 64)
     masks = np.zeros((len(ukeys) + 1, n_words), np.uint64)  # last row: token absent
     bits = np.left_shift(np.uint64(1), (local % 64).astype(np.uint64))
