@@ -12,7 +12,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from medmine.datasets.spec import DEMO_CATEGORIES, DatasetSpec
 
 
-
 def all_tasks() -> list[str]:
     """Every registered task kind, for the built-in suites: the study's kinds in
     ``core.TaskKind``'s order, then any other registered task (a new task module joins the
@@ -22,6 +21,7 @@ def all_tasks() -> list[str]:
 
     order = {kind.value: i for i, kind in enumerate(TaskKind)}
     return sorted(task_names(), key=lambda name: (order.get(name, len(order)), name))
+
 
 PROMPT_STRATEGIES = ("zero_shot", "few_shot", "cot")
 
