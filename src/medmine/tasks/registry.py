@@ -58,6 +58,13 @@ def make_task(name: str, **options: Any) -> Task:
     return factory(**options)
 
 
+def task_factory(name: str) -> Callable[..., Task] | None:
+    """The registered factory of a task (usually its class, whose class attributes declare
+    what the task is: ``metrics``, ``typical_output_tokens``); None for an unknown name."""
+    _load_builtins()
+    return _TASKS.get(name)
+
+
 def task_metrics(name: str) -> MetricSet | None:
     """The metrics a registered task declares (None for a task name nobody registered)."""
     _load_builtins()
