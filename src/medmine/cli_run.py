@@ -107,7 +107,7 @@ def doctor_command(
 ) -> None:
     """Check a run database's integrity; if damaged, copy every readable row into
     run.salvaged.sqlite next to it (the original is never modified)."""
-    from medmine.run.store_check import salvage
+    from medmine.run.salvage import salvage
 
     err = Console(stderr=True, soft_wrap=True)
     try:

@@ -1,23 +1,23 @@
-"""Baselines by name: non-LLM reference methods, the default models when no model is named."""
+"""Baselines by name: non-LLM reference methods, the default models when no model is named.
+
+A new baseline is one module in ``medmine.baselines`` (or one named by the
+``medmine.baselines`` entry-point group or ``$MEDMINE_BASELINE_MODULES``) that calls
+:func:`register_baseline`; the registry finds it on first use (see :mod:`medmine.plugins`).
+"""
 
 from __future__ import annotations
 
-import importlib
+import os
 from collections.abc import Callable
 
 from medmine.core import Model
+from medmine.plugins import import_plugins
 
 BASELINES: dict[str, Callable[[], Model]] = {}
 DEFAULT_BASELINES: list[str] = []
-
-# Modules that register built-in baselines when imported.
-BUILTIN_MODULES = (
-    "medmine.baselines.classifiers",
-    "medmine.baselines.classical",
-    "medmine.baselines.reports",
-    "medmine.baselines.vqa_prior",
-)
-_loaded = False
+ENV_VAR = "MEDMINE_BASELINE_MODULES"
+ENTRY_POINT_GROUP = "medmine.baselines"
+_loaded_for: str | None = None  # the $MEDMINE_BASELINE_MODULES value the last scan saw
 
 
 def register_baseline(name: str, factory: Callable[[], Model], default: bool = False) -> None:
@@ -28,13 +28,17 @@ def register_baseline(name: str, factory: Callable[[], Model], default: bool = F
 
 
 def load_builtins() -> None:
-    """Import the built-in baseline modules once."""
-    global _loaded
-    if _loaded:
+    """Import the baseline modules once (again when ``$MEDMINE_BASELINE_MODULES`` changed)."""
+    global _loaded_for
+    wanted = os.environ.get(ENV_VAR, "")
+    if _loaded_for == wanted:
         return
-    _loaded = True
-    for module in BUILTIN_MODULES:
-        importlib.import_module(module)
+    _loaded_for = wanted  # set first: a baseline module may itself ask the registry
+    try:
+        import_plugins("medmine.baselines", ENTRY_POINT_GROUP, ENV_VAR)
+    except ImportError:
+        _loaded_for = None  # scan again next time rather than run with a partial registry
+        raise
 
 
 def baseline_names() -> list[str]:

@@ -7,7 +7,7 @@ from pathlib import Path
 from medmine.core import Sample, stable_hash
 from medmine.datasets.catalog import find_dataset, get_entry, load_dataset
 from medmine.datasets.check import missing_targets
-from medmine.datasets.sources import LoadedDataset
+from medmine.datasets.loaded import LoadedDataset
 from medmine.datasets.spec import DatasetSpec
 
 

@@ -4,23 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from medmine.core import BadSample, Sample
+from medmine.datasets.loaded import LoadedDataset
 from medmine.datasets.spec import DEMO_CATEGORIES, DatasetSpec
 
-
-@dataclass
-class LoadedDataset:
-    """A dataset ready to run: its test samples, the support (training) samples, what failed."""
-
-    name: str
-    test: list[Sample]
-    support: list[Sample]
-    bad: list[BadSample] = field(default_factory=list)
-    fingerprint: str = ""
-    notice: str | None = None
+__all__ = ["LoadedDataset", "load_for_suite"]
 
 
 def _demo_loader(category: str) -> Callable[[DatasetSpec, Path | None, int], LoadedDataset]:

@@ -11,8 +11,8 @@ For each pending request:
   no published image formula (``openai_compatible``, ``hf_local``) are counted with OpenAI's
   tile formula, a typical figure for current vision models (the provider's own 64-token
   figure is a lower bound meant for dropped-image detection, not for budgets);
-- **output**: a typical answer length per task (:data:`TYPICAL_OUTPUT_TOKENS`), capped by the
-  request's ``max_tokens`` and the preset's ``max_output_tokens``.
+- **output**: the typical answer length the task class declares (``typical_output_tokens``),
+  capped by the request's ``max_tokens`` and the preset's ``max_output_tokens``.
 
 Cost uses the preset's prices (USD per million tokens). Baselines and local models (hf_local,
 an OpenAI-compatible server on a loopback address) without prices cost $0. A remote preset
@@ -31,20 +31,8 @@ from medmine.core import ImagePart, Model, Request, TextPart
 from medmine.datasets.datause import is_local_provider
 from medmine.models.base import CHARS_PER_TOKEN
 from medmine.models.images import estimate_image_tokens
+from medmine.tasks.registry import task_factory
 
-#: Typical answer lengths in tokens, per registered task name, measured on the JSON forms the
-#: prompts ask for: a label object (~8 tokens) plus room for a code fence or a short sentence;
-#: a polygon of ~20 vertices at ~6 tokens each plus its wrapper; one box (~15); a few
-#: labelled boxes (~20 each); the 14 CheXpert keys with a value word (~10 each); a FINDINGS
-#: paragraph of ~75 words.
-TYPICAL_OUTPUT_TOKENS: dict[str, int] = {
-    "classification": 20,
-    "segmentation": 150,
-    "localization": 25,
-    "detection": 60,
-    "diagnosis": 150,
-    "report_generation": 100,
-}
 _FORMULA_PROVIDERS = frozenset({"openai", "anthropic", "gemini"})
 
 
@@ -138,14 +126,16 @@ def image_tokens(request: Request, provider: str, max_edge: int | None) -> int:
 
 def output_tokens(request: Request, task: str, max_output: int | None) -> int:
     """The typical answer length of a task, capped by the request's and preset's limits."""
-    if task not in TYPICAL_OUTPUT_TOKENS:
+    typical = getattr(task_factory(task), "typical_output_tokens", None)
+    if not isinstance(typical, int):
         raise ValueError(
-            f"no typical answer length for task {task!r}; known: {', '.join(TYPICAL_OUTPUT_TOKENS)}"
+            f"no typical answer length for task {task!r}: its task class declares no "
+            "typical_output_tokens"
         )
     limit = request.settings.max_tokens
     if max_output is not None:
         limit = min(limit, max_output)
-    return min(TYPICAL_OUTPUT_TOKENS[task], limit)
+    return min(typical, limit)
 
 
 def estimate_cost(

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from medmine.models.presets import Preset
+from medmine.models.retry import RetryPolicy
 from medmine.models.secrets import safe_url
 
-if TYPE_CHECKING:
-    from medmine.models.base import ApiModel
+
+class DescribedBackend(Protocol):
+    """What :func:`describe_backend` reads from a backend (``models.base.ApiModel`` has it);
+    a protocol here keeps ``base`` -> ``describe`` the only import between the two."""
+
+    preset: Preset
+    max_concurrency: int
+    peak_in_flight: int
+    retry_policy: RetryPolicy
+
+    def warnings(self) -> list[str]:
+        """Warnings about the preset's settings."""
+        ...
 
 
-def describe_backend(model: ApiModel) -> dict[str, Any]:
+def describe_backend(model: DescribedBackend) -> dict[str, Any]:
     """Settings for the run manifest. Never a key: only the NAME of its variable."""
     p = model.preset
     return {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -10,15 +11,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from medmine.datasets.spec import DEMO_CATEGORIES, DatasetSpec
 
-ALL_TASKS = (
-    "classification",
-    "segmentation",
-    "localization",
-    "detection",
-    "diagnosis",
-    "report_generation",
-    "vqa",
-)
+
+def all_tasks() -> list[str]:
+    """Every registered task kind, for the built-in suites: the study's kinds in
+    ``core.TaskKind``'s order, then any other registered task (a new task module joins the
+    built-in suites without a line here)."""
+    from medmine.core import TaskKind
+    from medmine.tasks.registry import task_names
+
+    order = {kind.value: i for i, kind in enumerate(TaskKind)}
+    return sorted(task_names(), key=lambda name: (order.get(name, len(order)), name))
+
 
 PROMPT_STRATEGIES = ("zero_shot", "few_shot", "cot")
 
@@ -102,16 +105,16 @@ class SuiteConfig(BaseModel):
         return value
 
 
-BUILTIN_SUITES: dict[str, dict[str, Any]] = {
-    "demo": {
+def demo_suite() -> dict[str, Any]:
+    """The offline demo: every task on the synthetic cases of the five categories."""
+    return {
         "name": "demo",
         "description": "Offline demo on synthetic cases of all five categories and template "
         "reports (SYNTHETIC data: checks the pipeline, not clinical skill).",
         "models": ["auto"],
-        "tasks": list(ALL_TASKS),
+        "tasks": all_tasks(),
         "datasets": [f"demo-{c}" for c in DEMO_CATEGORIES],
-    },
-}
+    }
 
 
 class SuiteError(ValueError):
@@ -128,21 +131,26 @@ def study_suite() -> dict[str, Any]:
         "description": "arXiv 2407.05758's design: every catalogued dataset found under the "
         "data root, on every task it serves.",
         "models": ["auto"],
-        "tasks": list(ALL_TASKS),
+        "tasks": all_tasks(),
         "datasets": [e.name for e in list_entries()],
         "skip_missing_datasets": True,
     }
 
 
+# Built-in suites by name, built when asked for (the task registry is read only then).
+BUILTIN_SUITES: dict[str, Callable[[], dict[str, Any]]] = {
+    "demo": demo_suite,
+    "study": study_suite,
+}
+
+
 def load_suite(name_or_path: str) -> SuiteConfig:
     """A built-in suite by name, or a YAML file; validation errors name the offending key."""
-    if name_or_path == "study":
-        return SuiteConfig.model_validate(study_suite())
     if name_or_path in BUILTIN_SUITES:
-        return SuiteConfig.model_validate(BUILTIN_SUITES[name_or_path])
+        return SuiteConfig.model_validate(BUILTIN_SUITES[name_or_path]())
     path = Path(name_or_path)
     if not path.exists():
-        known = ", ".join(sorted([*BUILTIN_SUITES, "study"]))
+        known = ", ".join(sorted(BUILTIN_SUITES))
         raise SuiteError(f"no built-in suite or file named {name_or_path!r} (built-in: {known})")
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))

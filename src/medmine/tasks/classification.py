@@ -74,6 +74,8 @@ class ClassificationTask:
     ask_probabilities: bool = False
     settings: GenerationSettings = field(default_factory=lambda: GenerationSettings(max_tokens=256))
     metrics: ClassVar[MetricSet] = METRICS
+    # answer tokens for cost estimates: a label object (~8) plus a code fence or sentence
+    typical_output_tokens: ClassVar[int] = 20
     name: str = "classification"
     kind: TaskKind = TaskKind.CLASSIFICATION
     version: str = "2"

@@ -93,6 +93,8 @@ class DetectionTask:
     )
     ci_resamples: int = 200
     metrics: ClassVar[MetricSet] = METRICS
+    # answer length in tokens for cost estimates: a few labelled boxes (~20 each)
+    typical_output_tokens: ClassVar[int] = 60
     name: str = "detection"
     kind: TaskKind = TaskKind.DETECTION
     version: str = "1"

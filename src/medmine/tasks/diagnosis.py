@@ -130,6 +130,8 @@ class DiagnosisTask:
     max_report_chars: int = 20000
     settings: GenerationSettings = field(default_factory=lambda: GenerationSettings(max_tokens=512))
     metrics: ClassVar[MetricSet] = METRICS
+    # answer tokens for cost estimates: 14 CheXpert keys with a value word (~10 each)
+    typical_output_tokens: ClassVar[int] = 150
     name: str = "diagnosis"
     kind: TaskKind = TaskKind.DIAGNOSIS
     version: str = "1"

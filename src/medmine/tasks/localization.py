@@ -99,6 +99,8 @@ class LocalizationTask:
     hit_radius: float = 0.05
     settings: GenerationSettings = field(default_factory=lambda: GenerationSettings(max_tokens=256))
     metrics: ClassVar[MetricSet] = METRICS
+    # answer length in tokens for cost estimates: one box (~15) plus its wrapper
+    typical_output_tokens: ClassVar[int] = 25
     name: str = "localization"
     kind: TaskKind = TaskKind.LOCALIZATION
     version: str = "1"

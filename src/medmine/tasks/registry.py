@@ -1,25 +1,24 @@
-"""The registry of task kinds: a new task is one module that calls :func:`register_task`."""
+"""The registry of task kinds: a new task is one module that calls :func:`register_task`.
+
+Nothing lists the task modules: on first use the registry imports every module of
+``medmine.tasks``, those of the ``medmine.tasks`` entry-point group and those named in
+``$MEDMINE_TASK_MODULES`` (see :mod:`medmine.plugins`). Importing only then keeps start-up
+fast.
+"""
 
 from __future__ import annotations
 
-import importlib
+import os
 from collections.abc import Callable
 from typing import Any
 
 from medmine.core import MetricSet, Task
+from medmine.plugins import import_plugins
 
 _TASKS: dict[str, Callable[..., Task]] = {}
-
-# Modules that register the built-in tasks; imported on first use so start-up stays fast.
-BUILTIN_MODULES = (
-    "medmine.tasks.classification",
-    "medmine.tasks.segmentation",
-    "medmine.tasks.localization",
-    "medmine.tasks.detection",
-    "medmine.tasks.diagnosis",
-    "medmine.tasks.report_generation",
-    "medmine.tasks.vqa",
-)
+ENV_VAR = "MEDMINE_TASK_MODULES"
+ENTRY_POINT_GROUP = "medmine.tasks"
+_loaded_for: str | None = None  # the $MEDMINE_TASK_MODULES value the last scan saw
 
 
 def register_task(name: str, factory: Callable[..., Task]) -> None:
@@ -28,8 +27,17 @@ def register_task(name: str, factory: Callable[..., Task]) -> None:
 
 
 def _load_builtins() -> None:
-    for module in BUILTIN_MODULES:
-        importlib.import_module(module)
+    """Import the task modules once (again when ``$MEDMINE_TASK_MODULES`` has changed)."""
+    global _loaded_for
+    wanted = os.environ.get(ENV_VAR, "")
+    if _loaded_for == wanted:
+        return
+    _loaded_for = wanted  # set first: a task module may itself ask the registry
+    try:
+        import_plugins("medmine.tasks", ENTRY_POINT_GROUP, ENV_VAR)
+    except ImportError:
+        _loaded_for = None  # scan again next time rather than run with a partial registry
+        raise
 
 
 def task_names() -> list[str]:
@@ -48,6 +56,13 @@ def make_task(name: str, **options: Any) -> Task:
             f"unknown task {name!r}; known tasks: {', '.join(sorted(_TASKS))}"
         ) from None
     return factory(**options)
+
+
+def task_factory(name: str) -> Callable[..., Task] | None:
+    """The registered factory of a task (usually its class, whose class attributes declare
+    what the task is: ``metrics``, ``typical_output_tokens``); None for an unknown name."""
+    _load_builtins()
+    return _TASKS.get(name)
 
 
 def task_metrics(name: str) -> MetricSet | None:

@@ -219,6 +219,8 @@ class ReportGenerationTask:
     _unavailable: dict[str, str] = field(init=False, repr=False, default_factory=dict)
     settings: GenerationSettings = field(default_factory=lambda: GenerationSettings(max_tokens=512))
     metrics: ClassVar[MetricSet] = METRICS
+    # answer length in tokens for cost estimates: a FINDINGS paragraph of ~75 words
+    typical_output_tokens: ClassVar[int] = 100
     name: str = "report_generation"
     kind: TaskKind = TaskKind.REPORT_GENERATION
     version: str = "1"

@@ -118,6 +118,8 @@ class SegmentationTask:
         default_factory=lambda: GenerationSettings(max_tokens=2048)
     )
     metrics: ClassVar[MetricSet] = METRICS
+    # answer tokens for cost estimates: a polygon of ~20 vertices at ~6 tokens each
+    typical_output_tokens: ClassVar[int] = 150
     name: str = "segmentation"
     kind: TaskKind = TaskKind.SEGMENTATION
     version: str = "1"
