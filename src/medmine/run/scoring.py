@@ -23,7 +23,7 @@ from medmine.run.score_cache import ScoreCache, score_key
 from medmine.run.store import ResultRow, RunStore
 
 if TYPE_CHECKING:
-    from medmine.run.runner import Job
+    from medmine.run.units import Job
 
 FAILURE_KEYS = ("parse_failure_rate", "refusal_rate", "error_rate")
 USABLE = frozenset({Outcome.OK, Outcome.REPAIRED})
