@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import os
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -37,7 +36,6 @@ from medmine.datasets import report_text as rt
 from medmine.datasets.report_text import ReportRecord
 from medmine.run.runner import RunSummary
 
-STREAM_WORKERS_ABOVE = 8 << 20  # CSV bytes above which two processes label (pool start-up)
 REPORT_SUFFIXES = frozenset({".csv", ".json", ".jsonl", ".txt", ".xml"})
 LAYOUTS = ("auto", "chexpert", "full")
 SECTIONS = ("all", "impression")
@@ -367,7 +365,9 @@ def mine_reports(
     if out.exists() and out.is_dir():
         raise ValueError(f"{out}: is a folder; expected the output CSV path")
     if model is None and source.is_file() and source.suffix.lower() == ".csv":
-        return _mine_csv_rules(
+        from medmine.mine.stream_csv import mine_csv_rules
+
+        return mine_csv_rules(
             source, out, column, id_column, encoding, layout, section, max_chars, compat, status
         )
     if status is not None:
@@ -407,35 +407,6 @@ def mine_reports(
         from_cache=run.from_cache,
         resumed=run.resumed,
     )
-
-
-def _mine_csv_rules(
-    source: Path,
-    out: Path,
-    column: str | None,
-    id_column: str | None,
-    encoding: str | None,
-    layout: str,
-    section: str,
-    max_chars: int,
-    compat: bool,
-    status: Callable[[str], None] | None,
-) -> MineSummary:
-    """A CSV with the rule labeler: streamed in bounded memory, written as it goes, resumable
-    (see :mod:`medmine.mine.stream_csv`); two processes label large files when the machine has
-    two cores or more."""
-    from medmine.mine.stream_csv import mine_csv_stream
-
-    chosen = layout if layout != "auto" else ("chexpert" if column is None else "full")
-    big = source.stat().st_size > STREAM_WORKERS_ABOVE
-    workers = min(2, os.cpu_count() or 1) if big else 1
-    if status is not None:
-        status(f"labelling {source} with the CheXpert rules ({workers} process(es))…")
-    n, statuses, status_file = mine_csv_stream(
-        source, out, chosen, column=column, id_column=id_column, encoding=encoding,
-        section=section, max_chars=max_chars, compat=compat, workers=workers, status=status,
-    )  # fmt: skip
-    return MineSummary(out, chosen, n, statuses, status_file)
 
 
 def mine_reports_command(

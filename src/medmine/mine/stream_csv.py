@@ -35,8 +35,9 @@ from medmine.datasets.report_text import (
     split_sections,
 )
 from medmine.mine.csv_reports import DEFAULT_ID, detect_encoding
-from medmine.mine.reports import MinedReport, format_value, label_with_rules
+from medmine.mine.reports import MinedReport, MineSummary, format_value, label_with_rules
 
+STREAM_WORKERS_ABOVE = 8 << 20  # CSV bytes above which two processes label (pool start-up)
 CHUNK = 2000  # reports labelled and written at a time
 _SCAN = 1 << 20  # bytes read at a time when checking the encoding
 
@@ -271,3 +272,30 @@ def mine_csv_stream(
         os.replace(p, f)
     progress.path.unlink(missing_ok=True)
     return done, statuses, finals[1] if layout == "chexpert" else None
+
+
+def mine_csv_rules(
+    source: Path,
+    out: Path,
+    column: str | None,
+    id_column: str | None,
+    encoding: str | None,
+    layout: str,
+    section: str,
+    max_chars: int,
+    compat: bool,
+    status: Callable[[str], None] | None,
+) -> MineSummary:
+    """A CSV with the rule labeler: streamed in bounded memory, written as it goes, resumable
+    (see :mod:`medmine.mine.stream_csv`); two processes label large files when the machine has
+    two cores or more."""
+    chosen = layout if layout != "auto" else ("chexpert" if column is None else "full")
+    big = source.stat().st_size > STREAM_WORKERS_ABOVE
+    workers = min(2, os.cpu_count() or 1) if big else 1
+    if status is not None:
+        status(f"labelling {source} with the CheXpert rules ({workers} process(es))…")
+    n, statuses, status_file = mine_csv_stream(
+        source, out, chosen, column=column, id_column=id_column, encoding=encoding,
+        section=section, max_chars=max_chars, compat=compat, workers=workers, status=status,
+    )  # fmt: skip
+    return MineSummary(out, chosen, n, statuses, status_file)
