@@ -3,9 +3,11 @@
 Both sides build the same requests and parse and score the same answers of an instant model;
 the runner additionally hashes requests, schedules them with asyncio under a concurrency
 limit, commits every answer to SQLite (WAL) and consults the response cache. The difference
-divided by the number of samples is the runner's overhead per sample (goal: < 0.5 ms).
+divided by the number of samples is the runner's overhead per sample (goal: < 0.1 ms at
+100,000). Each side runs in its own process so the peak RSS printed is its own; wall time
+and CPU time (user + system of the process) are both printed, as the machine may be shared.
 
-    python benchmarks/runner_overhead.py [--n 10000]
+    python benchmarks/runner_overhead.py [--sizes 1000,10000,100000]
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import resource
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -88,25 +93,51 @@ def with_runner(
     return time.perf_counter() - start
 
 
-def main() -> None:
-    """Measure both, print seconds, per-sample overhead and the ratio."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--n", type=int, default=10_000)
-    args = parser.parse_args()
+def _child(mode: str, n: int) -> None:
+    """One measurement in this process: prints wall s, CPU s and peak RSS (MB) as JSON."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        samples = make_samples(folder, args.n)
+        samples = make_samples(folder, n)
         task, model = ClassificationTask(), InstantModel()
         bare_loop(samples[:200], task, model)  # warm imports and caches on both paths
-        t_bare = bare_loop(samples, task, model)
-        t_run = with_runner(samples, task, model, folder)
-    overhead_ms = (t_run - t_bare) / args.n * 1000
-    per = {name: t / args.n * 1e3 for name, t in (("bare", t_bare), ("run", t_run))}
-    print(f"samples: {args.n}")
-    print(f"bare loop (request+parse+score):  {t_bare:8.3f} s  ({per['bare']:.3f} ms/sample)")
-    print(f"runner + store + cache:           {t_run:8.3f} s  ({per['run']:.3f} ms/sample)")
-    print(f"runner overhead per sample:       {overhead_ms:8.3f} ms  (goal < 0.5 ms)")
-    print(f"ratio runner / bare:              {t_run / t_bare:8.2f}x")
+        cpu0 = time.process_time()
+        if mode == "bare":
+            wall = bare_loop(samples, task, model)
+        else:
+            wall = with_runner(samples, task, model, folder)
+        cpu = time.process_time() - cpu0
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KB on Linux
+    print(json.dumps({"wall": wall, "cpu": cpu, "rss_mb": rss}))
+
+
+def _measure(mode: str, n: int) -> dict[str, float]:
+    """Run one measurement in a fresh process (so its peak RSS is its own)."""
+    cmd = [sys.executable, __file__, "--child", mode, "--n", str(n)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main() -> None:
+    """Measure both at each size; print seconds, CPU, per-sample overhead and peak RSS."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--n", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=("bare", "runner"), default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child is not None:
+        _child(args.child, args.n)
+        return
+    print("instant in-process model, 16 distinct 32x32 PNGs, classification task, 1 repeat")
+    heads = ("bare s", "run s", "bare cpu", "run cpu", "ovh ms/s (wall)", "ovh ms/s (cpu)")
+    print(f"{'samples':>8} " + " ".join(f"{h:>8}" for h in heads) + "  bare MB  run MB")
+    for n in (int(x) for x in args.sizes.split(",")):
+        bare, run = _measure("bare", n), _measure("runner", n)
+        wall_ms = (run["wall"] - bare["wall"]) / n * 1000
+        cpu_ms = (run["cpu"] - bare["cpu"]) / n * 1000
+        print(f"{n:>8} {bare['wall']:>8.2f} {run['wall']:>8.2f} {bare['cpu']:>9.2f} "
+              f"{run['cpu']:>8.2f} {wall_ms:>16.3f} {cpu_ms:>15.3f} {bare['rss_mb']:>8.0f} "
+              f"{run['rss_mb']:>7.0f}")  # fmt: skip
+    print("goal: overhead < 0.1 ms/sample at 100,000; peak RSS < 1 GB")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -29,6 +29,46 @@ def resample_indices(
     return [np.concatenate([members[g] for g in row]) for row in picks]
 
 
+_BLOCK_CELLS = 1 << 20  # resample draws held at once (8 MB of int64), whatever n is
+
+
+def _draws(
+    rng: np.random.Generator, high: int, n_resamples: int, width: int
+) -> Iterator[np.ndarray]:
+    """``rng.integers(0, high, (n_resamples, width))`` in blocks of rows: the same numbers in
+    the same order (the generator is sequential), in memory bounded by ``_BLOCK_CELLS``."""
+    rows = max(1, _BLOCK_CELLS // max(width, 1))
+    for start in range(0, n_resamples, rows):
+        yield rng.integers(0, high, (min(rows, n_resamples - start), width))
+
+
+def iter_resamples(
+    n: int,
+    n_resamples: int,
+    rng: np.random.Generator,
+    groups: Sequence[str] | None = None,
+) -> Iterator[np.ndarray]:
+    """The index arrays :func:`resample_indices` returns, one at a time (bounded memory)."""
+    if groups is None:
+        for block in _draws(rng, n, n_resamples, n):
+            yield from block
+        return
+    if len(groups) != n:
+        raise ValueError(f"groups has {len(groups)} entries for {n} samples")
+    _, inverse = np.unique(np.asarray(groups, dtype=str), return_inverse=True)
+    n_groups = int(inverse.max()) + 1
+    if n_groups == n:
+        for block in _draws(rng, n, n_resamples, n):
+            yield from block
+        return
+    order = np.argsort(inverse, kind="stable")
+    starts = np.searchsorted(inverse[order], np.arange(n_groups))
+    members = np.split(order, starts[1:])
+    for block in _draws(rng, n_groups, n_resamples, n_groups):
+        for row in block:
+            yield np.concatenate([members[g] for g in row])
+
+
 def bootstrap_ci(
     statistic: Callable[[np.ndarray], float],
     n: int,
@@ -48,7 +88,7 @@ def bootstrap_ci(
     if n == 0:
         return (float("nan"), float("nan"))
     rng = np.random.default_rng(seed)
-    values = np.array([statistic(idx) for idx in resample_indices(n, n_resamples, rng, groups)])
+    values = np.array([statistic(idx) for idx in iter_resamples(n, n_resamples, rng, groups)])
     return _percentiles(values, confidence)
 
 
@@ -70,16 +110,19 @@ def mean_ci(
         return (float("nan"), float("nan"))
     rng = np.random.default_rng(seed)
     if groups is None:
-        idx = rng.integers(0, arr.size, (n_resamples, arr.size))
-        return _percentiles(arr[idx].mean(axis=1), confidence)
+        means = [arr[idx].mean(axis=1) for idx in _draws(rng, arr.size, n_resamples, arr.size)]
+        return _percentiles(np.concatenate(means), confidence)
     if len(groups) != arr.size:
         raise ValueError(f"groups has {len(groups)} entries for {arr.size} samples")
     _, inverse = np.unique(np.asarray(groups, dtype=str), return_inverse=True)
     n_groups = int(inverse.max()) + 1
     sums = np.bincount(inverse, weights=arr, minlength=n_groups)
     sizes = np.bincount(inverse, minlength=n_groups).astype(float)
-    picks = rng.integers(0, n_groups, (n_resamples, n_groups))
-    return _percentiles(sums[picks].sum(axis=1) / sizes[picks].sum(axis=1), confidence)
+    ratios = [
+        sums[picks].sum(axis=1) / sizes[picks].sum(axis=1)
+        for picks in _draws(rng, n_groups, n_resamples, n_groups)
+    ]
+    return _percentiles(np.concatenate(ratios), confidence)
 
 
 def _percentiles(values: np.ndarray, confidence: float) -> tuple[float, float]:

@@ -364,6 +364,12 @@ def mine_reports(
         raise ValueError(f"max_chars must be a positive integer, got {max_chars!r}")
     if out.exists() and out.is_dir():
         raise ValueError(f"{out}: is a folder; expected the output CSV path")
+    if model is None and source.is_file() and source.suffix.lower() == ".csv":
+        from medmine.mine.stream_csv import mine_csv_rules
+
+        return mine_csv_rules(
+            source, out, column, id_column, encoding, layout, section, max_chars, compat, status
+        )
     if status is not None:
         status(f"reading {source}…")
     records, kind = read_report_source(source, column, text_field, id_field, id_column, encoding)

@@ -241,24 +241,27 @@ class Runner:
     async def run_units(self, name: str, units: list[Unit], board: ProgressBoard) -> None:
         """Answer one model's units under its concurrency limit, until done or stopped."""
         limit = self.concurrency or max(1, int(getattr(units[0].model, "max_concurrency", 1)))
-        sem = asyncio.Semaphore(limit)
         bar = board.add(name, len(units))
+        queue = iter(units)
 
         async def one(u: Unit) -> None:
-            async with sem:
-                why = self.why_not_send(u.model)
-                if why is not None:
-                    outcome, detail = why
-                    self.store.ledger.put(
-                        name, u.task.name, u.dataset, [(u.sample.id, u.repeat, outcome, detail)]
-                    )
-                    self.summary.not_sent += 1
-                    bar.advance(error=False)
-                    return
-                failed = await self.answer_unit(u)
+            why = self.why_not_send(u.model)
+            if why is not None:
+                outcome, detail = why
+                self.store.ledger.put(
+                    name, u.task.name, u.dataset, [(u.sample.id, u.repeat, outcome, detail)]
+                )
+                self.summary.not_sent += 1
+                bar.advance(error=False)
+                return
+            failed = await self.answer_unit(u)
             bar.advance(error=failed)
 
-        await asyncio.gather(*(one(u) for u in units))
+        async def worker() -> None:  # ``limit`` coroutines in memory, not one task per unit
+            for u in queue:
+                await one(u)
+
+        await asyncio.gather(*(worker() for _ in range(min(limit, len(units)))))
 
     def why_not_send(self, model: Model) -> tuple[Outcome, str] | None:
         """Why a unit of this model must not be sent now (user stop, quota, budget), or None."""
