@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,8 +12,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from medmine.cli_help import plain_help
+from medmine.cli_lazy import LazyTyper, eager_only, needs_lazy
 
-app = typer.Typer(
+app = LazyTyper(
     help="Evaluate multimodal LLMs on medical images and free-text radiology reports.",
     no_args_is_help=True,
     add_completion=False,
@@ -373,7 +375,7 @@ def _register_mine() -> None:
     app.command("mine")(mine_command)
 
 
-_register_mine()
+app.lazy(_register_mine)
 
 
 def _register_review() -> None:
@@ -383,7 +385,7 @@ def _register_review() -> None:
     app.command("review")(review_command)
 
 
-_register_review()
+app.lazy(_register_review)
 
 
 def _register_doctor() -> None:
@@ -393,7 +395,7 @@ def _register_doctor() -> None:
     app.command("doctor")(doctor_command)
 
 
-_register_doctor()
+app.lazy(_register_doctor)
 
 
 def command() -> Any:
@@ -404,9 +406,17 @@ def command() -> Any:
     return cmd
 
 
+# commands registered eagerly above: running one of them imports no mining or review code
+_EAGER = {"run", "report", "parse", "rescore", "datasets", "models", "tasks"}
+
+
 def main() -> None:
-    """The ``medmine`` entry point."""
-    command()()
+    """The ``medmine`` entry point (builds only what the invoked command needs)."""
+    if needs_lazy(sys.argv[1:], _EAGER):
+        command()()
+        return
+    with eager_only(app):
+        command()()
 
 
 if __name__ == "__main__":  # pragma: no cover
