@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from medmine.cli_help import plain_help
-from medmine.cli_lazy import LazyTyper, eager_only, needs_lazy
+from medmine.cli_lazy import LazyTyper, add_heavy_commands, eager_only, needs_lazy
 
 app = LazyTyper(
     help="Evaluate multimodal LLMs on medical images and free-text radiology reports.",
@@ -368,34 +368,7 @@ def rescore_run(
     print_summary(summary, console)
 
 
-def _register_mine() -> None:
-    """``medmine mine``: image folders, DICOM trees and report archives (see mine/command.py)."""
-    from medmine.mine.cli_command import mine_command
-
-    app.command("mine")(mine_command)
-
-
-app.lazy(_register_mine)
-
-
-def _register_review() -> None:
-    """``medmine review``: check and correct a run's labels (see review/command.py)."""
-    from medmine.review.command import review_command
-
-    app.command("review")(review_command)
-
-
-app.lazy(_register_review)
-
-
-def _register_doctor() -> None:
-    """``medmine doctor RUN_DIR``: integrity check and salvage (see run/store_check.py)."""
-    from medmine.cli_run import doctor_command
-
-    app.command("doctor")(doctor_command)
-
-
-app.lazy(_register_doctor)
+add_heavy_commands(app)  # mine, review, doctor: imported when first needed
 
 
 def command() -> Any:

@@ -62,3 +62,27 @@ def needs_lazy(argv: list[str], eager_names: set[str]) -> bool:
     """Whether the command line may reach a lazily registered command: anything but a first
     argument naming an eagerly registered command (or group) does."""
     return not argv or argv[0] not in eager_names
+
+
+def add_heavy_commands(app: LazyTyper) -> None:
+    """Register ``mine`` (image folders, DICOM trees, report archives: mine/cli_command.py),
+    ``review`` (check and correct a run's labels: review/command.py) and ``doctor`` (integrity
+    check and salvage: cli_run.py) lazily, in that order."""
+
+    def mine() -> None:
+        from medmine.mine.cli_command import mine_command
+
+        app.command("mine")(mine_command)
+
+    def review() -> None:
+        from medmine.review.command import review_command
+
+        app.command("review")(review_command)
+
+    def doctor() -> None:
+        from medmine.cli_run import doctor_command
+
+        app.command("doctor")(doctor_command)
+
+    for register in (mine, review, doctor):
+        app.lazy(register)
