@@ -367,7 +367,7 @@ def _print_table(
             print(f"{label:34s}  {rate:8.1f}  {cpu * 1000:10.3f}  {rate / ref:8.3f}")
     for ours in ("medmine", "medmine_sdk"):
         for key in ("httpx2", "sdk"):
-            if key in best:
+            if key in best and ours in best:
                 ratio = best[ours][0] / best[key][0]
                 print(f"{'ratio ' + ours + ' / ' + key:34s}  {ratio:8.3f}")
 
