@@ -1,15 +1,19 @@
-"""Throughput of medmine's OpenAI backend against raw asyncio load generators.
+"""Throughput and client CPU of medmine's OpenAI backend next to raw asyncio load generators.
 
-A local OpenAI-compatible server (asyncio, in a subprocess) answers every chat completion
-after a fixed service time. In the same run, every leg sends the same N requests (same body)
-at the same concurrency, driven the same way (``concurrency`` workers), after a warm-up of its
-own, best of interleaved rounds: raw asyncio keep-alive sockets (the reference), bare
-httpx.AsyncClient and httpx2.AsyncClient, the openai SDK's ``create()``, and
-``OpenAIChatModel.generate`` for provider ``openai_compatible`` (direct HTTP, lean pool) and
-provider ``openai`` (through the SDK). We print requests/s of each and the ratios
-(goal: medmine openai_compatible / raw sockets >= 0.9).
+A local OpenAI-compatible server (asyncio, in its own subprocess, so its CPU is not counted)
+answers every chat completion after a fixed service time. Each service time given (default: 0
+ms, an instant server that exposes client cost, and 300 ms, a realistic one) gets its own
+server; against it, every leg sends the same N requests (same body) at the same concurrency,
+driven the same way (``concurrency`` workers), after a warm-up of its own, best of interleaved
+rounds: raw asyncio keep-alive sockets (the reference), bare httpx.AsyncClient and
+httpx2.AsyncClient, the openai SDK's ``create()``, and ``OpenAIChatModel.generate`` for provider
+``openai_compatible`` (direct HTTP, lean pool) and provider ``openai`` (through the SDK).
 
-    python benchmarks/backend_throughput.py --n 2000 --concurrency 64 --service-ms 50 [--stream]
+Per leg we print requests/s and the client's CPU time per request (``time.process_time`` of
+this process over the timed requests: user + system, all threads), then the ratios to the
+sockets leg, and the peak RSS of this (client) process at the end.
+
+    python benchmarks/backend_throughput.py --n 2000 --concurrency 64 --service-ms 0,300 [--stream]
 
 ``run_server(service_time_s)`` is reusable: it returns ``(base_url, stop)``.
 """
@@ -21,6 +25,7 @@ import asyncio
 import importlib.util
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -161,9 +166,13 @@ def _answer_text(body: bytes, stream: bool) -> str:
     return "".join(text)
 
 
-async def drive(one: Callable[[], Awaitable[None]], n: int, concurrency: int) -> float:
-    """Requests/s of ``n`` calls of ``one`` by ``concurrency`` workers (same driver for every
-    leg), after a warm-up of ``concurrency`` calls that opens the connections."""
+Rate = tuple[float, float]  # (requests/s, client CPU seconds per request)
+
+
+async def drive(one: Callable[[], Awaitable[None]], n: int, concurrency: int) -> Rate:
+    """(requests/s, client CPU s/request) of ``n`` calls of ``one`` by ``concurrency`` workers
+    (same driver for every leg), after a warm-up of ``concurrency`` calls that opens the
+    connections."""
 
     async def run(count: int) -> None:
         remaining = [count]
@@ -176,12 +185,13 @@ async def drive(one: Callable[[], Awaitable[None]], n: int, concurrency: int) ->
         await asyncio.gather(*(worker() for _ in range(concurrency)))
 
     await run(concurrency)  # warm-up
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     await run(n)
-    return n / (time.perf_counter() - start)
+    cpu = time.process_time() - cpu
+    return n / (time.perf_counter() - start), cpu / n
 
 
-async def socket_load(base_url: str, n: int, concurrency: int, stream: bool = False) -> float:
+async def socket_load(base_url: str, n: int, concurrency: int, stream: bool = False) -> Rate:
     """Requests/s of raw asyncio sockets: ``concurrency`` keep-alive connections, no library.
 
     This is the reference: the fastest a Python asyncio client can drive the server.
@@ -220,7 +230,7 @@ async def socket_load(base_url: str, n: int, concurrency: int, stream: bool = Fa
 
 async def httpx_load(
     base_url: str, n: int, concurrency: int, stream: bool = False, module: Any = httpx
-) -> float:
+) -> Rate:
     """Requests/s of a bare ``module.AsyncClient`` posting the same body, ``concurrency`` at
     a time (httpx, or httpx2: the transport the openai SDK uses)."""
     body = _request_params(stream)
@@ -236,7 +246,7 @@ async def httpx_load(
         return await drive(one, n, concurrency)
 
 
-async def sdk_load(base_url: str, n: int, concurrency: int, stream: bool = False) -> float:
+async def sdk_load(base_url: str, n: int, concurrency: int, stream: bool = False) -> Rate:
     """Requests/s of the openai SDK used directly (``chat.completions.create``), no medmine."""
     import openai
 
@@ -263,7 +273,7 @@ async def sdk_load(base_url: str, n: int, concurrency: int, stream: bool = False
 
 async def medmine_load(
     base_url: str, n: int, concurrency: int, stream: bool, provider: str = "openai_compatible"
-) -> float:
+) -> Rate:
     """Requests/s of OpenAIChatModel.generate: provider ``openai_compatible`` (direct HTTP) or
     ``openai`` (through the official SDK)."""
     os.environ.setdefault(BENCH_KEY_ENV, "sk-bench-not-a-key")
@@ -309,7 +319,7 @@ LEGS: dict[str, str] = {
 }
 
 
-def _leg(key: str, url: str, n: int, concurrency: int, stream: bool) -> Awaitable[float]:
+def _leg(key: str, url: str, n: int, concurrency: int, stream: bool) -> Awaitable[Rate]:
     """The coroutine measuring one leg."""
     if key == "sockets":
         return socket_load(url, n, concurrency, stream)
@@ -328,53 +338,86 @@ def _leg(key: str, url: str, n: int, concurrency: int, stream: bool) -> Awaitabl
 
 def measure(
     url: str, n: int, concurrency: int, stream: bool, rounds: int, legs: list[str]
-) -> dict[str, float]:
-    """Best requests/s of each leg over interleaved rounds (each leg in its own event loop)."""
-    runs: dict[str, list[float]] = {key: [] for key in legs}
+) -> dict[str, Rate]:
+    """Best requests/s of each leg over interleaved rounds (each leg in its own event loop),
+    with the lowest client CPU per request seen for that leg."""
+    runs: dict[str, list[Rate]] = {key: [] for key in legs}
     for _ in range(rounds):
         for key in legs:
             runs[key].append(asyncio.run(_leg(key, url, n, concurrency, stream)))
-    return {key: max(values) for key, values in runs.items()}
+    return {
+        key: (max(r for r, _ in values), min(c for _, c in values)) for key, values in runs.items()
+    }
+
+
+def _print_table(
+    best: dict[str, Rate], n: int, concurrency: int, service_ms: float, stream: bool, rounds: int
+) -> None:
+    """One service time's legs: requests/s, client CPU per request, ratios to the sockets."""
+    ideal = f"{concurrency / (service_ms / 1000.0):.0f} req/s" if service_ms else "unbounded"
+    print(
+        f"\nrequests={n} concurrency={concurrency} service={service_ms:g} ms stream={stream} "
+        f"rounds={rounds} best-of (server-bound ideal {ideal})"
+    )
+    print(f"{'leg':34s}  {'req/s':>8s}  {'CPU ms/req':>10s}  {'/sockets':>8s}")
+    ref = best["sockets"][0]
+    for key, label in LEGS.items():
+        if key in best:
+            rate, cpu = best[key]
+            print(f"{label:34s}  {rate:8.1f}  {cpu * 1000:10.3f}  {rate / ref:8.3f}")
+    for ours in ("medmine", "medmine_sdk"):
+        for key in ("httpx2", "sdk"):
+            if key in best and ours in best:
+                ratio = best[ours][0] / best[key][0]
+                print(f"{'ratio ' + ours + ' / ' + key:34s}  {ratio:8.3f}")
 
 
 def main() -> None:
-    """Parse arguments; serve, or run every load generator against one server."""
+    """Parse arguments; serve, or run every load generator against one server per service
+    time."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=64)
-    parser.add_argument("--service-ms", type=float, default=50.0)
+    parser.add_argument(
+        "--service-ms",
+        default="0,300",
+        help="comma-separated server service times in ms (0 = answers instantly)",
+    )
     parser.add_argument("--stream", action="store_true", help="every leg streams (SSE)")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds, best of")
+    parser.add_argument(
+        "--legs", default=",".join(LEGS), help=f"comma-separated subset of {','.join(LEGS)}"
+    )
     parser.add_argument(
         "--skip-httpx", action="store_true", help="skip bare httpx (its default pool is slow)"
     )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
-        asyncio.run(_serve(args.service_ms / 1000.0))
+        asyncio.run(_serve(float(args.service_ms) / 1000.0))
         return
-    legs = [key for key in LEGS if not (key == "httpx" and args.skip_httpx)]
-    if importlib.util.find_spec("httpx2") is None:
+    legs = [key for key in args.legs.split(",") if not (key == "httpx" and args.skip_httpx)]
+    unknown = set(legs) - set(LEGS)
+    if unknown:
+        parser.error(f"unknown legs {sorted(unknown)}; choose from {list(LEGS)}")
+    if "sockets" not in legs:
+        legs.insert(0, "sockets")  # the reference every ratio divides by
+    if "httpx2" in legs and importlib.util.find_spec("httpx2") is None:
         legs.remove("httpx2")
-    url, stop = run_server(args.service_ms / 1000.0)
-    try:
-        best = measure(url, args.n, args.concurrency, args.stream, args.rounds, legs)
-    finally:
-        stop()
-    ideal = args.concurrency / (args.service_ms / 1000.0)
     print(
-        f"requests={args.n} concurrency={args.concurrency} service={args.service_ms:.0f} ms "
-        f"stream={args.stream} rounds={args.rounds} best-of (ideal {ideal:.0f} req/s)"
+        f"client: {sys.executable} python {sys.version.split()[0]}, httpx {httpx.__version__}; "
+        f"prompt {len(PROMPT)} chars text-only, reply 1 choice 'effusion'; "
+        f"os.getloadavg()={tuple(round(x, 2) for x in os.getloadavg())}"
     )
-    for key, label in LEGS.items():
-        if key in best:
-            print(f"{label:34s}: {best[key]:8.1f} req/s")
-    for ours in ("medmine", "medmine_sdk"):
-        goal = "  (goal >= 0.9)" if ours == "medmine" else ""
-        print(f"{'ratio ' + ours + ' / sockets':34s}: {best[ours] / best['sockets']:8.3f}{goal}")
-        for key in ("httpx2", "sdk"):
-            if key in best:
-                print(f"{'ratio ' + ours + ' / ' + key:34s}: {best[ours] / best[key]:8.3f}")
+    for service_ms in (float(x) for x in args.service_ms.split(",")):
+        url, stop = run_server(service_ms / 1000.0)
+        try:
+            best = measure(url, args.n, args.concurrency, args.stream, args.rounds, legs)
+        finally:
+            stop()
+        _print_table(best, args.n, args.concurrency, service_ms, args.stream, args.rounds)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    print(f"\npeak RSS of the client process: {peak:.1f} MiB")
 
 
 if __name__ == "__main__":

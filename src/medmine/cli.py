@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,8 +12,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from medmine.cli_help import plain_help
+from medmine.cli_lazy import LazyTyper, add_heavy_commands, eager_only, needs_lazy
 
-app = typer.Typer(
+app = LazyTyper(
     help="Evaluate multimodal LLMs on medical images and free-text radiology reports.",
     no_args_is_help=True,
     add_completion=False,
@@ -366,34 +368,7 @@ def rescore_run(
     print_summary(summary, console)
 
 
-def _register_mine() -> None:
-    """``medmine mine``: image folders, DICOM trees and report archives (see mine/command.py)."""
-    from medmine.mine.cli_command import mine_command
-
-    app.command("mine")(mine_command)
-
-
-_register_mine()
-
-
-def _register_review() -> None:
-    """``medmine review``: check and correct a run's labels (see review/command.py)."""
-    from medmine.review.command import review_command
-
-    app.command("review")(review_command)
-
-
-_register_review()
-
-
-def _register_doctor() -> None:
-    """``medmine doctor RUN_DIR``: integrity check and salvage (see run/store_check.py)."""
-    from medmine.cli_run import doctor_command
-
-    app.command("doctor")(doctor_command)
-
-
-_register_doctor()
+add_heavy_commands(app)  # mine, review, doctor: imported when first needed
 
 
 def command() -> Any:
@@ -404,9 +379,17 @@ def command() -> Any:
     return cmd
 
 
+# commands registered eagerly above: running one of them imports no mining or review code
+_EAGER = {"run", "report", "parse", "rescore", "datasets", "models", "tasks"}
+
+
 def main() -> None:
-    """The ``medmine`` entry point."""
-    command()()
+    """The ``medmine`` entry point (builds only what the invoked command needs)."""
+    if needs_lazy(sys.argv[1:], _EAGER):
+        command()()
+        return
+    with eager_only(app):
+        command()()
 
 
 if __name__ == "__main__":  # pragma: no cover

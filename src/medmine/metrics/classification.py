@@ -11,7 +11,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import rankdata
 
 INVALID = "<no valid answer>"
 
@@ -149,6 +148,8 @@ def binary_auroc(y: np.ndarray, score: np.ndarray) -> float:
     n_neg = y.size - n_pos
     if n_pos == 0 or n_neg == 0:
         raise ValueError("AUROC needs both positive and negative samples")
+    from scipy.stats import rankdata  # deferred: scipy.stats costs ~1 s of CLI start-up
+
     ranks = rankdata(np.asarray(score, dtype=float))
     return float((ranks[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 

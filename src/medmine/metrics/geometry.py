@@ -17,8 +17,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 __all__ = [
     "box_iou",
@@ -211,6 +209,10 @@ def _cycle_order(succ: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     loop per element).
     """
     n = succ.size
+    # deferred: scipy.sparse.csgraph costs ~0.4 s of CLI start-up
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
     graph = coo_matrix((np.ones(n, dtype=np.int8), (np.arange(n), succ)), shape=(n, n))
     _, labels = connected_components(graph, directed=True, connection="weak")
     root = np.full(labels.max() + 1, n, dtype=np.int64)

@@ -95,6 +95,7 @@ class ApiModel:
         self.peak_in_flight = 0
         self._image_probe: dict[str, bool | None] = {}
         self._probe_lock: asyncio.Lock | None = None
+        self._warmed = False  # warm_transport() done (once per model, not per request)
         register_key_env([preset.api_key_env])
 
     def _require_key(self) -> str | None:
@@ -181,16 +182,28 @@ class ApiModel:
         retired = self.preset.retirement_problem()
         if retired is not None:
             return self._error(ProviderError("client", retired), {}, None)
-        images = await asyncio.to_thread(self._encode_images_or_error, request)
+        # image decoding/encoding and a body with base64 images are built off the loop; a
+        # text-only request is built inline (a thread hop costs more CPU than building it)
+        has_images = any(
+            not isinstance(part, TextPart) for message in request.messages for part in message.parts
+        )
+        if has_images:
+            images = await asyncio.to_thread(self._encode_images_or_error, request)
+        else:
+            images = self._encode_images_or_error(request)
         if isinstance(images, Response):
             return images
         try:
             self._prepare()
-            warm_transport()
+            if not self._warmed:
+                warm_transport()
+                self._warmed = True
         except ProviderError as exc:
             return self._error(exc, {"attempts": 0}, None)
-        # the request body (base64 images, SDK types) is built off the loop, before timing
-        payload = await asyncio.to_thread(self._payload, request, images)
+        if images:
+            payload = await asyncio.to_thread(self._payload, request, images)
+        else:
+            payload = self._payload(request, images)
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.max_concurrency)
         queued = self._clock()

@@ -31,16 +31,38 @@ def register_key_env(names: Iterable[str | None]) -> None:
     _KEY_ENV_NAMES.update(n for n in names if n)
 
 
+# (environment snapshot, registered names, values): scanning os.environ costs ~0.1-0.3 ms, more
+# than the rest of a request's client work; the snapshot is compared on every call, so any
+# change to the environment or to the registered names triggers a fresh scan.
+_cache: tuple[Any, frozenset[str], list[str]] | None = None
+
+
+def _environ_snapshot() -> Any:
+    """A cheap exact fingerprint of the environment: CPython's raw ``os.environ._data`` items
+    (copied in C, compared by identity first), or None when that is unavailable."""
+    data = getattr(os.environ, "_data", None)
+    return tuple(data.items()) if isinstance(data, dict) else None
+
+
 def secret_values() -> list[str]:
     """The values of every registered key variable and secret-named variable now set,
     longest first (so a key containing another is masked whole)."""
+    global _cache
+    snapshot = _environ_snapshot()
+    names = frozenset(_KEY_ENV_NAMES)
+    if snapshot is not None and _cache is not None:
+        cached_env, cached_names, cached_values = _cache
+        if cached_names == names and cached_env == snapshot:
+            return list(cached_values)
     values = set()
     for name, value in os.environ.items():
         if name in _KEY_ENV_NAMES or _SECRET_NAME.search(name):
             value = value.strip()
             if len(value) >= _MIN_SECRET_LEN:
                 values.add(value)
-    return sorted(values, key=len, reverse=True)
+    result = sorted(values, key=len, reverse=True)
+    _cache = (snapshot, names, result) if snapshot is not None else None
+    return list(result)
 
 
 def scrub(message: str) -> str:
