@@ -1,4 +1,4 @@
-"""Provider errors, the tenacity retry loop, Retry-After parsing and the token buckets."""
+"""Provider errors, the retry loop, Retry-After parsing and the token buckets."""
 
 from __future__ import annotations
 
