@@ -30,9 +30,10 @@ from medmine.core import (
     stable_hash,
     user_request,
 )
+from medmine.datasets.masks import read_mask
 from medmine.metrics.bootstrap import mean_ci
 from medmine.metrics.geometry import rasterize_polygon
-from medmine.metrics.segmentation import read_mask, segmentation_scores
+from medmine.metrics.segmentation import segmentation_scores
 from medmine.tasks.classification import failure_rates
 from medmine.tasks.coords import describe, parse_convention
 from medmine.tasks.registry import register_task
