@@ -67,7 +67,7 @@ METRICS = MetricSet(
 
 
 @dataclass
-class ClassificationTask(ImageTask):
+class ClassificationTask(ImageTask[LabelTarget]):
     """Disease classification from one image; metrics as scikit-learn defines them."""
 
     target_type: ClassVar[type] = LabelTarget

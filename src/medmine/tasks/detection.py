@@ -83,7 +83,7 @@ METRICS = MetricSet(
 
 
 @dataclass
-class DetectionTask(ImageTask):
+class DetectionTask(ImageTask[BoxesTarget]):
     """Detection as labelled boxes; COCO AP50 (headline), AP@[.5:.95], P/R/F1 at IoU 0.5."""
 
     target_type: ClassVar[type] = BoxesTarget

@@ -10,20 +10,21 @@ prompt, with the task's settings and answer schema.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar, cast
 
 from medmine.core import (
     GenerationSettings,
     Request,
     Sample,
-    Target,
     TaskKind,
     user_request,
 )
 
+T = TypeVar("T")  # the task's target class
 
-class ImageTask(ABC):
-    """Mixin of a task dataclass with ``name``, ``kind``, ``settings``, ``prompt`` and a schema."""
+
+class ImageTask(ABC, Generic[T]):
+    """Base of an image task dataclass (``name``, ``kind``, ``settings``), generic in its target."""
 
     target_type: ClassVar[type]
     name: str
@@ -34,14 +35,14 @@ class ImageTask(ABC):
         """Needs an image and a target of the task's type under the task's kind."""
         return bool(sample.images) and isinstance(sample.target(self.kind), self.target_type)
 
-    def _target(self, sample: Sample) -> Any:
+    def _target(self, sample: Sample) -> T:
         """The sample's target for this task; ValueError naming the sample when it has none."""
-        target: Target | None = sample.target(self.kind)
+        target = sample.target(self.kind)
         if not isinstance(target, self.target_type):
             raise ValueError(
                 f"sample {sample.id!r} has no {self.kind} target ({self.target_type.__name__})"
             )
-        return target
+        return cast(T, target)
 
     @abstractmethod
     def prompt(self, sample: Sample) -> str:

@@ -90,7 +90,7 @@ METRICS = MetricSet(
 
 
 @dataclass
-class LocalizationTask(ImageTask):
+class LocalizationTask(ImageTask[LandmarkTarget]):
     """Localization of a named structure; hit rate (headline), box IoU, distance error."""
 
     target_type: ClassVar[type] = LandmarkTarget

@@ -197,7 +197,7 @@ METRICS = MetricSet(
 
 
 @dataclass
-class ReportGenerationTask(ImageTask):
+class ReportGenerationTask(ImageTask[ReportTarget]):
     """Report generation from image(s): BLEU-1..4 (headline BLEU-4), ROUGE-L, CIDEr-D, METEOR, CE.
 
     Options: ``section`` ("findings", "impression" or "both"), ``meteor`` (compute METEOR when

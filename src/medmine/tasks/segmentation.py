@@ -110,7 +110,7 @@ METRICS = MetricSet(
 
 
 @dataclass
-class SegmentationTask(ImageTask):
+class SegmentationTask(ImageTask[MaskTarget]):
     """Segmentation as polygons; Dice (headline), IoU, HD95, ASSD as medpy defines them."""
 
     target_type: ClassVar[type] = MaskTarget

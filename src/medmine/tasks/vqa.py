@@ -83,7 +83,7 @@ def prior_key(target: VqaTarget) -> str:
 
 
 @dataclass
-class VqaTask(ImageTask):
+class VqaTask(ImageTask[VqaTarget]):
     """Medical VQA: yes/no, multiple choice and open questions; accuracy headline."""
 
     target_type: ClassVar[type] = VqaTarget
