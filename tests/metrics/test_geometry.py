@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
+from medmine.datasets.masks import read_mask
 from medmine.metrics.geometry import (
     box_iou,
     box_iou_matrix,
@@ -18,7 +19,7 @@ from medmine.metrics.geometry import (
     rasterize_box,
     rasterize_polygon,
 )
-from medmine.metrics.segmentation import dice, read_mask
+from medmine.metrics.segmentation import dice
 
 REALDATA = Path(
     os.environ.get(

@@ -29,7 +29,6 @@ from medmine.core import (
     Request,
     TextPart,
 )
-from medmine.models import hf_local
 from medmine.models.hf_local import (
     HFLocalModel,
     LocalWeightsNotFoundError,
@@ -451,7 +450,7 @@ def fake_extra(monkeypatch: pytest.MonkeyPatch) -> None:
             return object()
         return real(name, *args)
 
-    monkeypatch.setattr(hf_local.importlib.util, "find_spec", find_spec)
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
 
 
 def _saved_config(folder: Path, content: str = '{"model_type": "llama"}') -> Path:
@@ -492,7 +491,7 @@ def test_hub_id_not_in_local_cache_fails_fast(fake_extra: None, offline: None) -
 
 def test_absent_extra_fails_fast(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Without torch/transformers the constructor names the extra to install."""
-    monkeypatch.setattr(hf_local.importlib.util, "find_spec", lambda name, *a: None)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
     with pytest.raises(MissingExtraError) as info:
         HFLocalModel(_preset(_saved_config(tmp_path / "m")))
     assert "pip install 'medmine[local]'" in str(info.value)

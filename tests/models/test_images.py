@@ -10,7 +10,9 @@ import pydicom
 import pytest
 from PIL import Image
 from pydicom.data import get_testdata_file
+from pydicom.dataset import Dataset
 from pydicom.pixels import apply_modality_lut, apply_voi_lut
+from pydicom.sequence import Sequence
 
 from medmine.core import ImageRef
 from medmine.models.images import (
@@ -19,6 +21,7 @@ from medmine.models.images import (
     encode_image,
     estimate_image_tokens,
     is_dicom,
+    render_dicom,
 )
 
 
@@ -133,6 +136,32 @@ def test_dicom_window_matches_pydicom_voi() -> None:
     voi = apply_voi_lut(apply_modality_lut(ds.pixel_array, ds), ds).astype(np.float64)
     ymin, ymax = -(2 ** (ds.BitsStored - 1)), 2 ** (ds.BitsStored - 1) - 1  # signed 16-bit
     expected = np.round((voi - ymin) * 255.0 / (ymax - ymin)).astype(np.int64)
+    assert np.abs(out - expected).max() <= 1
+
+
+def test_dicom_voi_lut_sequence_is_applied_before_the_window() -> None:
+    """A VOI LUT Sequence wins over the window (PS3.3 C.11.2); its output spans 2**bits."""
+    ds = pydicom.dcmread(get_testdata_file("MR_small.dcm"))
+    values = apply_modality_lut(ds.pixel_array, ds).astype(np.int64)
+    first, n = int(values.min()) + 50, 1024  # values below first / past the end are clipped
+    lut = np.round(4095 * np.sqrt(np.arange(n) / (n - 1))).astype(np.uint16)
+    item = Dataset()
+    item.LUTDescriptor = [n, first, 12]
+    item.LUTData = lut.tolist()
+    ds.VOILUTSequence = Sequence([item])
+    out = np.asarray(render_dicom(ds)).astype(np.int64)
+    expected = np.round(lut[np.clip(values - first, 0, n - 1)] * 255.0 / 4095).astype(np.int64)
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_dicom_sigmoid_voi_function() -> None:
+    """VOI LUT Function SIGMOID (PS3.3 C.11.2.1.3.1): 255 / (1 + exp(-4 (x - c) / w))."""
+    ds = pydicom.dcmread(get_testdata_file("MR_small.dcm"))
+    ds.VOILUTFunction = "SIGMOID"
+    x = apply_modality_lut(ds.pixel_array, ds).astype(np.float64)
+    c, w = float(ds.WindowCenter), float(ds.WindowWidth)
+    expected = np.round(255.0 / (1.0 + np.exp(-4.0 * (x - c) / w))).astype(np.int64)
+    out = np.asarray(render_dicom(ds)).astype(np.int64)
     assert np.abs(out - expected).max() <= 1
 
 

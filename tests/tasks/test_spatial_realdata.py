@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from medmine.core import Box, BoxesTarget, ImageRef, MaskTarget, Response, Sample
+from medmine.datasets.masks import read_mask
 from medmine.metrics.geometry import mask_to_box, mask_to_polygons, rasterize_polygon
-from medmine.metrics.segmentation import read_mask
 from medmine.tasks.coords import BOX_CONVENTIONS, ImageGeometry, polygon_from_pixels
 from medmine.tasks.detection import DetectionTask
 from medmine.tasks.segmentation import SegmentationTask

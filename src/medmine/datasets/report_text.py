@@ -1,14 +1,4 @@
-"""Radiology report text: section splitting and readers for the common report layouts.
-
-``split_sections`` cuts a report at its section headers (``FINDINGS:``, ``Impression:``
-...). Headers are recognised at the start of a line: any all-capital header ending in a
-colon, and the known headers below in any letter case. Aliases map to one canonical
-name (``HISTORY`` and ``REASON FOR EXAM`` -> ``INDICATION``; ``IMPRESSIONS`` ->
-``IMPRESSION``); a repeated section is joined with a newline. The MIMIC-CXR banner
-``FINAL REPORT`` is dropped; other text before the first header is kept under
-``PREAMBLE``. A report with no header at all is returned whole under ``TEXT``: it is
-not guessed to be findings, callers decide. De-identification placeholders (``XXXX``,
-``___``) are kept verbatim.
+"""Radiology report text: readers for the common report layouts (sections: ``report_sections``).
 
 Every reader returns a list of :class:`ReportRecord`. Problems with one report
 (non-UTF-8 bytes, an empty report, a missing section, an unreadable item) are recorded
@@ -28,42 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-CANONICAL_SECTIONS: tuple[str, ...] = (
-    "EXAMINATION",
-    "INDICATION",
-    "COMPARISON",
-    "TECHNIQUE",
-    "FINDINGS",
-    "IMPRESSION",
-)
+from medmine.datasets.report_sections import join_sections, split_sections
 
-_ALIASES: dict[str, str] = {
-    "EXAMINATION": "EXAMINATION",
-    "EXAM": "EXAMINATION",
-    "INDICATION": "INDICATION",
-    "INDICATIONS": "INDICATION",
-    "HISTORY": "INDICATION",
-    "CLINICAL HISTORY": "INDICATION",
-    "CLINICAL INDICATION": "INDICATION",
-    "CLINICAL INFORMATION": "INDICATION",
-    "REASON FOR EXAM": "INDICATION",
-    "REASON FOR EXAMINATION": "INDICATION",
-    "REASON FOR STUDY": "INDICATION",
-    "COMPARISON": "COMPARISON",
-    "COMPARISONS": "COMPARISON",
-    "TECHNIQUE": "TECHNIQUE",
-    "FINDINGS": "FINDINGS",
-    "FINDING": "FINDINGS",
-    "IMPRESSION": "IMPRESSION",
-    "IMPRESSIONS": "IMPRESSION",
-}
-
-_KNOWN = "|".join(sorted((re.escape(k) for k in _ALIASES), key=len, reverse=True))
-_HEADER = re.compile(
-    rf"^[ \t]*(?:(?P<known>(?i:{_KNOWN}))|(?P<caps>(?!X+[ \t]*:)[A-Z][A-Z /&()-]*[A-Z)]))[ \t]*:",
-    re.MULTILINE,
-)
-_BANNER = re.compile(r"^\s*FINAL REPORT\s*$", re.MULTILINE)
 _REPLACEMENT = "\ufffd"
 NON_UTF8_WARNING = "non-UTF-8 bytes replaced with U+FFFD"
 EMPTY_WARNING = "empty report"
@@ -79,42 +35,6 @@ class ReportRecord:
     source: Path
     metadata: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
-
-
-def _canonical(header: str) -> str:
-    """Map a header as written to its canonical section name."""
-    name = " ".join(header.upper().split())
-    return _ALIASES.get(name, name)
-
-
-def split_sections(text: str) -> dict[str, str]:
-    """Split a report into sections keyed by canonical header name (see the module doc).
-
-    Empty sections are kept as empty strings, so a present-but-blank header can be told
-    apart from a missing one. Raises ValueError if ``text`` is not a string.
-    """
-    if not isinstance(text, str):
-        raise ValueError(f"report text must be a str, got {type(text).__name__}")
-    body = _BANNER.sub("", text)
-    matches = list(_HEADER.finditer(body))
-    if not matches:
-        stripped = body.strip()
-        return {"TEXT": stripped} if stripped else {}
-    sections: dict[str, str] = {}
-    preamble = body[: matches[0].start()].strip()
-    if preamble:
-        sections["PREAMBLE"] = preamble
-    for match, following in zip(matches, [*matches[1:], None], strict=True):
-        name = _canonical(match.group("known") or match.group("caps"))
-        end = following.start() if following is not None else len(body)
-        content = body[match.end() : end].strip()
-        sections[name] = f"{sections[name]}\n{content}".strip() if name in sections else content
-    return sections
-
-
-def _join_sections(sections: dict[str, str]) -> str:
-    """Write sections back as ``NAME: text`` lines (for layouts that store them apart)."""
-    return "\n".join(f"{name}: {value}" for name, value in sections.items() if value)
 
 
 def _decode(raw: bytes) -> tuple[str, bool]:
@@ -222,7 +142,7 @@ def _openi_record(path: Path) -> ReportRecord:
     }
     return _record(
         report_id,
-        _join_sections(sections),
+        join_sections(sections),
         path,
         sections=sections,
         metadata=meta,
@@ -272,7 +192,7 @@ def read_iu_xray_csv(path: str | Path) -> list[ReportRecord]:
         records.append(
             _record(
                 row["uid"],
-                _join_sections(sections),
+                join_sections(sections),
                 csv_path,
                 sections={k: v for k, v in sections.items() if v},
                 metadata=meta,

@@ -22,44 +22,33 @@ Options read from the preset's ``extra_body`` (anything else is rejected):
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import importlib.util
 import io
-import os
 import threading
 import time
-from dataclasses import dataclass, field
-from importlib import metadata
-from pathlib import Path
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from medmine.core import ImagePart, Request, Response, TextPart, Usage
+from medmine.models.hf_local_extra import (
+    MissingExtraError,
+    import_backend,
+    package_version,
+    require_local_extra,
+)
+from medmine.models.hf_local_options import LocalOptions
+from medmine.models.hf_local_weights import (
+    LocalWeightsNotFoundError,
+    config_fingerprint,
+    resolve_local_model,
+)
 
 if TYPE_CHECKING:
     from medmine.models.presets import Preset
 
+__all__ = ["HFLocalModel", "LocalOptions", "LocalWeightsNotFoundError", "MissingExtraError"]
+
 PROVIDER = "hf_local"
-INSTALL_HINT = (
-    "pip install 'medmine[local]' (on a CPU-only machine install the CPU build of torch first, "
-    "e.g. pip install torch==2.13.0)"
-)
-_DTYPES = ("float32", "float16", "bfloat16", "auto")
-_OPTION_KEYS = frozenset(
-    {"torch_dtype", "dtype", "revision", "device", "trust_remote_code", "generate_kwargs"}
-)
-# generate() arguments that medmine sets from the request; a preset may not override them.
-_RESERVED_GENERATE_KEYS = frozenset(
-    {"max_new_tokens", "do_sample", "temperature", "top_p", "streamer", "num_beams", "max_time"}
-)
 _MODEL_CLASSES = ("AutoModelForImageTextToText", "AutoModelForVision2Seq", "AutoModelForCausalLM")
-
-
-class MissingExtraError(ImportError):
-    """torch or transformers is not installed: the ``medmine[local]`` extra is absent."""
-
-
-class LocalWeightsNotFoundError(FileNotFoundError):
-    """The preset's model is not on this machine (no directory, or not in the local HF cache)."""
 
 
 class _GenerationFailure(Exception):
@@ -71,172 +60,10 @@ class _GenerationFailure(Exception):
         self.kind = kind
 
 
-@dataclass(frozen=True, slots=True)
-class LocalOptions:
-    """The validated hf_local options of a preset's ``extra_body``."""
-
-    dtype: str | None = None
-    device: str | None = None
-    revision: str | None = None
-    trust_remote_code: bool = False
-    generate_kwargs: dict[str, Any] = field(default_factory=dict)
-
-    @staticmethod
-    def from_extra_body(extra: dict[str, Any] | None, preset_name: str) -> LocalOptions:
-        """Validate ``extra_body``; raises ValueError naming the preset and the bad key/value."""
-        extra = dict(extra or {})
-        unknown = sorted(set(extra) - _OPTION_KEYS)
-        if unknown:
-            raise ValueError(
-                f"preset {preset_name!r}: unknown hf_local extra_body key(s) {unknown}; "
-                f"allowed: {sorted(_OPTION_KEYS)}"
-            )
-        if "torch_dtype" in extra and "dtype" in extra:
-            raise ValueError(f"preset {preset_name!r}: give torch_dtype or dtype, not both")
-        dtype = extra.get("torch_dtype", extra.get("dtype"))
-        if dtype is not None and dtype not in _DTYPES:
-            raise ValueError(
-                f"preset {preset_name!r}: torch_dtype {dtype!r} is not one of {list(_DTYPES)}"
-            )
-        for key in ("device", "revision"):
-            if key in extra and not isinstance(extra[key], str):
-                raise ValueError(f"preset {preset_name!r}: {key} must be a string")
-        trust = extra.get("trust_remote_code", False)
-        if not isinstance(trust, bool):
-            raise ValueError(f"preset {preset_name!r}: trust_remote_code must be true or false")
-        gen = extra.get("generate_kwargs", {})
-        if not isinstance(gen, dict):
-            raise ValueError(f"preset {preset_name!r}: generate_kwargs must be a mapping")
-        clash = sorted(set(gen) & _RESERVED_GENERATE_KEYS)
-        if clash:
-            raise ValueError(
-                f"preset {preset_name!r}: generate_kwargs may not set {clash}; medmine sets them "
-                "from the request settings and the preset"
-            )
-        return LocalOptions(
-            dtype=dtype,
-            device=extra.get("device"),
-            revision=extra.get("revision"),
-            trust_remote_code=trust,
-            generate_kwargs=dict(gen),
-        )
-
-
 # --------------------------------------------------------------------------- the extra
 
 
-def require_local_extra() -> None:
-    """Raise MissingExtraError with the install command unless torch and transformers exist."""
-    missing = [m for m in ("torch", "transformers") if importlib.util.find_spec(m) is None]
-    if missing:
-        raise MissingExtraError(
-            f"local Hugging Face models need {' and '.join(missing)}, which is not installed: "
-            f"{INSTALL_HINT}"
-        )
-
-
-def import_backend() -> tuple[Any, Any]:
-    """Import and return (torch, transformers) in offline mode; MissingExtraError if absent."""
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    try:
-        import torch
-        import transformers
-    except ImportError as exc:
-        raise MissingExtraError(
-            f"local Hugging Face models need torch and transformers ({exc}): {INSTALL_HINT}"
-        ) from exc
-    return torch, transformers
-
-
-def _package_version(name: str) -> str | None:
-    """The installed version of a distribution, or None (read without importing it)."""
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return None
-
-
 # --------------------------------------------------------------------------- finding weights
-
-
-def _download_hint(model_id: str, directory: str) -> str:
-    """How to put a model's files into a directory on a machine that has internet."""
-    repo = model_id if not _looks_like_path(model_id) else "<hub-id>"
-    return (
-        f"on a machine with internet run `hf download {repo} --local-dir {directory}` "
-        f"(older huggingface_hub: `huggingface-cli download {repo} --local-dir {directory}`), "
-        "copy that folder here and set the preset's model_id to its path"
-    )
-
-
-def _looks_like_path(model_id: str) -> bool:
-    """True when model_id is meant as a filesystem path rather than a hub id like org/name."""
-    if model_id.startswith(("/", "./", "../", "~", ".\\")) or "\\" in model_id:
-        return True
-    return model_id.count("/") > 1 or Path(model_id).expanduser().exists()
-
-
-def resolve_local_model(model_id: str, revision: str | None = None) -> tuple[Path, str | None]:
-    """Find a model's local folder; returns (folder, cache commit or None). Never downloads.
-
-    A path must be a directory holding ``config.json``. A hub id is looked up in the local
-    Hugging Face cache only. Anything else raises LocalWeightsNotFoundError naming the model
-    and how to put the weights on this machine.
-    """
-    if not model_id or not model_id.strip():
-        raise ValueError("hf_local model_id is empty: give a local model directory or a hub id")
-    if _looks_like_path(model_id):
-        directory = Path(model_id).expanduser()
-        if not directory.is_dir():
-            raise LocalWeightsNotFoundError(
-                f"hf_local model directory {str(directory)!r} does not exist on this machine; "
-                + _download_hint(model_id, str(directory))
-            )
-        if not (directory / "config.json").is_file():
-            raise LocalWeightsNotFoundError(
-                f"hf_local model directory {str(directory)!r} has no config.json, so it is not a "
-                "saved Hugging Face model; " + _download_hint(model_id, str(directory))
-            )
-        return directory, None
-    return _resolve_from_cache(model_id, revision)
-
-
-def _resolve_from_cache(repo_id: str, revision: str | None) -> tuple[Path, str | None]:
-    """Look a hub id up in the local Hugging Face cache (offline) and return its snapshot."""
-    if importlib.util.find_spec("huggingface_hub") is None:
-        raise MissingExtraError(
-            f"resolving the hub id {repo_id!r} needs huggingface_hub: {INSTALL_HINT}"
-        )
-    from huggingface_hub import snapshot_download
-
-    try:
-        folder = Path(
-            str(snapshot_download(repo_id=repo_id, revision=revision, local_files_only=True))
-        )
-    except Exception as exc:  # LocalEntryNotFoundError, invalid ids, broken caches
-        raise LocalWeightsNotFoundError(
-            f"hf_local model {repo_id!r} is not a local directory and is not in the local "
-            f"Hugging Face cache ({type(exc).__name__}); medmine never downloads weights: "
-            + _download_hint(repo_id, "DIR")
-        ) from exc
-    commit = folder.name if folder.parent.name == "snapshots" else None
-    return folder, commit
-
-
-def config_fingerprint(directory: Path) -> str:
-    """A short hash of a model folder: the content of its JSON files and its weights' sizes.
-
-    Used as the revision part of the cache id for a plain directory, which has no commit.
-    """
-    h = hashlib.sha256()
-    for path in sorted(directory.iterdir()):
-        if not path.is_file():
-            continue
-        if path.suffix == ".json":
-            h.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-        elif path.suffix in (".safetensors", ".bin", ".pt", ".gguf"):
-            h.update(f"{path.name}\0{path.stat().st_size}\0".encode())
-    return h.hexdigest()[:16]
 
 
 # --------------------------------------------------------------------------- the model
@@ -305,8 +132,8 @@ class HFLocalModel:
             "max_output_tokens": self.preset.max_output_tokens,
             "max_image_edge": self.preset.max_image_edge,
             "timeout_s": self.preset.timeout_s,
-            "torch": _package_version("torch"),
-            "transformers": _package_version("transformers"),
+            "torch": package_version("torch"),
+            "transformers": package_version("transformers"),
         }
 
     # ----------------------------------------------------------------- loading

@@ -3,7 +3,8 @@
 Encoding keeps lossless PNG where it matters (PNG sources, masks, grey images, DICOM) and JPEG
 quality 95 otherwise; it downsizes with LANCZOS keeping the aspect ratio; it maps 16-bit, float,
 palette and CMYK images to 8-bit L/RGB. DICOM files are rendered from pixels only (Modality LUT,
-then the stored window or min-max, MONOCHROME1 inverted): no header field ever reaches a prompt.
+then the header's VOI LUT or window by pydicom, else min-max; MONOCHROME1 inverted): no header
+field ever reaches a prompt.
 Encodings are memoised per (content hash, frame, max_edge, format) in a bounded LRU.
 """
 
@@ -170,30 +171,42 @@ def _to_output_mode(image: Image.Image, fmt: str) -> Image.Image:
 def _minmax_to_uint8(arr: np.ndarray) -> np.ndarray:
     """Scale an array linearly so its min maps to 0 and max to 255 (constant -> 0)."""
     arr = np.asarray(arr, dtype=np.float64)
-    lo, hi = float(np.min(arr)), float(np.max(arr))
+    return _scale_to_uint8(arr, float(np.min(arr)), float(np.max(arr)))
+
+
+def _voi_to_uint8(values: np.ndarray, ds: Any) -> np.ndarray | None:
+    """The header's first VOI transform (PS3.3 C.11.2) by pydicom, mapped to 0..255.
+
+    A VOI LUT Sequence is preferred over a window (pydicom's ``apply_voi_lut``); its output
+    spans ``0 .. 2**bits - 1`` (bits: the LUT Descriptor's third value). A window (LINEAR,
+    LINEAR_EXACT or SIGMOID, per VOI LUT Function) spans the range pydicom gives for the
+    modality LUT's output, found by windowing the two extremes. None when the header has no
+    VOI transform, or only a window pydicom refuses (e.g. a LINEAR width below 1): the caller
+    then uses the frame's min..max, as for a header without a window.
+    """
+    from pydicom.pixels import apply_voi_lut, apply_windowing
+
+    lut = ds.get("VOILUTSequence")
+    if lut and lut[0].get("LUTDescriptor") is not None and lut[0].get("LUTData") is not None:
+        bits = int(lut[0].LUTDescriptor[2])
+        mapped = apply_voi_lut(np.rint(values).astype(np.int64), ds)
+        return _scale_to_uint8(np.asarray(mapped, dtype=np.float64), 0.0, 2.0**bits - 1.0)
+    if ds.get("WindowCenter") is None or ds.get("WindowWidth") is None:
+        return None
+    try:
+        with np.errstate(over="ignore"):
+            y_min, y_max = apply_windowing(np.array([-1e300, 1e300]), ds)
+        windowed = apply_voi_lut(values, ds)
+    except ValueError:
+        return None
+    return _scale_to_uint8(np.asarray(windowed, dtype=np.float64), float(y_min), float(y_max))
+
+
+def _scale_to_uint8(arr: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Map ``lo..hi`` linearly to 0..255, rounding and clipping."""
     if hi <= lo:
         return np.zeros(arr.shape, dtype=np.uint8)
     return np.clip(np.round((arr - lo) * (255.0 / (hi - lo))), 0, 255).astype(np.uint8)
-
-
-def _first(value: Any) -> float:
-    """The first value of a possibly multi-valued DICOM element, as float."""
-    if isinstance(value, (list, tuple)) or type(value).__name__ == "MultiValue":
-        value = value[0]
-    return float(value)
-
-
-def window_to_uint8(arr: np.ndarray, center: float, width: float) -> np.ndarray:
-    """The DICOM linear VOI window (PS3.3 C.11.2.1.2.1) mapped to 0..255."""
-    arr = np.asarray(arr, dtype=np.float64)
-    if width < 1:
-        raise ValueError(f"DICOM window width must be >= 1, got {width}")
-    c, w = center - 0.5, width - 1.0
-    if w == 0:
-        return np.where(arr <= c, 0, 255).astype(np.uint8)
-    out = ((arr - c) / w + 0.5) * 255.0
-    out = np.where(arr <= c - w / 2.0, 0.0, np.where(arr > c + w / 2.0, 255.0, out))
-    return np.clip(np.round(out), 0, 255).astype(np.uint8)
 
 
 def dicom_to_image(path: Path, frame: int | None = None) -> Image.Image:
@@ -220,9 +233,9 @@ def _pydicom(name: object) -> Any:
 def render_dicom(ds: Any, frame: int | None = None, *, name: str = "DICOM") -> Image.Image:
     """Render one frame of a pydicom Dataset to an 8-bit L or RGB image, from pixels only.
 
-    The modality LUT (rescale) is applied, then the first window of the header when it has
-    one (else the frame's min..max), and MONOCHROME1 is inverted; colour images are converted
-    to RGB. ``name`` identifies the source in error messages.
+    The modality LUT (rescale) is applied, then the header's first VOI LUT or window by
+    pydicom (else the frame's min..max), and MONOCHROME1 is inverted; colour images are
+    converted to RGB. ``name`` identifies the source in error messages.
     """
     from pydicom.pixels import apply_modality_lut, convert_color_space
 
@@ -246,10 +259,8 @@ def render_dicom(ds: Any, frame: int | None = None, *, name: str = "DICOM") -> I
             arr = _minmax_to_uint8(arr)
         return Image.fromarray(np.ascontiguousarray(arr[..., :3]), mode="RGB")
     values = np.asarray(apply_modality_lut(arr, ds), dtype=np.float64)
-    center, width = getattr(ds, "WindowCenter", None), getattr(ds, "WindowWidth", None)
-    if center is not None and width is not None and _first(width) >= 1:
-        grey = window_to_uint8(values, _first(center), _first(width))
-    else:
+    grey = _voi_to_uint8(values, ds)
+    if grey is None:
         grey = _minmax_to_uint8(values)
     if photometric == "MONOCHROME1":
         grey = 255 - grey

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from medmine.report.build import Board, ReportData
+from medmine.report.data import Board, ReportData
 
 ORDER = ("dermatology", "radiology", "dentistry", "ophthalmology", "endoscopy", "reports")
 OTHER = "other"

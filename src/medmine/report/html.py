@@ -19,10 +19,8 @@ import numpy as np
 
 from medmine.core import LabelTarget, ReportTarget, Sample, TaskKind
 from medmine.report import categories, figures
-from medmine.report.build import (
-    FAILURE_KEYS,
-    Case,
-    ReportData,
+from medmine.report.data import FAILURE_KEYS, Case, ReportData
+from medmine.report.formatting import (
     confusion_of,
     failure_cell,
     flatten,

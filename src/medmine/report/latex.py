@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import math
 
-from medmine.report.build import FAILURE_KEYS, ReportData
+from medmine.report.data import FAILURE_KEYS, ReportData
 
 _SPECIAL = {
     "\\": r"\textbackslash{}",

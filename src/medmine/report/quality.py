@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 
 from medmine.core import MetricSpec
-from medmine.report.build import Board, Entry, ReportData, fmt, fmt_p
+from medmine.report.data import Board, Entry, ReportData
+from medmine.report.formatting import fmt, fmt_p
 from medmine.report.stats import holm, paired_bootstrap
 from medmine.tasks.report_model_metrics import REPORT_QUALITY_METRICS as METRICS
 

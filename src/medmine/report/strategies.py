@@ -14,7 +14,8 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 
-from medmine.report.build import ALPHA, Entry, ReportData, fmt, fmt_p
+from medmine.report.data import ALPHA, Entry, ReportData
+from medmine.report.formatting import fmt, fmt_p
 from medmine.report.stats import TestResult, compare, holm, paired_key
 
 

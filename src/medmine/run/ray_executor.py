@@ -5,13 +5,8 @@ each hold their own copy of the model, and returns a proxy Model (same name, sam
 whose ``generate`` sends the request to the least-loaded live actor and awaits the answer in
 asyncio. The runner, its cache, its SQLite store and its resume logic stay in the driver and
 are unchanged: an answer is committed by the driver when it arrives, so a request is re-sent
-only when its answer never came back.
-
-How a model reaches the workers. The model object itself is shipped with Ray's cloudpickle,
-so a fitted baseline's numpy state arrives intact. An object that cannot be pickled (an API
-client holding sockets) is shipped as a recipe instead: each worker rebuilds it with
-``resolve_model(model.name)``, and the executor checks that the rebuilt model has the same
-cache_id. ``summary()`` says which way each model went.
+only when its answer never came back. How a model reaches the workers: see
+:mod:`medmine.run.ray_worker`.
 
 Fault tolerance. When an actor dies (killed, crashed, node lost) every request it had not
 answered fails with a Ray actor error; the proxy marks the actor dead and sends that request
@@ -24,141 +19,37 @@ Ray is an optional extra (``pip install 'medmine[ray]'``); this module imports i
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import itertools
 import logging
-import os
-import pickle
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from medmine.core import Model, Request, Response
+from medmine.run.ray_setup import (
+    INSTALL_HINT,
+    LOCAL_RAY_ENV,
+    RayExecutorError,
+    dead_actor_errors,
+    ray_installed,
+    ray_module,
+    start_local_ray,
+)
+from medmine.run.ray_worker import ModelWorker, shipment
 from medmine.run.runner import Executor
-
-# Environment for a *local* Ray (no address), set before Ray is imported and inherited by its
-# GCS, raylet and workers. RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 makes Ray take 127.0.0.1 as the
-# node address, so its gRPC servers listen on loopback only (Ray reads it once, at import);
-# RAY_AUTH_MODE=disabled stops Ray writing an auth token file; RAY_USAGE_STATS_ENABLED=0 stops
-# Ray reporting usage statistics over the network. Values already set are respected.
-LOCAL_RAY_ENV: dict[str, str] = {
-    "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0",
-    "RAY_AUTH_MODE": "disabled",
-    "RAY_USAGE_STATS_ENABLED": "0",
-}
-
-INSTALL_HINT = "the Ray executor needs Ray: pip install 'medmine[ray]' (or pip install ray)"
 
 # Attributes the runner and the suite builder read from a model, copied onto the proxy.
 _PASSTHROUGH = ("modality", "tasks", "preset")
 
-
-class RayExecutorError(RuntimeError):
-    """The Ray executor could not start or keep workers for a model."""
-
-
-def _ray() -> Any:
-    """The ray module, or an ImportError saying how to install it."""
-    try:
-        import ray
-    except ImportError as exc:
-        raise ImportError(INSTALL_HINT) from exc
-    return ray
-
-
-def _dead_actor_errors() -> tuple[type[BaseException], ...]:
-    """Ray exceptions meaning the actor (not the model) failed: the answer never came back."""
-    exc = _ray().exceptions
-    names = ("RayActorError", "ActorDiedError", "ActorUnavailableError", "WorkerCrashedError")
-    return tuple(getattr(exc, n) for n in names if hasattr(exc, n))
-
-
-def ray_installed() -> bool:
-    """Whether Ray can be imported (without importing it)."""
-    return importlib.util.find_spec("ray") is not None
-
-
-def start_local_ray(**init_options: Any) -> None:
-    """Start a single-node Ray on 127.0.0.1 only, without dashboard, token or usage reports.
-
-    The environment of :data:`LOCAL_RAY_ENV` is set first. Ray reads the cluster switch when it
-    is imported; if it was imported earlier in this process, the switch is turned off on Ray's
-    constants module too. Raises RayExecutorError if Ray still chose a non-loopback address.
-    """
-    for key, value in LOCAL_RAY_ENV.items():
-        os.environ.setdefault(key, value)
-    ray = _ray()
-    constants = getattr(getattr(ray, "_private", None), "ray_constants", None)
-    if constants is not None and os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] == "0":
-        constants.ENABLE_RAY_CLUSTER = False  # imported before the variable was set
-    options: dict[str, Any] = {
-        "address": "local",
-        "include_dashboard": False,
-        "_node_ip_address": "127.0.0.1",
-        "logging_level": logging.WARNING,
-    }
-    options.update(init_options)
-    ray.init(**options)
-    node_ip = ray.util.get_node_ip_address()
-    if options["_node_ip_address"] == "127.0.0.1" and node_ip != "127.0.0.1":
-        ray.shutdown()
-        raise RayExecutorError(
-            f"local Ray chose node address {node_ip}, not 127.0.0.1; set "
-            "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0 before Ray is imported"
-        )
-
-
-# ------------------------------------------------------------------------------ worker side
-
-
-class ModelWorker:
-    """The body of one Ray actor: copies of models by cache_id, answering asynchronously.
-
-    Each variant is a cache_id, a kind and a payload: ``"object"`` with the cloudpickled model
-    (passed as a top-level ObjectRef, which Ray resolves before the call) or ``"recipe"`` with
-    a model name rebuilt by :func:`medmine.models.resolve.resolve_model`.
-    """
-
-    def __init__(self, keys: Sequence[str], kinds: Sequence[str], *payloads: Any) -> None:
-        """Load every variant now, so a broken one fails the actor at start."""
-        if not len(keys) == len(kinds) == len(payloads):
-            raise ValueError("ModelWorker: keys, kinds and payloads differ in length")
-        self.models: dict[str, Model] = {}
-        for key, kind, payload in zip(keys, kinds, payloads, strict=True):
-            self.add(key, kind, payload)
-
-    def add(self, key: str, kind: str, payload: Any) -> str:
-        """Load one model variant under ``key``; returns the loaded model's cache_id."""
-        if kind == "object":
-            from ray import cloudpickle
-
-            model = cloudpickle.loads(payload)
-        elif kind == "recipe":
-            from medmine.models.resolve import resolve_model
-
-            model = resolve_model(payload)
-        else:
-            raise ValueError(f"unknown model shipping kind {kind!r} (object or recipe)")
-        self.models[key] = model
-        return model.cache_id
-
-    def info(self) -> dict[str, Any]:
-        """Where this actor runs and which model variants it holds."""
-        ray = _ray()
-        return {
-            "pid": os.getpid(),
-            "node": ray.util.get_node_ip_address(),
-            "cache_ids": {k: m.cache_id for k, m in self.models.items()},
-        }
-
-    async def generate(self, key: str, request: Request) -> Response:
-        """Answer one request with the model variant ``key``."""
-        try:
-            model = self.models[key]
-        except KeyError:
-            raise RayExecutorError(f"worker holds no model {key!r}") from None
-        return await model.generate(request)
+__all__ = [
+    "LOCAL_RAY_ENV",
+    "RayExecutor",
+    "RayExecutorError",
+    "make_executor",
+    "ray_installed",
+    "start_local_ray",
+]
 
 
 # ------------------------------------------------------------------------------ driver side
@@ -230,8 +121,8 @@ class RayModel:
 
     async def generate(self, request: Request) -> Response:
         """Answer on the least-loaded live actor; on actor death retry on another one."""
-        ray = _ray()
-        dead_errors = _dead_actor_errors()
+        ray = ray_module()
+        dead_errors = dead_actor_errors()
         while True:
             slot = self._executor._pick(self._pool)
             slot.inflight += 1
@@ -321,12 +212,12 @@ class RayExecutor:
             start_local_ray(**self.init_options)
         else:
             options = {"logging_level": logging.WARNING, **self.init_options}
-            _ray().init(address=self.address, **options)
+            ray_module().init(address=self.address, **options)
         self._started_ray = True
 
     def _new_actor(self, pool: _Pool) -> _Slot:
         """Start one actor holding every variant the pool knows."""
-        ray = _ray()
+        ray = ray_module()
         if self._actor_class is None:
             self._actor_class = ray.remote(ModelWorker)
         options = {
@@ -365,7 +256,7 @@ class RayExecutor:
         slot.alive = False
         slot.death = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
         with contextlib.suppress(Exception):  # the actor is already gone: nothing to stop
-            _ray().kill(slot.handle, no_restart=True)
+            ray_module().kill(slot.handle, no_restart=True)
 
     # -------------------------------------------------------------------- public API
     def wrap(self, model: Model) -> Model:
@@ -374,20 +265,20 @@ class RayExecutor:
         Blocks until the pool's actors hold the model, so a model that cannot be loaded on the
         workers fails here with a clear error rather than on every sample.
         """
-        ray = _ray()
+        ray = ray_module()
         self._ensure_ray()
         key = model.cache_id
         pool = self._pools.get(model.name)
         if pool is None:
             pool = self._pools[model.name] = _Pool(model.name)
         if key not in pool.variants:
-            kind, payload, shipped = _shipment(model)
+            kind, payload, shipped = shipment(model)
             variant = (kind, ray.put(payload) if kind == "object" else payload)
             pool.variants[key] = variant
             pool.shipped[key] = shipped
             try:
                 got = self._load(pool, key, variant)
-            except (*_dead_actor_errors(), ray.exceptions.RayTaskError) as exc:
+            except (*dead_actor_errors(), ray.exceptions.RayTaskError) as exc:
                 del pool.variants[key]
                 first = str(exc).strip().splitlines()[-1] if str(exc).strip() else ""
                 raise RayExecutorError(
@@ -406,7 +297,7 @@ class RayExecutor:
 
     def _load(self, pool: _Pool, key: str, variant: tuple[str, Any]) -> list[str]:
         """Start the pool's actors with the variant, or add it to live ones; their cache_ids."""
-        ray = _ray()
+        ray = ray_module()
         if not pool.slots:
             for _ in range(self.workers):
                 self._new_actor(pool)
@@ -459,7 +350,7 @@ class RayExecutor:
 
     def close(self) -> None:
         """Stop every actor; shut Ray down if this executor started it."""
-        ray = _ray()
+        ray = ray_module()
         if ray.is_initialized():
             for pool in self._pools.values():
                 for slot in pool.live():
@@ -478,21 +369,6 @@ class RayExecutor:
     def __exit__(self, *exc_info: object) -> None:
         """Stop the actors (and a Ray this executor started)."""
         self.close()
-
-
-def _shipment(model: Model) -> tuple[str, Any, str]:
-    """How a model goes to the workers: (kind, payload, description for the summary)."""
-    from ray import cloudpickle
-
-    try:
-        return "object", cloudpickle.dumps(model), "object (cloudpickle)"
-    except (pickle.PicklingError, TypeError, AttributeError, ValueError) as exc:
-        reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
-        return (
-            "recipe",
-            model.name,
-            f"recipe resolve_model({model.name!r}); not picklable: {reason}",
-        )
 
 
 EXECUTORS = ("local", "ray")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from medmine.core import (
     GenerationSettings,
@@ -21,16 +21,15 @@ from medmine.core import (
     MetricSpec,
     ParseStatus,
     Prediction,
-    Request,
     Response,
     Sample,
     TaskKind,
     TaskScores,
     stable_hash,
-    user_request,
 )
 from medmine.metrics.bootstrap import bootstrap_ci, mean_ci
 from medmine.metrics.classification import classification_report, encode, macro_f1_codes
+from medmine.tasks.image_task import ImageTask
 from medmine.tasks.label_names import norm as _norm
 from medmine.tasks.label_reader import LABEL_KEYS, READER_VERSION, parse_label
 from medmine.tasks.registry import register_task
@@ -68,8 +67,10 @@ METRICS = MetricSet(
 
 
 @dataclass
-class ClassificationTask:
+class ClassificationTask(ImageTask[LabelTarget]):
     """Disease classification from one image; metrics as scikit-learn defines them."""
+
+    target_type: ClassVar[type] = LabelTarget
 
     ask_probabilities: bool = False
     settings: GenerationSettings = field(default_factory=lambda: GenerationSettings(max_tokens=256))
@@ -79,15 +80,6 @@ class ClassificationTask:
     name: str = "classification"
     kind: TaskKind = TaskKind.CLASSIFICATION
     version: str = "2"
-
-    def applies_to(self, sample: Sample) -> bool:
-        """Needs an image and a label target."""
-        return bool(sample.images) and isinstance(sample.target(self.kind), LabelTarget)
-
-    def _target(self, sample: Sample) -> LabelTarget:
-        target = sample.target(self.kind)
-        assert isinstance(target, LabelTarget)
-        return target
 
     def prompt(self, sample: Sample) -> str:
         """The prompt text for a sample (the label set with each label's display name)."""
@@ -118,18 +110,9 @@ class ClassificationTask:
             }
         return {"type": "object", "properties": props, "required": ["label"]}
 
-    def request(self, sample: Sample) -> Request:
-        """Image first, then the instruction: the order most vision models are tuned on."""
-        target = self._target(sample)
-        return user_request(
-            self.name,
-            sample.id,
-            sample.images,
-            self.prompt(sample),
-            self.settings,
-            self.json_schema(sample),
-            labels=target.labels,
-        )
+    def intent(self, sample: Sample) -> dict[str, Any]:
+        """The intent carries the label set."""
+        return {"labels": self._target(sample).labels}
 
     def parse(self, response: Response, sample: Sample) -> Prediction:
         """Read the label; provider errors and refusals keep their own status."""

@@ -30,18 +30,17 @@ from medmine.core import (
     MetricSet,
     MetricSpec,
     Prediction,
-    Request,
     Response,
     Sample,
     TaskKind,
     TaskScores,
     stable_hash,
-    user_request,
 )
 from medmine.metrics.bootstrap import bootstrap_ci
 from medmine.metrics.detection import coco_average_precision
 from medmine.tasks.classification import failure_rates
 from medmine.tasks.coords import describe, parse_convention
+from medmine.tasks.image_task import ImageTask
 from medmine.tasks.registry import register_task
 from medmine.tasks.spatial_common import (
     box_schema,
@@ -84,8 +83,10 @@ METRICS = MetricSet(
 
 
 @dataclass
-class DetectionTask:
+class DetectionTask(ImageTask[BoxesTarget]):
     """Detection as labelled boxes; COCO AP50 (headline), AP@[.5:.95], P/R/F1 at IoU 0.5."""
+
+    target_type: ClassVar[type] = BoxesTarget
 
     convention: str = "norm1000_xyxy"
     settings: GenerationSettings = field(
@@ -109,12 +110,6 @@ class DetectionTask:
         """Needs an image and a boxes target with at least one class under ``detection``."""
         target = sample.target(self.kind)
         return bool(sample.images) and isinstance(target, BoxesTarget) and bool(target.labels)
-
-    def _target(self, sample: Sample) -> BoxesTarget:
-        target = sample.target(self.kind)
-        if not isinstance(target, BoxesTarget):
-            raise ValueError(f"sample {sample.id!r} has no detection target")
-        return target
 
     def prompt(self, sample: Sample) -> str:
         """The prompt: the class list, image size, the convention in words, the JSON form."""
@@ -147,19 +142,9 @@ class DetectionTask:
             "required": ["lesions"],
         }
 
-    def request(self, sample: Sample) -> Request:
-        """Image part(s) first, then the prompt; the intent carries classes and convention."""
-        target = self._target(sample)
-        return user_request(
-            self.name,
-            sample.id,
-            sample.images,
-            self.prompt(sample),
-            self.settings,
-            self.json_schema(sample),
-            labels=target.labels,
-            convention=self.convention,
-        )
+    def intent(self, sample: Sample) -> dict[str, Any]:
+        """The intent carries the class list and the coordinate convention."""
+        return {"labels": self._target(sample).labels, "convention": self.convention}
 
     def parse(self, response: Response, sample: Sample) -> Prediction:
         """Read labelled boxes (labels mapped onto the class list); never raises."""

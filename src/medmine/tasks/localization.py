@@ -24,19 +24,18 @@ from medmine.core import (
     MetricSet,
     MetricSpec,
     Prediction,
-    Request,
     Response,
     Sample,
     TaskKind,
     TaskScores,
     stable_hash,
-    user_request,
 )
 from medmine.metrics.bootstrap import mean_ci
 from medmine.metrics.geometry import box_iou
 from medmine.metrics.localization import normalized_distance_error, point_in_region_hit
 from medmine.tasks.classification import failure_rates
 from medmine.tasks.coords import describe, parse_convention
+from medmine.tasks.image_task import ImageTask
 from medmine.tasks.registry import register_task
 from medmine.tasks.segmentation import target_mask
 from medmine.tasks.spatial_common import (
@@ -91,8 +90,10 @@ METRICS = MetricSet(
 
 
 @dataclass
-class LocalizationTask:
+class LocalizationTask(ImageTask[LandmarkTarget]):
     """Localization of a named structure; hit rate (headline), box IoU, distance error."""
+
+    target_type: ClassVar[type] = LandmarkTarget
 
     convention: str = "norm1000_xyxy"
     answer: AnswerForm = "box"
@@ -123,12 +124,6 @@ class LocalizationTask:
             and isinstance(target, LandmarkTarget)
             and (target.box is not None or target.point is not None)
         )
-
-    def _target(self, sample: Sample) -> LandmarkTarget:
-        target = sample.target(self.kind)
-        if not isinstance(target, LandmarkTarget):
-            raise ValueError(f"sample {sample.id!r} has no localization target")
-        return target
 
     def prompt(self, sample: Sample) -> str:
         """The prompt: structure, image size, answer form and convention in words, JSON form."""
@@ -166,19 +161,9 @@ class LocalizationTask:
             props["point"] = pair_schema()
         return {"type": "object", "properties": props, "required": sorted(props)}
 
-    def request(self, sample: Sample) -> Request:
-        """Image part(s) first, then the prompt; the intent carries structure and convention."""
-        target = self._target(sample)
-        return user_request(
-            self.name,
-            sample.id,
-            sample.images,
-            self.prompt(sample),
-            self.settings,
-            self.json_schema(sample),
-            structure=target.structure,
-            convention=self.convention,
-        )
+    def intent(self, sample: Sample) -> dict[str, Any]:
+        """The intent carries the structure and the coordinate convention."""
+        return {"structure": self._target(sample).structure, "convention": self.convention}
 
     def parse(self, response: Response, sample: Sample) -> Prediction:
         """Read the box and/or point; never raises."""

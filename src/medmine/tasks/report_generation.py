@@ -32,7 +32,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -49,13 +49,13 @@ from medmine.core import (
     TaskKind,
     TaskScores,
     stable_hash,
-    user_request,
 )
 from medmine.datasets.report_text import split_sections
 from medmine.metrics.bootstrap import bootstrap_ci, mean_ci
 from medmine.metrics.ptb_tokenize import ptb_tokenize
 from medmine.tasks.answer_text import looks_like_refusal
 from medmine.tasks.classification import failure_rates
+from medmine.tasks.image_task import ImageTask
 from medmine.tasks.registry import register_task
 from medmine.tasks.report_model_metrics import model_metric_scores
 from medmine.tasks.report_scorers import ReportScorer, build_scorers
@@ -197,7 +197,7 @@ METRICS = MetricSet(
 
 
 @dataclass
-class ReportGenerationTask:
+class ReportGenerationTask(ImageTask[ReportTarget]):
     """Report generation from image(s): BLEU-1..4 (headline BLEU-4), ROUGE-L, CIDEr-D, METEOR, CE.
 
     Options: ``section`` ("findings", "impression" or "both"), ``meteor`` (compute METEOR when
@@ -206,6 +206,8 @@ class ReportGenerationTask:
     else the metric's environment variable), ``bertscore_layers``, ``bertscore_idf``,
     ``radgraph_model``.
     """
+
+    target_type: ClassVar[type] = ReportTarget
 
     section: str = "findings"
     meteor: bool = True
@@ -242,16 +244,6 @@ class ReportGenerationTask:
         }
         self._scorers, self._unavailable = build_scorers(self.model_metrics, options)
 
-    def applies_to(self, sample: Sample) -> bool:
-        """Needs image(s) and a reference report target."""
-        return bool(sample.images) and isinstance(sample.target(self.kind), ReportTarget)
-
-    def _target(self, sample: Sample) -> ReportTarget:
-        target = sample.target(self.kind)
-        if not isinstance(target, ReportTarget):
-            raise ValueError(f"sample {sample.id} has no report_generation target")
-        return target
-
     def prompt(self, sample: Sample) -> str:
         """The instruction (with the indication when the sample has one)."""
         indication = sample.meta.get("indication") if sample.meta else None
@@ -274,14 +266,11 @@ class ReportGenerationTask:
                 f"{'FINDINGS or IMPRESSION' if self.section == 'both' else self.section.upper()}"
                 " section"
             )
-        return user_request(
-            self.name,
-            sample.id,
-            sample.images,
-            self.prompt(sample),
-            self.settings,
-            structure=self.section,
-        )
+        return super().request(sample)
+
+    def intent(self, sample: Sample) -> dict[str, Any]:
+        """The intent carries the reference section asked for."""
+        return {"structure": self.section}
 
     def parse(self, response: Response, sample: Sample) -> Prediction:
         """Read the report text; provider errors and refusals keep their own status."""

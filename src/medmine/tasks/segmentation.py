@@ -22,19 +22,19 @@ from medmine.core import (
     MetricSet,
     MetricSpec,
     Prediction,
-    Request,
     Response,
     Sample,
     TaskKind,
     TaskScores,
     stable_hash,
-    user_request,
 )
+from medmine.datasets.masks import read_mask
 from medmine.metrics.bootstrap import mean_ci
 from medmine.metrics.geometry import rasterize_polygon
-from medmine.metrics.segmentation import read_mask, segmentation_scores
+from medmine.metrics.segmentation import segmentation_scores
 from medmine.tasks.classification import failure_rates
 from medmine.tasks.coords import describe, parse_convention
+from medmine.tasks.image_task import ImageTask
 from medmine.tasks.registry import register_task
 from medmine.tasks.spatial_common import (
     check_convention,
@@ -110,8 +110,10 @@ METRICS = MetricSet(
 
 
 @dataclass
-class SegmentationTask:
+class SegmentationTask(ImageTask[MaskTarget]):
     """Segmentation as polygons; Dice (headline), IoU, HD95, ASSD as medpy defines them."""
+
+    target_type: ClassVar[type] = MaskTarget
 
     convention: str = "norm1000_xyxy"
     settings: GenerationSettings = field(
@@ -132,16 +134,6 @@ class SegmentationTask:
     def polygon_convention(self) -> str:
         """The point spelling of the convention: how polygon vertices are written."""
         return point_spelling(self.convention)
-
-    def applies_to(self, sample: Sample) -> bool:
-        """Needs an image and a mask target under the plain ``segmentation`` key."""
-        return bool(sample.images) and isinstance(sample.target(self.kind), MaskTarget)
-
-    def _target(self, sample: Sample) -> MaskTarget:
-        target = sample.target(self.kind)
-        if not isinstance(target, MaskTarget):
-            raise ValueError(f"sample {sample.id!r} has no segmentation mask target")
-        return target
 
     def prompt(self, sample: Sample) -> str:
         """The prompt: structure, image size, the convention in words, the JSON form."""
@@ -168,19 +160,9 @@ class SegmentationTask:
             "required": ["polygons"],
         }
 
-    def request(self, sample: Sample) -> Request:
-        """Image part(s) first, then the prompt; the intent carries structure and convention."""
-        target = self._target(sample)
-        return user_request(
-            self.name,
-            sample.id,
-            sample.images,
-            self.prompt(sample),
-            self.settings,
-            self.json_schema(sample),
-            structure=target.structure,
-            convention=self.convention,
-        )
+    def intent(self, sample: Sample) -> dict[str, Any]:
+        """The intent carries the structure and the coordinate convention."""
+        return {"structure": self._target(sample).structure, "convention": self.convention}
 
     def parse(self, response: Response, sample: Sample) -> Prediction:
         """Read polygons (boxes become their corners, noted); never raises."""

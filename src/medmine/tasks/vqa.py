@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from medmine.core import (
     GenerationSettings,
@@ -32,10 +32,10 @@ from medmine.core import (
     TaskKind,
     TaskScores,
     stable_hash,
-    user_request,
 )
 from medmine.datasets.readers.vqa_common import ANSWER_TYPES, CHOICE, CLOSED, VqaTarget
 from medmine.tasks.classification import failure_rates
+from medmine.tasks.image_task import ImageTask
 from medmine.tasks.registry import register_task
 from medmine.tasks.vqa_read import READER_VERSION, read_choice, read_open, read_yes_no
 from medmine.tasks.vqa_score import aggregate
@@ -83,18 +83,16 @@ def prior_key(target: VqaTarget) -> str:
 
 
 @dataclass
-class VqaTask:
+class VqaTask(ImageTask[VqaTarget]):
     """Medical VQA: yes/no, multiple choice and open questions; accuracy headline."""
+
+    target_type: ClassVar[type] = VqaTarget
 
     settings: GenerationSettings = field(default_factory=lambda: GenerationSettings(max_tokens=256))
     name: str = "vqa"
     kind: TaskKind = TaskKind.VQA
     version: str = "1"
     metrics: MetricSet = METRICS
-
-    def applies_to(self, sample: Sample) -> bool:
-        """Needs a VQA target and at least one image."""
-        return isinstance(sample.target(self.kind), VqaTarget) and bool(sample.images)
 
     def prompt(self, sample: Sample) -> str:
         """The instruction: question, options (multiple choice) and the answer format."""
@@ -112,22 +110,17 @@ class VqaTask:
 
     def request(self, sample: Sample) -> Request:
         """Image(s) first, then the instruction; the intent carries options and prior key."""
-        t = vqa_target(sample)
         if not sample.images:
             raise ValueError(f"sample {sample.id}: a visual question without an image")
+        return super().request(sample)
+
+    def intent(self, sample: Sample) -> dict[str, Any]:
+        """The option letters (or yes/no), the prior baseline's key and the question."""
+        t = vqa_target(sample)
         labels: tuple[str, ...] = tuple(lt for lt, _ in t.options)
         if t.rule == "yes_no":
             labels = ("yes", "no")
-        return user_request(
-            self.name,
-            sample.id,
-            sample.images,
-            self.prompt(sample),
-            self.settings,
-            labels=labels,
-            structure=prior_key(t),
-            text=t.question,
-        )
+        return {"labels": labels, "structure": prior_key(t), "text": t.question}
 
     def example_answer(self, sample: Sample) -> str:
         """The reference answer in the asked format (few-shot worked examples)."""
