@@ -22,18 +22,25 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from medmine.chexpert import OBSERVATIONS, label_report
+from medmine.chexpert import OBSERVATIONS
 from medmine.datasets import report_text as rt
 from medmine.datasets.report_text import ReportRecord
+from medmine.mine.report_labels import (
+    MinedReport,
+    MineSummary,
+    format_value,
+    label_with_rules,
+    ok_status,
+    precheck,
+    text_to_label,
+)
 from medmine.run.runner import RunSummary
 
 REPORT_SUFFIXES = frozenset({".csv", ".json", ".jsonl", ".txt", ".xml"})
@@ -43,31 +50,6 @@ _SOURCE_HELP = (
     "a CSV (headerless CheXpert layout, or --column), JSON/JSONL (--text-field), a .txt file "
     "or folder of .txt files, Open-i XML, or a MIMIC-CXR files/ tree"
 )
-
-
-@dataclass
-class MinedReport:
-    """One report's row: its id, text, the 14 values (None = blank) and its status."""
-
-    id: str
-    text: str
-    values: dict[str, float | None] | None
-    status: str
-
-
-@dataclass
-class MineSummary:
-    """What a mining run wrote: the output paths, the row count and the statuses."""
-
-    out: Path
-    layout: str
-    n: int
-    statuses: Counter[str] = field(default_factory=Counter)
-    status_file: Path | None = None
-    run_dir: Path | None = None
-    asked: int = 0  # with a model: answers asked now, taken from the cache, resumed from run_dir
-    from_cache: int = 0
-    resumed: int = 0
 
 
 # ------------------------------------------------------------------------------ reading
@@ -151,54 +133,6 @@ def _glob_escape(name: str) -> str:
 
 
 # ------------------------------------------------------------------------------ labelling
-def text_to_label(record: ReportRecord, section: str) -> str:
-    """The text the labeler reads: the whole report, or its impression (then findings)."""
-    if section == "impression":
-        for name in ("IMPRESSION", "FINDINGS"):
-            if record.sections.get(name, "").strip():
-                return record.sections[name]
-    return record.text
-
-
-def precheck(record: ReportRecord, max_chars: int) -> str | None:
-    """Why a record cannot be labelled (empty, too long, unreadable), or None."""
-    if not record.text.strip():
-        return "skipped: " + ("; ".join(record.warnings) or rt.EMPTY_WARNING)
-    if len(record.text) > max_chars:
-        return f"skipped: report too long ({len(record.text)} characters > max_chars={max_chars})"
-    return None
-
-
-def _ok_status(record: ReportRecord, extra: str | None = None) -> str:
-    notes = [*record.warnings, *([extra] if extra else [])]
-    return "ok" + (f" ({'; '.join(notes)})" if notes else "")
-
-
-def label_with_rules(
-    records: Sequence[ReportRecord],
-    max_chars: int,
-    section: str = "all",
-    status: Callable[[str], None] | None = None,
-    compat: bool = False,
-) -> list[MinedReport]:
-    """Label records with the rule-based CheXpert labeler; bad records get a status.
-    ``status`` hears how far it got every two seconds (long archives take a while);
-    ``compat`` keeps CheXpert's own rules only."""
-    out = []
-    last = time.monotonic()
-    for i, rec in enumerate(records):
-        if status is not None and time.monotonic() - last >= 2.0:
-            last = time.monotonic()
-            status(f"labelled {i:,} of {len(records):,} reports…")
-        problem = precheck(rec, max_chars)
-        if problem is not None:
-            out.append(MinedReport(rec.id, rec.text, None, problem))
-            continue
-        values = label_report(text_to_label(rec, section), compat=compat)
-        out.append(MinedReport(rec.id, rec.text, values, _ok_status(rec)))
-    return out
-
-
 def label_with_model(
     records: Sequence[ReportRecord],
     model_name: str,
@@ -279,7 +213,7 @@ def label_with_model(
         if pred.usable and isinstance(values, dict):
             note = f"repaired: {pred.detail}" if pred.detail else None
             clean = {o: values.get(o) for o in OBSERVATIONS}
-            out.append(MinedReport(rec.id, rec.text, clean, _ok_status(rec, note)))
+            out.append(MinedReport(rec.id, rec.text, clean, ok_status(rec, note)))
         else:
             out.append(MinedReport(rec.id, rec.text, None, f"{pred.status.value}: {pred.detail}"))
     return out, runner.summary
@@ -296,11 +230,6 @@ def unique_ids(ids: Sequence[str]) -> list[str]:
 
 
 # ------------------------------------------------------------------------------ writing
-def format_value(value: float | None) -> str:
-    """A CheXpert cell as the labeler writes it: ``1.0``, ``0.0``, ``-1.0`` or blank."""
-    return "" if value is None else repr(float(value))
-
-
 def write_mined_csv(rows: Sequence[MinedReport], out: Path, layout: str) -> Path | None:
     """Write the rows in a layout; returns the status file written by ``chexpert``, if any."""
     if layout not in ("chexpert", "full"):

@@ -35,7 +35,7 @@ from medmine.datasets.report_text import (
     split_sections,
 )
 from medmine.mine.csv_reports import DEFAULT_ID, detect_encoding
-from medmine.mine.reports import MinedReport, MineSummary, format_value, label_with_rules
+from medmine.mine.report_labels import MinedReport, MineSummary, format_value, label_with_rules
 
 STREAM_WORKERS_ABOVE = 8 << 20  # CSV bytes above which two processes label (pool start-up)
 CHUNK = 2000  # reports labelled and written at a time
