@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy import ndimage
 
 from medmine.baselines.base import Baseline
 from medmine.baselines.work_image import (
@@ -68,6 +67,8 @@ def detect_blobs(
     :data:`BLOB_FLOOR` grey levels, and reaches :data:`BLOB_RELATIVE` of the strongest blob.
     Its box is the centre ± ``sigma √2``; its score ``1 - exp(-(r / threshold - 1))``.
     """
+    from scipy import ndimage
+
     grey = work.grey
     h, w = grey.shape
     valid = valid_field(grey)

@@ -8,7 +8,6 @@ import time
 from typing import Any
 
 import numpy as np
-from scipy import ndimage
 
 from medmine.baselines.base import Baseline
 from medmine.baselines.landmark_rules import LandmarkRule, landmark_rule
@@ -33,6 +32,8 @@ def find_landmark(
     work: WorkImage, rule: LandmarkRule
 ) -> tuple[tuple[float, float, float, float], tuple[float, float]]:
     """Box and point (original pixels) of the strongest blob the rule asks for."""
+    from scipy import ndimage
+
     grey = work.grey
     h, w = grey.shape
     sigma = max(1.0, rule.size * max(h, w))
@@ -80,6 +81,8 @@ def _enclosed_dark(
 ) -> tuple[tuple[float, float, float, float], tuple[float, float]] | None:
     """The largest dark (Otsu) region not touching the image border whose centroid lies in the
     window: box and centroid in original pixels, or None when there is none."""
+    from scipy import ndimage
+
     grey = ndimage.gaussian_filter(work.grey, 1.5)
     h, w = grey.shape
     t, _ = otsu_threshold(grey[valid])

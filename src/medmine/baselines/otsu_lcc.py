@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy import ndimage
 
 from medmine.baselines.base import Baseline
 from medmine.baselines.work_image import (
@@ -30,6 +29,8 @@ MAX_VERTICES = 400
 
 def otsu_lcc_mask(work: WorkImage) -> np.ndarray:
     """The segmented region on the working grid (see :class:`OtsuLCC` for the rule)."""
+    from scipy import ndimage
+
     rgb, grey = work.rgb, work.grey
     valid = valid_field(grey)
     h, w = grey.shape

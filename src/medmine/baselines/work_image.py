@@ -9,7 +9,6 @@ from typing import Any, Literal
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
-from scipy import ndimage
 
 from medmine.core import ImageRef, Request
 from medmine.tasks.coords import (
@@ -69,6 +68,8 @@ def valid_field(grey: np.ndarray) -> np.ndarray:
 
     Fundus photographs and endoscopy frames have such frames; elsewhere this keeps everything.
     """
+    from scipy import ndimage
+
     dark = grey < DARK_FRAME
     labels, n = ndimage.label(dark)
     if n == 0:
@@ -131,6 +132,8 @@ def first_image(request: Request) -> WorkImage:
 
 def smooth_within(grey: np.ndarray, valid: np.ndarray, sigma: float) -> np.ndarray:
     """Gaussian smoothing that averages only field-of-view pixels (normalised convolution)."""
+    from scipy import ndimage
+
     weight = ndimage.gaussian_filter(valid.astype(np.float64), sigma)
     total = ndimage.gaussian_filter(np.where(valid, grey, 0.0), sigma)
     return total / np.maximum(weight, 1e-6)

@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.ndimage import gaussian_filter
 
 Array = np.ndarray
 
@@ -69,6 +68,8 @@ def _ellipse(
 
 
 def _noise(rng: np.random.Generator, h: int, w: int, sigma: float) -> Array:
+    from scipy.ndimage import gaussian_filter
+
     n = gaussian_filter(rng.standard_normal((h, w)), sigma)
     return n / (np.abs(n).max() + 1e-9)
 
@@ -134,6 +135,8 @@ def chest_radiograph(rng: np.random.Generator, label: str, size: int = 256) -> C
     The image's left is the patient's right (radiological convention). Cardiomegaly and a
     pleural effusion occur at random, independent of the class, so reports vary.
     """
+    from scipy.ndimage import gaussian_filter
+
     h = w = size
     img = np.full((h, w), 30.0)
     body = _ellipse(h, w, w / 2, h * 0.55, w * 0.46, h * 0.5)
@@ -207,6 +210,8 @@ def dental_panoramic(
     rng: np.random.Generator, label: str, width: int = 384, height: int = 192
 ) -> Case:
     """A dental panoramic radiograph: two arches of teeth; caries are dark spots in crowns."""
+    from scipy.ndimage import gaussian_filter
+
     h, w = height, width
     img = np.full((h, w), 40.0) + 12 * _noise(rng, h, w, 8)
     yy, xx = _grid(h, w)
@@ -262,6 +267,8 @@ FUNDUS_LABELS = ("normal", "glaucoma", "diabetic retinopathy")
 def fundus_photo(rng: np.random.Generator, label: str, size: int = 256) -> Case:
     """A colour fundus photograph: optic disc with cup, vessels, fovea; glaucoma enlarges the
     cup, diabetic retinopathy adds haemorrhages and exudates (the lesions)."""
+    from scipy.ndimage import gaussian_filter
+
     h = w = size
     img = np.zeros((h, w, 3))
     field_ = _ellipse(h, w, w / 2, h / 2, w * 0.47, h * 0.47)

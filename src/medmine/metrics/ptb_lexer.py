@@ -8,6 +8,7 @@ exact, slow path of :mod:`medmine.metrics.ptb_tokenize`, which documents the beh
 from __future__ import annotations
 
 import re
+from functools import cache
 
 from medmine.metrics.ptb_patterns import (
     ABBREV1,
@@ -167,14 +168,22 @@ _ABBREV1_RX = re.compile(ABBREV1)
 _SGML_RX = re.compile(SGML)
 _UPPER_AZ = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 _SPACE_RX = re.compile(SPACE)
-_COMPILED: list[tuple[re.Pattern[str], int, int | None]] = []
-for _idx, (_pat, _trail, _act) in enumerate(_RULES):
-    if _pat == "ABBREV1":
-        continue
-    if _trail is None:
-        _COMPILED.append((re.compile(f"(?:{_pat})"), _act, None))
-    else:
-        _COMPILED.append((re.compile(f"(?:{_pat})(?P<ctx>{_trail})"), _act, 1))
+
+
+@cache
+def _compiled() -> list[tuple[re.Pattern[str], int, int | None]]:
+    """The rules as compiled patterns, built on first use (~0.1 s: kept out of start-up)."""
+    out: list[tuple[re.Pattern[str], int, int | None]] = []
+    for pat, trail, act in _RULES:
+        if pat == "ABBREV1":
+            continue
+        if trail is None:
+            out.append((re.compile(f"(?:{pat})"), act, None))
+        else:
+            out.append((re.compile(f"(?:{pat})(?P<ctx>{trail})"), act, 1))
+    return out
+
+
 _ABBREV1_POS = next(i for i, r in enumerate(_RULES) if r[0] == "ABBREV1")
 
 
@@ -315,7 +324,7 @@ def lex(text: str) -> list[str]:
         best_len = 0
         best_tok_len = 0
         best_action = _SKIP
-        for idx, (rx, action, trail) in enumerate(_COMPILED):
+        for idx, (rx, action, trail) in enumerate(_compiled()):
             if idx == _ABBREV1_POS:
                 ab = _abbrev1_match(text, pos)
                 if ab is not None and ab[0] > best_len:

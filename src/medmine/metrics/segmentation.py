@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 __all__ = [
     "SegmentationScores",
@@ -152,6 +151,8 @@ def _surface(mask: np.ndarray) -> np.ndarray:
 
 def _directed(src: np.ndarray, dst: np.ndarray, spacing: np.ndarray | None) -> np.ndarray:
     """Distance from each ``src`` surface pixel to its nearest ``dst`` surface pixel."""
+    from scipy.spatial import cKDTree
+
     scale = np.ones(src.shape[1]) if spacing is None else spacing
     if src.shape[0] * dst.shape[0] <= _BRUTE_FORCE_PAIRS:
         diff = (src[:, None, :] - dst[None, :, :]) * scale

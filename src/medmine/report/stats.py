@@ -18,7 +18,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import binom
 
 from medmine.core import MetricSet
 from medmine.metrics.bootstrap import mean_ci, resample_indices
@@ -62,6 +61,8 @@ def mcnemar_exact(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarr
     p-value is ``min(1, 2 * BinomCDF(min(n01, n10); n01 + n10, 1/2))``; the difference reported
     is the accuracy difference ``mean(a) - mean(b)``.
     """
+    from scipy.stats import binom
+
     x, y = _paired(a, b)
     if not (np.isin(x, (0.0, 1.0)).all() and np.isin(y, (0.0, 1.0)).all()):
         raise ValueError("mcnemar_exact needs binary outcomes (0 or 1) for both models")
