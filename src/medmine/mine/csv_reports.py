@@ -72,28 +72,50 @@ def read_csv_reports(
         found = ", ".join(rows[0]) if rows else "no header"
         raise ValueError(f"{path}: no column {column!r} in the header ({found})")
     header = rows[0]
+    key = id_key(path, header, id_column)
+    seen: dict[str, int] = {}
+    return [
+        row_record(path, header, row, number, key, column, seen)
+        for number, row in enumerate(rows[1:], start=1)
+    ]
+
+
+def id_key(path: Path, header: list[str], id_column: str | None) -> str | None:
+    """The column holding each report's id (``--id-column``, else ``id`` when present)."""
     if id_column is not None and id_column not in header:
         raise ValueError(
             f"{path}: --id-column {id_column!r} is not in the header ({', '.join(header)})"
         )
-    key = id_column if id_column is not None else (DEFAULT_ID if DEFAULT_ID in header else None)
-    records: list[ReportRecord] = []
-    seen: dict[str, int] = {}
-    for number, row in enumerate(rows[1:], start=1):
-        values = dict(zip(header, row, strict=False))
-        ident = str(number - 1) if key is None else values.get(key, "").strip()
-        if not ident:
-            raise ValueError(f"{path}: data row {number} has no value in id column {key!r}")
-        if ident in seen:
-            raise ValueError(
-                f"{path}: id {ident!r} appears in data rows {seen[ident]} and {number}; ids "
-                "must be unique (choose another column with --id-column)"
-            )
+    return id_column if id_column is not None else (DEFAULT_ID if DEFAULT_ID in header else None)
+
+
+def row_record(
+    path: Path,
+    header: list[str],
+    row: list[str],
+    number: int,
+    key: str | None,
+    column: str,
+    seen: dict[str, int],
+) -> ReportRecord:
+    """One data row as a record; an empty or repeated id is refused naming both rows.
+
+    Without an id column the id is the row number (unique by construction, so not kept).
+    """
+    values = dict(zip(header, row, strict=False))
+    ident = str(number - 1) if key is None else values.get(key, "").strip()
+    if not ident:
+        raise ValueError(f"{path}: data row {number} has no value in id column {key!r}")
+    if ident in seen:
+        raise ValueError(
+            f"{path}: id {ident!r} appears in data rows {seen[ident]} and {number}; ids "
+            "must be unique (choose another column with --id-column)"
+        )
+    if key is not None:
         seen[ident] = number
-        report = values.get(column, "")
-        notes = [] if len(row) == len(header) else [f"row has {len(row)} of {len(header)} columns"]
-        if not report.strip():
-            notes.append(EMPTY_WARNING)
-        meta = {k: v for k, v in values.items() if k != column}
-        records.append(ReportRecord(ident, report, split_sections(report), path, meta, notes))
-    return records
+    report = values.get(column, "")
+    notes = [] if len(row) == len(header) else [f"row has {len(row)} of {len(header)} columns"]
+    if not report.strip():
+        notes.append(EMPTY_WARNING)
+    meta = {k: v for k, v in values.items() if k != column}
+    return ReportRecord(ident, report, split_sections(report), path, meta, notes)

@@ -34,7 +34,7 @@ from medmine.datasets.report_text import (
     ReportRecord,
     split_sections,
 )
-from medmine.mine.csv_reports import DEFAULT_ID, detect_encoding
+from medmine.mine.csv_reports import detect_encoding, id_key, row_record
 from medmine.mine.report_labels import MinedReport, MineSummary, format_value, label_with_rules
 
 STREAM_WORKERS_ABOVE = 8 << 20  # CSV bytes above which two processes label (pool start-up)
@@ -93,32 +93,10 @@ def _headed(
         if not header or column not in header:
             found = ", ".join(header) if header else "no header"
             raise ValueError(f"{path}: no column {column!r} in the header ({found})")
-        if id_column is not None and id_column not in header:
-            raise ValueError(
-                f"{path}: --id-column {id_column!r} is not in the header ({', '.join(header)})"
-            )
-        key = id_column if id_column is not None else (DEFAULT_ID if DEFAULT_ID in header else None)
+        key = id_key(path, header, id_column)
         seen: dict[str, int] = {}
         for number, row in enumerate(rows, start=1):
-            values = dict(zip(header, row, strict=False))
-            ident = str(number - 1) if key is None else values.get(key, "").strip()
-            if not ident:
-                raise ValueError(f"{path}: data row {number} has no value in id column {key!r}")
-            if ident in seen:
-                raise ValueError(
-                    f"{path}: id {ident!r} appears in data rows {seen[ident]} and {number}; "
-                    "ids must be unique (choose another column with --id-column)"
-                )
-            if key is not None:
-                seen[ident] = number
-            report = values.get(column, "")
-            notes = (
-                [] if len(row) == len(header) else [f"row has {len(row)} of {len(header)} columns"]
-            )
-            if not report.strip():
-                notes.append(EMPTY_WARNING)
-            meta = {k: v for k, v in values.items() if k != column}
-            yield ReportRecord(ident, report, split_sections(report), path, meta, notes)
+            yield row_record(path, header, row, number, key, column, seen)
 
 
 def _chunks(records: Iterator[ReportRecord], size: int) -> Iterator[list[ReportRecord]]:
