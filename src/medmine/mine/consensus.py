@@ -113,7 +113,7 @@ def mine_consensus(
 ) -> tuple[list[Path], RunSummary, float, Counter[str], dict[str, str]]:
     """Label with the rules and every model, then write agreement and disagreements.
 
-    ``mine_one`` is the report miner (``command.mine_report_source``) so each model keeps its
+    ``mine_one`` is the report miner (``report_source.mine_report_source``) so each model keeps its
     estimate, confirmation, spending cap and resume. Returns the files written, the summed
     run summary, the spend, the rule labeler's statuses and the models that were stopped.
     """

@@ -39,7 +39,8 @@ def mine_reports_checked(
     options: Mapping[str, Any],
 ) -> Any:
     """Label a report source (one labeler, or a consensus), then check against ``truth``."""
-    from medmine.mine.command import MineOutcome, mine_report_source
+    from medmine.mine.command import MineOutcome
+    from medmine.mine.report_source import mine_report_source
 
     say = options["say"]
     reader = {**reader, "compat": compat_flag(compat)}
