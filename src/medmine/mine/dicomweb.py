@@ -40,6 +40,7 @@ from medmine.mine.dicomweb_query import (
     archive_url,
     is_dicomweb,
 )
+from medmine.models.secrets import redact
 
 PAGE_SIZE = 100
 UNCOMPRESSED = "1.2.840.10008.1.2.1"
@@ -147,16 +148,6 @@ class DicomWebArchive:
         self._client: Any = None
 
     # ------------------------------------------------------------------ plumbing
-    def secrets(self) -> list[str]:
-        """The credential values in use, for redaction."""
-        return [v for v in (os.environ.get(k) for k in (TOKEN_ENV, PASSWORD_ENV)) if v]
-
-    def redact(self, text: str) -> str:
-        """``text`` with every credential value replaced by ``***``."""
-        for secret in self.secrets():
-            text = text.replace(secret, "***")
-        return text
-
     @property
     def client(self) -> Any:
         """The dicomweb-client instance, built on first use."""
@@ -192,12 +183,10 @@ class DicomWebArchive:
             hint = ""
             if status in (401, 403):
                 hint = f" (check {USER_ENV}/{PASSWORD_ENV} or {TOKEN_ENV})"
-            raise ValueError(
-                self.redact(f"{self.url}: {what} failed: HTTP {status}{hint}")
-            ) from None
+            raise ValueError(redact(f"{self.url}: {what} failed: HTTP {status}{hint}")) from None
         except requests.RequestException as exc:
             raise ValueError(
-                self.redact(f"{self.url}: {what} failed: {type(exc).__name__}: {exc}")
+                redact(f"{self.url}: {what} failed: {type(exc).__name__}: {exc}")
             ) from None
 
     def _paged(self, what: str, search: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:

@@ -48,6 +48,7 @@ from medmine.mine.dicomweb import ArchiveInstance, ArchiveQuery, DicomWebArchive
 from medmine.mine.estimate import CostEstimate, estimate_cost, model_provider
 from medmine.mine.images import PIXELS_DIR, MiningInputs, MiningQuestion, Skipped
 from medmine.mine.outputs import FileResult, collect_results, write_outputs
+from medmine.models.secrets import redact
 from medmine.run.runner import Job, Runner, RunSummary
 from medmine.run.store import ResponseCache, RunStore
 
@@ -149,7 +150,7 @@ def _chunk_inputs(
         try:
             inputs.samples.append(_sample(archive, inst, sample_id, question, out_dir))
         except (ValueError, ImportError) as exc:
-            inputs.skipped.append(Skipped(sample_id, archive.redact(str(exc))))
+            inputs.skipped.append(Skipped(sample_id, redact(str(exc))))
     return inputs
 
 
