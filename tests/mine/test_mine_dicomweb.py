@@ -31,14 +31,14 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "models"))
 import orthanc
 from fakeservers import FakeServer, Reply, openai_completion
 
-from medmine.mine.cli_command import mine_command
-from medmine.mine.dicomweb import (
+from medmine.datasets.dicomweb_archive import (
     ArchiveQuery,
     DicomWebArchive,
     _reservoir,
     archive_url,
 )
-from medmine.mine.dicomweb_mine import anonymous_id, id_key
+from medmine.datasets.dicomweb_ids import anonymous_id, id_key
+from medmine.mine.cli_command import mine_command
 
 pytest.importorskip("pydicom")
 pytest.importorskip("dicomweb_client", reason="pip install 'medmine[dicomweb]'")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from medmine.core import Sample, stable_hash
+from medmine.core.secrets import safe_url
 from medmine.datasets.catalog import find_dataset, get_entry, load_dataset
 from medmine.datasets.check import missing_targets
 from medmine.datasets.loaded import LoadedDataset
@@ -18,8 +19,8 @@ class DatasetNotFound(FileNotFoundError):
 def locate(spec: DatasetSpec, data_root: Path | None) -> Path:
     """The dataset's folder: the spec's ``root``, else found under ``data_root`` by its layout."""
     entry = get_entry(spec.name)
-    if spec.root is not None:
-        return spec.root
+    if spec.folder is not None:
+        return spec.folder
     if data_root is None:
         raise DatasetNotFound(
             f"dataset {entry.name!r}: give --data-root DIR (or `root:` in the suite) pointing at "
@@ -63,10 +64,21 @@ def load_from_catalog(spec: DatasetSpec, data_root: Path | None) -> LoadedDatase
     patient of the test samples.
     """
     entry = get_entry(spec.name)
-    root = locate(spec, data_root)
-    read = load_dataset(entry.name, root)
-    splits = sorted({s.split for s in read.samples})
+    fetch = None
     notices = []
+    if spec.is_archive:
+        from medmine.datasets.dicomweb_source import read_archive
+
+        assert isinstance(spec.root, str) and spec.truth is not None
+        read, fetch, archive_notice = read_archive(
+            spec.root, spec.query, spec.truth, entry.context(), spec.split
+        )
+        notices.append(archive_notice)
+        root: Path | str = str(safe_url(fetch.archive.url))
+    else:
+        root = locate(spec, data_root)
+        read = load_dataset(entry.name, root)
+    splits = sorted({s.split for s in read.samples})
     test_split = spec.split
     if test_split not in splits and len(splits) == 1:
         notices.append(
@@ -101,4 +113,5 @@ def load_from_catalog(spec: DatasetSpec, data_root: Path | None) -> LoadedDatase
         bad=list(read.bad),
         fingerprint=read.fingerprint,
         notice="; ".join(notices) or None,
+        fetch=fetch,
     )

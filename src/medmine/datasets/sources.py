@@ -19,7 +19,7 @@ def _demo_loader(category: str) -> Callable[[DatasetSpec, Path | None, int], Loa
         from medmine.datasets.demo import SYNTHETIC_NOTICE, DemoSpec, build_demo
 
         demo = DemoSpec(seed=seed)
-        samples = [s for s in build_demo(demo, spec.root) if s.category == category]
+        samples = [s for s in build_demo(demo, spec.folder) if s.category == category]
         name = f"demo-{category}"
         samples = [dataclasses.replace(s, dataset=name) for s in samples]
         return LoadedDataset(
@@ -53,4 +53,21 @@ def load_for_suite(
     from medmine.datasets.sampling import select
 
     loaded.test = select(loaded.test, limit=spec.limit, per_class=spec.per_class, seed=seed)
+    if loaded.fetch is not None:
+        _fetch_selected(loaded)
     return loaded
+
+
+def _fetch_selected(loaded: LoadedDataset) -> None:
+    """Fetch the images of the selected samples (a remote source), drop those that failed,
+    and fold the fetched images' content into the fingerprint."""
+    from medmine.core import stable_hash
+
+    assert loaded.fetch is not None
+    failed = loaded.fetch([*loaded.test, *loaded.support])
+    gone = {b.id for b in failed}
+    loaded.test = [s for s in loaded.test if s.id not in gone]
+    loaded.support = [s for s in loaded.support if s.id not in gone]
+    loaded.bad += failed
+    contents = sorted(img.content_hash() for s in loaded.test for img in s.images)
+    loaded.fingerprint = stable_hash([loaded.fingerprint, contents])

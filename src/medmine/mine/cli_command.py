@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from medmine.mine.dicomweb import is_dicomweb
+from medmine.datasets.dicomweb_archive import is_dicomweb
 from medmine.mine.tasks_list import MINING_TASKS
 
 if TYPE_CHECKING:
@@ -253,7 +253,7 @@ def _mine_archive(
     **archive: object,
 ) -> MineOutcome | None:
     """Mine a DICOMweb archive (see mine/dicomweb_mine.py); None after a dry run."""
-    from medmine.mine.dicomweb import ArchiveQuery
+    from medmine.datasets.dicomweb_archive import ArchiveQuery
     from medmine.mine.dicomweb_mine import DicomWebOptions, mine_dicomweb
     from medmine.mine.images import MiningQuestion, parse_labels
 

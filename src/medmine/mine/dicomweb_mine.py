@@ -1,9 +1,10 @@
 """``medmine mine dicomweb+http://...``: mine a DICOMweb archive in bounded chunks.
 
-The archive is streamed (see :mod:`medmine.mine.dicomweb`): instances are selected, fetched,
-rendered to header-free PNGs under ``<out>/pixels/``, asked and written ``chunk_size`` at a
-time, so memory does not grow with the archive. Resuming is by construction: a PNG already
-rendered is not fetched again, and an answered instance is not asked again (the run store).
+The archive is streamed (see :mod:`medmine.datasets.dicomweb_archive`): instances are
+selected, fetched, rendered to header-free PNGs under ``<out>/pixels/``, asked and written
+``chunk_size`` at a time, so memory does not grow with the archive. Resuming is by
+construction: a PNG already rendered is not fetched again, and an answered instance is not
+asked again (the run store).
 
 Identities: each instance's id is ``dw-`` plus a keyed hash (HMAC-SHA-256) of its SOP Instance
 UID under a random key kept in ``<out>/id.key`` (owner-only). The same key gives the same ids
@@ -19,11 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import hashlib
-import hmac
 import json
-import os
-import secrets
 import shutil
 import time
 from collections import Counter
@@ -34,6 +31,14 @@ from pathlib import Path
 from typing import Any
 
 from medmine.core import ImageRef, Model, Sample
+from medmine.core.secrets import redact
+from medmine.datasets.dicomweb_archive import (
+    ArchiveInstance,
+    ArchiveQuery,
+    DicomWebArchive,
+    MatchCounts,
+)
+from medmine.datasets.dicomweb_ids import anonymous_id, id_key
 from medmine.mine.command import (
     Confirm,
     MineOutcome,
@@ -44,17 +49,14 @@ from medmine.mine.command import (
     check_model_for_task,
     resolve_mining_model,
 )
-from medmine.mine.dicomweb import ArchiveInstance, ArchiveQuery, DicomWebArchive, MatchCounts
 from medmine.mine.estimate import CostEstimate, estimate_cost, model_provider
 from medmine.mine.images import PIXELS_DIR, MiningInputs, MiningQuestion, Skipped
 from medmine.mine.outputs import FileResult, collect_results, write_outputs
-from medmine.models.secrets import redact
 from medmine.run.runner import Job, Runner, RunSummary
 from medmine.run.store import ResponseCache, RunStore
 
 CHUNK_SIZE = 64
 DATASET = "mine:dicomweb"
-KEY_FILE = "id.key"
 SIDECARS = "sidecars"
 PARTS = "parts"
 
@@ -70,28 +72,6 @@ class DicomWebOptions:
     chunk_size: int = CHUNK_SIZE
 
 
-# ------------------------------------------------------------------------------ identities
-def id_key(out_dir: Path) -> bytes:
-    """The run's id key: read from ``<out>/id.key``, or created there (mode 0600)."""
-    path = out_dir / KEY_FILE
-    if path.is_file():
-        key = bytes.fromhex(path.read_text().strip())
-        if len(key) < 16:
-            raise ValueError(f"{path}: not a medmine id key (expected 32+ hex characters)")
-        return key
-    out_dir.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_bytes(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(key.hex() + "\n")
-    return key
-
-
-def anonymous_id(key: bytes, sop_uid: str) -> str:
-    """``dw-`` + 20 hex characters of HMAC-SHA-256(key, SOP Instance UID)."""
-    return "dw-" + hmac.new(key, sop_uid.encode(), hashlib.sha256).hexdigest()[:20]
-
-
 # ------------------------------------------------------------------------------ samples
 def _sample(
     archive: DicomWebArchive,
@@ -101,13 +81,14 @@ def _sample(
     out_dir: Path,
 ) -> Sample:
     """The mining Sample of one instance, fetching and rendering frame 1 unless on disk."""
-    from medmine.mine.dicomweb import frame_dataset
+    from medmine.datasets.dicomweb_archive import frame_dataset
     from medmine.models.images import render_dicom
 
     png = out_dir / PIXELS_DIR / f"{sample_id}.png"
     if not png.is_file():
         frame = archive.fetch_frame(inst)
-        image = render_dicom(frame_dataset(inst, frame), 0, name=f"instance {sample_id}")
+        ds = frame_dataset(inst, frame, archive.fetch_luts(inst))
+        image = render_dicom(ds, 0, name=f"instance {sample_id}")
         png.parent.mkdir(parents=True, exist_ok=True)
         tmp = png.with_name(png.name + ".tmp")
         image.save(tmp, format="PNG")

@@ -175,8 +175,10 @@ def _resolve_paths(suite: SuiteConfig, base: Path) -> SuiteConfig:
         return p if p.is_absolute() else base / p
 
     for ds in suite.datasets:
-        if ds.root is not None:
-            ds.root = resolve(ds.root)
+        if ds.folder is not None:
+            ds.root = resolve(ds.folder)
+        if ds.truth is not None:
+            ds.truth = resolve(ds.truth)
     suite.presets = [resolve(p) for p in suite.presets]
     if suite.judge_truth is not None:
         suite.judge_truth = resolve(suite.judge_truth)

@@ -17,7 +17,7 @@ DICOMweb root. Nothing is ever written to the archive. The steps:
    rules as a local DICOM file. The header never leaves the search results held in memory:
    no header value reaches a model or an output.
 
-Query keys (``--query``) and the source URL are read by :mod:`medmine.mine.dicomweb_query`.
+Query keys (``--query``) and the source URL are read by :mod:`medmine.datasets.dicomweb_query`.
 
 Credentials come from the environment only: ``MEDMINE_DICOMWEB_TOKEN`` (a bearer token) or
 ``MEDMINE_DICOMWEB_USER`` and ``MEDMINE_DICOMWEB_PASSWORD`` (basic auth). Their values are
@@ -29,10 +29,12 @@ from __future__ import annotations
 import os
 import random
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
-from medmine.mine.dicomweb_query import (
+from medmine.core.secrets import redact
+from medmine.datasets.dicomweb_query import (
     PASSWORD_ENV,
     TOKEN_ENV,
     USER_ENV,
@@ -40,7 +42,6 @@ from medmine.mine.dicomweb_query import (
     archive_url,
     is_dicomweb,
 )
-from medmine.models.secrets import redact
 
 PAGE_SIZE = 100
 UNCOMPRESSED = "1.2.840.10008.1.2.1"
@@ -80,6 +81,9 @@ PIXEL_KEYWORDS = (
     "VOILUTFunction",
 )
 INSTANCE_FIELDS = ("BurnedInAnnotation", "SOPClassUID", *PIXEL_KEYWORDS)
+# Lookup tables a search does not return (Orthanc's QIDO omits sequences): read from the
+# instance's metadata (WADO-RS), their LUT Data through its bulk data URI.
+LUT_SEQUENCES = ("ModalityLUTSequence", "VOILUTSequence")
 
 
 # ------------------------------------------------------------------------------ instances
@@ -98,6 +102,8 @@ class ArchiveInstance:
     frames: int
     burned_in: bool
     pixel_module: Mapping[str, Any]
+    # The study's PatientID: held in memory to group samples by patient, never output or shown.
+    patient: str = field(default="", repr=False)
 
     @property
     def uids(self) -> dict[str, str]:
@@ -209,7 +215,7 @@ class DicomWebArchive:
                 "study search",
                 self.client.search_for_studies,
                 search_filters=dict(query.study_filters),
-                fields=["StudyDescription"],
+                fields=["StudyDescription", "PatientID"],
             )
             if words is None or _contains(s, "StudyDescription", words)
         )
@@ -241,6 +247,7 @@ class DicomWebArchive:
         counts = counts if counts is not None else MatchCounts()
         for study in self.studies(query):
             study_uid = str(_value(study, "StudyInstanceUID"))
+            patient = str(_value(study, "PatientID") or "")
             counts.studies += 1
             taken = 0
             for series in self.series(study_uid, query):
@@ -255,7 +262,7 @@ class DicomWebArchive:
                 ):
                     if query.max_per_study is not None and taken >= query.max_per_study:
                         break
-                    inst = _instance(study_uid, series_uid, item)
+                    inst = _instance(study_uid, series_uid, item, patient)
                     counts.instances += 1
                     counts.burned_in += inst.burned_in
                     taken += 1
@@ -278,6 +285,50 @@ class DicomWebArchive:
             raise ValueError(f"the archive sent {len(frames)} frames for frame 1")
         return bytes(frames[0])
 
+    def fetch_luts(self, inst: ArchiveInstance) -> dict[str, Any]:
+        """The instance's modality and VOI LUT sequences (pydicom Sequences), by keyword.
+
+        Read from the instance's metadata, which also holds header values: only the two
+        sequences are kept, the rest is dropped here.
+        """
+        from pydicom.datadict import tag_for_keyword
+        from pydicom.dataset import Dataset
+
+        what = f"reading the lookup tables of instance {_short(inst.sop_uid)}"
+        found = self._call(
+            what,
+            self.client.retrieve_instance_metadata,
+            inst.study_uid,
+            inst.series_uid,
+            inst.sop_uid,
+        )
+        luts: dict[str, Any] = {}
+        for keyword in LUT_SEQUENCES:
+            tag = f"{tag_for_keyword(keyword):08X}"
+            if tag in found:
+                item = Dataset.from_json({tag: found[tag]}, bulk_data_uri_handler=self._bulk)
+                luts[keyword] = item[keyword].value
+        return luts
+
+    def _bulk(self, tag: str, vr: str, uri: str) -> bytes:
+        """The bytes behind a bulk data URI of the metadata (a LUT's data).
+
+        Archives often build these URIs from their own idea of their address (Orthanc drops
+        the port; behind a proxy it is an internal host), so the URI's resource path is
+        rebased on the archive URL medmine was given.
+        """
+        path = urlsplit(uri).path
+        at = path.find("/studies/")
+        if at >= 0:
+            uri = self.url.rstrip("/") + path[at:]
+        parts = self._call(
+            "reading bulk data",
+            self.client.retrieve_bulkdata,
+            uri,
+            media_types=("application/octet-stream",),  # Orthanc refuses the client's default
+        )
+        return b"".join(bytes(p) for p in parts)
+
 
 def _short(uid: str) -> str:
     """The last characters of a UID: enough to tell instances apart in a message."""
@@ -298,7 +349,9 @@ def _reservoir(stream: Iterator[dict[str, Any]], k: int, seed: int) -> Iterator[
     yield from (item for _, item in sorted(kept, key=lambda pair: pair[0]))
 
 
-def _instance(study_uid: str, series_uid: str, item: Mapping[str, Any]) -> ArchiveInstance:
+def _instance(
+    study_uid: str, series_uid: str, item: Mapping[str, Any], patient: str = ""
+) -> ArchiveInstance:
     """An :class:`ArchiveInstance` from one instance search result."""
     pixel = {kw: v for kw in PIXEL_KEYWORDS if (v := _value(item, kw)) is not None}
     burned = str(_value(item, "BurnedInAnnotation") or "").strip().upper() == "YES"
@@ -311,14 +364,20 @@ def _instance(study_uid: str, series_uid: str, item: Mapping[str, Any]) -> Archi
         frames=int(pixel.get("NumberOfFrames") or 1),
         burned_in=burned,
         pixel_module=pixel,
+        patient=patient,
     )
 
 
-def frame_dataset(inst: ArchiveInstance, frame: bytes) -> Any:
-    """A pixels-only pydicom Dataset holding one uncompressed frame (no header values)."""
+def frame_dataset(
+    inst: ArchiveInstance, frame: bytes, luts: Mapping[str, Any] | None = None
+) -> Any:
+    """A pixels-only pydicom Dataset holding one uncompressed frame (no header values), with
+    the instance's lookup tables when given (:meth:`DicomWebArchive.fetch_luts`)."""
     from pydicom.dataset import Dataset, FileMetaDataset
 
     ds = Dataset()
+    for keyword, sequence in (luts or {}).items():
+        setattr(ds, keyword, sequence)
     ds.file_meta = FileMetaDataset()
     ds.file_meta.TransferSyntaxUID = UNCOMPRESSED
     for keyword, value in inst.pixel_module.items():
