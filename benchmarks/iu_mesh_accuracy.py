@@ -1,8 +1,7 @@
 """Rule-labeler accuracy on real IU X-ray reports, against their MeSH indexing.
 
 Usage: python benchmarks/iu_mesh_accuracy.py --reports PATH/indiana_reports.csv
-                                             [--split heldout|dev|all] [--text findings+impression|all]
-                                             [--misses N] [--compat]
+       [--split heldout|dev|all] [--text findings+impression|all] [--misses N] [--compat]
 
 The reports are read with medmine's own Kaggle IU X-ray reader
 (:func:`medmine.datasets.report_truth.read_iu_kaggle`), their truth is the ``MeSH`` column
