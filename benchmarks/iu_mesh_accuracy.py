@@ -1,13 +1,14 @@
 """Rule-labeler accuracy on real IU X-ray reports, against their MeSH indexing.
 
 Usage: python benchmarks/iu_mesh_accuracy.py --reports PATH/indiana_reports.csv
-       [--split heldout|dev|all] [--text findings+impression|all] [--misses N] [--compat]
+       [--split heldout|dev|all] [--text findings+impression|all|model] [--misses N] [--compat]
 
 The reports are read with medmine's own Kaggle IU X-ray reader
 (:func:`medmine.datasets.report_truth.read_iu_kaggle`), their truth is the ``MeSH`` column
 mapped by :mod:`medmine.chexpert.mesh` (the mapping version is printed), and each report is
 labelled by :func:`medmine.chexpert.label_report` on its FINDINGS + IMPRESSION (``--text all``
-adds INDICATION and COMPARISON, i.e. the whole ``Sample.text`` the diagnosis task sends).
+adds INDICATION and COMPARISON, i.e. the whole ``Sample.text`` the diagnosis task sends;
+``--text model`` is what the ``chexpert-rules`` model labels of that text).
 
 Split by uid: ``dev`` = odd uid (the only reports read while improving the labeler and the
 mapping), ``heldout`` = even uid (measured, never read).
@@ -32,6 +33,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from medmine.baselines.reports import findings_text
 from medmine.chexpert import label_report
 from medmine.chexpert.mesh import CONFIRMABLE, MAPPING_VERSION
 from medmine.chexpert.observations import NO_FINDING, POSITIVE, UNCERTAIN
@@ -54,6 +56,8 @@ def report_text(rec: ReportRecord, which: str) -> str:
     """FINDINGS + IMPRESSION (or the whole text) of one record, as the labeler reads it."""
     if which == "all":
         return rec.text
+    if which == "model":
+        return findings_text(rec.text)
     keep = {k: v for k, v in rec.sections.items() if k in ("FINDINGS", "IMPRESSION")}
     return join_sections(keep)
 
@@ -131,7 +135,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reports", required=True, type=Path, help="indiana_reports.csv")
     ap.add_argument("--split", choices=("heldout", "dev", "all"), default="heldout")
-    ap.add_argument("--text", choices=("findings+impression", "all"), default="findings+impression")
+    ap.add_argument(
+        "--text", choices=("findings+impression", "all", "model"), default="findings+impression"
+    )
     ap.add_argument("--compat", action="store_true", help="CheXpert's original rules")
     ap.add_argument("--misses", type=int, default=0, help="print N dev misses (dev split only)")
     args = ap.parse_args(argv)

@@ -67,3 +67,12 @@ def test_pneumonitis_is_pneumonia_but_not_under_compat() -> None:
     assert label_report(text)["Pneumonia"] is not None
     assert label_report(text, compat=True)["Pneumonia"] is None
     assert label_report("Fibrotic lungs.", compat=True)["Lung Opacity"] is None
+
+
+def test_chexpert_rules_model_reads_findings_and_impression_only() -> None:
+    from medmine.baselines.reports import findings_text
+
+    report = "INDICATION: Rule out pneumonia.\nFINDINGS: Clear lungs.\nIMPRESSION: Normal chest."
+    assert label_report(report)["Pneumonia"] is not None  # the indication names it
+    assert label_report(findings_text(report))["Pneumonia"] is None
+    assert findings_text("No pneumonia.") == "No pneumonia."  # no sections: all of it
