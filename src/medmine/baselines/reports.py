@@ -1,8 +1,10 @@
 """Report baselines: rule-based CheXpert labelling, the normal-template report, retrieval.
 
 - ``chexpert-rules`` (diagnosis): labels the report text with the rule-based CheXpert labeler
-  and answers the diagnosis task's JSON. It reads text only: an image-only sample gets an
-  error Response ("needs report text"), scored as a failure for this baseline alone.
+  and answers the diagnosis task's JSON. When the report has FINDINGS / IMPRESSION sections
+  only those are labelled: INDICATION, HISTORY, COMPARISON and TECHNIQUE state why the study
+  was done ("rule out pneumonia"), not what it showed. It reads text only: an image-only
+  sample gets an error Response ("needs report text"), scored as a failure for this baseline alone.
 - ``normal-report`` (report generation): always the same normal chest radiograph report.
 - ``retrieval-report`` (report generation): the training report of the nearest training image
   (simple colour/intensity/edge features, standardised, Euclidean distance).
@@ -25,6 +27,7 @@ from medmine.baselines.features import image_features
 from medmine.baselines.registry import register_baseline
 from medmine.chexpert import label_report
 from medmine.core import ReportTarget, Request, Response, Sample, Task, Usage, stable_hash
+from medmine.datasets.report_sections import join_sections, split_sections
 from medmine.tasks.diagnosis import values_to_words
 
 #: The fixed normal report (IU X-ray style wording).
@@ -87,7 +90,7 @@ class ChexpertRules(Baseline):
 
     def answer(self, request: Request) -> dict[str, Any]:
         """The 14 observations of the request's report text, as the diagnosis JSON."""
-        return values_to_words(label_report(request.intent.text or ""))
+        return values_to_words(label_report(findings_text(request.intent.text or "")))
 
     async def generate(self, request: Request) -> Response:
         """Label the report; a request without report text is not this baseline's to answer
@@ -100,6 +103,16 @@ class ChexpertRules(Baseline):
                 time.perf_counter(),
             )
         return await super().generate(request)
+
+
+def findings_text(text: str) -> str:
+    """The FINDINGS and IMPRESSION sections of a report, or the whole text when it has neither."""
+    sections = split_sections(text)
+    kept = {k: v for k, v in sections.items() if k in _READ_SECTIONS and v.strip()}
+    return join_sections(kept) if kept else text
+
+
+_READ_SECTIONS = ("FINDINGS", "IMPRESSION")
 
 
 class NormalReport(Baseline):

@@ -55,9 +55,11 @@ _WORD = re.compile(r"[\w-]+")
 
 _MENTION_PHRASES: tuple[tuple[str, str], ...] = tuple(
     (observation, phrase)
-    for observation, phrases in rules.MENTION_PHRASES.items()
+    for observation, phrases in (*rules.MENTION_PHRASES.items(), *rules_plus.EXTRA_MENTIONS.items())
     for phrase in phrases
 )
+#: Phrases at this index and after are medmine's additions (not searched with ``compat``).
+_FIRST_EXTRA = sum(len(p) for p in rules.MENTION_PHRASES.values())
 _UNMENTION_PATTERNS: dict[str, re.Pattern[str]] = {
     observation: re.compile("|".join(re.escape(p) for p in phrases))
     for observation, phrases in rules.UNMENTION_PHRASES.items()
@@ -160,6 +162,8 @@ def _sentence_mentions(
     """
     found = []
     for index in present:
+        if compat and index >= _FIRST_EXTRA:
+            break  # ``present`` is in list order: the rest are medmine's additions
         observation, phrase = _MENTION_PHRASES[index]
         if phrase not in text:
             continue

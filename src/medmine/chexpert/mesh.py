@@ -20,6 +20,28 @@ Rules of mapping version :data:`MAPPING_VERSION`:
   scoring (truth value None and left out of ``scored``), never counted as negative.
 - A term whose heading is in none of the lists is returned in ``unmapped``: shown, never
   guessed. Its presence still makes No Finding negative (something abnormal was indexed).
+
+Changes in ``mesh-chexpert-2`` (decided by reading the dev half, odd uids, of the Kaggle
+IU X-ray reports against their index, as a radiologist would; see :func:`_site_rule`):
+
+- ``Markings/bronchovascular`` is bronchovascular crowding of low lung volumes, not an
+  opacity: an other finding. Any other ``Markings`` ("increased lung markings", often
+  called chronic) cannot say whether an interstitial opacity is present: Lung Opacity is
+  not scored for that report (:data:`AMBIGUOUS`).
+- ``Opacity`` / ``Density`` name a lung opacity only at a lung site (``lung``, a lobe,
+  ``lingula``, ``pulmonary alveoli``). At a site outside the lungs (ribs, thorax,
+  mediastinum, clavicle, pleura, paratracheal ...) they are other findings (foreign
+  bodies, soft tissue, bone). With no site or an equivocal one (``retrocardiac``,
+  ``costophrenic angle``, a side only) Lung Opacity is not scored.
+- A ``round`` / ``nodular`` Density is a nodule or a granuloma: Lung Opacity and Lung
+  Lesion are not scored from it.
+- A Density or Nodule indexed with a calcified granuloma, ``Calcinosis``, granulomatous
+  disease or adipose tissue is that benign calcification or fat (IU X-ray indexes
+  "calcified nodules of old granulomatous disease" so): its observation is not scored,
+  unless another term states it.
+- ``Pulmonary Congestion`` (vascular congestion / redistribution, often "without edema")
+  cannot confirm Edema: Edema is not scored for that report unless ``Pulmonary Edema`` or
+  ``Edema`` is indexed too.
 """
 
 from __future__ import annotations
@@ -50,7 +72,7 @@ from medmine.chexpert.observations import (
     UNCERTAIN,
 )
 
-MAPPING_VERSION: Final = "mesh-chexpert-1"
+MAPPING_VERSION: Final = "mesh-chexpert-2"
 
 #: Observations a MeSH-indexed report confirms both ways (present when indexed, else absent).
 CONFIRMABLE: Final[tuple[str, ...]] = tuple(
@@ -79,7 +101,6 @@ HEADINGS: Final[dict[str, str]] = {
     "density": LUNG_OPACITY,
     "pulmonary edema": EDEMA,
     "edema": EDEMA,
-    "pulmonary congestion": EDEMA,
     "heart failure": EDEMA,
     "consolidation": CONSOLIDATION,
     "pneumonia": PNEUMONIA,
@@ -128,7 +149,7 @@ OTHER_FINDINGS: Final[frozenset[str]] = frozenset(
         "mediastinum", "pleura", "foreign bodies", "azygos lobe", "humerus", "blister",
         "epicardial fat", "funnel chest", "sclerosis", "thorax", "breast", "nipple shadow",
         "volume loss", "lucency", "expansile bone lesions", "subcutaneous emphysema",
-        "cardiac silhouette",
+        "cardiac silhouette", "pulmonary congestion",
     }
 )  # fmt: skip
 
@@ -141,6 +162,29 @@ UNCERTAIN_QUALIFIERS: Final[frozenset[str]] = frozenset(
 NEUTRAL: Final[frozenset[str]] = frozenset(
     {"technical quality of image unsatisfactory", "no indexing"}
 )
+
+#: Headings whose observation a report's index cannot settle: not scored for that report.
+AMBIGUOUS: Final[dict[str, tuple[str, ...]]] = {
+    "pulmonary congestion": (EDEMA,),
+}
+#: Qualifiers that place an Opacity / Density in the lungs.
+LUNG_SITES: Final[frozenset[str]] = frozenset(
+    {"lung", "lingula", "pulmonary alveoli", "upper lobe", "lower lobe", "middle lobe"}
+)
+#: Qualifiers that place it outside the lungs (an other finding).
+NON_LUNG_SITES: Final[frozenset[str]] = frozenset(
+    {
+        "ribs", "thorax", "mediastinum", "clavicle", "heart", "supracardiac", "pleura",
+        "paratracheal", "spine", "thoracic vertebrae", "diaphragm", "breast", "soft tissue",
+        "abdomen", "shoulder", "humerus", "sternum", "trachea", "aorta", "axilla", "neck",
+        "cardiophrenic angle", "scapula", "hilum",
+    }
+)  # fmt: skip
+#: Headings that, indexed in the same report, make a Density / Nodule a benign calcification.
+CALCIFIED: Final[frozenset[str]] = frozenset(
+    {"calcified granuloma", "calcinosis", "granulomatous disease", "granuloma", "adipose tissue"}
+)
+_SITED: Final = frozenset({"opacity", "density", "markings"})
 
 _SPLIT = re.compile(r"\s*;\s*")
 
@@ -177,6 +221,28 @@ def _term_value(term: str) -> tuple[str | None, float | None, bool]:
     return None, None, False
 
 
+def _site_rule(
+    heading: str, qualifiers: set[str], calcified: bool
+) -> tuple[str | None, tuple[str, ...]]:
+    """For Opacity / Density / Markings / Nodule: (observation stated, observations unsettled).
+
+    See the ``mesh-chexpert-2`` notes in the module doc.
+    """
+    if heading == "nodule":
+        return (None, (LUNG_LESION,)) if calcified else (LUNG_LESION, ())
+    if heading == "markings":
+        return (None, ()) if "bronchovascular" in qualifiers else (None, (LUNG_OPACITY,))
+    if heading == "density" and qualifiers & {"round", "nodular"}:
+        return None, (LUNG_OPACITY, LUNG_LESION)
+    if qualifiers & LUNG_SITES:
+        if heading == "density" and calcified:
+            return None, (LUNG_OPACITY,)
+        return LUNG_OPACITY, ()
+    if qualifiers & NON_LUNG_SITES:
+        return None, ()
+    return None, (LUNG_OPACITY,)
+
+
 def mesh_to_observations(terms: str | Iterable[str] | None) -> MeshTruth:
     """Map one report's MeSH (or Problems) terms to CheXpert values (see the module doc).
 
@@ -196,9 +262,23 @@ def mesh_to_observations(terms: str | Iterable[str] | None) -> MeshTruth:
             values if scored else dict.fromkeys(OBSERVATIONS), scored, (), tuple(items)
         )
     unmapped: list[str] = []
+    headings = {t.split("/")[0].strip() for t in lowered}
+    calcified = bool(headings & CALCIFIED)
+    unsettled: set[str] = set()
     for term, low in zip(items, lowered, strict=True):
         if low in ("normal", *NEUTRAL):
             continue
+        parts = [p.strip() for p in low.split("/")]
+        if parts[0] in _SITED or parts[0] == "nodule":
+            observation, unclear = _site_rule(parts[0], set(parts[1:]), calcified)
+            unsettled.update(unclear)
+            if observation is None:
+                continue
+            value = UNCERTAIN if set(parts[1:]) & UNCERTAIN_QUALIFIERS else POSITIVE
+            if values.get(observation) != POSITIVE:
+                values[observation] = value
+            continue
+        unsettled.update(AMBIGUOUS.get(parts[0], ()))
         observation, value, known = _term_value(term)
         if not known:
             unmapped.append(term)
@@ -208,4 +288,8 @@ def mesh_to_observations(terms: str | Iterable[str] | None) -> MeshTruth:
         if previous != POSITIVE:  # a definite mention beats a borderline one
             values[observation] = value
     values[NO_FINDING] = NEGATIVE
-    return MeshTruth(values, CONFIRMABLE, tuple(unmapped), tuple(items))
+    for observation in unsettled:  # unsettled by one term, unless another term states it
+        if values.get(observation) == NEGATIVE:
+            values[observation] = None
+    scored = tuple(o for o in CONFIRMABLE if values[o] is not None)
+    return MeshTruth(values, scored, tuple(unmapped), tuple(items))

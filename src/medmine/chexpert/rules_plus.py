@@ -15,6 +15,9 @@ rule below fixes one such family, with the phrasing it was written for:
   (CheXpert keeps these positive); "partially resolved" stays positive.
 - **Unmention fix**: "noncalcified nodule" is a lung lesion (CheXpert's "calcified nodul"
   unmention drops it).
+- **Extra mention words** (:data:`EXTRA_MENTIONS`): "interstitial fibrotic changes",
+  "fibrosis in the bases" are lung opacities (reticular); "consistent with pneumonitis"
+  is how IU X-ray reports often name pneumonia.
 - **A structure is not a finding**: CheXpert calls "the heart", "heart size", "the
   mediastinum", "contours" positive (or uncertain when "stable") wherever they occur, so
   "The heart and lungs have XXXX XXXX in the interval", "densities overlying the heart" and
@@ -29,7 +32,12 @@ from __future__ import annotations
 import re
 from typing import Final
 
-from medmine.chexpert.observations import CARDIOMEGALY, ENLARGED_CARDIOMEDIASTINUM
+from medmine.chexpert.observations import (
+    CARDIOMEGALY,
+    ENLARGED_CARDIOMEDIASTINUM,
+    LUNG_OPACITY,
+    PNEUMONIA,
+)
 from medmine.chexpert.rules import MENTION_PHRASES
 
 #: Words that end a list-normality rule's reach (a new clause or an exception).
@@ -65,6 +73,11 @@ LIST_NORMAL_END: Final = re.compile(
     r"(?:within (?:the )?(?:normal limits|limits of normal)|normal|unremarkable)"
     r"(?: (?:for|in|of|and|size|appearance|contour|configuration|shape|caliber))*\W*$"
 )
+#: Mention phrases CheXpert lacks (searched only without ``compat``), per observation.
+EXTRA_MENTIONS: Final[dict[str, tuple[str, ...]]] = {
+    LUNG_OPACITY: ("fibrosis", "fibrotic"),
+    PNEUMONIA: ("pneumonitis",),
+}
 #: "resolved right pleural effusion": "resolved" up to 4 words before the mention.
 RESOLVED_BEFORE: Final = re.compile(
     r"(?<!partially )(?<!partly )(?<!nearly )(?<!almost )(?<!incompletely )(?<!not )"

@@ -21,7 +21,7 @@ def truth_scope(samples: Sequence[Sample]) -> tuple[tuple[str, ...], str]:
     """(observations every sample's truth can confirm, in CheXpert order; provenance text).
 
     The provenance names each truth kind and source with its sample count, e.g.
-    ``"mesh: MeSH terms of indiana_reports.csv (MeSH), mapping mesh-chexpert-1 (n=40)"``;
+    ``"mesh: MeSH terms of indiana_reports.csv (MeSH), mapping mesh-chexpert-2 (n=40)"``;
     it is ``"dataset labels"`` when no sample says where its labels come from.
     """
     scored = set(OBSERVATIONS)

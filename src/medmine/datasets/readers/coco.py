@@ -28,6 +28,13 @@ from medmine.datasets.readers.base import (
 _SPLIT_KEYS = {"annotation", "image_dir"}
 
 
+def _alternatives(value: str | list[str] | None) -> list[str]:
+    """One path or a list of alternative paths, as a list."""
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else [str(v) for v in value]
+
+
 def read_coco(
     root: Path,
     *,
@@ -35,7 +42,7 @@ def read_coco(
     annotation: str | None = None,
     image_dir: str = "",
     split: str = "train",
-    splits: dict[str, dict[str, str]] | None = None,
+    splits: dict[str, dict[str, str | list[str]]] | None = None,
     category_key: str = "category_id",
     categories_key: str = "categories",
     attributes: dict[str, list[str]] | None = None,
@@ -43,7 +50,9 @@ def read_coco(
 ) -> DatasetRead:
     """Read COCO JSON file(s): one sample per image with all its labelled boxes.
 
-    ``splits`` = {split: {annotation, image_dir}}; absent annotation files are skipped.
+    ``splits`` = {split: {annotation, image_dir}}; absent annotation files are skipped. A
+    split may list alternative ``annotation`` paths (releases that spell a folder
+    differently) with ``image_dir`` paths in the same order: the first file found is read.
     ``attributes`` = {name: [annotation key, categories key]} (DENTEX: ``quadrant:
     [category_id_1, categories_1]``). Images without boxes are kept only with ``keep_empty``.
     """
@@ -60,14 +69,16 @@ def read_coco(
         unknown = set(override) - _SPLIT_KEYS
         if unknown:
             raise ValueError(f"coco reader: unknown split keys {sorted(unknown)}")
-        ann_name = override.get("annotation", annotation)
-        if ann_name is None:
+        ann_names = _alternatives(override.get("annotation", annotation))
+        if not ann_names:
             raise ValueError(f"coco reader: split {split_name!r} has no annotation file")
-        ann_path = root / ann_name
-        if not ctx.wants(split_name) or not ann_path.is_file():
+        dir_names = _alternatives(override.get("image_dir", image_dir))
+        found = [i for i, name in enumerate(ann_names) if (root / name).is_file()]
+        if not ctx.wants(split_name) or not found:
             continue
+        ann_path = root / ann_names[found[0]]
         contents.append(ann_path)
-        img_dir = root / override.get("image_dir", image_dir)
+        img_dir = root / dir_names[min(found[0], len(dir_names) - 1)]
         images = scan(img_dir)
         files_seen.extend(images)
         used = _read_one(
