@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from medmine.core import LabelTarget
+from medmine.tasks.label_vocab import CONTEXT, PHRASES, SYNONYMS, fold, fold_word, near_word
 
 _NEG_PREFIX = re.compile(r"^(?:no|non|not|without)\s+(.+)$")
 _GRADE_BEFORE = re.compile(r"\b(?:grade|stage|class|level|category|score)\s*[:=#]?\s*$", re.I)
@@ -54,8 +55,8 @@ class Mention:
 
 
 def norm(text: str) -> str:
-    """Lower case, separators as one space, each word singular: the key of a name."""
-    words = re.sub(r"[\s_\-]+", " ", text.strip().strip(".\"'").lower()).split()
+    """Lower case, British spelling folded, separators as one space, each word singular."""
+    words = re.sub(r"[\s_\-]+", " ", fold_word(text.strip().strip(".\"'"))).split()
     return " ".join(_singular(w) for w in words)
 
 
@@ -77,8 +78,8 @@ def _singular(word: str) -> str:
     return word
 
 
-def _word_pattern(word: str) -> str:
-    """Regex for one word of a name, in singular and plural."""
+def _forms(word: str) -> set[str]:
+    """One word of a name in singular and plural."""
     base = _singular(word)
     forms = {word, base}
     if base.isalpha() and len(base) > 3:
@@ -92,6 +93,12 @@ def _word_pattern(word: str) -> str:
             forms.add(base + "es")
         else:
             forms.add(base + "s")
+    return forms
+
+
+def _word_pattern(word: str) -> str:
+    """Regex for one word of a name, in singular and plural."""
+    forms = _forms(word)
     return "(?:" + "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True)) + ")"
 
 
@@ -110,6 +117,7 @@ class LabelNames:
     complement: Mapping[str, str]
     normal_label: str | None
     broader: Mapping[str, frozenset[str]]
+    vocabulary: Mapping[str, str]
 
     def most_specific(self, labels: set[str]) -> set[str]:
         """Drop labels whose name is part of another named label's name (polyp < dyed polyp)."""
@@ -121,22 +129,110 @@ class LabelNames:
         return info.label if info is not None else None
 
     def mentions(self, text: str) -> list[Mention]:
-        """Every non-overlapping mention in the text, longest name first at each position."""
+        """Every non-overlapping mention in the text, longest name first at each position.
+
+        Names are found in the folded text (British spellings as American) and reported
+        with their spans in the text as written.
+        """
+        folded, index = fold(text)
         out: list[Mention] = []
-        for m in self.pattern.finditer(text):
+        for m in self.pattern.finditer(folded):
             info = self.lookup.get(norm(m.group(0)))
             if info is None:
                 continue
-            if info.numeric and not _GRADE_BEFORE.search(text[: m.start()]):
+            start, end = index[m.start()], index[m.end() - 1] + 1
+            if info.numeric and not _GRADE_BEFORE.search(text[:start]):
                 continue
-            out.append(Mention(info, m.start(), m.end()))
+            out.append(Mention(info, start, end))
         return out
+
+    def correct(self, text: str) -> tuple[str, list[str]]:
+        """The text with misspelt name words corrected, and a note per correction.
+
+        A correction is kept only when it completes a name of the set (see
+        :mod:`medmine.tasks.label_vocab` for when a word counts as a typo); inside a
+        multi-word name the looser rule applies only if the other words are written right.
+        """
+        covered = [(m.start, m.end) for m in self.mentions(text)]
+        edits: list[tuple[int, int, str, bool]] = []
+        for tok in re.finditer(r"[^\W\d_]+", text):
+            if any(a <= tok.start() < b for a, b in covered):
+                continue
+            word = fold_word(tok.group(0))
+            strict = near_word(word, self.vocabulary, anchored=False)
+            loose = strict or near_word(word, self.vocabulary, anchored=True)
+            if loose is not None:
+                edits.append((tok.start(), tok.end(), loose, strict is not None))
+        if not edits:
+            return text, []
+        fixed, spans = _apply(text, edits)
+        found = self.mentions(fixed)
+        kept = []
+        for edit, (a, b) in zip(edits, spans, strict=True):
+            home = next((m for m in found if m.start <= a and b <= m.end), None)
+            if home is None or home.info.label is None:
+                continue
+            others = [s for s in spans if home.start <= s[0] < home.end]
+            if edit[3] or (len(others) == 1 and home.end - home.start > b - a):
+                kept.append(edit)
+        if not kept:
+            return text, []
+        notes = [f"read {text[a:b]!r} as {word!r}" for a, b, word, _ in kept]
+        return _apply(text, kept)[0], notes
+
+
+def _apply(text: str, edits: list[tuple[int, int, str, bool]]) -> tuple[str, list[tuple[int, int]]]:
+    """The text with each (start, end) replaced, and the replacements' new spans."""
+    parts: list[str] = []
+    spans: list[tuple[int, int]] = []
+    last = size = 0
+    for a, b, word, _ in edits:
+        parts.append(text[last:a])
+        size += a - last
+        parts.append(word)
+        spans.append((size, size + len(word)))
+        size += len(word)
+        last = b
+    parts.append(text[last:])
+    return "".join(parts), spans
 
 
 def names_for(target: LabelTarget) -> LabelNames:
     """The (cached) names of a target's label set."""
     names = tuple(sorted((k, tuple(v)) for k, v in target.names.items()))
     return _build(tuple(target.labels), names)
+
+
+def _clinical_names(
+    labels: tuple[str, ...], words: Mapping[str, list[str]]
+) -> dict[str, list[tuple[str, bool]]]:
+    """Extra (name, weak) pairs per label from the clinical vocabulary; a name claimed by
+    two labels of the set, or already a name of another label, is dropped."""
+    tables = [(SYNONYMS, False), (CONTEXT, True)]
+    claims: dict[str, set[str]] = {}
+    extra: dict[str, list[tuple[str, bool]]] = {lab: [] for lab in labels}
+    own = {norm(w): lab for lab in labels for w in words[lab]}
+    for lab in labels:
+        keys = {norm(w) for w in words[lab]}
+        for table, weak in tables:
+            for name, syns in table.items():
+                if norm(name) in keys:
+                    extra[lab].extend((syn, weak) for syn in syns)
+        for key in keys:
+            for phrase, repl in PHRASES.items():
+                p = norm(phrase)
+                if p in key and key != p:
+                    extra[lab].extend((key.replace(p, norm(r)), False) for r in repl)
+        for syn, _ in extra[lab]:
+            claims.setdefault(norm(syn), set()).add(lab)
+    return {
+        lab: [
+            (syn, weak)
+            for syn, weak in pairs
+            if len(claims[norm(syn)]) == 1 and own.get(norm(syn), lab) == lab
+        ]
+        for lab, pairs in extra.items()
+    }
 
 
 @lru_cache(maxsize=256)
@@ -155,6 +251,9 @@ def _build(labels: tuple[str, ...], names: tuple[tuple[str, tuple[str, ...]], ..
                 continue
             weak = key == "normal" or key in anatomy
             lookup.setdefault(key, NameInfo(lab, weak=weak, numeric=key.isdigit()))
+    for lab, pairs in _clinical_names(labels, words).items():
+        for syn, weak in pairs:
+            lookup.setdefault(norm(syn), NameInfo(lab, weak=weak))
     for lab in labels:
         for w in words[lab]:
             m = _NEG_PREFIX.match(norm(w))
@@ -182,8 +281,16 @@ def _build(labels: tuple[str, ...], names: tuple[tuple[str, tuple[str, ...]], ..
         )
         for a in labels
     }
+    vocabulary = {
+        form: word
+        for key, info in lookup.items()
+        if info.label is not None and not info.numeric
+        for word in key.split()
+        if word.isalpha() and len(word) >= 4
+        for form in _forms(word)
+    }
     normal = normal_like[0] if len(normal_like) == 1 else None
     keys = sorted(lookup, key=len, reverse=True)
     body = "|".join(_name_pattern(k) for k in keys)
     pattern = re.compile(rf"(?:(?<=\bnon-)|(?<![\w\-]))(?:{body})(?![\w])", re.I)
-    return LabelNames(labels, lookup, pattern, complement, normal, broader)
+    return LabelNames(labels, lookup, pattern, complement, normal, broader, vocabulary)
