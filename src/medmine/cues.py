@@ -71,9 +71,31 @@ VERB_STOP: Final = (
 )
 #: Statements that the whole study is normal, read as the "normal" label of a set that has one.
 NORMAL_STATEMENT: Final = (
-    r"\bno\s+(?:acute\s+)?(?:\w+\s+)?(?:abnormalit(?:y|ies)|findings?|disease|pathology)\b"
-    r"|\bunremarkable\b|\bhealthy\b|\blungs\s+are\s+clear\b"
+    r"\bno\s+(?:acute\s+)?(?:\w+\s+)?(?:abnormalit(?:y|ies)|findings?|disease|pathology"
+    r"|process)\b"
+    r"|\bunremarkable\b|\bhealthy\b"
+    r"|\b(?:lungs|lung\s+fields)\s+(?:are|appear|look|remain)\s+(?:\w+\s+)?clear\b"
 )
+
+#: Doubt stated after a finding: it stays on the table but is not given as the answer
+#: ("glaucoma cannot be excluded", "melanoma is also possible", "glaucoma suspect").
+DOUBT_AFTER: Final[tuple[str, ...]] = (
+    r"^\W*(?:(?:is|are|was)\s+)?(?:still\s+|also\s+)?"
+    rf"{CANNOT}\s+(?:be\s+)?(?:\w+ly\s+)?(?:excluded|ruled\s+out)",
+    r"^\W*(?:is|are|remains?)\s+(?:still\s+|also\s+)?(?:possible|a\s+possibility|not\s+excluded"
+    r"|a\s+consideration|in\s+the\s+differential)\b",
+    r"^\s+suspect\b",
+)
+
+#: A label passed over in a stated preference: "favour X over Y", "X rather than Y",
+#: "X more likely than Y". The cue ends right before the passed-over name (a few words
+#: may sit between). "over" counts only in a clause that states a preference.
+PASSED_OVER: Final = (
+    r"(?:\b(?:rather\s+than|instead\s+of|more\s+(?:likely|consistent|compatible|suggestive)"
+    r"(?:\s+with\s+[\w-]+)?\s+than|better\s+than|in\s+preference\s+to)"
+    r"|(?<=\s)over)\s+(?:an?\s+|the\s+)?(?:[\w-]+\s+){0,2}$"
+)
+PREFERENCE: Final = r"\b(?:favou?r|prefer|lean|choose|pick|opt|go\s+with|more\s+likely)"
 
 #: Hedges: the finding is offered with doubt but still offered ("possible X", "likely X").
 UNCERTAINTY: Final[tuple[str, ...]] = (
@@ -152,6 +174,9 @@ CANNOT_DETERMINE: Final[tuple[str, ...]] = (
     r"|impossible\s+to|not\s+able\s+to)\s+(?:reliably\s+|definitively\s+|confidently\s+"
     r"|accurately\s+)?(?:determine|tell|say|decide|distinguish|differentiate|be\s+determined"
     r"|make\s+a\s+(?:determination|call)|assess\s+whether)",
+    r"\b(?:cannot|can\s*not|can't|can’t|unable\s+to|not\s+able\s+to)\s+(?:reliably\s+"
+    r"|confidently\s+|accurately\s+)?(?:grade|stage)\s+(?:its|the|their|this)\s+"
+    r"(?:severity|grade|stage|level)",
     r"\b(?:indeterminate|inconclusive|undeterminable|non-?diagnostic)\b",
     r"\binsufficient\s+(?:information|detail|image\s+quality|quality|resolution)\b",
     r"\b(?:image|picture|quality)\s+is\s+(?:too\s+)?(?:poor|blurry|low)\b",

@@ -1,72 +1,22 @@
-"""How a free-text answer becomes one label: the classification reading rules.
+"""Reading a label from prose: the prose rules of :mod:`medmine.tasks.label_reader`.
 
-The rules, in the order they are applied (cues come from :mod:`medmine.cues`, names are
-matched by :mod:`medmine.tasks.label_names`):
-
-1. **JSON first.** The last JSON object with a label key (``label``, ``diagnosis``,
-   ``answer``, ``class``, ...) is the answer. A value that is exactly a name is ``ok``; a
-   value that needs reading ("not pneumonia", "mel (melanoma)") is read with the prose rules
-   below and is ``repaired``; an unreadable value with probabilities takes the most probable
-   label (``repaired``); otherwise the answer is ``unparseable``.
-2. **The whole answer is a name** ("Melanocytic nevi", "NV") → ``ok``.
-3. **A stated final / most-likely answer wins** ("Final answer: X", "Diagnosis: X", "most
-   likely X", "I would classify this as X", "favour X", "therefore X"), read from the last
-   clause that states one, even after a differential, a disclaimer or a refusal phrase.
-   A final statement that itself names two labels is ambiguous.
-4. **"Cannot determine"** ("I cannot determine whether this is glaucoma without an OCT") →
-   ``unparseable``, unless a label is stated outside that clause ("..., but it looks like X").
-5. **A refusal is a refusal** even when it names a label ("I'm not able to diagnose pneumonia
-   from an image") → ``refused``.
-6. **Otherwise every mention is classified**: *negated* — a negation cue before it in the
-   same clause ("no", "without", "negative for", "no evidence of", "unlikely", "rather than",
-   "non-", and "not"/"isn't" within three words and no comma) or after it ("is not present",
-   "is not evident", "is absent", "ruled out", ": negative"); "cannot be excluded" is doubt,
-   not negation; *differential* — named after a differential cue in its clause ("the
-   differential includes", "less likely", "cannot rule out"); *weak* — a context word (bare
-   "normal", anatomy such as "Z-line"); otherwise *affirmed* (hedges such as "possible",
-   "likely", "consistent with" still affirm).
-   - one affirmed label → that label (``repaired``); two or more ("X or Y") → ambiguous;
-   - else one weak label → that label;
-   - else negated labels read through complements: in a two-label set with a complement
-     (normal/pneumonia, glaucoma/non-glaucoma) "no X" is the other label, and "no X" for a
-     label named "no X" ("no diabetic retinopathy") is that label;
-   - else a negated label alone in a larger set is not an answer (``unparseable``), and
-     names offered only as a differential are ambiguous.
-7. Nothing named → ``unparseable``. Ambiguous readings are ``unparseable`` with a detail
-   starting "ambiguous", counted in ``ambiguous_rate``; nothing is ever guessed.
+Every mention of a label name (:mod:`medmine.tasks.label_names`, after spelling repair) is
+classified in its clause as affirmed, negated, differential (including a label passed over
+in a preference: "X over Y", "X rather than Y", "X more likely than Y"), doubtful ("X cannot
+be excluded", "cannot rule out X", "X is possible", "glaucoma suspect") or weak (context
+words); then the first of these decides: a stated final answer, a ranked probability list,
+"cannot determine", a refusal, and the affirmed / weak / negated-through-complement mentions.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from medmine import cues
 from medmine.core import LabelTarget, ParseStatus
-from medmine.tasks.answer_text import json_candidates, strip_markup
+from medmine.tasks.answer_text import strip_markup
 from medmine.tasks.label_names import LabelNames, Mention, NameInfo, names_for
-
-#: Bumped whenever a rule changes; recorded in the recipe and by ``medmine rescore``.
-READER_VERSION = "2"
-
-LABEL_KEYS = (
-    "label",
-    "final_answer",
-    "final_label",
-    "final_diagnosis",
-    "diagnosis",
-    "answer",
-    "class",
-    "category",
-    "prediction",
-    "classification",
-    "result",
-    "grade",
-    "most_likely",
-    "most_likely_diagnosis",
-)
-PROB_KEYS = ("probabilities", "probability", "scores", "confidences")
 
 _CLAUSE_END = re.compile(r"(?<!\d)[.!?](?!\d)|\n|;")
 _TERMINATOR = re.compile(cues.SCOPE_TERMINATORS, re.I)
@@ -82,6 +32,14 @@ _VERB_STOP = re.compile(cues.VERB_STOP, re.I)
 _ALTERNATIVE = re.compile(cues.ALTERNATIVE, re.I)
 _VS_AFTER = re.compile(r"^\W*(?:[\w-]+\W+)?(?:versus|vs)\b|^\s*,?\s*or\b", re.I)
 _NORMAL_STATEMENT = re.compile(cues.NORMAL_STATEMENT, re.I)
+_DOUBT_AFTER = cues.compile_cues(cues.DOUBT_AFTER)
+_PASSED_OVER = re.compile(cues.PASSED_OVER, re.I)
+_PREFERENCE = re.compile(cues.PREFERENCE, re.I)
+_PERCENT = r"(\d{1,3}(?:\.\d+)?)\s*%"
+_PROB_AFTER = re.compile(
+    rf"^\s*[:=(\-–—]?\s*(?:p\s*=\s*)?{_PERCENT}|^\s*[:=(\-–—]\s*(0?\.\d+|1\.0+|0|1)\b", re.I
+)
+_PROB_BEFORE = re.compile(rf"{_PERCENT}\s*(?:for\s+|chance\s+of\s+)?$", re.I)
 _WIDE_REACH = 6
 _CLOSE_REACH = 3
 
@@ -97,6 +55,7 @@ class _Seen:
     negated: bool
     differential: bool
     alternative: bool = False
+    doubt: bool = False
 
 
 def _clauses(text: str) -> list[tuple[int, int]]:
@@ -145,16 +104,35 @@ def _read_mentions(text: str, names: LabelNames) -> list[_Seen]:
         idx = max(i for i, (a, _) in enumerate(spans) if a <= mention.start)
         a, b = spans[idx]
         before, after = text[a : mention.start], text[mention.end : b]
-        diff = bool(_DIFFERENTIAL.search(before))
-        alt = bool(_VS_AFTER.search(after)) or any(
-            other.info.label != mention.info.label
+        passed_over = _PASSED_OVER.search(before)
+        diff = bool(_DIFFERENTIAL.search(before)) or bool(
+            passed_over
+            and (
+                not passed_over.group(0).lower().startswith("over")
+                or _PREFERENCE.search(before[: passed_over.start()])
+            )
+        )
+        alt = any(
+            other is not mention
+            and other.info.label is not None
+            and other.info.label != mention.info.label
             and a <= other.start < b
             and _joined(text, mention, other)
             for other in found
-        )
+        ) or _offered_open(text, mention, found, b)
         negated = _negated(before, after)
-        out.append(_Seen(mention, idx, negated, diff, alt))
+        doubt = bool(_DOUBT_AFTER.search(after))
+        out.append(_Seen(mention, idx, negated, diff, alt, doubt))
     return out
+
+
+def _offered_open(text: str, mention: Mention, found: list[Mention], end: int) -> bool:
+    """True for "X or ..." / "X vs ..." unless what follows is another name of X itself."""
+    if not _VS_AFTER.search(text[mention.end : end]):
+        return False
+    nxt = next((m for m in found if m.start >= mention.end), None)
+    near = nxt is not None and nxt.start < end and _joined(text, mention, nxt)
+    return not (near and nxt is not None and nxt.info.label == mention.info.label)
 
 
 def _joined(text: str, x: Mention, y: Mention) -> bool:
@@ -164,11 +142,23 @@ def _joined(text: str, x: Mention, y: Mention) -> bool:
     return bool(_ALTERNATIVE.search(gap)) and len(_WORD.findall(gap)) <= 4
 
 
-def _decide(seen: list[_Seen], names: LabelNames) -> tuple[str | None, str]:
-    """(label, how) from classified mentions; how is 'label', 'ambiguous: ...' or a reason."""
-    affirmed = [s for s in seen if not s.negated and not s.differential and s.mention.info.label]
+def _decide(seen: list[_Seen], names: LabelNames, stated: bool = False) -> tuple[str | None, str]:
+    """(label, how) from classified mentions; how is 'label', 'ambiguous: ...' or a reason.
+
+    ``stated`` is set when reading a stated final answer: there a label kept open with
+    doubt beside it ("most likely X, though Y cannot be excluded") does not make it
+    ambiguous; elsewhere it does ("could be X, but Y is also possible").
+    """
+    affirmed = [
+        s
+        for s in seen
+        if not s.negated and not s.differential and not s.doubt and s.mention.info.label
+    ]
     labels = {str(s.mention.info.label) for s in affirmed}
     offered = {str(s.mention.info.label) for s in affirmed if s.alternative}
+    doubtful = {str(s.mention.info.label) for s in seen if s.doubt and s.mention.info.label}
+    if doubtful and labels and not stated and doubtful - labels:
+        return None, f"ambiguous: {sorted(labels)} with {sorted(doubtful - labels)} kept open"
     if offered and (len(offered) > 1 or len(labels) == 1):
         return None, f"ambiguous: offered as alternatives {sorted(offered)}"
     strong = names.most_specific(
@@ -191,6 +181,8 @@ def _decide(seen: list[_Seen], names: LabelNames) -> tuple[str | None, str]:
         return via.pop(), "label"
     if len(via) > 1:
         return None, f"ambiguous: negations point to {sorted(via)}"
+    if doubtful:
+        return None, f"only offered with doubt {sorted(doubtful)} (e.g. 'cannot be excluded')"
     differential = {
         str(s.mention.info.label) for s in seen if s.differential and s.mention.info.label
     }
@@ -210,6 +202,18 @@ def read_phrase(text: str, target: LabelTarget) -> Reading:
     whole = names.resolve(plain)
     if whole is not None:
         return whole, ParseStatus.OK, None
+    plain, fixes = names.correct(plain)
+    label, status, why = _read_prose(plain, names)
+    if fixes and label is not None:
+        return label, ParseStatus.REPAIRED, f"{why or 'label named'}; spelling: {', '.join(fixes)}"
+    return label, status, why
+
+
+def _read_prose(plain: str, names: LabelNames) -> Reading:
+    """The prose rules, in order, over a (spelling-repaired) answer."""
+    whole = names.resolve(plain)
+    if whole is not None:
+        return whole, ParseStatus.OK, None
     seen = _read_mentions(plain, names)
     for idx, (a, b) in reversed(list(enumerate(_clauses(plain)))):
         finals = list(_FINAL.finditer(plain, a, b))
@@ -218,11 +222,14 @@ def read_phrase(text: str, target: LabelTarget) -> Reading:
         mine = [s for s in seen if s.clause == idx]
         after = [s for s in mine if s.mention.start >= finals[-1].start()]
         for group in (after, mine):
-            label, how = _decide(group, names)
+            label, how = _decide(group, names, stated=True)
             if label is not None:
                 return label, ParseStatus.REPAIRED, "stated final answer"
             if how.startswith("ambiguous"):
                 return None, ParseStatus.UNPARSEABLE, f"{how} in the stated answer"
+    ranked = _ranked(plain, seen)
+    if ranked is not None:
+        return ranked
     undetermined = list(cues.CANNOT_DETERMINE_RE.finditer(plain))
     if undetermined:
         blocked = _blocked_spans(plain, undetermined)
@@ -239,6 +246,30 @@ def read_phrase(text: str, target: LabelTarget) -> Reading:
     return None, ParseStatus.UNPARSEABLE, how
 
 
+def _ranked(text: str, seen: list[_Seen]) -> Reading | None:
+    """A probability list over two or more labels ("melanoma 45%, nevus 40%"): its top label
+    when strictly highest, ambiguous on a tie; None when the answer is not such a list."""
+    probs: dict[str, float] = {}
+    for s in seen:
+        label = s.mention.info.label
+        if label is None or s.negated:
+            continue
+        after = _PROB_AFTER.search(text[s.mention.end : s.mention.end + 24])
+        before = _PROB_BEFORE.search(text[max(0, s.mention.start - 24) : s.mention.start])
+        hit = after or before
+        if hit is None:
+            continue
+        pct, *rest = hit.groups()
+        value = float(pct) / 100.0 if pct else float(rest[0])
+        probs[label] = max(probs.get(label, 0.0), value)
+    if len(probs) < 2:
+        return None
+    order = sorted(probs.items(), key=lambda kv: kv[1], reverse=True)
+    if order[0][1] == order[1][1]:
+        return None, ParseStatus.UNPARSEABLE, f"ambiguous: tied top probabilities {order[:2]}"
+    return order[0][0], ParseStatus.REPAIRED, "highest of the stated probabilities"
+
+
 def _blocked_spans(text: str, hits: list[re.Match[str]]) -> list[tuple[int, int]]:
     """From each 'cannot determine' cue to the end of its clause or the next 'but'."""
     spans = []
@@ -247,67 +278,3 @@ def _blocked_spans(text: str, hits: list[re.Match[str]]) -> list[tuple[int, int]
         stop = _TERMINATOR.search(text, hit.end(), end)
         spans.append((hit.start(), stop.start() if stop else end))
     return spans
-
-
-def parse_label(
-    text: str, target: LabelTarget
-) -> tuple[str | None, ParseStatus, str | None, dict[str, float] | None]:
-    """Read one label (and optional probabilities) from an answer, by the rules above."""
-    names = names_for(target)
-    for value in reversed(json_candidates(text)):
-        if isinstance(value, list) and len(value) == 1 and isinstance(value[0], dict):
-            value = value[0]
-        if not isinstance(value, dict):
-            continue
-        lowered = {str(k).lower().replace(" ", "_"): v for k, v in value.items()}
-        probs = read_probs(next((lowered[k] for k in PROB_KEYS if k in lowered), None), names)
-        key = next((k for k in LABEL_KEYS if k in lowered), None)
-        if key is None and not probs:
-            continue
-        raw = lowered.get(key) if key else None
-        if isinstance(raw, list) and len(raw) == 1:
-            raw = raw[0]
-        if isinstance(raw, (int, float)) and not isinstance(raw, bool):
-            raw = str(int(raw)) if float(raw).is_integer() else str(raw)
-        if isinstance(raw, list) and len(raw) > 1:
-            return None, ParseStatus.UNPARSEABLE, f"ambiguous: label list {raw!r}", probs
-        if isinstance(raw, str) and raw.strip():
-            label, status, detail = read_phrase(raw, target)
-            if label is not None:
-                note = None if status is ParseStatus.OK else f"label text {raw!r}"
-                return label, status, note, probs
-            if probs:
-                best = max(probs, key=lambda k: probs[k])
-                return best, ParseStatus.REPAIRED, "label taken from the highest probability", probs
-            if status is ParseStatus.REFUSED:
-                return None, status, detail, probs
-            return None, ParseStatus.UNPARSEABLE, f"label {raw!r}: {detail}", probs
-        if probs:
-            best = max(probs, key=lambda k: probs[k])
-            return best, ParseStatus.REPAIRED, "label taken from the highest probability", probs
-        if cues.is_refusal(text):
-            return None, ParseStatus.REFUSED, "the model declined (empty label)", None
-        return None, ParseStatus.UNPARSEABLE, f"label field {key!r} is empty", None
-    label, status, detail = read_phrase(text, target)
-    return label, status, detail, None
-
-
-def read_probs(raw: object, names: LabelNames) -> dict[str, float] | None:
-    """Probabilities keyed by label names, normalised when they are percentages or scores."""
-    if not isinstance(raw, Mapping):
-        return None
-    out: dict[str, float] = {}
-    for k, v in raw.items():
-        label = names.resolve(str(k))
-        try:
-            p = float(v)
-        except (TypeError, ValueError):
-            continue
-        if label is not None and 0.0 <= p <= 100.0 and p == p:
-            out[label] = p
-    if not out:
-        return None
-    total = sum(out.values())
-    if total > 1.0 + 1e-6:
-        out = {k: v / total for k, v in out.items()}
-    return out

@@ -16,8 +16,8 @@ Three rules, used by :mod:`medmine.tasks.label_names` to find a label set's name
 - **Typos** (:func:`near_word`): a word of the answer that is not a name word is read as one
   when the Damerau edit distance is ≤1 (words of ≥6 letters) or ≤2 (≥9 letters), the first
   letter agrees, the medical suffix agrees (-itis is never -osis), the closest name word is
-  unique (no other name word as close), and the word is not a common English or medical word of its own
-  (:data:`REAL_WORDS`). Inside a multi-word name whose other words are written right
+  unique (no other name word as close), and the word is not a common English or medical
+  word of its own (:data:`REAL_WORDS`). Inside a multi-word name whose other words are written right
   ("sever NPDR", "basal cel carcinoma") a word of ≥4 letters may be 1 edit away. The reader
   keeps a correction only when it completes a name, and records it (status ``repaired``).
 """
@@ -138,20 +138,19 @@ CONTEXT: Final[dict[str, tuple[str, ...]]] = {
     "normal z-line": ("squamocolumnar junction", "gastroesophageal junction", "GEJ", "GOJ"),
 }
 
+_REAL_WORDS_TEXT = """
+formal normally abnormal several severed sever severity modest moderately moderation
+mildly melanin melanosis melanocyte melanocytic melanotic keratitis keratin keratoses
+pneumonic pneumonitis pneumonias glaucomas glaucomatous polypoid polyposis polypectomy
+pyloric cecal colitis colonic ulcerated ulceration ulcerating esophageal esophagus
+proliferating proliferation retinal retinopathy retina vascularity vasculitis vascular
+lesions lesion benign benignly malignancy malignant carcinoid sarcoma lentigines lentigo
+nevoid angioma angiomas adenoma adenomas margin margins marginal lifted lifting dyed
+dying dermal dermis fibroma fibrosis seborrhea sebaceous actinic acting action squamous
+squama general regular natural neutral central lateral nominal normals
+"""
 #: Real words (English and medical) that are never read as a typo of a label name.
-REAL_WORDS: Final = frozenset(
-    """
-    formal normally abnormal several severed sever severity modest moderately moderation
-    mildly melanin melanosis melanocyte melanocytic melanotic keratitis keratin keratoses
-    pneumonic pneumonitis pneumonias glaucomas glaucomatous polypoid polyposis polypectomy
-    pyloric cecal colitis colonic ulcerated ulceration ulcerating esophageal esophagus
-    proliferating proliferation retinal retinopathy retina vascularity vasculitis vascular
-    lesions lesion benign benignly malignancy malignant carcinoid sarcoma lentigines lentigo
-    nevoid angioma angiomas adenoma adenomas margin margins marginal lifted lifting dyed
-    dying dermal dermis fibroma fibrosis seborrhea sebaceous actinic acting action
-    squamous squama general regular natural neutral central lateral nominal normals
-    """.split()
-)
+REAL_WORDS: Final = frozenset(_REAL_WORDS_TEXT.split())
 
 #: Medical suffixes that change the meaning of a word (-itis is not -osis).
 _SUFFIXES: Final = ("itis", "osis", "oma", "emia", "pathy", "ectomy", "otomy", "plasia", "al", "ic")
