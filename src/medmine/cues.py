@@ -53,7 +53,7 @@ NEGATION_AFTER: Final[tuple[str, ...]] = (
     r"^\s*(?:not\s+(?:seen|present|evident|identified|detected|visible|demonstrated|apparent"
     r"|suggested|favou?red|likely|supported|found)|unlikely|absent|ruled\s+out|excluded"
     r"|less\s+likely)\b",
-    r"^\s*[:=\-]\s*(?:negative|no|absent|not\s+present|none)\b",
+    r"^\s*[:=\-|]\s*(?:(?:negative|no|absent|not\s+present|none|false)\b|[❌✗✘])",
 )
 #: "X cannot be excluded": uncertainty that keeps X on the table (not a negation).
 NOT_EXCLUDED: Final = rf"\b{CANNOT}\s+(?:be\s+)?(?:\w+ly\s+)?{EXCLUDE_VERB}"
@@ -132,7 +132,7 @@ ALTERNATIVE: Final = r"\b(?:or|versus|vs\.?)\b|/"
 
 #: A stated final or most-likely answer; it wins over a differential and over disclaimers.
 FINAL_ANSWER: Final[tuple[str, ...]] = (
-    r"\bfinal\s+(?:answer|diagnosis|classification|label|impression|call)\b",
+    r"\bfinal\s+(?:answer|diagnosis|classification|label|impression|call)\b|\bfinal\s*[:=]",
     r"(?<!differential )\b(?:answer|diagnosis|classification|label|category|impression"
     r"|conclusion|prediction|grade|class)\s*(?:is\s*)?[:=]",
     r"\b(?:answer|classification|prediction)\s+is\b",

@@ -29,7 +29,15 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from medmine.core import LabelTarget
-from medmine.tasks.label_vocab import CONTEXT, PHRASES, SYNONYMS, fold, fold_word, near_word
+from medmine.tasks.label_vocab import (
+    COMPLEMENTS,
+    CONTEXT,
+    PHRASES,
+    SYNONYMS,
+    fold,
+    fold_word,
+    near_word,
+)
 
 _NEG_PREFIX = re.compile(r"^(?:no|non|not|without)\s+(.+)$")
 _GRADE_BEFORE = re.compile(r"\b(?:grade|stage|class|level|category|score)\s*[:=#]?\s*$", re.I)
@@ -267,7 +275,7 @@ def _build(labels: tuple[str, ...], names: tuple[tuple[str, tuple[str, ...]], ..
             for lab in labels
             for w in words[lab]
         )
-        if normal_like or names_a_negation:
+        if normal_like or names_a_negation or frozenset((norm(a), norm(b))) in COMPLEMENTS:
             complement = {a: b, b: a}
     keys_of: dict[str, set[str]] = {}
     for key, info in lookup.items():

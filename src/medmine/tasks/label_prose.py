@@ -33,11 +33,14 @@ _ALTERNATIVE = re.compile(cues.ALTERNATIVE, re.I)
 _VS_AFTER = re.compile(r"^\W*(?:[\w-]+\W+)?(?:versus|vs)\b|^\s*,?\s*or\b", re.I)
 _NORMAL_STATEMENT = re.compile(cues.NORMAL_STATEMENT, re.I)
 _DOUBT_AFTER = cues.compile_cues(cues.DOUBT_AFTER)
+_RANGE_AFTER = re.compile(r"^\s*(?:-|–|—|/|to|or)\s*\d", re.I)
 _PASSED_OVER = re.compile(cues.PASSED_OVER, re.I)
 _PREFERENCE = re.compile(cues.PREFERENCE, re.I)
 _PERCENT = r"(\d{1,3}(?:\.\d+)?)\s*%"
 _PROB_AFTER = re.compile(
-    rf"^\s*[:=(\-–—]?\s*(?:p\s*=\s*)?{_PERCENT}|^\s*[:=(\-–—]\s*(0?\.\d+|1\.0+|0|1)\b", re.I
+    rf"^\s*[:=(\-–—]?\s*(?:p\s*=\s*)?{_PERCENT}"
+    r"|^\s*(?:[:=(\-–—]\s*)?(0?\.\d+|1\.0+)\b|^\s*[:=(\-–—]\s*([01])\b",
+    re.I,
 )
 _PROB_BEFORE = re.compile(rf"{_PERCENT}\s*(?:for\s+|chance\s+of\s+)?$", re.I)
 _WIDE_REACH = 6
@@ -120,8 +123,9 @@ def _read_mentions(text: str, names: LabelNames) -> list[_Seen]:
             and _joined(text, mention, other)
             for other in found
         ) or _offered_open(text, mention, found, b)
+        alt = alt or bool(mention.info.numeric and _RANGE_AFTER.search(after))
         negated = _negated(before, after)
-        doubt = bool(_DOUBT_AFTER.search(after))
+        doubt = bool(_DOUBT_AFTER.search(after)) or text[b : b + 1] == "?"
         out.append(_Seen(mention, idx, negated, diff, alt, doubt))
     return out
 
@@ -260,7 +264,7 @@ def _ranked(text: str, seen: list[_Seen]) -> Reading | None:
         if hit is None:
             continue
         pct, *rest = hit.groups()
-        value = float(pct) / 100.0 if pct else float(rest[0])
+        value = float(pct) / 100.0 if pct else float(next(g for g in rest if g))
         probs[label] = max(probs.get(label, 0.0), value)
     if len(probs) < 2:
         return None

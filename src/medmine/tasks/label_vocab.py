@@ -131,6 +131,20 @@ PHRASES: Final[dict[str, tuple[str, ...]]] = {
     ),
 }
 
+#: Two-label sets whose labels deny each other (besides "normal" vs a finding and "X" vs
+#: "no X"/"non-X", which label_names finds by itself): "not malignant" is benign.
+COMPLEMENTS: Final = frozenset(
+    frozenset(pair)
+    for pair in (
+        ("benign", "malignant"),
+        ("negative", "positive"),
+        ("absent", "present"),
+        ("no", "yes"),
+        ("healthy", "diseased"),
+        ("healthy", "disease"),
+    )
+)
+
 #: Anatomy and context words that only point to a label when nothing else is stated.
 CONTEXT: Final[dict[str, tuple[str, ...]]] = {
     "normal cecum": ("appendiceal orifice", "ileocecal valve", "caecal pole", "cecal pole"),
