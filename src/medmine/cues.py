@@ -26,7 +26,7 @@ WITHOUT: Final = r"\bwithout\b"
 #: Negation cues that come before the finding they negate, with a reach of several words
 #: ("no X", "without X", "negative for X", "no evidence of X", "unlikely to be X").
 NEGATION_BEFORE_WIDE: Final[tuple[str, ...]] = (
-    r"\bno\b(?!\s+(?:doubt|question)\b)",
+    r"\bno\b(?!\s+(?:doubt|question)\b)(?!\s*[,;:!—–])",
     WITHOUT,
     r"\bnegative\s+for\b",
     r"\b(?:free|absence|absent)\s+of\b",
@@ -126,6 +126,7 @@ DIFFERENTIAL: Final[tuple[str, ...]] = (
     r"\bcannot\s+(?:completely\s+|entirely\s+|fully\s+)?(?:exclude|rule\s+out)\b",
     r"\bto\s+rule\s+out\b",
     r"\bmimic",
+    r"\bif\s+(?:this|it|the\s+\w+)\s+(?:were|was|is)\b",
 )
 #: Words joining alternatives: "X or Y", "X vs Y", "X/Y".
 ALTERNATIVE: Final = r"\b(?:or|versus|vs\.?)\b|/"

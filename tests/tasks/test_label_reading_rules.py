@@ -102,6 +102,26 @@ CASES: dict[str, list[tuple[str, str, str]]] = {
             "answered:normal",
         ),
     ],
+    "questions_and_hypotheticals": [
+        ("chestxray2017", "Pneumonia present? Yes.", "answered:pneumonia"),
+        ("chestxray2017", "Pneumonia? No. The lungs are clear.", "answered:normal"),
+        ("ham10000", "Is this melanoma? No, it's a benign nevus.", "answered:nv"),
+        (
+            "ham10000",
+            "If this were melanoma we would expect a blue-white veil. Neither is present. "
+            "This is a benign nevus.",
+            "answered:nv",
+        ),
+    ],
+    "narrower_label_hinted": [
+        ("kvasir_v2", "The polyp has been lifted with a blue submucosal injection.", "unparseable"),
+        ("kvasir_v2", "A 1 cm sessile polyp in the sigmoid colon.", "answered:polyps"),
+        (
+            "kvasir_v2",
+            "Dyed lifted polyp after submucosal injection.",
+            "answered:dyed_lifted_polyps",
+        ),
+    ],
     "ranked_probabilities": [
         ("ham10000", "melanoma 45%, nevus 40%, seborrheic keratosis 15%", "answered:mel"),
         ("ham10000", "Probabilities: nevus 0.30, melanoma 0.60, BKL 0.10", "answered:mel"),

@@ -126,6 +126,7 @@ class LabelNames:
     normal_label: str | None
     broader: Mapping[str, frozenset[str]]
     vocabulary: Mapping[str, str]
+    hints: Mapping[str, Mapping[str, str]]
 
     def most_specific(self, labels: set[str]) -> set[str]:
         """Drop labels whose name is part of another named label's name (polyp < dyed polyp)."""
@@ -298,7 +299,28 @@ def _build(labels: tuple[str, ...], names: tuple[tuple[str, tuple[str, ...]], ..
         for form in _forms(word)
     }
     normal = normal_like[0] if len(normal_like) == 1 else None
+    hints = _hints(labels, lookup, broader)
     keys = sorted(lookup, key=len, reverse=True)
     body = "|".join(_name_pattern(k) for k in keys)
     pattern = re.compile(rf"(?:(?<=\bnon-)|(?<![\w\-]))(?:{body})(?![\w])", re.I)
-    return LabelNames(labels, lookup, pattern, complement, normal, broader, vocabulary)
+    return LabelNames(labels, lookup, pattern, complement, normal, broader, vocabulary, hints)
+
+
+def _hints(
+    labels: tuple[str, ...], lookup: Mapping[str, NameInfo], broader: Mapping[str, frozenset[str]]
+) -> dict[str, dict[str, str]]:
+    """Per broad label, the words that point to a narrower one ("lifted", "dyed" → dyed
+    lifted polyps for "polyp"): words of the narrower label's names that contain the broad
+    name, that are not the broad label's own words and not a name by themselves."""
+    out: dict[str, dict[str, str]] = {}
+    for broad in labels:
+        own = {k for k, i in lookup.items() if i.label == broad and not i.weak}
+        mine = {w for k in own for w in k.split()}
+        for narrow in broader.get(broad, frozenset()):
+            for key, info in lookup.items():
+                if info.label != narrow or not any(f" {k} " in f" {key} " for k in own):
+                    continue
+                for word in key.split():
+                    if len(word) >= 4 and word.isalpha() and word not in mine | set(lookup):
+                        out.setdefault(broad, {})[word] = narrow
+    return out

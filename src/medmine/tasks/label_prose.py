@@ -17,6 +17,7 @@ from medmine import cues
 from medmine.core import LabelTarget, ParseStatus
 from medmine.tasks.answer_text import strip_markup
 from medmine.tasks.label_names import LabelNames, Mention, NameInfo, names_for
+from medmine.tasks.label_vocab import fold
 
 _CLAUSE_END = re.compile(r"(?<!\d)[.!?](?!\d)|\n|;")
 _TERMINATOR = re.compile(cues.SCOPE_TERMINATORS, re.I)
@@ -33,6 +34,7 @@ _ALTERNATIVE = re.compile(cues.ALTERNATIVE, re.I)
 _VS_AFTER = re.compile(r"^\W*(?:[\w-]+\W+)?(?:versus|vs)\b|^\s*,?\s*or\b", re.I)
 _NORMAL_STATEMENT = re.compile(cues.NORMAL_STATEMENT, re.I)
 _DOUBT_AFTER = cues.compile_cues(cues.DOUBT_AFTER)
+_REPLY = re.compile(r"\?\W*(yes|no)\b", re.I)  # "Pneumonia? No." answers its own question
 _RANGE_AFTER = re.compile(r"^\s*(?:-|–|—|/|to|or)\s*\d", re.I)
 _PASSED_OVER = re.compile(cues.PASSED_OVER, re.I)
 _PREFERENCE = re.compile(cues.PREFERENCE, re.I)
@@ -125,7 +127,9 @@ def _read_mentions(text: str, names: LabelNames) -> list[_Seen]:
         ) or _offered_open(text, mention, found, b)
         alt = alt or bool(mention.info.numeric and _RANGE_AFTER.search(after))
         negated = _negated(before, after)
-        doubt = bool(_DOUBT_AFTER.search(after)) or text[b : b + 1] == "?"
+        reply = _REPLY.match(text, b) if text[b : b + 1] == "?" else None
+        doubt = bool(_DOUBT_AFTER.search(after)) or (reply is None and text[b : b + 1] == "?")
+        negated = negated or bool(reply and reply.group(1).lower() == "no")
         out.append(_Seen(mention, idx, negated, diff, alt, doubt))
     return out
 
@@ -228,7 +232,7 @@ def _read_prose(plain: str, names: LabelNames) -> Reading:
         for group in (after, mine):
             label, how = _decide(group, names, stated=True)
             if label is not None:
-                return label, ParseStatus.REPAIRED, "stated final answer"
+                return _narrower(label, "stated final answer", plain, group, names)
             if how.startswith("ambiguous"):
                 return None, ParseStatus.UNPARSEABLE, f"{how} in the stated answer"
     ranked = _ranked(plain, seen)
@@ -246,8 +250,37 @@ def _read_prose(plain: str, names: LabelNames) -> Reading:
         return None, ParseStatus.REFUSED, "the model declined"
     label, how = _decide(seen, names)
     if label is not None:
-        return label, ParseStatus.REPAIRED, "label read from prose"
+        return _narrower(label, "label read from prose", plain, seen, names)
     return None, ParseStatus.UNPARSEABLE, how
+
+
+def _narrower(label: str, why: str, text: str, seen: list[_Seen], names: LabelNames) -> Reading:
+    """The label, unless a clause naming it also has a word of a narrower label's name
+    ("the polyp was lifted with a blue injection": polyps or dyed lifted polyps?); words
+    inside a name found in the text do not count ("caries (not deep caries)")."""
+    hints = names.hints.get(label)
+    if hints:
+        spans = _clauses(text)
+        for s in seen:
+            if s.mention.info.label != label:
+                continue
+            a, b = spans[s.clause]
+            bare = list(text[a:b])
+            for o in seen:  # words inside a name were read with that name
+                if a <= o.mention.start < b:
+                    bare[o.mention.start - a : o.mention.end - a] = " " * (
+                        o.mention.end - o.mention.start
+                    )
+            words = set(re.findall(r"[a-z]+", fold("".join(bare))[0]))
+            hit = sorted(words & hints.keys())
+            if hit:
+                other = hints[hit[0]]
+                return (
+                    None,
+                    ParseStatus.UNPARSEABLE,
+                    f"ambiguous: {label} named, {hit} point to {other}",
+                )
+    return label, ParseStatus.REPAIRED, why
 
 
 def _ranked(text: str, seen: list[_Seen]) -> Reading | None:
