@@ -141,6 +141,12 @@ CASES: dict[str, list[tuple[str, str, str]]] = {
         ("aptos2019", "grade 2-3", "unparseable"),
         ("ham10000", "melanoma/nevus", "unparseable"),
     ],
+    "grades_and_keys": [
+        ("aptos2019", "Grade II", "answered:moderate"),
+        ("aptos2019", "Grade IV (PDR)", "answered:proliferative_dr"),
+        ("aptos2019", '{"dr_grade": 1}', "answered:mild"),
+        ("aptos2019", "Grade: I would say moderate NPDR.", "answered:moderate"),
+    ],
     "cannot_decide": [
         ("aptos2019", "DR present, but I cannot grade its severity.", "unparseable"),
         ("aptos2019", "Diabetic retinopathy present.", "unparseable"),

@@ -13,8 +13,9 @@ any name in a text. Matching rules:
 - *weak* names are context, not a diagnosis: the bare word "normal", and the anatomy left
   when "normal" is taken off a label ("cecum" of "normal cecum", "z-line" of "normal
   z-line"). They count only when no other label is stated;
-- purely numeric names (APTOS "0".."4") count in prose only after "grade", "stage", "class",
-  "level", "category" or "score";
+- purely numeric names (APTOS "0".."4", also as Roman numerals "II".."IV" but not "I", the
+  pronoun) count in prose only after "grade", "stage", "class", "level", "category" or
+  "score";
 - *complements*: a name of the form "no X" / "non-X" / "not X" makes "X" a phrase whose
   negation reads as that label ("no signs of glaucoma" → non-glaucoma, "no evidence of
   diabetic retinopathy" → no DR); in a two-label set where one label is "normal", each label
@@ -40,6 +41,7 @@ from medmine.tasks.label_vocab import (
 )
 
 _NEG_PREFIX = re.compile(r"^(?:no|non|not|without)\s+(.+)$")
+_ROMAN = {"2": "ii", "3": "iii", "4": "iv", "5": "v", "6": "vi"}
 _GRADE_BEFORE = re.compile(r"\b(?:grade|stage|class|level|category|score)\s*[:=#]?\s*$", re.I)
 
 
@@ -260,6 +262,9 @@ def _build(labels: tuple[str, ...], names: tuple[tuple[str, tuple[str, ...]], ..
                 continue
             weak = key == "normal" or key in anatomy
             lookup.setdefault(key, NameInfo(lab, weak=weak, numeric=key.isdigit()))
+    for key, info in list(lookup.items()):
+        if info.numeric and key in _ROMAN:  # "grade II" is grade 2
+            lookup.setdefault(_ROMAN[key], NameInfo(info.label, numeric=True))
     for lab, pairs in _clinical_names(labels, words).items():
         for syn, weak in pairs:
             lookup.setdefault(norm(syn), NameInfo(lab, weak=weak))

@@ -84,6 +84,8 @@ LABEL_KEYS = (
     "most_likely",
     "most_likely_diagnosis",
 )
+#: A key ending like this is a label key too ("dr_grade", "predicted_label").
+LABEL_KEY_ENDINGS = ("_label", "_diagnosis", "_class", "_grade", "_category", "_prediction")
 PROB_KEYS = ("probabilities", "probability", "scores", "confidences")
 #: Keys that say whether the named label is present (``{"label": "X", "present": false}``).
 PRESENT_KEYS = ("present", "is_present", "detected", "positive", "found")
@@ -116,7 +118,9 @@ def _read_object(
     """Read one JSON object; None when it holds neither a label key nor a label map."""
     lowered = {str(k).lower().replace(" ", "_"): v for k, v in value.items()}
     probs = read_probs(next((lowered[k] for k in PROB_KEYS if k in lowered), None), names)
-    key = next((k for k in LABEL_KEYS if k in lowered), None)
+    key = next((k for k in LABEL_KEYS if k in lowered), None) or next(
+        (k for k in lowered if k.endswith(LABEL_KEY_ENDINGS)), None
+    )
     raw = lowered.get(key) if key else None
     if key is None or isinstance(raw, Mapping):
         mapped = read_label_map(raw if isinstance(raw, Mapping) else value, names)
