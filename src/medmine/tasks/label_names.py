@@ -166,14 +166,19 @@ class LabelNames:
         """
         covered = [(m.start, m.end) for m in self.mentions(text)]
         edits: list[tuple[int, int, str, bool]] = []
-        for tok in re.finditer(r"[^\W\d_]+", text):
-            if any(a <= tok.start() < b for a, b in covered):
+        folded, index = fold(text)
+        seen: dict[str, tuple[str | None, str | None]] = {}
+        for tok in re.finditer(r"[a-z]{4,}", folded):
+            start, end = index[tok.start()], index[tok.end() - 1] + 1
+            if any(a <= start < b for a, b in covered) or not text[start:end].isalpha():
                 continue
-            word = fold_word(tok.group(0))
-            strict = near_word(word, self.vocabulary, anchored=False)
-            loose = strict or near_word(word, self.vocabulary, anchored=True)
+            word = tok.group(0)
+            if word not in seen:
+                strict = near_word(word, self.vocabulary, anchored=False)
+                seen[word] = (strict, strict or near_word(word, self.vocabulary, anchored=True))
+            strict, loose = seen[word]
             if loose is not None:
-                edits.append((tok.start(), tok.end(), loose, strict is not None))
+                edits.append((start, end, loose, strict is not None))
         if not edits:
             return text, []
         fixed, spans = _apply(text, edits)

@@ -39,7 +39,9 @@ def fold(text: str) -> tuple[str, list[int]]:
 
     The index list has one extra entry (the text length) so an end offset maps too.
     """
-    low = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
+    low = text.lower()
+    if len(low) != len(text):  # a character whose lower case is longer ("İ") keeps its case
+        low = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
     out: list[str] = []
     index: list[int] = []
     last = 0
@@ -210,12 +212,14 @@ def near_word(word: str, vocabulary: Mapping[str, str], anchored: bool) -> str |
     best: dict[str, tuple[int, str]] = {}
     mine = _suffix(word)
     for form, base in vocabulary.items():
-        theirs = _suffix(form)
-        if form[0] != word[0] or (mine and theirs and mine != theirs):
+        if form[0] != word[0]:
             continue
         longest = max(len(word), len(form))
         limit = 2 if longest >= 9 and not anchored else 1
-        if not anchored and longest < 6:
+        if (not anchored and longest < 6) or abs(len(form) - len(word)) > limit:
+            continue
+        theirs = _suffix(form)
+        if mine and theirs and mine != theirs:
             continue
         d = distance(word, form, limit)
         if d <= limit and (base not in best or d < best[base][0]):
