@@ -87,6 +87,13 @@ DOUBT_AFTER: Final[tuple[str, ...]] = (
     r"^\s+suspect\b",
 )
 
+#: Doubt stated before a finding: "possible X", "possibly early X", "?X", "questionable X".
+#: Outside a stated final answer such a finding is not given as the answer.
+DOUBT_BEFORE: Final = (
+    r"(?:\bpossibl[ey]\b(?:\s+that)?|\bquestionable\b|\bquery\b|(?:^|\s)\?)"
+    r"\s*(?:[\w'-]+\s+){0,3}$"
+)
+
 #: A label passed over in a stated preference: "favour X over Y", "X rather than Y",
 #: "X more likely than Y". The cue ends right before the passed-over name (a few words
 #: may sit between). "over" counts only in a clause that states a preference.

@@ -71,7 +71,11 @@ CASES: dict[str, list[tuple[str, str, str]]] = {
             "Pneumonia (left lower lobe) — although an aspiration component cannot be excluded.",
             "answered:pneumonia",
         ),
-        ("chestxray2017", "Possible early pneumonia in the left lower lobe.", "answered:pneumonia"),
+        ("chestxray2017", "Possible early pneumonia in the left lower lobe.", "unparseable"),
+        ("ham10000", "Possibly melanoma; I'm not entirely certain.", "unparseable"),
+        ("chestxray2017", "?pneumonia at the right base", "unparseable"),
+        ("chestxray2017", "Final answer: possibly pneumonia.", "answered:pneumonia"),
+        ("chestxray2017", "Probably pneumonia.", "answered:pneumonia"),
     ],
     "preference": [
         (

@@ -34,6 +34,8 @@ _ALTERNATIVE = re.compile(cues.ALTERNATIVE, re.I)
 _VS_AFTER = re.compile(r"^\W*(?:[\w-]+\W+)?(?:versus|vs)\b|^\s*,?\s*or\b", re.I)
 _NORMAL_STATEMENT = re.compile(cues.NORMAL_STATEMENT, re.I)
 _DOUBT_AFTER = cues.compile_cues(cues.DOUBT_AFTER)
+_DOUBT_BEFORE = re.compile(cues.DOUBT_BEFORE, re.I)
+_QUERY = re.compile(r"(?:^|[\s(])\?\s*$")  # "?pneumonia": the radiologists' query
 _REPLY = re.compile(r"\?\W*(yes|no)\b", re.I)  # "Pneumonia? No." answers its own question
 _RANGE_AFTER = re.compile(r"^\s*(?:-|–|—|/|to|or)\s*\d", re.I)
 _PASSED_OVER = re.compile(cues.PASSED_OVER, re.I)
@@ -61,6 +63,7 @@ class _Seen:
     differential: bool
     alternative: bool = False
     doubt: bool = False
+    hedged: bool = False
 
 
 def _clauses(text: str) -> list[tuple[int, int]]:
@@ -130,7 +133,9 @@ def _read_mentions(text: str, names: LabelNames) -> list[_Seen]:
         reply = _REPLY.match(text, b) if text[b : b + 1] == "?" else None
         doubt = bool(_DOUBT_AFTER.search(after)) or (reply is None and text[b : b + 1] == "?")
         negated = negated or bool(reply and reply.group(1).lower() == "no")
-        out.append(_Seen(mention, idx, negated, diff, alt, doubt))
+        scope = before[cut[-1].end() :] if (cut := list(_TERMINATOR.finditer(before))) else before
+        hedged = bool(_DOUBT_BEFORE.search(scope) or _QUERY.search(text, 0, mention.start))
+        out.append(_Seen(mention, idx, negated, diff, alt, doubt, hedged))
     return out
 
 
@@ -155,16 +160,25 @@ def _decide(seen: list[_Seen], names: LabelNames, stated: bool = False) -> tuple
 
     ``stated`` is set when reading a stated final answer: there a label kept open with
     doubt beside it ("most likely X, though Y cannot be excluded") does not make it
-    ambiguous; elsewhere it does ("could be X, but Y is also possible").
+    ambiguous, and a hedge is the answer ("Final answer: possibly X"); elsewhere the first
+    is ambiguous ("could be X, but Y is also possible") and "possible X" is doubt.
     """
     affirmed = [
         s
         for s in seen
-        if not s.negated and not s.differential and not s.doubt and s.mention.info.label
+        if not s.negated
+        and not s.differential
+        and not s.doubt
+        and not (s.hedged and not stated)
+        and s.mention.info.label
     ]
     labels = {str(s.mention.info.label) for s in affirmed}
     offered = {str(s.mention.info.label) for s in affirmed if s.alternative}
-    doubtful = {str(s.mention.info.label) for s in seen if s.doubt and s.mention.info.label}
+    doubtful = {
+        str(s.mention.info.label)
+        for s in seen
+        if (s.doubt or (s.hedged and not stated)) and s.mention.info.label
+    }
     if doubtful and labels and not stated and doubtful - labels:
         return None, f"ambiguous: {sorted(labels)} with {sorted(doubtful - labels)} kept open"
     if offered and (len(offered) > 1 or len(labels) == 1):
@@ -190,7 +204,10 @@ def _decide(seen: list[_Seen], names: LabelNames, stated: bool = False) -> tuple
     if len(via) > 1:
         return None, f"ambiguous: negations point to {sorted(via)}"
     if doubtful:
-        return None, f"only offered with doubt {sorted(doubtful)} (e.g. 'cannot be excluded')"
+        return (
+            None,
+            f"only offered with doubt {sorted(doubtful)} ('possible', 'cannot be excluded', '?')",
+        )
     differential = {
         str(s.mention.info.label) for s in seen if s.differential and s.mention.info.label
     }

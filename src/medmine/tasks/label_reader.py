@@ -33,12 +33,13 @@ matched by :mod:`medmine.tasks.label_names`):
    same clause ("no", "without", "negative for", "no evidence of", "unlikely", "rather than",
    "non-", and "not"/"isn't" within three words and no comma) or after it ("is not present",
    "is not evident", "is absent", "ruled out", ": negative"); *doubtful* — "X cannot be
-   excluded", "X is (also) possible", "glaucoma suspect": uncertainty, neither an answer
-   nor a negation; *differential* — named after a differential cue in its clause ("the
+   excluded", "possible X", "?X", "X?", "X is (also) possible", "glaucoma suspect":
+   uncertainty, neither an answer nor a negation (in a stated final answer "possibly X"
+   is the answer); *differential* — named after a differential cue in its clause ("the
    differential includes", "less likely", "cannot rule out") or passed over in a
    preference ("favour X over Y", "X rather than Y", "X more likely than Y": Y);
    *weak* — a context word (bare "normal", anatomy such as "Z-line"); otherwise
-   *affirmed* (hedges such as "possible X", "likely", "consistent with" still affirm).
+   *affirmed* (hedges that lean, "probably", "likely", "consistent with", still affirm).
    - one affirmed label → that label (``repaired``), also beside negated ones ("no
      melanoma — a melanocytic naevus"); two or more different labels offered as
      alternatives ("X or Y") → ambiguous; two names of the same label joined by "/" or
