@@ -56,7 +56,10 @@ NEGATION_AFTER: Final[tuple[str, ...]] = (
     r"^\s*[:=\-|]\s*(?:(?:negative|no|absent|not\s+present|none|false)\b|[❌✗✘])",
 )
 #: "X cannot be excluded": uncertainty that keeps X on the table (not a negation).
-NOT_EXCLUDED: Final = rf"\b{CANNOT}\s+(?:be\s+)?(?:\w+ly\s+)?{EXCLUDE_VERB}"
+NOT_EXCLUDED: Final = (
+    rf"(?:\b{CANNOT}|\bcan’t|\b(?:impossible|not\s+possible|difficult|hard|unable)\s+to)"
+    rf"\s+(?:be\s+)?(?:\w+ly\s+)?{EXCLUDE_VERB}"
+)
 
 #: Words that end a negation's reach inside a sentence.
 SCOPE_TERMINATORS: Final = (

@@ -60,6 +60,12 @@ CASES: dict[str, list[tuple[str, str, str]]] = {
         ("chestxray2017", "Pneumonia?", "unparseable"),
         ("ham10000", "It could be a nevus, though melanoma is possible.", "unparseable"),
         ("benign,malignant", "Malignancy cannot be excluded.", "unparseable"),
+        ("chestxray2017", "I can't exclude pneumonia.", "unparseable"),
+        ("chestxray2017", "Impossible to exclude pneumonia on a single view.", "unparseable"),
+        ("chestxray2017", "We could not rule out pneumonia.", "unparseable"),
+        ("chestxray2017", "Pneumonia is not excluded.", "unparseable"),
+        ("chestxray2017", "Pneumonia is excluded.", "answered:normal"),
+        ("ham10000", "Nevus; melanoma cannot be excluded.", "unparseable"),
         # a stated answer still wins, and plain hedges still answer
         (
             "refuge",

@@ -131,7 +131,9 @@ def _read_mentions(text: str, names: LabelNames) -> list[_Seen]:
         alt = alt or bool(mention.info.numeric and _RANGE_AFTER.search(after))
         negated = _negated(before, after)
         reply = _REPLY.match(text, b) if text[b : b + 1] == "?" else None
-        doubt = bool(_DOUBT_AFTER.search(after)) or (reply is None and text[b : b + 1] == "?")
+        doubt = bool(_DOUBT_AFTER.search(after) or _NOT_EXCLUDED.search(before)) or (
+            reply is None and text[b : b + 1] == "?"
+        )
         negated = negated or bool(reply and reply.group(1).lower() == "no")
         scope = before[cut[-1].end() :] if (cut := list(_TERMINATOR.finditer(before))) else before
         hedged = bool(_DOUBT_BEFORE.search(scope) or _QUERY.search(text, 0, mention.start))
