@@ -112,14 +112,7 @@ def _read_mentions(text: str, names: LabelNames) -> list[_Seen]:
         idx = max(i for i, (a, _) in enumerate(spans) if a <= mention.start)
         a, b = spans[idx]
         before, after = text[a : mention.start], text[mention.end : b]
-        passed_over = _PASSED_OVER.search(before)
-        diff = bool(_DIFFERENTIAL.search(before)) or bool(
-            passed_over
-            and (
-                not passed_over.group(0).lower().startswith("over")
-                or _PREFERENCE.search(before[: passed_over.start()])
-            )
-        )
+        diff = bool(_DIFFERENTIAL.search(before)) or _passed_over(before)
         alt = any(
             other is not mention
             and other.info.label is not None
@@ -129,16 +122,39 @@ def _read_mentions(text: str, names: LabelNames) -> list[_Seen]:
             for other in found
         ) or _offered_open(text, mention, found, b)
         alt = alt or bool(mention.info.numeric and _RANGE_AFTER.search(after))
-        negated = _negated(before, after)
-        reply = _REPLY.match(text, b) if text[b : b + 1] == "?" else None
-        doubt = bool(_DOUBT_AFTER.search(after) or _NOT_EXCLUDED.search(before)) or (
-            reply is None and text[b : b + 1] == "?"
-        )
-        negated = negated or bool(reply and reply.group(1).lower() == "no")
-        scope = before[cut[-1].end() :] if (cut := list(_TERMINATOR.finditer(before))) else before
-        hedged = bool(_DOUBT_BEFORE.search(scope) or _QUERY.search(text, 0, mention.start))
+        doubt, hedged, answered_no = _doubt(text, mention, before, after, b)
+        negated = _negated(before, after) or answered_no
         out.append(_Seen(mention, idx, negated, diff, alt, doubt, hedged))
     return out
+
+
+def _passed_over(before: str) -> bool:
+    """True when the mention is the one passed over in a preference ("favour X over Y")."""
+    hit = _PASSED_OVER.search(before)
+    if hit is None:
+        return False
+    return not hit.group(0).lower().startswith("over") or bool(
+        _PREFERENCE.search(before[: hit.start()])
+    )
+
+
+def _doubt(
+    text: str, mention: Mention, before: str, after: str, end: int
+) -> tuple[bool, bool, bool]:
+    """(doubt, hedge, answered no) for a mention in a clause ending at ``end``.
+
+    Doubt: "X cannot be excluded", "cannot exclude X", "X is possible", "X?" left open.
+    Hedge: "possible X", "?X" (the answer only in a stated final answer). "X? No." is a
+    negation and "X? Yes." an answer.
+    """
+    asked = text[end : end + 1] == "?"
+    reply = _REPLY.match(text, end) if asked else None
+    doubt = bool(_DOUBT_AFTER.search(after) or _NOT_EXCLUDED.search(before))
+    doubt = doubt or (asked and reply is None)
+    cut = list(_TERMINATOR.finditer(before))
+    scope = before[cut[-1].end() :] if cut else before
+    hedged = bool(_DOUBT_BEFORE.search(scope) or _QUERY.search(text, 0, mention.start))
+    return doubt, hedged, bool(reply and reply.group(1).lower() == "no")
 
 
 def _offered_open(text: str, mention: Mention, found: list[Mention], end: int) -> bool:
