@@ -149,7 +149,14 @@ FINAL_ANSWER: Final[tuple[str, ...]] = (
     r"\b(?:answer|classification|prediction)\s+is\b",
     r"\bmost\s+(?:likely|probable|consistent\s+with|compatible\s+with|suggestive\s+of)\b",
     r"\b(?:best|top)\s+(?:answer|fit|guess|match|diagnosis)\b",
-    r"\b(?:i\s+would|i'd|i\s+will|i)\s+(?:classify|categori[sz]e|label|grade|call)\b",
+    r"\b(?:i\s+would|i'd|i\s+will|i'll|i\s+am|i'm|i)\s+(?:classify|categori[sz]e|label|grade|call"
+    r"|say|go(?:ing)?\s+with|choose|choosing|pick|picking|select|opt(?:ing)?\s+for"
+    r"|settle\s+on|lean(?:ing)?\s+(?:towards?|to))\b",
+    r"\b(?:pick|choice|verdict|bottom\s+line|output|selected\s+label|selection|decision"
+    r"|my\s+call|call)\s*(?:is\s*)?[:=]",
+    r"\banswer\s+(?:would|will|should)\s+be\b",
+    r"→|⇒",
+    r"\b(?:ultimately|in\s+the\s+end|all\s+in\s+all|on\s+balance)\b",
     r"\bclassified\s+as\b",
     r"\bfavou?r(?:s|ed|ing)?\b",
     r"\bin\s+(?:conclusion|summary)\b",

@@ -151,6 +151,16 @@ CASES: dict[str, list[tuple[str, str, str]]] = {
         ("aptos2019", "grade 2-3", "unparseable"),
         ("ham10000", "melanoma/nevus", "unparseable"),
     ],
+    "stated_answer_forms": [
+        ("chestxray2017", "Pneumonia vs normal: I'd say normal.", "answered:normal"),
+        ("ham10000", "Nevus or melanoma? I'd go with melanoma.", "answered:mel"),
+        ("ham10000", "Between nevus and melanoma, I lean towards melanoma.", "answered:mel"),
+        ("ham10000", "Nevus vs melanoma — my pick: melanoma.", "answered:mel"),
+        ("ham10000", "Nevus vs melanoma. Verdict: melanoma.", "answered:mel"),
+        ("ham10000", "Nevus vs melanoma. So the answer would be melanoma.", "answered:mel"),
+        ("ham10000", "Nevus vs melanoma. Ultimately, melanoma.", "answered:mel"),
+        ("ham10000", "I'd say it is hard to tell nevus from melanoma.", "unparseable"),
+    ],
     "grades_and_keys": [
         ("aptos2019", "Grade II", "answered:moderate"),
         ("aptos2019", "Grade IV (PDR)", "answered:proliferative_dr"),

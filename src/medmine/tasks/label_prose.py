@@ -64,6 +64,7 @@ class _Seen:
     alternative: bool = False
     doubt: bool = False
     hedged: bool = False
+    partners: frozenset[int] = frozenset()  # starts of other labels it is joined to by "or"
 
 
 def _clauses(text: str) -> list[tuple[int, int]]:
@@ -113,18 +114,19 @@ def _read_mentions(text: str, names: LabelNames) -> list[_Seen]:
         a, b = spans[idx]
         before, after = text[a : mention.start], text[mention.end : b]
         diff = bool(_DIFFERENTIAL.search(before)) or _passed_over(before)
-        alt = any(
-            other is not mention
-            and other.info.label is not None
+        partners = frozenset(
+            other.start
+            for other in found
+            if other.info.label is not None
             and other.info.label != mention.info.label
             and a <= other.start < b
             and _joined(text, mention, other)
-            for other in found
-        ) or _offered_open(text, mention, found, b)
+        )
+        alt = _offered_open(text, mention, found, b)
         alt = alt or bool(mention.info.numeric and _RANGE_AFTER.search(after))
         doubt, hedged, answered_no = _doubt(text, mention, before, after, b)
         negated = _negated(before, after) or answered_no
-        out.append(_Seen(mention, idx, negated, diff, alt, doubt, hedged))
+        out.append(_Seen(mention, idx, negated, diff, alt, doubt, hedged, partners))
     return out
 
 
@@ -191,7 +193,8 @@ def _decide(seen: list[_Seen], names: LabelNames, stated: bool = False) -> tuple
         and s.mention.info.label
     ]
     labels = {str(s.mention.info.label) for s in affirmed}
-    offered = {str(s.mention.info.label) for s in affirmed if s.alternative}
+    here = {s.mention.start for s in seen}
+    offered = {str(s.mention.info.label) for s in affirmed if s.alternative or (s.partners & here)}
     doubtful = {
         str(s.mention.info.label)
         for s in seen
