@@ -251,7 +251,8 @@ def read_phrase(text: str, target: LabelTarget) -> Reading:
     plain, fixes = names.correct(plain)
     label, status, why = _read_prose(plain, names)
     if fixes and label is not None:
-        return label, ParseStatus.REPAIRED, f"{why or 'label named'}; spelling: {', '.join(fixes)}"
+        repair = f"spelling repaired: {', '.join(fixes)}"
+        return label, ParseStatus.REPAIRED, f"{why}; {repair}" if why else repair
     return label, status, why
 
 
