@@ -15,11 +15,12 @@ Three rules, used by :mod:`medmine.tasks.label_names` to find a label set's name
   dropped). :data:`CONTEXT` entries are anatomy/context words (weak, see label_names).
 - **Typos** (:func:`near_word`): a word of the answer that is not a name word is read as one
   when the Damerau edit distance is ≤1 (words of ≥6 letters) or ≤2 (≥9 letters), the first
-  letter agrees, the medical suffix agrees (-itis is never -osis), the closest name word is
-  unique (no other name word as close), and the word is not a common English or medical
-  word of its own (:data:`REAL_WORDS`). Inside a multi-word name whose other words are written right
-  ("sever NPDR", "basal cel carcinoma") a word of ≥4 letters may be 1 edit away. The reader
-  keeps a correction only when it completes a name, and records it (status ``repaired``).
+  letter agrees (or only the silent first letter of a long name is dropped: "neumonia"),
+  the medical suffix agrees (-itis is never -osis), the closest name word is unique (no
+  other name word as close), and the word is not a common English or medical word of its
+  own (:data:`REAL_WORDS`). Inside a multi-word name whose other words are written right
+  ("sever NPDR", "basal cel carcinoma") a word of ≥4 letters may be 1 edit away. The
+  reader keeps a correction only when it completes a name, and records it (``repaired``).
 """
 
 from __future__ import annotations
@@ -213,6 +214,8 @@ def near_word(word: str, vocabulary: Mapping[str, str], anchored: bool) -> str |
     mine = _suffix(word)
     for form, base in vocabulary.items():
         if form[0] != word[0]:
+            if not anchored and len(form) >= 8 and form[1:] == word:  # "neumonia"
+                best[base] = (1, form)
             continue
         longest = max(len(word), len(form))
         limit = 2 if longest >= 9 and not anchored else 1
