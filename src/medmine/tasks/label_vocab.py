@@ -19,7 +19,7 @@ Three rules, used by :mod:`medmine.tasks.label_names` to find a label set's name
   the medical suffix agrees (-itis is never -osis), the closest name word is unique (no
   other name word as close), and the word is not a common English or medical word of its
   own (:data:`REAL_WORDS`). Inside a multi-word name whose other words are written right
-  ("sever NPDR", "basal cel carcinoma") a word of ≥4 letters may be 1 edit away. The
+  ("sever NPDR", "basel cell carcinoma") a word of ≥4 letters may be 1 edit away. The
   reader keeps a correction only when it completes a name, and records it (``repaired``).
 """
 
