@@ -99,13 +99,21 @@ DOUBT_BEFORE: Final = (
 
 #: A label passed over in a stated preference: "favour X over Y", "X rather than Y",
 #: "X more likely than Y". The cue ends right before the passed-over name (a few words
-#: may sit between). "over" counts only in a clause that states a preference.
+#: may sit between). "over" counts only in a clause that states a preference, a bare
+#: "than" only after a comparative ("more likely melanoma than nevus").
 PASSED_OVER: Final = (
     r"(?:\b(?:rather\s+than|instead\s+of|more\s+(?:likely|consistent|compatible|suggestive)"
     r"(?:\s+with\s+[\w-]+)?\s+than|better\s+than|in\s+preference\s+to)"
-    r"|(?<=\s)over)\s+(?:an?\s+|the\s+)?(?:[\w-]+\s+){0,2}$"
+    r"|(?<=\s)over|(?<=\s)than)\s+(?:an?\s+|the\s+)?(?:[\w-]+\s+){0,2}$"
+)
+#: "X is less likely than Y": Y is the one preferred.
+PREFERRED_AFTER: Final = (
+    r"\b(?:less\s+likely|less\s+probable|less\s+consistent\s+with\s+[\w-]+)\s+than\s+"
+    r"(?:an?\s+|the\s+)?(?:[\w-]+\s+){0,2}$"
 )
 PREFERENCE: Final = r"\b(?:favou?r|prefer|lean|choose|pick|opt|go\s+with|more\s+likely)"
+#: What makes a "than" in PASSED_OVER a preference ("more likely X than Y").
+COMPARATIVE: Final = r"\b(?:more|rather|better|higher|greater)\b"
 
 #: Hedges: the finding is offered with doubt but still offered ("possible X", "likely X").
 UNCERTAINTY: Final[tuple[str, ...]] = (

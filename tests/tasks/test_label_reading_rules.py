@@ -97,6 +97,10 @@ CASES: dict[str, list[tuple[str, str, str]]] = {
             "answered:df",
         ),
         ("aptos2019", "Severe NPDR rather than PDR: no new vessels.", "answered:severe"),
+        ("ham10000", "Melanoma is less likely than a nevus.", "answered:nv"),
+        ("ham10000", "Melanoma favored over a dysplastic nevus.", "answered:mel"),
+        ("ham10000", "More likely melanoma than nevus.", "answered:mel"),
+        ("ham10000", "Nevus, not melanoma.", "answered:nv"),
     ],
     "stated_beside_negated": [
         ("ham10000", "No melanoma here — this is a melanocytic naevus.", "answered:nv"),

@@ -40,6 +40,8 @@ _REPLY = re.compile(r"\?\W*(yes|no)\b", re.I)  # "Pneumonia? No." answers its ow
 _RANGE_AFTER = re.compile(r"^\s*(?:-|–|—|/|to|or)\s*\d", re.I)
 _PASSED_OVER = re.compile(cues.PASSED_OVER, re.I)
 _PREFERENCE = re.compile(cues.PREFERENCE, re.I)
+_COMPARATIVE = re.compile(cues.COMPARATIVE, re.I)
+_PREFERRED = re.compile(cues.PREFERRED_AFTER, re.I)
 _PERCENT = r"(\d{1,3}(?:\.\d+)?)\s*%"
 _PROB_AFTER = re.compile(
     rf"^\s*[:=(\-–—]?\s*(?:p\s*=\s*)?{_PERCENT}"
@@ -113,7 +115,9 @@ def _read_mentions(text: str, names: LabelNames) -> list[_Seen]:
         idx = max(i for i, (a, _) in enumerate(spans) if a <= mention.start)
         a, b = spans[idx]
         before, after = text[a : mention.start], text[mention.end : b]
-        diff = bool(_DIFFERENTIAL.search(before)) or _passed_over(before)
+        diff = not _PREFERRED.search(before) and bool(
+            _DIFFERENTIAL.search(before) or _passed_over(before)
+        )
         partners = frozenset(
             other.start
             for other in found
@@ -135,9 +139,12 @@ def _passed_over(before: str) -> bool:
     hit = _PASSED_OVER.search(before)
     if hit is None:
         return False
-    return not hit.group(0).lower().startswith("over") or bool(
-        _PREFERENCE.search(before[: hit.start()])
-    )
+    cue, earlier = hit.group(0).lower(), before[: hit.start()]
+    if cue.startswith("over"):
+        return bool(_PREFERENCE.search(earlier))
+    if cue.startswith("than"):
+        return bool(_COMPARATIVE.search(earlier))
+    return True
 
 
 def _doubt(
@@ -173,6 +180,14 @@ def _joined(text: str, x: Mention, y: Mention) -> bool:
     lo, hi = (x, y) if x.start < y.start else (y, x)
     gap = text[lo.end : hi.start]
     return bool(_ALTERNATIVE.search(gap)) and len(_WORD.findall(gap)) <= 4
+
+
+def _affirmed(seen: list[_Seen]) -> bool:
+    """True when some mention is stated plainly (no negation, doubt or differential)."""
+    return any(
+        s.mention.info.label and not (s.negated or s.differential or s.doubt or s.hedged)
+        for s in seen
+    )
 
 
 def _decide(seen: list[_Seen], names: LabelNames, stated: bool = False) -> tuple[str | None, str]:
@@ -272,7 +287,7 @@ def _read_prose(plain: str, names: LabelNames) -> Reading:
             label, how = _decide(group, names, stated=True)
             if label is not None:
                 return _narrower(label, "stated final answer", plain, group, names)
-            if how.startswith("ambiguous"):
+            if how.startswith("ambiguous") and (group is mine or _affirmed(group)):
                 return None, ParseStatus.UNPARSEABLE, f"{how} in the stated answer"
     ranked = _ranked(plain, seen)
     if ranked is not None:
