@@ -171,6 +171,23 @@ CASES: dict[str, list[tuple[str, str, str]]] = {
         ("aptos2019", '{"dr_grade": 1}', "answered:mild"),
         ("aptos2019", "Grade: I would say moderate NPDR.", "answered:moderate"),
     ],
+    "disclaimer_then_answer": [
+        (
+            "ham10000",
+            "I can't give a medical diagnosis, but this appears to be a melanoma.",
+            "answered:mel",
+        ),
+        (
+            "ham10000",
+            "I can't diagnose this lesion, but any changing mole should be checked by a doctor.",
+            "refused",
+        ),
+        (
+            "ham10000",
+            "I can't diagnose melanoma from a photo. Please see a dermatologist.",
+            "refused",
+        ),
+    ],
     "cannot_decide": [
         ("aptos2019", "DR present, but I cannot grade its severity.", "unparseable"),
         ("aptos2019", "Diabetic retinopathy present.", "unparseable"),

@@ -49,6 +49,12 @@ _PROB_AFTER = re.compile(
     re.I,
 )
 _PROB_BEFORE = re.compile(rf"{_PERCENT}\s*(?:for\s+|chance\s+of\s+)?$", re.I)
+_CONTRAST = {"but", "however", "although", "though", "yet"}
+_ABOUT_THIS = re.compile(
+    r"\b(?:this|it|the\s+lesion|the\s+image|the\s+finding)\s+(?:is|appears|looks|seems)"
+    r"|\blooks?\s+like|\bappears?\s+to\s+be|\bconsistent\s+with|\bsuggestive\s+of",
+    re.I,
+)
 _WIDE_REACH = 6
 _CLOSE_REACH = 3
 
@@ -301,6 +307,9 @@ def _read_prose(plain: str, names: LabelNames) -> Reading:
             return label, ParseStatus.REPAIRED, "label stated beside a 'cannot determine'"
         return None, ParseStatus.UNPARSEABLE, "the model says it cannot determine"
     if cues.is_refusal(plain):
+        label, _ = _decide(_beside_refusal(plain, seen), names)
+        if label is not None:
+            return label, ParseStatus.REPAIRED, "label stated after a disclaimer ('..., but X')"
         return None, ParseStatus.REFUSED, "the model declined"
     label, how = _decide(seen, names)
     if label is not None:
@@ -359,6 +368,25 @@ def _ranked(text: str, seen: list[_Seen]) -> Reading | None:
     if order[0][1] == order[1][1]:
         return None, ParseStatus.UNPARSEABLE, f"ambiguous: tied top probabilities {order[:2]}"
     return order[0][0], ParseStatus.REPAIRED, "highest of the stated probabilities"
+
+
+def _beside_refusal(text: str, seen: list[_Seen]) -> list[_Seen]:
+    """Mentions said of this image after a contrast in a refusal's own sentence ("I can't
+    diagnose, but this appears to be X"); a label named otherwise ("but any changing mole
+    should be checked") or elsewhere beside a refusal stays refused."""
+    spans = _clauses(text)
+    out: list[_Seen] = []
+    for hit in cues.REFUSAL_RE.finditer(text):
+        end = next((b for a, b in spans if a <= hit.start() <= b), len(text))
+        turn = _TERMINATOR.search(text, hit.end(), end)
+        if turn is None or turn.group(0).strip().lower() not in _CONTRAST:
+            continue
+        for s in seen:
+            if turn.end() <= s.mention.start < end and _ABOUT_THIS.search(
+                text, turn.end(), s.mention.start
+            ):
+                out.append(s)
+    return out
 
 
 def _blocked_spans(text: str, hits: list[re.Match[str]]) -> list[tuple[int, int]]:
