@@ -21,32 +21,38 @@ matched by :mod:`medmine.tasks.label_names`):
 3. **A stated final / most-likely answer wins** ("Final answer: X", "Diagnosis: X", "most
    likely X", "I would classify this as X", "favour X", "therefore X"), read from the last
    clause that states one, even after a differential, a disclaimer or a refusal phrase.
-   A final statement that itself names two labels is ambiguous.
+   A final statement that itself names two labels is ambiguous; alternatives offered
+   before the stated answer ("nevus or melanoma? I'd go with melanoma") are not.
    **A ranked probability list** over two or more labels ("melanoma 45%, nevus 40%, SK
    15%") comes next: its strictly highest label, ambiguous on a tie.
 4. **"Cannot determine"** ("I cannot determine whether this is glaucoma without an OCT",
    "DR present, but I cannot grade its severity") → ``unparseable``, unless a label is
    stated outside that clause ("..., but it looks like X").
 5. **A refusal is a refusal** even when it names a label ("I'm not able to diagnose pneumonia
-   from an image") → ``refused``.
+   from an image") → ``refused``, unless the same sentence goes on to say what the image
+   shows ("I can't give a diagnosis, but this appears to be X").
 6. **Otherwise every mention is classified**: *negated* — a negation cue before it in the
    same clause ("no", "without", "negative for", "no evidence of", "unlikely", "rather than",
    "non-", and "not"/"isn't" within three words and no comma) or after it ("is not present",
-   "is not evident", "is absent", "ruled out", ": negative"); *doubtful* — "X cannot be
-   excluded", "possible X", "?X", "X?", "X is (also) possible", "glaucoma suspect":
-   uncertainty, neither an answer nor a negation (in a stated final answer "possibly X"
-   is the answer); *differential* — named after a differential cue in its clause ("the
-   differential includes", "less likely", "cannot rule out") or passed over in a
-   preference ("favour X over Y", "X rather than Y", "X more likely than Y": Y);
-   *weak* — a context word (bare "normal", anatomy such as "Z-line"); otherwise
-   *affirmed* (hedges that lean, "probably", "likely", "consistent with", still affirm).
+   "is not evident", "is absent", "ruled out", ": negative"; "X? No."); *doubtful* — "X
+   cannot be excluded", "possible X", "?X", "X?", "X is (also) possible", "glaucoma
+   suspect": uncertainty, neither an answer nor a negation (in a stated final answer
+   "possibly X" is the answer); *differential* — named after a differential cue in its
+   clause ("the differential includes", "less likely", "cannot rule out", "if this were
+   X") or passed over in a preference ("favour X over Y", "X rather than Y", "more likely
+   X than Y": Y); *weak* — a context word (bare "normal", anatomy such as "Z-line");
+   otherwise *affirmed* (hedges that lean, "probably", "likely", "consistent with", still
+   affirm).
    - one affirmed label → that label (``repaired``), also beside negated ones ("no
-     melanoma — a melanocytic naevus"); two or more different labels offered as
-     alternatives ("X or Y") → ambiguous; two names of the same label joined by "/" or
-     "or" ("DR grade 2 / moderate NPDR") are one answer;
+     melanoma — a melanocytic naevus"), unless its clause also has a word of a narrower
+     label's name ("the polyp was lifted with a blue injection": polyps or dyed lifted
+     polyps?) or another label is left open with doubt; two or more different labels
+     offered as alternatives ("X or Y") → ambiguous; two names of the same label joined
+     by "/" or "or" ("DR grade 2 / moderate NPDR") are one answer;
    - else one weak label → that label;
    - else negated labels read through complements: in a two-label set with a complement
-     (normal/pneumonia, glaucoma/non-glaucoma) "no X" is the other label, and "no X" for a
+     (normal/pneumonia, glaucoma/non-glaucoma, benign/malignant) "no X" is the other
+     label, and "no X" for a
      label named "no X" ("no diabetic retinopathy") is that label;
    - else a negated label alone in a larger set is not an answer (``unparseable``), a
      label offered only with doubt is not an answer, and names offered only as a
