@@ -52,8 +52,7 @@ matched by :mod:`medmine.tasks.label_names`):
    - else one weak label → that label;
    - else negated labels read through complements: in a two-label set with a complement
      (normal/pneumonia, glaucoma/non-glaucoma, benign/malignant) "no X" is the other
-     label, and "no X" for a
-     label named "no X" ("no diabetic retinopathy") is that label;
+     label, and "no X" for a label named "no X" ("no diabetic retinopathy") is that label;
    - else a negated label alone in a larger set is not an answer (``unparseable``), a
      label offered only with doubt is not an answer, and names offered only as a
      differential are ambiguous.
