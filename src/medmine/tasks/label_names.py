@@ -18,8 +18,14 @@ any name in a text. Matching rules:
   "score";
 - *complements*: a name of the form "no X" / "non-X" / "not X" makes "X" a phrase whose
   negation reads as that label ("no signs of glaucoma" → non-glaucoma, "no evidence of
-  diabetic retinopathy" → no DR); in a two-label set where one label is "normal", each label
-  negated reads as the other.
+  diabetic retinopathy" → no DR); in a two-label set where one label is "normal" or the
+  pair is known to deny each other (benign/malignant, :data:`~label_vocab.COMPLEMENTS`),
+  each label negated reads as the other;
+- spelling and vocabulary (:mod:`medmine.tasks.label_vocab`): names are found in British or
+  American spelling, clinicians' synonyms and abbreviations of a label's names join its
+  names when they name no other label of the set, and :meth:`LabelNames.correct` repairs
+  an unambiguous typo of a name word; a broad label's *hints* are the words of a narrower
+  label's names ("lifted", "dyed" for polyps) that make a bare broad name ambiguous.
 """
 
 from __future__ import annotations
