@@ -26,7 +26,7 @@ WITHOUT: Final = r"\bwithout\b"
 #: Negation cues that come before the finding they negate, with a reach of several words
 #: ("no X", "without X", "negative for X", "no evidence of X", "unlikely to be X").
 NEGATION_BEFORE_WIDE: Final[tuple[str, ...]] = (
-    r"\bno\b(?!\s+(?:doubt|question)\b)",
+    r"\bno\b(?!\s+(?:doubt|question)\b)(?!\s*[,;:!—–])",
     WITHOUT,
     r"\bnegative\s+for\b",
     r"\b(?:free|absence|absent)\s+of\b",
@@ -53,10 +53,13 @@ NEGATION_AFTER: Final[tuple[str, ...]] = (
     r"^\s*(?:not\s+(?:seen|present|evident|identified|detected|visible|demonstrated|apparent"
     r"|suggested|favou?red|likely|supported|found)|unlikely|absent|ruled\s+out|excluded"
     r"|less\s+likely)\b",
-    r"^\s*[:=\-]\s*(?:negative|no|absent|not\s+present|none)\b",
+    r"^\s*[:=\-|]\s*(?:(?:negative|no|absent|not\s+present|none|false)\b|[❌✗✘])",
 )
 #: "X cannot be excluded": uncertainty that keeps X on the table (not a negation).
-NOT_EXCLUDED: Final = rf"\b{CANNOT}\s+(?:be\s+)?(?:\w+ly\s+)?{EXCLUDE_VERB}"
+NOT_EXCLUDED: Final = (
+    rf"(?:\b{CANNOT}|\bcan’t|\b(?:impossible|not\s+possible|difficult|hard|unable)\s+to)"
+    rf"\s+(?:be\s+)?(?:\w+ly\s+)?{EXCLUDE_VERB}"
+)
 
 #: Words that end a negation's reach inside a sentence.
 SCOPE_TERMINATORS: Final = (
@@ -71,9 +74,46 @@ VERB_STOP: Final = (
 )
 #: Statements that the whole study is normal, read as the "normal" label of a set that has one.
 NORMAL_STATEMENT: Final = (
-    r"\bno\s+(?:acute\s+)?(?:\w+\s+)?(?:abnormalit(?:y|ies)|findings?|disease|pathology)\b"
-    r"|\bunremarkable\b|\bhealthy\b|\blungs\s+are\s+clear\b"
+    r"\bno\s+(?:acute\s+)?(?:\w+\s+)?(?:abnormalit(?:y|ies)|findings?|disease|pathology"
+    r"|process)\b"
+    r"|\bunremarkable\b|\bhealthy\b"
+    r"|\b(?:lungs|lung\s+fields)\s+(?:are|appear|look|remain)\s+(?:\w+\s+)?clear\b"
 )
+
+#: Doubt stated after a finding: it stays on the table but is not given as the answer
+#: ("glaucoma cannot be excluded", "melanoma is also possible", "glaucoma suspect").
+DOUBT_AFTER: Final[tuple[str, ...]] = (
+    r"^\W*(?:(?:is|are|was)\s+)?(?:still\s+|also\s+)?"
+    rf"{CANNOT}\s+(?:be\s+)?(?:\w+ly\s+)?(?:excluded|ruled\s+out)",
+    r"^\W*(?:is|are|remains?)\s+(?:still\s+|also\s+)?(?:possible|a\s+possibility|not\s+excluded"
+    r"|a\s+consideration|in\s+the\s+differential)\b",
+    r"^\s+suspect\b",
+)
+
+#: Doubt stated before a finding: "possible X", "possibly early X", "?X", "questionable X".
+#: Outside a stated final answer such a finding is not given as the answer.
+DOUBT_BEFORE: Final = (
+    r"(?:\bpossibl[ey]\b(?:\s+that)?|\bquestionable\b|\bquery\b|(?:^|\s)\?)"
+    r"\s*(?:[\w'-]+\s+){0,3}$"
+)
+
+#: A label passed over in a stated preference: "favour X over Y", "X rather than Y",
+#: "X more likely than Y". The cue ends right before the passed-over name (a few words
+#: may sit between). "over" counts only in a clause that states a preference, a bare
+#: "than" only after a comparative ("more likely melanoma than nevus").
+PASSED_OVER: Final = (
+    r"(?:\b(?:rather\s+than|instead\s+of|more\s+(?:likely|consistent|compatible|suggestive)"
+    r"(?:\s+with\s+[\w-]+)?\s+than|better\s+than|in\s+preference\s+to)"
+    r"|(?<=\s)over|(?<=\s)than)\s+(?:an?\s+|the\s+)?(?:[\w-]+\s+){0,2}$"
+)
+#: "X is less likely than Y": Y is the one preferred.
+PREFERRED_AFTER: Final = (
+    r"\b(?:less\s+likely|less\s+probable|less\s+consistent\s+with\s+[\w-]+)\s+than\s+"
+    r"(?:an?\s+|the\s+)?(?:[\w-]+\s+){0,2}$"
+)
+PREFERENCE: Final = r"\b(?:favou?r|prefer|lean|choose|pick|opt|go\s+with|more\s+likely)"
+#: What makes a "than" in PASSED_OVER a preference ("more likely X than Y").
+COMPARATIVE: Final = r"\b(?:more|rather|better|higher|greater)\b"
 
 #: Hedges: the finding is offered with doubt but still offered ("possible X", "likely X").
 UNCERTAINTY: Final[tuple[str, ...]] = (
@@ -104,19 +144,27 @@ DIFFERENTIAL: Final[tuple[str, ...]] = (
     r"\bcannot\s+(?:completely\s+|entirely\s+|fully\s+)?(?:exclude|rule\s+out)\b",
     r"\bto\s+rule\s+out\b",
     r"\bmimic",
+    r"\bif\s+(?:this|it|the\s+\w+)\s+(?:were|was|is)\b",
 )
 #: Words joining alternatives: "X or Y", "X vs Y", "X/Y".
 ALTERNATIVE: Final = r"\b(?:or|versus|vs\.?)\b|/"
 
 #: A stated final or most-likely answer; it wins over a differential and over disclaimers.
 FINAL_ANSWER: Final[tuple[str, ...]] = (
-    r"\bfinal\s+(?:answer|diagnosis|classification|label|impression|call)\b",
+    r"\bfinal\s+(?:answer|diagnosis|classification|label|impression|call)\b|\bfinal\s*[:=]",
     r"(?<!differential )\b(?:answer|diagnosis|classification|label|category|impression"
     r"|conclusion|prediction|grade|class)\s*(?:is\s*)?[:=]",
     r"\b(?:answer|classification|prediction)\s+is\b",
     r"\bmost\s+(?:likely|probable|consistent\s+with|compatible\s+with|suggestive\s+of)\b",
     r"\b(?:best|top)\s+(?:answer|fit|guess|match|diagnosis)\b",
-    r"\b(?:i\s+would|i'd|i\s+will|i)\s+(?:classify|categori[sz]e|label|grade|call)\b",
+    r"\b(?:i\s+would|i'd|i\s+will|i'll|i\s+am|i'm|i)\s+(?:classify|categori[sz]e|label|grade|call"
+    r"|say|go(?:ing)?\s+with|choose|choosing|pick|picking|select|opt(?:ing)?\s+for"
+    r"|settle\s+on|lean(?:ing)?\s+(?:towards?|to))\b",
+    r"\b(?:pick|choice|verdict|bottom\s+line|output|selected\s+label|selection|decision"
+    r"|my\s+call|call)\s*(?:is\s*)?[:=]",
+    r"\banswer\s+(?:would|will|should)\s+be\b",
+    r"→|⇒",
+    r"\b(?:ultimately|in\s+the\s+end|all\s+in\s+all|on\s+balance)\b",
     r"\bclassified\s+as\b",
     r"\bfavou?r(?:s|ed|ing)?\b",
     r"\bin\s+(?:conclusion|summary)\b",
@@ -152,6 +200,9 @@ CANNOT_DETERMINE: Final[tuple[str, ...]] = (
     r"|impossible\s+to|not\s+able\s+to)\s+(?:reliably\s+|definitively\s+|confidently\s+"
     r"|accurately\s+)?(?:determine|tell|say|decide|distinguish|differentiate|be\s+determined"
     r"|make\s+a\s+(?:determination|call)|assess\s+whether)",
+    r"\b(?:cannot|can\s*not|can't|can’t|unable\s+to|not\s+able\s+to)\s+(?:reliably\s+"
+    r"|confidently\s+|accurately\s+)?(?:grade|stage)\s+(?:its|the|their|this)\s+"
+    r"(?:severity|grade|stage|level)",
     r"\b(?:indeterminate|inconclusive|undeterminable|non-?diagnostic)\b",
     r"\binsufficient\s+(?:information|detail|image\s+quality|quality|resolution)\b",
     r"\b(?:image|picture|quality)\s+is\s+(?:too\s+)?(?:poor|blurry|low)\b",

@@ -13,12 +13,19 @@ any name in a text. Matching rules:
 - *weak* names are context, not a diagnosis: the bare word "normal", and the anatomy left
   when "normal" is taken off a label ("cecum" of "normal cecum", "z-line" of "normal
   z-line"). They count only when no other label is stated;
-- purely numeric names (APTOS "0".."4") count in prose only after "grade", "stage", "class",
-  "level", "category" or "score";
+- purely numeric names (APTOS "0".."4", also as Roman numerals "II".."IV" but not "I", the
+  pronoun) count in prose only after "grade", "stage", "class", "level", "category" or
+  "score";
 - *complements*: a name of the form "no X" / "non-X" / "not X" makes "X" a phrase whose
   negation reads as that label ("no signs of glaucoma" → non-glaucoma, "no evidence of
-  diabetic retinopathy" → no DR); in a two-label set where one label is "normal", each label
-  negated reads as the other.
+  diabetic retinopathy" → no DR); in a two-label set where one label is "normal" or the
+  pair is known to deny each other (benign/malignant, :data:`~label_vocab.COMPLEMENTS`),
+  each label negated reads as the other;
+- spelling and vocabulary (:mod:`medmine.tasks.label_vocab`): names are found in British or
+  American spelling, clinicians' synonyms and abbreviations of a label's names join its
+  names when they name no other label of the set, and :meth:`LabelNames.correct` repairs
+  an unambiguous typo of a name word; a broad label's *hints* are the words of a narrower
+  label's names ("lifted", "dyed" for polyps) that make a bare broad name ambiguous.
 """
 
 from __future__ import annotations
@@ -29,8 +36,18 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from medmine.core import LabelTarget
+from medmine.tasks.label_vocab import (
+    COMPLEMENTS,
+    CONTEXT,
+    PHRASES,
+    SYNONYMS,
+    fold,
+    fold_word,
+    near_word,
+)
 
 _NEG_PREFIX = re.compile(r"^(?:no|non|not|without)\s+(.+)$")
+_ROMAN = {"2": "ii", "3": "iii", "4": "iv", "5": "v", "6": "vi"}
 _GRADE_BEFORE = re.compile(r"\b(?:grade|stage|class|level|category|score)\s*[:=#]?\s*$", re.I)
 
 
@@ -54,8 +71,8 @@ class Mention:
 
 
 def norm(text: str) -> str:
-    """Lower case, separators as one space, each word singular: the key of a name."""
-    words = re.sub(r"[\s_\-]+", " ", text.strip().strip(".\"'").lower()).split()
+    """Lower case, British spelling folded, separators as one space, each word singular."""
+    words = re.sub(r"[\s_\-]+", " ", fold_word(text.strip().strip(".\"'"))).split()
     return " ".join(_singular(w) for w in words)
 
 
@@ -77,8 +94,8 @@ def _singular(word: str) -> str:
     return word
 
 
-def _word_pattern(word: str) -> str:
-    """Regex for one word of a name, in singular and plural."""
+def _forms(word: str) -> set[str]:
+    """One word of a name in singular and plural."""
     base = _singular(word)
     forms = {word, base}
     if base.isalpha() and len(base) > 3:
@@ -92,6 +109,12 @@ def _word_pattern(word: str) -> str:
             forms.add(base + "es")
         else:
             forms.add(base + "s")
+    return forms
+
+
+def _word_pattern(word: str) -> str:
+    """Regex for one word of a name, in singular and plural."""
+    forms = _forms(word)
     return "(?:" + "|".join(re.escape(f) for f in sorted(forms, key=len, reverse=True)) + ")"
 
 
@@ -110,6 +133,8 @@ class LabelNames:
     complement: Mapping[str, str]
     normal_label: str | None
     broader: Mapping[str, frozenset[str]]
+    vocabulary: Mapping[str, str]
+    hints: Mapping[str, Mapping[str, str]]
 
     def most_specific(self, labels: set[str]) -> set[str]:
         """Drop labels whose name is part of another named label's name (polyp < dyed polyp)."""
@@ -121,22 +146,115 @@ class LabelNames:
         return info.label if info is not None else None
 
     def mentions(self, text: str) -> list[Mention]:
-        """Every non-overlapping mention in the text, longest name first at each position."""
+        """Every non-overlapping mention in the text, longest name first at each position.
+
+        Names are found in the folded text (British spellings as American) and reported
+        with their spans in the text as written.
+        """
+        folded, index = fold(text)
         out: list[Mention] = []
-        for m in self.pattern.finditer(text):
+        for m in self.pattern.finditer(folded):
             info = self.lookup.get(norm(m.group(0)))
             if info is None:
                 continue
-            if info.numeric and not _GRADE_BEFORE.search(text[: m.start()]):
+            start, end = index[m.start()], index[m.end() - 1] + 1
+            if info.numeric and not _GRADE_BEFORE.search(text[:start]):
                 continue
-            out.append(Mention(info, m.start(), m.end()))
+            out.append(Mention(info, start, end))
         return out
+
+    def correct(self, text: str) -> tuple[str, list[str]]:
+        """The text with misspelt name words corrected, and a note per correction.
+
+        A correction is kept only when it completes a name of the set (see
+        :mod:`medmine.tasks.label_vocab` for when a word counts as a typo); inside a
+        multi-word name the looser rule applies only if the other words are written right.
+        """
+        covered = [(m.start, m.end) for m in self.mentions(text)]
+        edits: list[tuple[int, int, str, bool]] = []
+        folded, index = fold(text)
+        seen: dict[str, tuple[str | None, str | None]] = {}
+        for tok in re.finditer(r"[a-z]{4,}", folded):
+            start, end = index[tok.start()], index[tok.end() - 1] + 1
+            if any(a <= start < b for a, b in covered) or not text[start:end].isalpha():
+                continue
+            word = tok.group(0)
+            if word not in seen:
+                strict = near_word(word, self.vocabulary, anchored=False)
+                seen[word] = (strict, strict or near_word(word, self.vocabulary, anchored=True))
+            strict, loose = seen[word]
+            if loose is not None:
+                edits.append((start, end, loose, strict is not None))
+        if not edits:
+            return text, []
+        fixed, spans = _apply(text, edits)
+        found = self.mentions(fixed)
+        kept = []
+        for edit, (a, b) in zip(edits, spans, strict=True):
+            home = next((m for m in found if m.start <= a and b <= m.end), None)
+            if home is None or home.info.label is None:
+                continue
+            others = [s for s in spans if home.start <= s[0] < home.end]
+            if edit[3] or (len(others) == 1 and home.end - home.start > b - a):
+                kept.append(edit)
+        if not kept:
+            return text, []
+        notes = [f"read {text[a:b]!r} as {word!r}" for a, b, word, _ in kept]
+        return _apply(text, kept)[0], notes
+
+
+def _apply(text: str, edits: list[tuple[int, int, str, bool]]) -> tuple[str, list[tuple[int, int]]]:
+    """The text with each (start, end) replaced, and the replacements' new spans."""
+    parts: list[str] = []
+    spans: list[tuple[int, int]] = []
+    last = size = 0
+    for a, b, word, _ in edits:
+        parts.append(text[last:a])
+        size += a - last
+        parts.append(word)
+        spans.append((size, size + len(word)))
+        size += len(word)
+        last = b
+    parts.append(text[last:])
+    return "".join(parts), spans
 
 
 def names_for(target: LabelTarget) -> LabelNames:
     """The (cached) names of a target's label set."""
     names = tuple(sorted((k, tuple(v)) for k, v in target.names.items()))
     return _build(tuple(target.labels), names)
+
+
+def _clinical_names(
+    labels: tuple[str, ...], words: Mapping[str, list[str]]
+) -> dict[str, list[tuple[str, bool]]]:
+    """Extra (name, weak) pairs per label from the clinical vocabulary; a name claimed by
+    two labels of the set, or already a name of another label, is dropped."""
+    tables = [(SYNONYMS, False), (CONTEXT, True)]
+    claims: dict[str, set[str]] = {}
+    extra: dict[str, list[tuple[str, bool]]] = {lab: [] for lab in labels}
+    own = {norm(w): lab for lab in labels for w in words[lab]}
+    for lab in labels:
+        keys = {norm(w) for w in words[lab]}
+        for table, weak in tables:
+            for name, syns in table.items():
+                if norm(name) in keys:
+                    extra[lab].extend((syn, weak) for syn in syns)
+        for key in keys:
+            for phrase, repl in PHRASES.items():
+                p = norm(phrase)
+                if p in key and key != p:
+                    extra[lab].extend((key.replace(p, norm(r)), False) for r in repl)
+        for syn, _ in extra[lab]:
+            claims.setdefault(norm(syn), set()).add(lab)
+    return {
+        lab: [
+            (syn, weak)
+            for syn, weak in pairs
+            if len(claims[norm(syn)]) == 1 and own.get(norm(syn), lab) == lab
+        ]
+        for lab, pairs in extra.items()
+    }
 
 
 @lru_cache(maxsize=256)
@@ -155,6 +273,12 @@ def _build(labels: tuple[str, ...], names: tuple[tuple[str, tuple[str, ...]], ..
                 continue
             weak = key == "normal" or key in anatomy
             lookup.setdefault(key, NameInfo(lab, weak=weak, numeric=key.isdigit()))
+    for key, info in list(lookup.items()):
+        if info.numeric and key in _ROMAN:  # "grade II" is grade 2
+            lookup.setdefault(_ROMAN[key], NameInfo(info.label, numeric=True))
+    for lab, pairs in _clinical_names(labels, words).items():
+        for syn, weak in pairs:
+            lookup.setdefault(norm(syn), NameInfo(lab, weak=weak))
     for lab in labels:
         for w in words[lab]:
             m = _NEG_PREFIX.match(norm(w))
@@ -168,7 +292,7 @@ def _build(labels: tuple[str, ...], names: tuple[tuple[str, tuple[str, ...]], ..
             for lab in labels
             for w in words[lab]
         )
-        if normal_like or names_a_negation:
+        if normal_like or names_a_negation or frozenset((norm(a), norm(b))) in COMPLEMENTS:
             complement = {a: b, b: a}
     keys_of: dict[str, set[str]] = {}
     for key, info in lookup.items():
@@ -182,8 +306,37 @@ def _build(labels: tuple[str, ...], names: tuple[tuple[str, tuple[str, ...]], ..
         )
         for a in labels
     }
+    vocabulary = {
+        form: word
+        for key, info in lookup.items()
+        if info.label is not None and not info.numeric
+        for word in key.split()
+        if word.isalpha() and len(word) >= 4
+        for form in _forms(word)
+    }
     normal = normal_like[0] if len(normal_like) == 1 else None
+    hints = _hints(labels, lookup, broader)
     keys = sorted(lookup, key=len, reverse=True)
     body = "|".join(_name_pattern(k) for k in keys)
     pattern = re.compile(rf"(?:(?<=\bnon-)|(?<![\w\-]))(?:{body})(?![\w])", re.I)
-    return LabelNames(labels, lookup, pattern, complement, normal, broader)
+    return LabelNames(labels, lookup, pattern, complement, normal, broader, vocabulary, hints)
+
+
+def _hints(
+    labels: tuple[str, ...], lookup: Mapping[str, NameInfo], broader: Mapping[str, frozenset[str]]
+) -> dict[str, dict[str, str]]:
+    """Per broad label, the words that point to a narrower one ("lifted", "dyed" → dyed
+    lifted polyps for "polyp"): words of the narrower label's names that contain the broad
+    name, that are not the broad label's own words and not a name by themselves."""
+    out: dict[str, dict[str, str]] = {}
+    for broad in labels:
+        own = {k for k, i in lookup.items() if i.label == broad and not i.weak}
+        mine = {w for k in own for w in k.split()}
+        for narrow in broader.get(broad, frozenset()):
+            for key, info in lookup.items():
+                if info.label != narrow or not any(f" {k} " in f" {key} " for k in own):
+                    continue
+                for word in key.split():
+                    if len(word) >= 4 and word.isalpha() and word not in mine | set(lookup):
+                        out.setdefault(broad, {})[word] = narrow
+    return out

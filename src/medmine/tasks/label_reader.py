@@ -6,49 +6,73 @@ matched by :mod:`medmine.tasks.label_names`):
 1. **JSON first.** The last JSON object with a label key (``label``, ``diagnosis``,
    ``answer``, ``class``, ...) is the answer. A value that is exactly a name is ``ok``; a
    value that needs reading ("not pneumonia", "mel (melanoma)") is read with the prose rules
-   below and is ``repaired``; an unreadable value with probabilities takes the most probable
-   label (``repaired``); otherwise the answer is ``unparseable``.
-2. **The whole answer is a name** ("Melanocytic nevi", "NV") → ``ok``.
+   below and is ``repaired``; a value beside ``"present": false`` is read as "no <value>";
+   an unreadable value with probabilities takes the most probable label (``repaired``);
+   otherwise the answer is ``unparseable``. An object keyed by label names (no label key,
+   or a label key holding such an object) is a **map**: booleans (or yes/no, present/
+   absent) — exactly one true label is the answer, several true are ambiguous, only false
+   labels read through the complement of a two-label set (``{"pneumonia": false}`` →
+   normal) and are otherwise not an answer; numbers — probabilities, the strictly highest
+   wins, a tie is ambiguous.
+2. **The whole answer is a name** ("Melanocytic nevi", "NV") → ``ok``. Names are matched
+   in British or American spelling, with clinicians' synonyms and abbreviations, and a
+   misspelt name word is repaired when it is unambiguous (:mod:`medmine.tasks.label_vocab`);
+   a repaired spelling makes the reading ``repaired`` and the note names it.
 3. **A stated final / most-likely answer wins** ("Final answer: X", "Diagnosis: X", "most
    likely X", "I would classify this as X", "favour X", "therefore X"), read from the last
    clause that states one, even after a differential, a disclaimer or a refusal phrase.
-   A final statement that itself names two labels is ambiguous.
-4. **"Cannot determine"** ("I cannot determine whether this is glaucoma without an OCT") →
-   ``unparseable``, unless a label is stated outside that clause ("..., but it looks like X").
+   A final statement that itself names two labels is ambiguous; alternatives offered
+   before the stated answer ("nevus or melanoma? I'd go with melanoma") are not.
+   **A ranked probability list** over two or more labels ("melanoma 45%, nevus 40%, SK
+   15%") comes next: its strictly highest label, ambiguous on a tie.
+4. **"Cannot determine"** ("I cannot determine whether this is glaucoma without an OCT",
+   "DR present, but I cannot grade its severity") → ``unparseable``, unless a label is
+   stated outside that clause ("..., but it looks like X").
 5. **A refusal is a refusal** even when it names a label ("I'm not able to diagnose pneumonia
-   from an image") → ``refused``.
+   from an image") → ``refused``, unless the same sentence goes on to say what the image
+   shows ("I can't give a diagnosis, but this appears to be X").
 6. **Otherwise every mention is classified**: *negated* — a negation cue before it in the
    same clause ("no", "without", "negative for", "no evidence of", "unlikely", "rather than",
    "non-", and "not"/"isn't" within three words and no comma) or after it ("is not present",
-   "is not evident", "is absent", "ruled out", ": negative"); "cannot be excluded" is doubt,
-   not negation; *differential* — named after a differential cue in its clause ("the
-   differential includes", "less likely", "cannot rule out"); *weak* — a context word (bare
-   "normal", anatomy such as "Z-line"); otherwise *affirmed* (hedges such as "possible",
-   "likely", "consistent with" still affirm).
-   - one affirmed label → that label (``repaired``); two or more ("X or Y") → ambiguous;
+   "is not evident", "is absent", "ruled out", ": negative"; "X? No."); *doubtful* — "X
+   cannot be excluded", "possible X", "?X", "X?", "X is (also) possible", "glaucoma
+   suspect": uncertainty, neither an answer nor a negation (in a stated final answer
+   "possibly X" is the answer); *differential* — named after a differential cue in its
+   clause ("the differential includes", "less likely", "cannot rule out", "if this were
+   X") or passed over in a preference ("favour X over Y", "X rather than Y", "more likely
+   X than Y": Y); *weak* — a context word (bare "normal", anatomy such as "Z-line");
+   otherwise *affirmed* (hedges that lean, "probably", "likely", "consistent with", still
+   affirm).
+   - one affirmed label → that label (``repaired``), also beside negated ones ("no
+     melanoma — a melanocytic naevus"), unless its clause also has a word of a narrower
+     label's name ("the polyp was lifted with a blue injection": polyps or dyed lifted
+     polyps?) or another label is left open with doubt; two or more different labels
+     offered as alternatives ("X or Y") → ambiguous; two names of the same label joined
+     by "/" or "or" ("DR grade 2 / moderate NPDR") are one answer;
    - else one weak label → that label;
    - else negated labels read through complements: in a two-label set with a complement
-     (normal/pneumonia, glaucoma/non-glaucoma) "no X" is the other label, and "no X" for a
-     label named "no X" ("no diabetic retinopathy") is that label;
-   - else a negated label alone in a larger set is not an answer (``unparseable``), and
-     names offered only as a differential are ambiguous.
+     (normal/pneumonia, glaucoma/non-glaucoma, benign/malignant) "no X" is the other
+     label, and "no X" for a label named "no X" ("no diabetic retinopathy") is that label;
+   - else a negated label alone in a larger set is not an answer (``unparseable``), a
+     label offered only with doubt is not an answer, and names offered only as a
+     differential are ambiguous.
 7. Nothing named → ``unparseable``. Ambiguous readings are ``unparseable`` with a detail
    starting "ambiguous", counted in ``ambiguous_rate``; nothing is ever guessed.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from typing import Any
 
 from medmine import cues
 from medmine.core import LabelTarget, ParseStatus
-from medmine.tasks.answer_text import json_candidates, strip_markup
-from medmine.tasks.label_names import LabelNames, Mention, NameInfo, names_for
+from medmine.tasks.answer_text import json_candidates
+from medmine.tasks.label_names import LabelNames, names_for
+from medmine.tasks.label_prose import Reading, read_phrase
 
 #: Bumped whenever a rule changes; recorded in the recipe and by ``medmine rescore``.
-READER_VERSION = "2"
+READER_VERSION = "3"
 
 LABEL_KEYS = (
     "label",
@@ -66,187 +90,16 @@ LABEL_KEYS = (
     "most_likely",
     "most_likely_diagnosis",
 )
+#: A key ending like this is a label key too ("dr_grade", "predicted_label").
+LABEL_KEY_ENDINGS = ("_label", "_diagnosis", "_class", "_grade", "_category", "_prediction")
 PROB_KEYS = ("probabilities", "probability", "scores", "confidences")
+#: Keys that say whether the named label is present (``{"label": "X", "present": false}``).
+PRESENT_KEYS = ("present", "is_present", "detected", "positive", "found")
+_TRUE = {"true", "yes", "y", "present", "positive", "detected", "1"}
+_FALSE = {"false", "no", "n", "absent", "negative", "not present", "not detected", "0"}
+_KEY_AFFIXES = ("has_", "is_", "_present", "_detected", "_positive", "_found")
 
-_CLAUSE_END = re.compile(r"(?<!\d)[.!?](?!\d)|\n|;")
-_TERMINATOR = re.compile(cues.SCOPE_TERMINATORS, re.I)
-_WIDE = re.compile(cues.any_of(cues.NEGATION_BEFORE_WIDE), re.I)
-_CLOSE = re.compile(cues.any_of(cues.NEGATION_BEFORE_CLOSE), re.I)
-_AFTER = [re.compile(p, re.I) for p in cues.NEGATION_AFTER]
-_COLON_VALUE = re.compile(cues.NEGATION_AFTER[-1], re.I)
-_NOT_EXCLUDED = re.compile(cues.NOT_EXCLUDED + r"\W+(?:[\w'-]+\W+){0,6}$", re.I)
-_DIFFERENTIAL = cues.compile_cues(cues.DIFFERENTIAL)
-_FINAL = cues.compile_cues(cues.FINAL_ANSWER)
-_WORD = re.compile(r"[\w'-]+")
-_VERB_STOP = re.compile(cues.VERB_STOP, re.I)
-_ALTERNATIVE = re.compile(cues.ALTERNATIVE, re.I)
-_VS_AFTER = re.compile(r"^\W*(?:[\w-]+\W+)?(?:versus|vs)\b|^\s*,?\s*or\b", re.I)
-_NORMAL_STATEMENT = re.compile(cues.NORMAL_STATEMENT, re.I)
-_WIDE_REACH = 6
-_CLOSE_REACH = 3
-
-Reading = tuple[str | None, ParseStatus, str | None]
-
-
-@dataclass(frozen=True)
-class _Seen:
-    """A mention with its reading in context."""
-
-    mention: Mention
-    clause: int
-    negated: bool
-    differential: bool
-    alternative: bool = False
-
-
-def _clauses(text: str) -> list[tuple[int, int]]:
-    """Spans of the text's clauses (cut at sentence ends, new lines and semicolons)."""
-    spans, start = [], 0
-    for m in _CLAUSE_END.finditer(text):
-        spans.append((start, m.start()))
-        start = m.end()
-    spans.append((start, len(text)))
-    return [(a, b) for a, b in spans if text[a:b].strip()]
-
-
-def _negated(before: str, after: str) -> bool:
-    """Whether a mention is negated, given its clause text before and after it."""
-    if _NOT_EXCLUDED.search(before):
-        return False
-    cut = list(_TERMINATOR.finditer(before))
-    if cut:
-        before = before[cut[-1].end() :]
-    for cue in _WIDE.finditer(before):
-        gap = before[cue.end() :]
-        if len(_WORD.findall(gap)) <= _WIDE_REACH and not _VERB_STOP.search(gap):
-            return True
-    for cue in _CLOSE.finditer(before):
-        gap = before[cue.end() :]
-        if "," not in gap and len(_WORD.findall(gap)) <= _CLOSE_REACH:
-            return True
-    if _COLON_VALUE.search(after):  # "Pneumonia: absent" (the colon also ends scopes)
-        return True
-    end = _TERMINATOR.search(after)
-    after = after[: end.start()] if end else after
-    return any(p.search(after) for p in _AFTER)
-
-
-def _read_mentions(text: str, names: LabelNames) -> list[_Seen]:
-    """Every label mention with its reading in context (negated, differential, alternative)."""
-    spans = _clauses(text)
-    found = names.mentions(text)
-    if names.normal_label is not None:
-        for m in _NORMAL_STATEMENT.finditer(text):
-            if not any(f.start < m.end() and m.start() < f.end for f in found):
-                found.append(Mention(NameInfo(names.normal_label, weak=True), m.start(), m.end()))
-        found.sort(key=lambda f: f.start)
-    out: list[_Seen] = []
-    for mention in found:
-        idx = max(i for i, (a, _) in enumerate(spans) if a <= mention.start)
-        a, b = spans[idx]
-        before, after = text[a : mention.start], text[mention.end : b]
-        diff = bool(_DIFFERENTIAL.search(before))
-        alt = bool(_VS_AFTER.search(after)) or any(
-            other.info.label != mention.info.label
-            and a <= other.start < b
-            and _joined(text, mention, other)
-            for other in found
-        )
-        negated = _negated(before, after)
-        out.append(_Seen(mention, idx, negated, diff, alt))
-    return out
-
-
-def _joined(text: str, x: Mention, y: Mention) -> bool:
-    """True when two mentions are offered as alternatives ("X or Y", "X vs Y", "X/Y")."""
-    lo, hi = (x, y) if x.start < y.start else (y, x)
-    gap = text[lo.end : hi.start]
-    return bool(_ALTERNATIVE.search(gap)) and len(_WORD.findall(gap)) <= 4
-
-
-def _decide(seen: list[_Seen], names: LabelNames) -> tuple[str | None, str]:
-    """(label, how) from classified mentions; how is 'label', 'ambiguous: ...' or a reason."""
-    affirmed = [s for s in seen if not s.negated and not s.differential and s.mention.info.label]
-    labels = {str(s.mention.info.label) for s in affirmed}
-    offered = {str(s.mention.info.label) for s in affirmed if s.alternative}
-    if offered and (len(offered) > 1 or len(labels) == 1):
-        return None, f"ambiguous: offered as alternatives {sorted(offered)}"
-    strong = names.most_specific(
-        {str(s.mention.info.label) for s in affirmed if not s.mention.info.weak}
-    )
-    for group in (strong, labels):
-        if len(group) == 1:
-            return next(iter(group)), "label"
-        if len(group) > 1:
-            return None, f"ambiguous: names {sorted(group)}"
-    negated = [s for s in seen if s.negated]
-    via: set[str] = set()
-    for s in negated:
-        info = s.mention.info
-        if info.negates_to:
-            via.add(info.negates_to)
-        elif info.label in names.complement:
-            via.add(names.complement[info.label])
-    if len(via) == 1:
-        return via.pop(), "label"
-    if len(via) > 1:
-        return None, f"ambiguous: negations point to {sorted(via)}"
-    differential = {
-        str(s.mention.info.label) for s in seen if s.differential and s.mention.info.label
-    }
-    if differential:
-        return None, f"ambiguous: only a differential {sorted(differential)}"
-    if any(s.mention.info.label for s in negated):
-        return None, "only negated labels, none stated"
-    return None, "no label of the label set named"
-
-
-def read_phrase(text: str, target: LabelTarget) -> Reading:
-    """Read free text (a whole answer or a JSON value) into a label with the prose rules."""
-    names = names_for(target)
-    plain = strip_markup(text)
-    if not plain:
-        return None, ParseStatus.UNPARSEABLE, "empty answer"
-    whole = names.resolve(plain)
-    if whole is not None:
-        return whole, ParseStatus.OK, None
-    seen = _read_mentions(plain, names)
-    for idx, (a, b) in reversed(list(enumerate(_clauses(plain)))):
-        finals = list(_FINAL.finditer(plain, a, b))
-        if not finals:
-            continue
-        mine = [s for s in seen if s.clause == idx]
-        after = [s for s in mine if s.mention.start >= finals[-1].start()]
-        for group in (after, mine):
-            label, how = _decide(group, names)
-            if label is not None:
-                return label, ParseStatus.REPAIRED, "stated final answer"
-            if how.startswith("ambiguous"):
-                return None, ParseStatus.UNPARSEABLE, f"{how} in the stated answer"
-    undetermined = list(cues.CANNOT_DETERMINE_RE.finditer(plain))
-    if undetermined:
-        blocked = _blocked_spans(plain, undetermined)
-        rest = [s for s in seen if not any(a <= s.mention.start < b for a, b in blocked)]
-        label, _ = _decide(rest, names)
-        if label is not None:
-            return label, ParseStatus.REPAIRED, "label stated beside a 'cannot determine'"
-        return None, ParseStatus.UNPARSEABLE, "the model says it cannot determine"
-    if cues.is_refusal(plain):
-        return None, ParseStatus.REFUSED, "the model declined"
-    label, how = _decide(seen, names)
-    if label is not None:
-        return label, ParseStatus.REPAIRED, "label read from prose"
-    return None, ParseStatus.UNPARSEABLE, how
-
-
-def _blocked_spans(text: str, hits: list[re.Match[str]]) -> list[tuple[int, int]]:
-    """From each 'cannot determine' cue to the end of its clause or the next 'but'."""
-    spans = []
-    for hit in hits:
-        end = next((b for a, b in _clauses(text) if a <= hit.start() <= b), len(text))
-        stop = _TERMINATOR.search(text, hit.end(), end)
-        spans.append((hit.start(), stop.start() if stop else end))
-    return spans
+__all__ = ["LABEL_KEYS", "READER_VERSION", "parse_label", "read_label_map", "read_probs"]
 
 
 def parse_label(
@@ -257,39 +110,139 @@ def parse_label(
     for value in reversed(json_candidates(text)):
         if isinstance(value, list) and len(value) == 1 and isinstance(value[0], dict):
             value = value[0]
-        if not isinstance(value, dict):
-            continue
-        lowered = {str(k).lower().replace(" ", "_"): v for k, v in value.items()}
-        probs = read_probs(next((lowered[k] for k in PROB_KEYS if k in lowered), None), names)
-        key = next((k for k in LABEL_KEYS if k in lowered), None)
-        if key is None and not probs:
-            continue
-        raw = lowered.get(key) if key else None
-        if isinstance(raw, list) and len(raw) == 1:
-            raw = raw[0]
-        if isinstance(raw, (int, float)) and not isinstance(raw, bool):
-            raw = str(int(raw)) if float(raw).is_integer() else str(raw)
-        if isinstance(raw, list) and len(raw) > 1:
-            return None, ParseStatus.UNPARSEABLE, f"ambiguous: label list {raw!r}", probs
-        if isinstance(raw, str) and raw.strip():
-            label, status, detail = read_phrase(raw, target)
-            if label is not None:
-                note = None if status is ParseStatus.OK else f"label text {raw!r}"
-                return label, status, note, probs
-            if probs:
-                best = max(probs, key=lambda k: probs[k])
-                return best, ParseStatus.REPAIRED, "label taken from the highest probability", probs
-            if status is ParseStatus.REFUSED:
-                return None, status, detail, probs
-            return None, ParseStatus.UNPARSEABLE, f"label {raw!r}: {detail}", probs
-        if probs:
-            best = max(probs, key=lambda k: probs[k])
-            return best, ParseStatus.REPAIRED, "label taken from the highest probability", probs
-        if cues.is_refusal(text):
-            return None, ParseStatus.REFUSED, "the model declined (empty label)", None
-        return None, ParseStatus.UNPARSEABLE, f"label field {key!r} is empty", None
+        if isinstance(value, dict):
+            read = _read_object(value, text, target, names)
+            if read is not None:
+                return read
     label, status, detail = read_phrase(text, target)
     return label, status, detail, None
+
+
+def _read_object(
+    value: dict[Any, Any], text: str, target: LabelTarget, names: LabelNames
+) -> tuple[str | None, ParseStatus, str | None, dict[str, float] | None] | None:
+    """Read one JSON object; None when it holds neither a label key nor a label map."""
+    lowered = {str(k).lower().replace(" ", "_"): v for k, v in value.items()}
+    probs = read_probs(next((lowered[k] for k in PROB_KEYS if k in lowered), None), names)
+    key = next((k for k in LABEL_KEYS if k in lowered), None) or next(
+        (k for k in lowered if k.endswith(LABEL_KEY_ENDINGS)), None
+    )
+    raw = lowered.get(key) if key else None
+    if key is None or isinstance(raw, Mapping):
+        mapped = read_label_map(raw if isinstance(raw, Mapping) else value, names)
+        if mapped is not None:
+            return (*mapped, probs)
+        if key is None and not probs:
+            return None
+    if isinstance(raw, list) and len(raw) == 1:
+        raw = raw[0]
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        raw = str(int(raw)) if float(raw).is_integer() else str(raw)
+    if isinstance(raw, list) and len(raw) > 1:
+        return None, ParseStatus.UNPARSEABLE, f"ambiguous: label list {raw!r}", probs
+    if isinstance(raw, str) and raw.strip():
+        present = next((lowered[k] for k in PRESENT_KEYS if k in lowered), None)
+        if _truth(present) is False:
+            label, _, detail = read_phrase(f"no {raw}", target)
+            if label is not None:
+                return label, ParseStatus.REPAIRED, f"label {raw!r} marked not present", probs
+            return None, ParseStatus.UNPARSEABLE, f"label {raw!r} marked not present", probs
+        label, status, detail = read_phrase(raw, target)
+        if label is not None:
+            note = None if status is ParseStatus.OK else f"label text {raw!r}: {detail}"
+            return label, status, note, probs
+        if probs:
+            return (*_best(probs, "label taken from the highest probability"), probs)
+        if status is ParseStatus.REFUSED:
+            return None, status, detail, probs
+        return None, ParseStatus.UNPARSEABLE, f"label {raw!r}: {detail}", probs
+    if probs:
+        return (*_best(probs, "label taken from the highest probability"), probs)
+    if cues.is_refusal(text):
+        return None, ParseStatus.REFUSED, "the model declined (empty label)", None
+    return None, ParseStatus.UNPARSEABLE, f"label field {key!r} is empty", None
+
+
+def _best(scores: Mapping[str, float], why: str) -> Reading:
+    """The strictly highest-scoring label; a tie at the top is ambiguous."""
+    order = sorted(scores.items(), key=lambda kv: kv[1], reverse=True)
+    if len(order) > 1 and order[0][1] == order[1][1]:
+        return None, ParseStatus.UNPARSEABLE, f"ambiguous: tied top scores {order[:2]}"
+    return order[0][0], ParseStatus.REPAIRED, why
+
+
+def _truth(value: object) -> bool | None:
+    """True/False for a JSON boolean or a yes/no word; None for anything else."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        word = value.strip().lower()
+        return True if word in _TRUE else False if word in _FALSE else None
+    return None
+
+
+def _key_label(key: str, names: LabelNames) -> str | None:
+    """The label a JSON key names ("pneumonia", "has_glaucoma", "glaucoma_present")."""
+    label = names.resolve(key)
+    if label is not None:
+        return label
+    low = key.strip().lower()
+    for affix in _KEY_AFFIXES:
+        if low.startswith(affix) or low.endswith(affix):
+            bare = low[len(affix) :] if low.startswith(affix) else low[: -len(affix)]
+            return names.resolve(bare)
+    return None
+
+
+def read_label_map(obj: Mapping[Any, Any], names: LabelNames) -> Reading | None:
+    """Read an object keyed by label names (booleans or scores); None when no key is a label.
+
+    One label true → that label; several true → ambiguous; only false labels → the other
+    label of a complementary pair, else not an answer. Scores: the strictly highest; a
+    single score above one half (50 when percentages) is that label, below it the other
+    label of a complementary pair.
+    """
+    truth: dict[str, bool] = {}
+    scores: dict[str, float] = {}
+    for k, v in obj.items():
+        label = _key_label(str(k), names)
+        if label is None:
+            continue
+        said = _truth(v)
+        if said is not None:
+            if truth.get(label, said) != said:
+                return None, ParseStatus.UNPARSEABLE, f"ambiguous: {label!r} both true and false"
+            truth[label] = said
+        elif isinstance(v, (int, float)) and not isinstance(v, bool) and v == v:
+            scores[label] = float(v)
+    if truth:
+        yes = sorted(lab for lab, said in truth.items() if said)
+        if len(yes) == 1:
+            return yes[0], ParseStatus.REPAIRED, f"the one label marked true ({yes[0]!r})"
+        if yes:
+            return None, ParseStatus.UNPARSEABLE, f"ambiguous: several labels marked true {yes}"
+        return _complement(sorted(truth), names, "marked false")
+    if len(scores) > 1:
+        return _best(scores, "the highest score of a label map")
+    if len(scores) == 1:
+        (label, score), half = next(iter(scores.items())), 0.5
+        if score > 1.0:
+            half = 50.0
+        if score > half:
+            return label, ParseStatus.REPAIRED, f"the one label scored, {score} > {half}"
+        if score < half:
+            return _complement([label], names, f"scored {score} < {half}")
+        return None, ParseStatus.UNPARSEABLE, f"ambiguous: {label!r} scored exactly {half}"
+    return None
+
+
+def _complement(denied: list[str], names: LabelNames, how: str) -> Reading:
+    """The other label of a complementary pair when every denied label points to it."""
+    via = {names.complement.get(lab) for lab in denied}
+    if len(via) == 1 and None not in via and not (via & set(denied)):
+        label = str(via.pop())
+        return label, ParseStatus.REPAIRED, f"{denied} {how}: the other label of the pair"
+    return None, ParseStatus.UNPARSEABLE, f"{denied} {how}; no label stated"
 
 
 def read_probs(raw: object, names: LabelNames) -> dict[str, float] | None:
