@@ -15,7 +15,7 @@ from medmine.tasks.spatial.answer import (
     Reading,
     SpatialAnswer,
 )
-from medmine.tasks.spatial.convention import stated_order, stated_scale
+from medmine.tasks.spatial.convention import stated_form, stated_order, stated_scale
 from medmine.tasks.spatial.pixels import Tally, box_from_raw, point_from_raw, polygon_from_raw
 from medmine.tasks.spatial.raw import Found, RawItem
 from medmine.tasks.spatial.scale import decide_scale
@@ -40,6 +40,7 @@ def assemble(
     elif found.relaxed:
         tally.notes.append("read as relaxed JSON (quotes, tuples, commas or units fixed)")
     raws = convert_shape(found.raws, family, tally)
+    _apply_stated_form(raws, text, found.span, tally)
     spec = parse_convention(expected)
     text_order = stated_order(text, spec.order, found.span)
     orders = [raw.order or text_order for raw in raws]
@@ -165,6 +166,25 @@ def _alternative(
     if kind not in PLURAL_KINDS:
         boxes, polygons, points = _keep_one(boxes), polygons[:1], points[:1]
     return Reading("|".join(conv.seen), tuple(boxes), tuple(polygons), tuple(points))
+
+
+def _apply_stated_form(
+    raws: list[RawItem], text: str, span: tuple[int, int] | None, tally: Tally
+) -> None:
+    """Bare 4-number boxes follow the layout the answer names ("COCO [x, y, w, h]").
+
+    Only lists without named keys or a known format (their ``order`` unset) are changed.
+    """
+    form = stated_form(text, span)
+    if form is None or form[0] == "xyxy":
+        return
+    changed = 0
+    for raw in raws:
+        if raw.shape == "box" and raw.form == "xyxy" and raw.order is None:
+            raw.form = form[0]  # type: ignore[assignment]
+            changed += 1
+    if changed:
+        tally.notes.append(f"box layout {form[0]} read from the answer ({form[1]!r})")
 
 
 def _with_label(box: Box, label: str | None) -> Box:

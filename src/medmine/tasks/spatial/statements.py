@@ -19,12 +19,22 @@ _EMPTY_STATEMENT = re.compile(
 )
 
 
+# The shared refusal cues, extended with the verbs of spatial tasks ("I cannot localize ...").
+_SPATIAL_REFUSAL = re.compile(
+    r"\bi\s*(?:can(?:'|’|no)t|cannot|can\s+not|won't|will\s+not|am\s+unable\s+to|'m\s+unable\s+to"
+    r"|am\s+not\s+able\s+to|'m\s+not\s+able\s+to)\s+(?:accurately\s+|reliably\s+|precisely\s+)?"
+    r"(?:locali[sz]e|segment|draw|outline|detect|mark|annotate|delineate|pinpoint|measure)\b",
+    re.IGNORECASE,
+)
+
+
 def is_refusal(text: str) -> bool:
     """True when the answer declines the task (checked only when no geometry was found).
 
-    The cues are medmine's one vocabulary (:mod:`medmine.cues`), shared with every task.
+    The cues are medmine's one vocabulary (:mod:`medmine.cues`), shared with every task,
+    extended here with the verbs of spatial tasks ("I cannot localize the lesion").
     """
-    return cues.is_refusal(text)
+    return cues.is_refusal(text) or bool(_SPATIAL_REFUSAL.search(text))
 
 
 def states_nothing_found(text: str) -> bool:
