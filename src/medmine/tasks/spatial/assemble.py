@@ -216,12 +216,18 @@ def _label_key(label: str) -> str:
 
 
 def _map_label(label: str | None, labels: Sequence[str] | None, tally: Tally) -> str | None:
-    """Map a label onto the allowed labels (case, spacing, plural); keep unknown ones, noted."""
+    """Map a label onto the allowed labels (case, spacing, plural, or the one allowed label it
+    names among other words); keep unknown ones, noted."""
     if label is None or labels is None:
         return label
     key = _label_key(label)
     for allowed in labels:
         if _label_key(allowed) == key:
             return allowed
+    words = " ".join(_label_key(w) for w in key.split())
+    inside = [a for a in labels if re.search(rf"\b{re.escape(_label_key(a))}\b", words)]
+    if len(inside) == 1:  # "Polyp A", "the polyp", "sessile polyps" name one allowed label
+        tally.notes.append(f"label {label!r} read as {inside[0]!r}")
+        return inside[0]
     tally.notes.append(f"label {label!r} is not one of the given labels; kept as given")
     return label

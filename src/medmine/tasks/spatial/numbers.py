@@ -7,6 +7,8 @@
   pixel values can reach 1000, so a joined number is a pixel count.
 * Decimal commas: ``0,312`` -> ``0.312`` when it stands alone the same way (``x_min = 0,312;``).
 
+* Markdown emphasis: ``**x_min**: 312`` -> ``x_min: 312`` (``**`` never belongs to geometry).
+
 Anything else is left as written; the rewrite is noted by the caller.
 """
 
@@ -22,13 +24,14 @@ _DECIMAL_COMMA = re.compile(r"(?<![\d.,(\[])0,(\d{1,4})(?![\d,)\]])")
 
 
 def normalise_numbers(text: str, geometry: ImageGeometry) -> tuple[str, bool]:
-    """``text`` with locale-written numbers rewritten plainly, and whether anything changed."""
+    """``text`` with locale numbers plain and emphasis dropped; whether any number changed."""
     limit = 1.01 * max(geometry.width, geometry.height)
 
     def join(m: re.Match[str]) -> str:
         value = m.group(1) + m.group(2)
         return value if float(value) <= limit else m.group()
 
+    text = text.replace("**", "")
     out = _THOUSANDS.sub(join, text)
     out = _DOT_THOUSANDS.sub(join, out)
     out = _DECIMAL_COMMA.sub(lambda m: "0." + m.group(1), out)

@@ -23,7 +23,7 @@ _NU = rf"({_NUM}){_UNIT}"
 _TUPLE = re.compile(rf"[(\[]\s*{_NU}\s*,\s*{_NU}(?:\s*,\s*{_NU}\s*,\s*{_NU})?\s*[)\]]")
 _Q = "[\"']?"  # Molmo writes <point x="31.3" y="31.7">
 _XY = re.compile(
-    rf"\b(x|y)\s*(?:=|:|is|of)\s*{_Q}{_NU}{_Q}\s*[,;]?\s*(?:and\s+)?\b(x|y)\s*(?:=|:|is|of)\s*"
+    rf"\b(x|y)\s*(?:=|:|is|of|≈|~)\s*~?{_Q}{_NU}{_Q}\s*[,;]?\s*(?:and\s+)?\b(x|y)\s*(?:=|:|is|of|≈|~)\s*~?"
     rf"{_Q}{_NU}",
     re.IGNORECASE,
 )
@@ -47,6 +47,10 @@ _RANGE = re.compile(
 )
 _SIZE = re.compile(
     rf"\b(width|height)\b\s*(?:=|:|is|of)?\s*{_NU}|\b(w|h)\s*(?:=|:)\s*{_NU}", re.IGNORECASE
+)
+# "333×362 in size"
+_SIZE_PAIR_AFTER = re.compile(
+    rf"{_NU}\s*(?:x|×|by|\*)\s*{_NU}\s*(?:pixels?\s+)?in\s+(?:size|extent)", re.IGNORECASE
 )
 # "333 wide and 362 tall"
 _SIZE_AFTER = re.compile(rf"{_NU}\s*(wide|tall|high|in\s+width|in\s+height)\b", re.IGNORECASE)
@@ -173,6 +177,16 @@ def _named_corners(text: str) -> dict[str, tuple[str, str | None]]:
     return found
 
 
+def _named_centre(text: str) -> _ProseEvent | None:
+    """A centre written with named coordinates ("center_x=478.5, center_y=379"), else None."""
+    named: dict[str, tuple[str, str | None]] = {}
+    for m in _CENTER_NAMED.finditer(text):
+        named.setdefault((m.group(1) or m.group(2)).lower(), (m.group(3), m.group(4)))
+    if "x" not in named or "y" not in named:
+        return None
+    return _ProseEvent(0, [named["x"], named["y"]], True, "xy")
+
+
 def _prose_box(text: str, points: list[_ProseEvent], boxes: list[_ProseEvent]) -> Found:
     """Boxes in prose: named corners, x/y ranges, centre + size, 4-tuples or corner points."""
     found = Found()
@@ -196,7 +210,7 @@ def _prose_box(text: str, points: list[_ProseEvent], boxes: list[_ProseEvent]) -
         else:
             name = "width" if m.group(4).lower() == "w" else "height"
             sizes.setdefault(name, (m.group(5), m.group(6)))
-    for m in _SIZE_PAIR.finditer(text):
+    for m in (*_SIZE_PAIR.finditer(text), *_SIZE_PAIR_AFTER.finditer(text)):
         sizes.setdefault("width", (m.group(1), m.group(2)))
         sizes.setdefault("height", (m.group(3), m.group(4)))
     for m in _SIZE_AFTER.finditer(text):
@@ -207,12 +221,9 @@ def _prose_box(text: str, points: list[_ProseEvent], boxes: list[_ProseEvent]) -
         )
         sizes.setdefault(name, (m.group(1), m.group(2)))
     centres = [e for e in points if e.after_centre_word]
-    named_centre = {
-        m.group(1) or m.group(2): (m.group(3), m.group(4)) for m in _CENTER_NAMED.finditer(text)
-    }
-    named_centre = {k.lower(): v for k, v in named_centre.items()}
-    if not centres and "x" in named_centre and "y" in named_centre:
-        centres = [_ProseEvent(0, [named_centre["x"], named_centre["y"]], True, "xy")]
+    centre = _named_centre(text)
+    if not centres and centre is not None:
+        centres = [centre]
     top_left = [m.end() for m in _TOP_LEFT.finditer(text)]
     corners = [e for e in points if e.order == "xy" and not e.after_centre_word]
     if not corners:  # "Top-left at (312, 198), width 333, height 362"
@@ -276,6 +287,7 @@ def _coordinate_span(text: str) -> tuple[int, int] | None:
             _FROM_TO,
             _SIZE_PAIR,
             _SIZE_AFTER,
+            _SIZE_PAIR_AFTER,
             _CENTER_NAMED,
             _INTERVAL,
             _CORNER,
@@ -306,6 +318,9 @@ def _extract_prose(text: str, family: str) -> Found:
     if family == "point":
         ordered = sorted(points, key=lambda e: not e.after_centre_word)  # centre-marked first
         found.raws = [e.raw("point") for e in ordered] or [e.raw("box") for e in boxes]
+        centre = _named_centre(text)
+        if not found.raws and centre is not None:
+            found.raws = [centre.raw("point")]
     elif len(points) >= 3:
         raw = _raw_from([pair for e in points for pair in e.numbers], "polygon")
         raw.order = points[0].order

@@ -1,5 +1,7 @@
 """Geometry laid out by lines: markdown tables with a header, and one item per list line.
 
+(A "line" is also a clause ended by ``;`` or a sentence: "Polyp A: [..]; Polyp B: [..]".)
+
 A markdown table whose header names coordinates (``| label | x_min | y_min | x_max | y_max |``
 or ``| Finding | Bounding box (x1, y1, x2, y2) |``) is read row by row as JSON objects keyed by
 the header cells, so every key alias the JSON reader knows applies. A list with one item per
@@ -9,6 +11,7 @@ line by line, each line's leading words being its label.
 
 from __future__ import annotations
 
+import itertools
 import re
 
 from medmine.tasks.spatial.prose import extract_prose
@@ -17,6 +20,8 @@ from medmine.tasks.spatial.walker import Walker
 
 _ROW = re.compile(r"^\s*\|(.*)\|\s*$")
 _RULE = re.compile(r"^[\s|:\-]+$")
+# items end at a line break, a semicolon or a full stop before a capital ("...]. Polyp B: [")
+_SEGMENT_END = re.compile(r"\n|;|\.\s+(?=[A-Z])")
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _LEAD = re.compile(r"^\s*(?:[-*•+]|\d+[.)])?\s*")
 _LABEL_END = re.compile(
@@ -76,14 +81,14 @@ def _line_label(line: str) -> str | None:
 
 
 def extract_lines(text: str, family: str) -> Found | None:
-    """One box per line in two or more lines (a list), each labelled by its leading words."""
+    """One box per line (or clause) in two or more of them, each labelled by its leading words."""
     if family != "box":
         return None
     found = Found()
-    pos = 0
     first, last = -1, 0
-    for line in text.splitlines(keepends=True):
-        start, pos = pos, pos + len(line)
+    cuts = [0, *(m.end() for m in _SEGMENT_END.finditer(text)), len(text)]
+    for start, pos in itertools.pairwise(cuts):
+        line = text[start:pos]
         if len(_NUMBER.findall(line)) < 4 or _cells(line) is not None:
             continue
         one = extract_prose(line, family)
