@@ -50,10 +50,16 @@ _SIZE = re.compile(
 )
 # "333×362 in size"
 _SIZE_PAIR_AFTER = re.compile(
-    rf"{_NU}\s*(?:x|×|by|\*)\s*{_NU}\s*(?:pixels?\s+)?in\s+(?:size|extent)", re.IGNORECASE
+    rf"(?<![\d.])(?=\d[\d.]*\s*(?:x|×|by|\*))(?!.{{0,40}}?[\n\[\]{{}}])(?=.{{0,40}}?\bin\s)"
+    rf"{_NU}\s*(?:x|×|by|\*)\s*{_NU}\s*(?:pixels?\s+)?in\s+(?:size|extent)",
+    re.IGNORECASE,
 )
 # "333 wide and 362 tall"
-_SIZE_AFTER = re.compile(rf"{_NU}\s*(wide|tall|high|in\s+width|in\s+height)\b", re.IGNORECASE)
+_SIZE_AFTER = re.compile(
+    rf"(?<![\d.])(?=[\d.]+\s*(?:px\s*|pixels?\s*)?[wthi])(?:{_NU})\s*"
+    r"(wide|tall|high|in\s+width|in\s+height)\b",
+    re.IGNORECASE,
+)
 # "center_x=478.5, center_y=379" (a named centre in prose)
 _CENTER_NAMED = re.compile(
     rf"\b(?:c(?:ent(?:er|re))?_?([xy])|([xy])_?c(?:ent(?:er|re))?)\b\s*(?:=|:)\s*{_NU}",

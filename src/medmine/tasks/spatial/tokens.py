@@ -32,7 +32,7 @@ _QWEN_BOX = re.compile(
 )
 _QWEN_REF = re.compile(r"<\|object_ref_start\|>(.*?)<\|object_ref_end\|>", re.DOTALL)
 _REF = re.compile(r"<(ref|phrase)>(.*?)</\1>", re.DOTALL | re.IGNORECASE)
-_FLORENCE = re.compile(r"([^<>\n]*?)\s*((?:<loc_\d{1,4}>\s*){4})")
+_FLORENCE = re.compile(r"(?:<loc_\d{1,4}>\s*){4}")
 _PALI = re.compile(r"((?:<loc\d{4}>\s*){4})\s*([^<>\n;]*)")
 _KOSMOS = re.compile(r"<patch_index_(\d{4})>\s*<patch_index_(\d{4})>")
 _YOLO = re.compile(
@@ -80,11 +80,12 @@ def extract_tokens(text: str, family: str) -> Found | None:
         first, last = min(first, m.start()), max(last, m.end())
     if not found.raws:
         for m in _FLORENCE.finditer(text):
-            bins = [int(v) for v in re.findall(r"\d+", m.group(2))]
+            bins = [int(v) for v in re.findall(r"\d+", m.group())]
             vals = [(b + 0.5) / 10.0 for b in bins]  # bin centres, percent
-            label = re.sub(r"^.*</s>|<s>", "", m.group(1)).strip(" :,-")
+            head = text[max(0, m.start() - 80) : m.start()]  # the label: words before the tokens
+            label = re.split(r"[<>\n]", head)[-1].strip(" :,-")
             found.raws.append(_pct_item(vals, "box", label))
-            first, last = min(first, m.start(2)), max(last, m.end())
+            first, last = min(first, m.start()), max(last, m.end())
     if not found.raws:
         for m in _PALI.finditer(text):
             y0, x0, y1, x1 = (int(v) for v in re.findall(r"\d{4}", m.group(1)))
