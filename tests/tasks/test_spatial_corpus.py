@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import pytest
 from spatial_answer_corpus import CASES, Case
 from spatial_answer_corpus_dev4 import DEV4
+from spatial_answer_corpus_dev5 import DEV5
 from spatial_answer_corpus_final import FINAL
 from spatial_answer_corpus_fresh import FRESH
 from spatial_answer_corpus_heldout import HELDOUT
@@ -136,7 +137,7 @@ def summarise(cases: Sequence[Case]) -> Summary:
 
 def test_corpus_is_large_and_ids_unique() -> None:
     """At least 150 written answers plus a held-out set of at least a third as many."""
-    ids = [c.id for c in (*CASES, *HELDOUT, *FRESH, *FINAL, *DEV4)]
+    ids = [c.id for c in (*CASES, *HELDOUT, *FRESH, *FINAL, *DEV4, *DEV5)]
     assert len(CASES) >= 150
     assert len(HELDOUT) * 3 >= len(CASES)
     assert len(set(ids)) == len(ids)
@@ -150,6 +151,7 @@ def test_corpus_is_large_and_ids_unique() -> None:
         ("fresh", FRESH),
         ("final", FINAL),
         ("dev4", DEV4),
+        ("dev5", DEV5),
     ],
 )
 def test_reading_accuracy(name: str, cases: list[Case]) -> None:
@@ -201,6 +203,7 @@ if __name__ == "__main__":
             ("fresh", FRESH),
             ("final", FINAL),
             ("dev4", DEV4),
+            ("dev5", DEV5),
         )
         for corpus_name, corpus in sets:
             print(summarise(corpus).text(corpus_name))

@@ -194,15 +194,14 @@ def _parse(
         _label_from_refs(found, text)
     if found is None or not found.raws:
         found = extract_table(text, family, kind) or found
+    from_prose = False
     if found is None or not found.raws:
         prose = extract_prose(text, family)
         if prose.raws:
             prose.notes.insert(0, "coordinates read from prose")
-            found = prose
-    if kind in PLURAL_KINDS and found is not None and not any(r.label for r in found.raws):
-        lines = extract_lines(text, family)
-        if lines is not None and len(lines.raws) >= len(found.raws):
-            found = lines
+            found, from_prose = prose, True
+    if kind in PLURAL_KINDS:
+        found = _one_item_per_line(found, text, family, from_prose)
     notes: list[str] = []
     if rewritten:
         notes.append("thousands separators or decimal commas read as plain numbers")
@@ -238,3 +237,24 @@ def _label_from_refs(found: Found | None, text: str) -> None:
     if len(refs) == len(found.raws):
         for raw, label in zip(found.raws, refs, strict=True):
             raw.label = label
+
+
+def _one_item_per_line(
+    found: Found | None, text: str, family: str, from_prose: bool
+) -> Found | None:
+    """Use a list's lines (one labelled box each) for unlabelled items.
+
+    Items read from JSON keep their geometry and take the lines' labels when the counts
+    agree; prose, which reads one box per answer, gives way to two or more lines.
+    """
+    if found is not None and any(r.label for r in found.raws):
+        return found
+    lines = extract_lines(text, family)
+    if lines is None:
+        return found
+    if found is None or not found.raws or (from_prose and len(lines.raws) > len(found.raws)):
+        return lines
+    if len(lines.raws) == len(found.raws):
+        for raw, line in zip(found.raws, lines.raws, strict=True):
+            raw.label = line.label
+    return found

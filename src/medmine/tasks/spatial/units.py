@@ -40,15 +40,16 @@ _STATEMENTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bunits?[\"']?\s*[:=]\s*[\"']?\s*pixels?\b", "pixel"),
         (r"[\"']\s*(?:absolute[\s_-]*)?pixels?\s*[\"']", "pixel"),  # "unit": "pixel"
         (r"\b0\s*(?:-|–|—|to|\.\.\.?|…)\s*1000\b", "norm1000"),
-        (r"\b(?:out\s+of|scale\s+of|range\s+of|per)\s+1000\b|\bper\s*mille\b", "norm1000"),
+        (r"\b(?:out\s+of|scale\s+of|range\s+of|per)\s+1000\b|\bper[\s-]*mille\b|‰", "norm1000"),
         (r"\bthousandths\b|(?:_|\bnorm)1000\b", "norm1000"),
-        (r"\b1000\s*[x×]\s*1000\s+(?:grid|scale|space|canvas|coordinate)", "norm1000"),
+        (r"\b1000\s*[x×]\s*1000\b", "norm1000"),  # "on a 1000x1000 grid", "scaled to 1000×1000"
         (r"\b100\s*[x×]\s*100\s+(?:grid|scale|space|canvas|coordinate)", "percent"),
         (r"\b0(?:\.0)?\s*(?:-|–|—|to|\.\.\.?|…)\s*1(?:\.0)?\b(?![\d.])", "norm1"),
         (r"\bnormali[sz]ed\s+(?:to|in|into|on)\s+\[?\s*0(?:\.0)?\s*,\s*1(?:\.0)?\s*\]", "norm1"),
         (r"\bfractions?\s+of\s+the\s+(?:image|width|height)\b", "norm1"),
         (r"\b0\s*(?:-|–|—|to|\.\.\.?|…)\s*100\s*%?(?![\d.])", "percent"),
         (r"\b(?:in|as)\s+(?:percent(?:age)?s?|%)(?!\w)", "percent"),
+        (r"[a-z]_(?:pct|percent(?:age)?)\b", "percent"),  # "x_min_pct" keys
         (r"\bpercent(?:age)?s?\s+of\s+(?:the\s+)?(?:image|width|height|dimensions)\b", "percent"),
         (r"\bpercent(?:age)?[\s_-]*(?:coordinates?|coords?|values?|units?)\b", "percent"),
         (
