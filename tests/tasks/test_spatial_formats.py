@@ -123,3 +123,37 @@ def test_spatial_refusal_verbs() -> None:
     """ "I cannot localize ..." with no geometry is a refusal."""
     text = "I cannot localize the lesion because the image is too blurry to interpret."
     assert parse_spatial(text, "box", BIG).status == "refused"
+
+
+def test_x_range_then_y_range_layout_named_in_words() -> None:
+    """ "[x_min, x_max, y_min, y_max]" spelled in the answer reorders a bare list."""
+    ans = parse_spatial("Box as [x_min, x_max, y_min, y_max]: [312, 645, 198, 560]", "box", BIG)
+    assert _boxes(ans) == [B]
+
+
+def test_yolo_class_index_maps_onto_the_prompts_labels() -> None:
+    """A YOLO class index is the position in the label list; one out of range is kept, noted."""
+    text = "0 0.4785 0.379 0.333 0.362\n7 0.796 0.7225 0.188 0.225"
+    ans = parse_spatial(text, "labelled_boxes", BIG, labels=["polyp", "ulcer"])
+    assert [b.label for b in ans.boxes] == ["polyp", "7"]
+    assert any("not one of the given labels" in n for n in ans.notes)
+
+
+def test_space_thousands_only_before_a_comma_bracket_or_unit() -> None:
+    """ "(1 248, 594)" is 1248; "[1 200 300 400]" stays four numbers."""
+    text = "Top-left (1 248, 594), bottom-right (2 580, 1 680) pixels."
+    assert _boxes(parse_spatial(text, "box", BIG, "pixel_xyxy")) == [B]
+    assert _boxes(parse_spatial("[1 200 300 400]", "box", BIG, "pixel_xyxy")) == [
+        (1.0, 200.0, 300.0, 400.0)
+    ]
+
+
+def test_long_answers_stay_fast() -> None:
+    """A 10,000-vertex answer read as every kind takes seconds, not minutes (no quadratic scan)."""
+    import time
+
+    text = str([[i % 997, (i * 7) % 991] for i in range(10_000)])
+    start = time.perf_counter()
+    for kind in ("polygon", "boxes", "box", "point"):
+        parse_spatial(text, kind, ImageGeometry(800, 600))  # type: ignore[arg-type]
+    assert time.perf_counter() - start < 60

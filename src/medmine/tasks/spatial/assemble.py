@@ -171,7 +171,8 @@ def _alternative(
 def _apply_stated_form(
     raws: list[RawItem], text: str, span: tuple[int, int] | None, tally: Tally
 ) -> None:
-    """Bare 4-number boxes follow the layout the answer names ("COCO [x, y, w, h]").
+    """Bare 4-number boxes follow the layout the answer names ("COCO [x, y, w, h]",
+    "[x_min, x_max, y_min, y_max]").
 
     Only lists without named keys or a known format (their ``order`` unset) are changed.
     """
@@ -181,7 +182,13 @@ def _apply_stated_form(
     changed = 0
     for raw in raws:
         if raw.shape == "box" and raw.form == "xyxy" and raw.order is None:
-            raw.form = form[0]  # type: ignore[assignment]
+            if form[0] == "xxyy":  # [x0, x1, y0, y1] -> corners
+                idx = [0, 2, 1, 3]
+                raw.values = raw.values[idx]
+                raw.units = None if raw.units is None else tuple(raw.units[i] for i in idx)
+                raw.order = "xy"
+            else:
+                raw.form = form[0]  # type: ignore[assignment]
             changed += 1
     if changed:
         tally.notes.append(f"box layout {form[0]} read from the answer ({form[1]!r})")
@@ -224,6 +231,9 @@ def _map_label(label: str | None, labels: Sequence[str] | None, tally: Tally) ->
     for allowed in labels:
         if _label_key(allowed) == key:
             return allowed
+    if key.isdigit() and int(key) < len(labels):  # a YOLO class index into the prompt's list
+        tally.notes.append(f"class index {key} read as {labels[int(key)]!r}")
+        return labels[int(key)]
     words = " ".join(_label_key(w) for w in key.split())
     inside = [a for a in labels if re.search(rf"\b{re.escape(_label_key(a))}\b", words)]
     if len(inside) == 1:  # "Polyp A", "the polyp", "sessile polyps" name one allowed label

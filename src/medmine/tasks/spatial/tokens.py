@@ -125,6 +125,6 @@ def _yolo(text: str, found: Found) -> None:
     for m in lines:
         cls = m.group(1)
         vals = [float(v) * 100.0 for v in m.group(2).split()]
-        found.raws.append(_pct_item(vals, "box", None if cls.isdigit() else cls, "cxcywh"))
+        found.raws.append(_pct_item(vals, "box", cls, "cxcywh"))  # an index maps to labels
     found.notes.append("read as YOLO lines (class, centre x, centre y, width, height in 0..1)")
     found.span = (lines[0].start(), lines[-1].end())

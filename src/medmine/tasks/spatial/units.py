@@ -90,6 +90,11 @@ _FORMS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             r"\bxyxy\b|\bx_?(?:min|0|1)\s*,\s*y_?(?:min|0|1)\s*,\s*x_?(?:max|1|2)\b|\bpascal[\s_-]?voc\b",
             "xyxy",
         ),
+        (
+            r"\bxxyy\b|\bx_?(?:min|0|1)\s*,\s*x_?(?:max|1|2)\s*,\s*y_?(?:min|0|1)\s*,\s*y_?(?:max|1|2)\b"
+            r"|\bleft\s*,\s*right\s*,\s*top\s*,\s*bottom\b",
+            "xxyy",
+        ),
     )
 )
 
