@@ -1,25 +1,30 @@
 # ruff: noqa: E501  (one answer per line reads better than wrapped strings)
 """A fifth development set: probes written while fixing the reader for dev4.
 
-Same rules as :mod:`spatial_answer_corpus`. After the dev4 fixes I wrote these 79 answers in
-four batches, each run once before the next fix: boxes in prose and lists (27/36 read right),
+Same rules as :mod:`spatial_answer_corpus`. After the dev4 fixes I wrote these 100 answers in
+six batches, each run once before the next fix: boxes in prose and lists (27/36 read right),
 labelled lists and key/markup variants (16/19), points (9/12), stated units in keys and words
-(8/12): 60/79 (75.9%) on first run. Misses fixed afterwards: corner + size and centre + size
-in prose ("Top-left at (..), width 333", "333×362 in size", "center_x=.."), "between x=.. and
-x=..", arrows and "on the x-axis" ranges, bold keys, labels after the geometry or in clauses
-("Polyp A: [..]; Polyp B: [..]"), "x≈478", "_pct" keys, "per-mille", "scaled to 1000×1000".
-One answer stays flagged rather than read as its model meant: Molmo's ``<point x="47.8"
-y="37.9">`` is percent, but written alone it fits the asked 0..1000 too (as m07).
+(8/12), chain-of-thought and more key spellings (11/13), polygons (6/8): 77/100 on first
+run. Misses fixed afterwards: corner + size and centre + size in prose ("Top-left at (..),
+width 333", "333×362 in size", "center_x=.."), "between x=.. and x=..", arrows and "on the
+x-axis" ranges, bold keys, labels after the geometry or in clauses ("Polyp A: [..]; Polyp B:
+[..]"), "x≈478", "_pct" keys, "per-mille", "scaled to 1000×1000", "rows 594–1680, columns
+1248–2580", one "x, y" pair per list line, SVG paths.
+
+Two answers stay flagged ambiguous rather than read as their model meant: Molmo's ``<point
+x="47.8" y="37.9">`` is percent, but written alone it fits the asked 0..1000 too (as m07);
+``"image_size": [1000, 1000]`` beside a box on a 4000 px image only implies a 0..1000 frame.
 """
 
 from __future__ import annotations
 
-from spatial_answer_corpus import Case, D, L
+from spatial_answer_corpus import Case, D, L, S
 
 W, H = 4000, 3000
 B = [1248.0, 594.0, 2580.0, 1680.0]
 B2 = [2808.0, 1830.0, 3560.0, 2505.0]
 PT = [1912.0, 1137.0]
+QUAD = [[1248.0, 594.0], [2580.0, 594.0], [2580.0, 1680.0], [1248.0, 1680.0]]
 
 DEV5: list[Case] = [
     Case(
@@ -510,5 +515,173 @@ DEV5: list[Case] = [
         "norm1000_xyxy",
         "Relative position: left 31.2%, top 19.8%, width 33.3%, height 36.2%",
         boxes=[B],
+    ),
+    Case(
+        "w080",
+        L,
+        W,
+        H,
+        "norm1000_xyxy",
+        "The image is 4,000 × 3,000 pixels. The polyp spans x from 1248 to 2580 and y from 594 to 1680.",
+        [B],
+    ),
+    Case(
+        "w081",
+        L,
+        W,
+        H,
+        "norm1000_xyxy",
+        "Step 1: the image is 4000x3000.\nStep 2: the polyp is in the upper middle.\nAnswer: [312, 198, 645, 560]",
+        [B],
+    ),
+    Case(
+        "w082",
+        L,
+        W,
+        H,
+        "norm1000_xyxy",
+        '```json\n{"bbox": [300, 200, 600, 500]}\n```\nOn reflection, a tighter box:\n```json\n{"bbox": [312, 198, 645, 560]}\n```',
+        [B],
+    ),
+    Case(
+        "w083",
+        L,
+        W,
+        H,
+        "norm1000_xyxy",
+        "The lesion occupies the left half of the image. Bounding box: [312, 198, 645, 560].",
+        [B],
+    ),
+    Case(
+        "w084",
+        L,
+        W,
+        H,
+        "norm1000_xyxy",
+        "Bounding box: top 198, left 312, bottom 560, right 645",
+        [B],
+    ),
+    Case(
+        "w085",
+        L,
+        W,
+        H,
+        "norm1000_xyxy",
+        "x_center: 478.5, y_center: 379, width: 333, height: 362",
+        [B],
+    ),
+    Case(
+        "w086",
+        L,
+        W,
+        H,
+        "pixel_xyxy",
+        "(312, 198, 645, 560) — format (x_min, y_min, x_max, y_max), 0–1000",
+        [B],
+    ),
+    Case(
+        "w087",
+        L,
+        W,
+        H,
+        "pixel_xyxy",
+        '{"box": [312, 198, 645, 560], "image_size": [1000, 1000]}',
+        [[312.0, 198.0, 645.0, 560.0]],
+        ambiguous=True,
+    ),
+    Case(
+        "w088",
+        L,
+        W,
+        H,
+        "norm1000_xyxy",
+        "Sure — here you go:\n\n| x_min | y_min | x_max | y_max |\n|------:|------:|------:|------:|\n| 312 | 198 | 645 | 560 |",
+        [B],
+    ),
+    Case("w089", L, W, H, "norm1000_xyxy", "BBox(x=312, y=198, w=333, h=362)", [B]),
+    Case(
+        "w090",
+        L,
+        W,
+        H,
+        "norm1000_xyxy",
+        "Region of interest: rows 594–1680, columns 1248–2580 (pixels).",
+        [B],
+    ),
+    Case("w091", L, W, H, "norm1000_xyxy", '{"y1": 198, "x1": 312, "y2": 560, "x2": 645}', [B]),
+    Case(
+        "w092",
+        L,
+        W,
+        H,
+        "norm1000_xyxy",
+        '[{"bbox": [312, 198, 645, 560], "category_id": 1, "score": 0.9}]',
+        [B],
+    ),
+    Case(
+        "w093",
+        S,
+        W,
+        H,
+        "norm1000_xy",
+        "Polygon: [(312,198), (645,198), (645,560), (312,560)]",
+        polygons=[QUAD],
+    ),
+    Case(
+        "w094",
+        S,
+        W,
+        H,
+        "norm1000_xy",
+        '{"points": [[312,198],[645,198],[645,560],[312,560]], "label": "polyp"}',
+        polygons=[QUAD],
+    ),
+    Case(
+        "w095",
+        S,
+        W,
+        H,
+        "norm1000_xy",
+        "The contour passes through (312, 198), (645, 198), (645, 560) and (312, 560).",
+        polygons=[QUAD],
+    ),
+    Case(
+        "w096",
+        S,
+        W,
+        H,
+        "norm1000_xy",
+        "1. (312, 198)\n2. (645, 198)\n3. (645, 560)\n4. (312, 560)",
+        polygons=[QUAD],
+    ),
+    Case(
+        "w097", S, W, H, "norm1000_xy", "M 312 198 L 645 198 L 645 560 L 312 560 Z", polygons=[QUAD]
+    ),
+    Case(
+        "w098",
+        S,
+        W,
+        H,
+        "norm1000_xy",
+        '```json\n[{"label": "polyp", "polygon": [[312, 198], [645, 198], [645, 560], [312, 560], [312, 198]]}]\n```',
+        polygons=[QUAD],
+    ),
+    Case(
+        "w099",
+        S,
+        W,
+        H,
+        "norm1000_xy",
+        "Vertices (x, y) on the 0–1000 scale:\n- 312, 198\n- 645, 198\n- 645, 560\n- 312, 560",
+        polygons=[QUAD],
+    ),
+    Case(
+        "w100",
+        S,
+        W,
+        H,
+        "norm1000_xy",
+        '{"segmentation": {"polygon": [{"x": 312, "y": 198}, {"x": 645, "y": 198}, {"x": 645, "y": 560}, {"x": 312, "y": 560}]}}',
+        polygons=[QUAD],
     ),
 ]

@@ -79,6 +79,10 @@ _AXIS_FIRST = re.compile(
     rf"[^\d.;\n]{{0,30}}?\bfrom\s+{_NU}\s*(?:-|–|to)\s*{_NU}",
     re.IGNORECASE,
 )
+# "rows 594–1680, columns 1248–2580": rows run along y, columns along x
+_ROWS_COLS = re.compile(
+    rf"\b(rows?|columns?|cols?)\s*(?:=|:|from)?\s*{_NU}\s*(?:-|–|to)\s*{_NU}", re.IGNORECASE
+)
 _FROM_TO = re.compile(
     rf"\b(?:from|between)\s+([xy])\s*(?:=|:)\s*{_NU}\s*(?:-|–|to|and)\s*([xy])\s*(?:=|:)\s*{_NU}",
     re.IGNORECASE,
@@ -96,6 +100,11 @@ _CORNER = re.compile(r"\b(?:top|upper)[\s-]*left|\b(?:bottom|lower)[\s-]*right",
 _CORNER_PAIR = re.compile(
     rf"(?:\s*corner)?\s*(?:[:=]|\bat\b|\bis\b)?\s*[(\[]?\s*{_NU}\s*,\s*{_NU}", re.IGNORECASE
 )
+# one "x, y" pair per list line ("- 312, 198"), and SVG paths ("M 312 198 L 645 198 ... Z")
+_PAIR_LINE = re.compile(
+    rf"^[ \t]*(?:[-*•]|\d+[.)])?[ \t]*{_NU}[ \t]*[,;][ \t]*{_NU}[ \t]*$", re.MULTILINE
+)
+_SVG_PATH = re.compile(rf"\bM\s*{_NUM}[\s,]+{_NUM}(?:\s*[LM]?\s*{_NUM}[\s,]+{_NUM})+\s*Z?")
 _CENTER_WORD = re.compile(r"\bcent(?:er|re)(?:ed|d)?\b|\bmidpoint\b", re.IGNORECASE)
 _BARE_LIST = re.compile(rf"^\s*{_NUM}%?(?:\s*[,;\s]\s*{_NUM}%?)+\s*$")
 
@@ -164,6 +173,15 @@ def _prose_events(text: str) -> tuple[list[_ProseEvent], list[_ProseEvent]]:
         if m is not None and not any(c.start() <= e.pos < m.end() for e in points):
             g = m.groups()
             points.append(_ProseEvent(c.start(), [g[0:2], g[2:4]], False, "xy"))
+    if not points:
+        for m in _PAIR_LINE.finditer(text):
+            g = m.groups()
+            points.append(_ProseEvent(m.start(), [g[0:2], g[2:4]]))
+    if not points:
+        for m in _SVG_PATH.finditer(text):
+            nums = re.findall(_NUM, m.group()[1:])
+            for i in range(0, len(nums) - 1, 2):
+                points.append(_ProseEvent(m.start() + i, [(nums[i], None), (nums[i + 1], None)]))
     points.sort(key=lambda e: e.pos)
     return points, boxes
 
@@ -206,6 +224,9 @@ def _prose_box(text: str, points: list[_ProseEvent], boxes: list[_ProseEvent]) -
     for m in _AXIS_FIRST.finditer(text):
         axis = "y" if re.match("vert|top", m.group(1), re.IGNORECASE) else "x"
         ranges.setdefault(axis, [(m.group(2), m.group(3)), (m.group(4), m.group(5))])
+    for m in _ROWS_COLS.finditer(text):
+        axis = "y" if m.group(1).lower().startswith("row") else "x"
+        ranges.setdefault(axis, [m.groups()[1:3], m.groups()[3:5]])
     for m in _FROM_TO.finditer(text):
         if m.group(1).lower() == m.group(4).lower():
             ranges.setdefault(m.group(1).lower(), [m.groups()[1:3], m.groups()[4:6]])
@@ -291,6 +312,9 @@ def _coordinate_span(text: str) -> tuple[int, int] | None:
             _AXIS_RANGE,
             _AXIS_FIRST,
             _FROM_TO,
+            _ROWS_COLS,
+            _PAIR_LINE,
+            _SVG_PATH,
             _SIZE_PAIR,
             _SIZE_AFTER,
             _SIZE_PAIR_AFTER,
