@@ -157,3 +157,19 @@ def test_long_answers_stay_fast() -> None:
     for kind in ("polygon", "boxes", "box", "point"):
         parse_spatial(text, kind, ImageGeometry(800, 600))  # type: ignore[arg-type]
     assert time.perf_counter() - start < 60
+
+
+@pytest.mark.parametrize(
+    ("text", "status", "n"),
+    [
+        ("I cannot see any polyp in this image.", "ok", 0),
+        ("Polyps: none", "ok", 0),
+        ("As a language model, I cannot view images.", "refused", 0),
+        ("I cannot detect lesions in medical images.", "refused", 0),
+        ("The image shows a normal colon.", "unparseable", 0),
+    ],
+)
+def test_nothing_found_and_refusals_for_detection(text: str, status: str, n: int) -> None:
+    """Seeing nothing is an empty detection; declining the task is a refusal."""
+    ans = parse_spatial(text, "labelled_boxes", BIG, labels=["polyp"])
+    assert ans.status == status and len(ans.boxes) == n

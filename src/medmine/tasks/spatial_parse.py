@@ -95,7 +95,8 @@ Empty answers: for the plural kinds an explicit empty list (``[]``, ``{"boxes": 
 statement such as "No lesion detected" / "none found" is a valid answer with zero items
 (``ok``). For singular kinds it is ``unparseable``. A refusal ("I cannot...", "I'm unable
 to...", "as an AI...") with no geometry is ``refused``; it is checked before the
-empty-statement rule, so "I cannot see any lesion" counts as a refusal.
+empty-statement rule ("I cannot localize lesions" is a refusal; "I cannot see any lesion",
+"Polyps: none" state that nothing was found).
 """
 
 from __future__ import annotations
