@@ -41,10 +41,11 @@ def test_ambiguous_exactly_when_readings_differ_by_more_than_2px(
         ),
         ("polyp<loc_312><loc_198><loc_645><loc_560>", "pixel_xyxy"),
         ("<loc0203><loc0320><loc0574><loc0660> polyp", "norm1000_xyxy"),
+        ("<ref>lesion</ref><box>[[312, 198, 645, 560]]</box>", "pixel_xyxy"),
     ],
 )
 def test_location_tokens_fix_their_own_scale(text: str, expected: str) -> None:
-    """Qwen2-VL, Florence-2 and PaliGemma tokens are read in their scale, whatever was asked."""
+    """Qwen2-VL, Florence-2, PaliGemma and InternVL tokens are read in their own scale."""
     ans = parse_spatial(text, "box", ImageGeometry(800, 600), expected)
     assert ans.status == "ok" and not ans.ambiguous
     x0, y0, x1, y1 = _boxes(ans)[0]

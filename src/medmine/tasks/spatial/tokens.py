@@ -4,6 +4,9 @@ A careful reader knows these formats, so their numbers are not unit-less: each v
 converted here to a percentage of the image side (unit ``%``), which no scale decision can
 override and no other reading rivals.
 
+* InternVL ``<ref>label</ref><box>[[x0, y0, x1, y1], ...]</box>`` and Qwen-VL
+  ``<ref>label</ref><box>(x0,y0),(x1,y1)</box>``: 0..1000, x first (a ``<box>`` without
+  its ``<ref>`` is read as ordinary bracketed numbers, in the asked scale).
 * Qwen2-VL box tokens ``<|box_start|>(x0,y0),(x1,y1)<|box_end|>``: 0..1000, x first.
 * Florence-2 ``label<loc_312><loc_198><loc_645><loc_560>``: 1000 bins, x first, bin centres.
 * PaliGemma ``<loc0203><loc0320><loc0574><loc0660> label``: 1024 bins, y first.
@@ -13,9 +16,7 @@ override and no other reading rivals.
 
 The label that goes with a box is the text of the nearest ``<|object_ref_start|>..``,
 ``<ref>..</ref>`` or ``<phrase>..</phrase>`` before it, Florence-2's word before its tokens,
-PaliGemma's words after them, or a YOLO line's class word. InternVL's ``<ref>..</ref><box>[[..]]
-</box>`` is not fixed here (it is read as bracketed JSON, unit-less, in the asked scale);
-only its labels come from :func:`ref_labels`.
+PaliGemma's words after them, or a YOLO line's class word.
 """
 
 from __future__ import annotations
@@ -29,6 +30,12 @@ from medmine.tasks.spatial.raw import Found, RawItem
 _N = r"\s*(\d+(?:\.\d+)?)\s*"
 _QWEN_BOX = re.compile(
     rf"<\|box_start\|>\s*\({_N},{_N}\)\s*(?:,\s*\({_N},{_N}\))?\s*<\|box_end\|>", re.IGNORECASE
+)
+# InternVL "<ref>polyp</ref><box>[[x0, y0, x1, y1], ...]</box>" and Qwen-VL
+# "<ref>polyp</ref><box>(x0,y0),(x1,y1)</box>": both 0..1000, x first
+_REF_BOX = re.compile(
+    r"<ref>([^<]*)</ref>\s*<box>\s*((?:\[\s*\[[\d\s,.\[\]]*\]\s*\])|(?:\([\d\s,.]*\)\s*,?\s*)+)\s*</box>",
+    re.IGNORECASE,
 )
 _QWEN_REF = re.compile(r"<\|object_ref_start\|>(.*?)<\|object_ref_end\|>", re.DOTALL)
 _REF = re.compile(r"<(ref|phrase)>(.*?)</\1>", re.DOTALL | re.IGNORECASE)
@@ -78,6 +85,12 @@ def extract_tokens(text: str, family: str) -> Found | None:
         shape = "box" if len(vals) == 4 else "point"
         found.raws.append(_pct_item(vals, shape, label))
         first, last = min(first, m.start()), max(last, m.end())
+    if not found.raws:
+        for m in _REF_BOX.finditer(text):
+            nums = [float(v) / 10.0 for v in re.findall(r"\d+(?:\.\d+)?", m.group(2))]
+            for i in range(0, len(nums) - 3, 4):
+                found.raws.append(_pct_item(nums[i : i + 4], "box", m.group(1)))
+            first, last = min(first, m.start()), max(last, m.end())
     if not found.raws:
         for m in _FLORENCE.finditer(text):
             bins = [int(v) for v in re.findall(r"\d+", m.group())]
