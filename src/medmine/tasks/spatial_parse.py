@@ -59,11 +59,12 @@ assumed unless the answer says or shows otherwise:
   they are clamped and the answer is flagged ambiguous;
 * **ambiguous** (the flag is set exactly when the two readings differ by more than 2 px at
   some corner or vertex, and the odds below do not rule the other scale out; a 0..1000 box on
-  a 1024 px image whose values stay at or below 83 is therefore not flagged, one reaching 84
-  is): when the numbers also fit another scale -- typically pixels of this image --
-  whose reading differs by more than 2 px, nothing states the scale and the numbers do not
-  favour the asked scale at least 4:1 (a 0..1000 answer on a 4000x3000 image is not
-  ambiguous; on an 800x600 image whose pixels it fits, it is), the answer is read in the
+  a 1024 px image differs from the pixel reading by more than 2 px only once a value reaches
+  84; values all within 0..100 also fit percent, a further rival): when the numbers also
+  fit another scale -- typically pixels of this image -- whose reading differs by more than
+  2 px, nothing states the scale and the numbers do not favour the asked scale at least 4:1
+  (a 0..1000 answer on a 4000x3000 image is not ambiguous; on an 800x600 image whose pixels
+  it fits, it is), the answer is read in the
   asked convention, ``ambiguous`` is True and the other reading is kept in ``alternatives``.
   The status is unchanged (the asked reading is scored); the flag is counted, never silent.
 
