@@ -424,6 +424,7 @@ CASES: list[Case] = [
         '{"box": [612, 388, 1011, 802]}',
         [nb(1348, 1070, 612, 388, 1000, 802)],
         ambiguous=True,
+        status="repaired",
     ),
     Case(
         "x04",
@@ -1145,6 +1146,7 @@ CASES: list[Case] = [
         ambiguous=True,
         labels=["mass", "nodule"],
         box_labels=["nodule", "nodule", "mass"],
+        status="repaired",
     ),
     Case(
         "d04",
@@ -1233,6 +1235,7 @@ CASES: list[Case] = [
         '{"lesions": [{"label": "nevus", "box": [110, 200, 240, 330]}, {"label": "nevus", "box": [600, 610, 1004, 800]}]}',
         [nb(3000, 2000, 110, 200, 240, 330), nb(3000, 2000, 600, 610, 1000, 800)],
         labels=["melanoma", "nevus"],
+        status="repaired",
     ),
     Case(
         "d12",
@@ -1448,7 +1451,14 @@ CASES: list[Case] = [
         [nb(1024, 1024, 602, 515, 844, 830)],
     ),
     Case(
-        "b09", L, 800, 600, N, '{"box": [150, 200, 475, 1003]}', [nb(800, 600, 150, 200, 475, 1000)]
+        "b09",
+        L,
+        800,
+        600,
+        N,
+        '{"box": [150, 200, 475, 1003]}',
+        [nb(800, 600, 150, 200, 475, 1000)],
+        status="repaired",
     ),
     Case(
         "b10",
@@ -1459,6 +1469,7 @@ CASES: list[Case] = [
         '{"box": [810, 600, 1005, 990]}',
         [nb(2048, 1536, 810, 600, 1000, 990)],
         ambiguous=True,
+        status="repaired",
     ),
     Case(
         "b11",

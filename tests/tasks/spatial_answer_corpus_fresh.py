@@ -63,6 +63,7 @@ FRESH: list[Case] = [
         '{"box": [805, 402, 1200, 760]}',
         [nb(1920, 1080, 805, 402, 1000, 760)],
         ambiguous=True,
+        status="repaired",
     ),
     Case("n06", L, 1920, 1080, N, '{"box": [805, 402, 1290, 760]}', [[805, 402, 1290, 760]]),
     Case(
@@ -168,7 +169,17 @@ FRESH: list[Case] = [
         ambiguous=True,
     ),
     Case("n19", L, 640, 480, P, "[250, 310, 470, 460]", [[250, 310, 470, 460]], ambiguous=True),
-    Case("n20", L, 640, 480, P, "[250, 310, 670, 460]", [[250, 310, 640, 460]], ambiguous=True),
+    Case(
+        "n20",
+        L,
+        640,
+        480,
+        P,
+        "[250, 310, 670, 460]",
+        [[250, 310, 640, 460]],
+        ambiguous=True,
+        status="repaired",
+    ),
     Case(
         "n21",
         L,
@@ -177,6 +188,7 @@ FRESH: list[Case] = [
         N,
         "The box in 0-1000 units: [1120, 640, 1388, 902]",
         [nb(2048, 1536, 1000, 640, 1000, 902)],
+        status="repaired",
     ),
     Case(
         "n22",

@@ -157,6 +157,7 @@ HELDOUT: list[Case] = [
         [nb(2048, 1536, 302, 411, 388, 497), nb(2048, 1536, 904, 620, 1000, 705)],
         ambiguous=True,
         labels=["nodule"],
+        status="repaired",
     ),
     Case(
         "h19",

@@ -7,7 +7,7 @@ failure the reader must avoid. Run this file directly to print the figures for b
 or to write a corpus as ``medmine parse`` input lines::
 
     PYTHONPATH=src python tests/tasks/test_spatial_corpus.py
-    PYTHONPATH=src python tests/tasks/test_spatial_corpus.py --jsonl fresh > answers.jsonl
+    PYTHONPATH=src python tests/tasks/test_spatial_corpus.py --jsonl dev4 > answers.jsonl
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 import pytest
 from spatial_answer_corpus import CASES, Case
+from spatial_answer_corpus_dev4 import DEV4
+from spatial_answer_corpus_dev5 import DEV5
 from spatial_answer_corpus_final import FINAL
 from spatial_answer_corpus_fresh import FRESH
 from spatial_answer_corpus_heldout import HELDOUT
@@ -135,7 +137,7 @@ def summarise(cases: Sequence[Case]) -> Summary:
 
 def test_corpus_is_large_and_ids_unique() -> None:
     """At least 150 written answers plus a held-out set of at least a third as many."""
-    ids = [c.id for c in (*CASES, *HELDOUT, *FRESH, *FINAL)]
+    ids = [c.id for c in (*CASES, *HELDOUT, *FRESH, *FINAL, *DEV4, *DEV5)]
     assert len(CASES) >= 150
     assert len(HELDOUT) * 3 >= len(CASES)
     assert len(set(ids)) == len(ids)
@@ -143,7 +145,14 @@ def test_corpus_is_large_and_ids_unique() -> None:
 
 @pytest.mark.parametrize(
     ("name", "cases"),
-    [("corpus", CASES), ("held-out", HELDOUT), ("fresh", FRESH), ("final", FINAL)],
+    [
+        ("corpus", CASES),
+        ("held-out", HELDOUT),
+        ("fresh", FRESH),
+        ("final", FINAL),
+        ("dev4", DEV4),
+        ("dev5", DEV5),
+    ],
 )
 def test_reading_accuracy(name: str, cases: list[Case]) -> None:
     """>= 90% read right; every answer whose scale cannot be known is flagged ambiguous."""
@@ -178,10 +187,23 @@ if __name__ == "__main__":
     import sys
 
     if len(sys.argv) == 3 and sys.argv[1] == "--jsonl":  # --jsonl corpus|held-out
-        chosen = {"corpus": CASES, "held-out": HELDOUT, "fresh": FRESH, "final": FINAL}[sys.argv[2]]
+        chosen = {
+            "corpus": CASES,
+            "held-out": HELDOUT,
+            "fresh": FRESH,
+            "final": FINAL,
+            "dev4": DEV4,
+        }[sys.argv[2]]
         for item in parse_input_lines(chosen):
             print(json.dumps(item))
     else:
-        sets = (("corpus", CASES), ("held-out", HELDOUT), ("fresh", FRESH), ("final", FINAL))
+        sets = (
+            ("corpus", CASES),
+            ("held-out", HELDOUT),
+            ("fresh", FRESH),
+            ("final", FINAL),
+            ("dev4", DEV4),
+            ("dev5", DEV5),
+        )
         for corpus_name, corpus in sets:
             print(summarise(corpus).text(corpus_name))

@@ -594,11 +594,11 @@ def test_one_bad_item_among_good_ones_is_repaired() -> None:
 
 
 def test_out_of_image_values_are_clamped_and_counted() -> None:
-    """Pixel values beyond the image are clamped to its edges and counted."""
+    """Pixel values beyond the image are clamped to its edges, counted and marked repaired."""
     ans = parse_spatial("[-20, 10, 900, 700]", "box", GEO, expected="pixel_xyxy")
     assert _box(ans) == (0.0, 10.0, 800.0, 600.0)
     assert ans.n_clamped == 3
-    assert ans.status == "ok"
+    assert ans.status == "repaired"  # the numbers were changed
 
 
 def test_large_polygon_parses_completely() -> None:

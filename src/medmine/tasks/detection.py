@@ -14,6 +14,12 @@ a curve the model chose; precision, recall and F1 at IoU 0.5 do not depend on th
 Labels: answer labels are matched case-insensitively onto the class list by the parser. A box
 without a label takes the class when the list has exactly one class (counted in
 ``unlabelled_rate``); otherwise, and for labels outside the list, the box is a false positive.
+"Polyp A" or "the polyp" names one class and takes it; a YOLO class index is a position in
+the list.
+
+Scale: as for localization (see :mod:`medmine.tasks.localization`), an answer whose scale
+cannot be known is read in the asked convention and flagged ``ambiguous`` exactly when the
+other reading moves some corner by more than 2 px.
 """
 
 from __future__ import annotations

@@ -7,6 +7,13 @@ target point. ``iou`` — box IoU, when a box was asked for and the target has o
 ``distance`` — distance from the predicted point to the target point (the target box centre
 when the target has no point), divided by the image diagonal. Failed answers are misses:
 hit 0, IoU 0, distance 1.0 (opposite corners).
+
+Reading (:mod:`medmine.tasks.spatial_parse`): the answer is read in the convention the prompt
+asked for unless it states another or its numbers rule the asked one out. When the numbers
+also fit another scale (this image's pixels when 0..1000 was asked) and nothing says which,
+the prediction is flagged ``ambiguous`` exactly when the two readings put some corner more
+than 2 px apart (and the image is not so large that a pixel answer would sit in its corner,
+odds 4:1); the asked reading is scored and the other is kept in ``alternatives``.
 """
 
 from __future__ import annotations

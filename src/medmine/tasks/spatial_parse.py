@@ -5,8 +5,14 @@
 repair (``repaired``), refused, or unreadable. What was detected and repaired is written in
 ``convention_seen`` and ``notes``.
 
-Where geometry is looked for, in this order (the first source that yields geometry wins):
+Where geometry is looked for, in this order (the first source that yields geometry wins).
+Locale-written numbers are first rewritten plainly (``1,248 px`` -> ``1248``, ``0,312`` ->
+``0.312``; see :mod:`medmine.tasks.spatial.numbers`).
 
+00. Model-family tokens whose scale the format fixes (Qwen2-VL ``<|box_start|>``, Florence-2
+   ``<loc_N>``, PaliGemma ``<locNNNN>``, Kosmos-2 ``<patch_index_N>``, YOLO lines; see
+   :mod:`medmine.tasks.spatial.tokens`): read in that scale whatever was asked, never
+   ambiguous.
 0. For boxes, per-axis intervals in prose (``x ∈ [310, 620], y ∈ [270, 740]``): read as JSON
    they would be two corner points.
 
@@ -18,6 +24,10 @@ Where geometry is looked for, in this order (the first source that yields geomet
 2. Bracketed JSON-like values ``[...]``/``{...}`` anywhere in the text. For the plural kinds
    (``boxes``, ``polygons``, ``labelled_boxes``) the items of every such value are joined in
    order; for the singular kinds the last value that yields geometry is used.
+2b. A markdown table with a header naming coordinates, each row read as a JSON object keyed
+   by the header cells (:mod:`medmine.tasks.spatial.tables`). For plural kinds, an answer
+   with one box per line ("1. Polyp at [..]") is read line by line when that yields at least
+   as many items as the whole text, each labelled by its line's leading words.
 3. Prose: ``(x, y)`` tuples, ``x=120, y=80`` (also Molmo's ``x="12.5"``), ``x_min: 120``,
    ``x1=120 ... y2=300``, ``left: 120, top: ...``, a markdown table of those, ``centered at
    (x, y)`` with ``width``/``height``, ``x=120, y=80, w=260, h=220``, ranges ``x: 120-300,
@@ -47,10 +57,14 @@ assumed unless the answer says or shows otherwise:
   beyond its range in two places or in every item, with another scale fitting them all. One
   such value among several items, or values just past the edge, never switch the answer:
   they are clamped and the answer is flagged ambiguous;
-* **ambiguous**: when the numbers also fit another scale -- typically pixels of this image --
-  whose reading differs by more than 2 px, nothing states the scale and the numbers do not
-  favour the asked scale at least 4:1 (a 0..1000 answer on a 4000x3000 image is not
-  ambiguous; on an 800x600 image whose pixels it fits, it is), the answer is read in the
+* **ambiguous** (the flag is set exactly when the two readings differ by more than 2 px at
+  some corner or vertex, and the odds below do not rule the other scale out; a 0..1000 box on
+  a 1024 px image differs from the pixel reading by more than 2 px only once a value reaches
+  84; values all within 0..100 also fit percent, a further rival): when the numbers also
+  fit another scale -- typically pixels of this image -- whose reading differs by more than
+  2 px, nothing states the scale and the numbers do not favour the asked scale at least 4:1
+  (a 0..1000 answer on a 4000x3000 image is not ambiguous; on an 800x600 image whose pixels
+  it fits, it is), the answer is read in the
   asked convention, ``ambiguous`` is True and the other reading is kept in ``alternatives``.
   The status is unchanged (the asked reading is scored); the flag is counted, never silent.
 
@@ -59,15 +73,18 @@ lists follow the expected order, except under the key ``box_2d`` (Gemini writes
 ``[y_min, x_min, y_max, x_max]`` there) and when the answer text spells an order
 (``[ymin, xmin, ...]``, ``(y, x)``, ``[top, left, bottom, right]`` switch to y-first;
 ``[x_min, y_min, ...]``, ``(x, y)`` to x-first; the spelling nearest the geometry wins).
-``bbox_2d`` (Qwen2.5-VL) is x-first. Prompts that want x-first answers should therefore not
-ask for a ``box_2d`` key.
+``bbox_2d`` (Qwen2.5-VL) is x-first. ``box_2d`` named in prose is a y-first spelling too.
+Prompts that want x-first answers should therefore not ask for a ``box_2d`` key. A bare
+4-number list follows a layout the answer names ("COCO", ``[x, y, w, h]``, ``xywh``,
+``cxcywh``; the naming nearest the geometry wins); named keys are never changed by it.
 
 Boxes may be written as corners (``[x0, y0, x1, y1]``, two corner points), as a corner and
 a size (``x, y, width, height``) or as a centre and a size (``cx, cy, w, h`` or ``center``,
 ``width``, ``height``). Swapped corners are put in order (``repaired``, noted). Items with
 NaN or infinite values, negative sizes or the wrong number of values are dropped with a note; an
 answer with some items dropped is ``repaired``, with none left ``unparseable``. Values
-outside the image are clamped to its edges and counted in ``n_clamped``. A polygon's
+outside the image are clamped to its edges, counted in ``n_clamped`` and make the answer
+``repaired`` (its numbers were changed). A polygon's
 repeated closing vertex is dropped. When the requested shape is missing but another is
 present, it is converted and marked ``repaired``: a polygon's bounding box for box kinds, a
 box's centre for points, a box's four corners for polygons. A single point where a box or a
@@ -79,7 +96,8 @@ Empty answers: for the plural kinds an explicit empty list (``[]``, ``{"boxes": 
 statement such as "No lesion detected" / "none found" is a valid answer with zero items
 (``ok``). For singular kinds it is ``unparseable``. A refusal ("I cannot...", "I'm unable
 to...", "as an AI...") with no geometry is ``refused``; it is checked before the
-empty-statement rule, so "I cannot see any lesion" counts as a refusal.
+empty-statement rule ("I cannot localize lesions" is a refusal; "I cannot see any lesion",
+"Polyps: none" state that nothing was found).
 """
 
 from __future__ import annotations
@@ -100,9 +118,13 @@ from medmine.tasks.spatial.answer import (
     Status,
 )
 from medmine.tasks.spatial.assemble import assemble
+from medmine.tasks.spatial.numbers import normalise_numbers
 from medmine.tasks.spatial.prose import extract_intervals, extract_prose
+from medmine.tasks.spatial.raw import Found
 from medmine.tasks.spatial.statements import is_refusal, states_nothing_found
 from medmine.tasks.spatial.structured import choose_structured
+from medmine.tasks.spatial.tables import extract_lines, extract_table
+from medmine.tasks.spatial.tokens import extract_tokens, ref_labels
 
 __all__ = [
     "KINDS",
@@ -117,7 +139,7 @@ __all__ = [
     "parse_spatial",
 ]
 
-PARSER_VERSION = "2"  # 2: stated units, per-answer scale evidence, ambiguous flag
+PARSER_VERSION = "3"  # 3: model-family tokens, tables, layouts, locale numbers, clamp=repaired
 
 
 def parse_spatial(
@@ -165,15 +187,26 @@ def _parse(
     if not text.strip():
         return SpatialAnswer(status="unparseable", notes=("empty answer",))
     family = FAMILY[kind]
-    found = extract_intervals(text) if family == "box" else None
+    text, rewritten = normalise_numbers(text, geometry)
+    found = extract_tokens(text, family)
+    if found is None and family == "box":
+        found = extract_intervals(text)
     if found is None:
         found = choose_structured(text, family, kind)
+        _label_from_refs(found, text)
+    if found is None or not found.raws:
+        found = extract_table(text, family, kind) or found
+    from_prose = False
     if found is None or not found.raws:
         prose = extract_prose(text, family)
         if prose.raws:
             prose.notes.insert(0, "coordinates read from prose")
-            found = prose
+            found, from_prose = prose, True
+    if kind in PLURAL_KINDS:
+        found = _one_item_per_line(found, text, family, from_prose)
     notes: list[str] = []
+    if rewritten:
+        notes.append("thousands separators or decimal commas read as plain numbers")
     if found is not None:
         notes += found.notes
     if found is None or not found.raws:
@@ -191,3 +224,39 @@ def _parse(
             return SpatialAnswer(status="ok", notes=("answer states that nothing was found",))
         return SpatialAnswer(status="unparseable", notes=(*notes, "no geometry found"))
     return assemble(found, kind, family, geometry, expected, labels, text, notes)
+
+
+def _label_from_refs(found: Found | None, text: str) -> None:
+    """Give unlabelled items the ``<ref>label</ref>`` labels InternVL writes before its boxes.
+
+    One ref labels every item; as many refs as items label them in order; otherwise none.
+    """
+    if found is None or not found.raws or any(r.label for r in found.raws):
+        return
+    refs = ref_labels(text)
+    if len(set(refs)) == 1:
+        refs = refs[:1] * len(found.raws)
+    if len(refs) == len(found.raws):
+        for raw, label in zip(found.raws, refs, strict=True):
+            raw.label = label
+
+
+def _one_item_per_line(
+    found: Found | None, text: str, family: str, from_prose: bool
+) -> Found | None:
+    """Use a list's lines (one labelled box each) for unlabelled items.
+
+    Items read from JSON keep their geometry and take the lines' labels when the counts
+    agree; prose, which reads one box per answer, gives way to two or more lines.
+    """
+    if found is not None and any(r.label for r in found.raws):
+        return found
+    lines = extract_lines(text, family)
+    if lines is None:
+        return found
+    if found is None or not found.raws or (from_prose and len(lines.raws) > len(found.raws)):
+        return lines
+    if len(lines.raws) == len(found.raws):
+        for raw, line in zip(found.raws, lines.raws, strict=True):
+            raw.label = line.label
+    return found

@@ -15,7 +15,7 @@ from medmine.tasks.spatial.answer import (
     Reading,
     SpatialAnswer,
 )
-from medmine.tasks.spatial.convention import stated_order, stated_scale
+from medmine.tasks.spatial.convention import stated_form, stated_order, stated_scale
 from medmine.tasks.spatial.pixels import Tally, box_from_raw, point_from_raw, polygon_from_raw
 from medmine.tasks.spatial.raw import Found, RawItem
 from medmine.tasks.spatial.scale import decide_scale
@@ -40,6 +40,7 @@ def assemble(
     elif found.relaxed:
         tally.notes.append("read as relaxed JSON (quotes, tuples, commas or units fixed)")
     raws = convert_shape(found.raws, family, tally)
+    _apply_stated_form(raws, text, found.span, tally)
     spec = parse_convention(expected)
     text_order = stated_order(text, spec.order, found.span)
     orders = [raw.order or text_order for raw in raws]
@@ -167,6 +168,32 @@ def _alternative(
     return Reading("|".join(conv.seen), tuple(boxes), tuple(polygons), tuple(points))
 
 
+def _apply_stated_form(
+    raws: list[RawItem], text: str, span: tuple[int, int] | None, tally: Tally
+) -> None:
+    """Bare 4-number boxes follow the layout the answer names ("COCO [x, y, w, h]",
+    "[x_min, x_max, y_min, y_max]").
+
+    Only lists without named keys or a known format (their ``order`` unset) are changed.
+    """
+    form = stated_form(text, span)
+    if form is None or form[0] == "xyxy":
+        return
+    changed = 0
+    for raw in raws:
+        if raw.shape == "box" and raw.form == "xyxy" and raw.order is None:
+            if form[0] == "xxyy":  # [x0, x1, y0, y1] -> corners
+                idx = [0, 2, 1, 3]
+                raw.values = raw.values[idx]
+                raw.units = None if raw.units is None else tuple(raw.units[i] for i in idx)
+                raw.order = "xy"
+            else:
+                raw.form = form[0]  # type: ignore[assignment]
+            changed += 1
+    if changed:
+        tally.notes.append(f"box layout {form[0]} read from the answer ({form[1]!r})")
+
+
 def _with_label(box: Box, label: str | None) -> Box:
     """Return ``box`` with another label."""
     if label == box.label:
@@ -196,12 +223,21 @@ def _label_key(label: str) -> str:
 
 
 def _map_label(label: str | None, labels: Sequence[str] | None, tally: Tally) -> str | None:
-    """Map a label onto the allowed labels (case, spacing, plural); keep unknown ones, noted."""
+    """Map a label onto the allowed labels (case, spacing, plural, or the one allowed label it
+    names among other words); keep unknown ones, noted."""
     if label is None or labels is None:
         return label
     key = _label_key(label)
     for allowed in labels:
         if _label_key(allowed) == key:
             return allowed
+    if key.isdigit() and int(key) < len(labels):  # a YOLO class index into the prompt's list
+        tally.notes.append(f"class index {key} read as {labels[int(key)]!r}")
+        return labels[int(key)]
+    words = " ".join(_label_key(w) for w in key.split())
+    inside = [a for a in labels if re.search(rf"\b{re.escape(_label_key(a))}\b", words)]
+    if len(inside) == 1:  # "Polyp A", "the polyp", "sessile polyps" name one allowed label
+        tally.notes.append(f"label {label!r} read as {inside[0]!r}")
+        return inside[0]
     tally.notes.append(f"label {label!r} is not one of the given labels; kept as given")
     return label

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from medmine.tasks.coords import ImageGeometry
-from medmine.tasks.spatial.units import nearest, order_statements, scale_statements
+from medmine.tasks.spatial.units import (
+    form_statements,
+    nearest,
+    order_statements,
+    scale_statements,
+)
 
 
 def stated_scale(
@@ -22,3 +27,9 @@ def stated_order(text: str, default: str, span: tuple[int, int] | None = None) -
     """The axis order ('xy' or 'yx') the answer spells nearest to its geometry, else default."""
     chosen = nearest(order_statements(text), span)
     return default if chosen is None else chosen.says
+
+
+def stated_form(text: str, span: tuple[int, int] | None) -> tuple[str, str] | None:
+    """The box layout (xyxy, xywh, cxcywh) the answer names nearest its geometry, and the phrase."""
+    chosen = nearest(form_statements(text), span)
+    return None if chosen is None else (chosen.says, chosen.phrase)

@@ -24,7 +24,13 @@ CORNER_KEY_SETS = (
     ("x1", "y1", "x2", "y2"),
     ("x0", "y0", "x1", "y1"),
     ("left", "top", "right", "bottom"),
+    ("minx", "miny", "maxx", "maxy"),
+    ("x_start", "y_start", "x_end", "y_end"),
+    ("xstart", "ystart", "xend", "yend"),
 )
+X_SPANS = ("x", "x_range", "xrange", "x_extent", "x_span", "x_interval", "horizontal")
+Y_SPANS = ("y", "y_range", "yrange", "y_extent", "y_span", "y_interval", "vertical")
+SIZE_PAIRS = ("size", "dimensions", "wh", "extent")
 CENTER_X = ("cx", "center_x", "centre_x", "x_center", "x_centre")
 CENTER_Y = ("cy", "center_y", "centre_y", "y_center", "y_centre")
 WIDTH = ("width", "w")

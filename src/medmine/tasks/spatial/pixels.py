@@ -52,6 +52,7 @@ def _clamp(arr: np.ndarray, geometry: ImageGeometry, tally: Tally) -> np.ndarray
     lim = np.array([geometry.width, geometry.height], dtype=np.float64)
     moved = int(np.count_nonzero((pts < 0) | (pts > lim)))
     tally.n_clamped += moved
+    tally.repaired = tally.repaired or moved > 0  # the numbers were changed: a repair
     return np.clip(pts, 0, lim).reshape(arr.shape)
 
 

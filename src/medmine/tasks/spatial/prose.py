@@ -23,36 +23,72 @@ _NU = rf"({_NUM}){_UNIT}"
 _TUPLE = re.compile(rf"[(\[]\s*{_NU}\s*,\s*{_NU}(?:\s*,\s*{_NU}\s*,\s*{_NU})?\s*[)\]]")
 _Q = "[\"']?"  # Molmo writes <point x="31.3" y="31.7">
 _XY = re.compile(
-    rf"\b(x|y)\s*(?:=|:|is|of)\s*{_Q}{_NU}{_Q}\s*[,;]?\s*(?:and\s+)?\b(x|y)\s*(?:=|:|is|of)\s*"
+    rf"\b(x|y)\s*(?:=|:|is|of|≈|~)\s*~?{_Q}{_NU}{_Q}\s*[,;]?\s*(?:and\s+)?\b(x|y)\s*(?:=|:|is|of|≈|~)\s*~?"
     rf"{_Q}{_NU}",
     re.IGNORECASE,
 )
 _NAMED = re.compile(  # also markdown table rows: "| x_min | 402 |"
     rf"\b([xy])_?(min|max|0|1|2)\b\s*\|?\s*(?:=|:|is|of)?\s*\|?\s*{_Q}{_NU}", re.IGNORECASE
 )
-_SIDES = re.compile(rf"\b(left|top|right|bottom)\b\s*(?:=|:|is|at)\s*{_Q}{_NU}", re.IGNORECASE)
+_SIDES = re.compile(rf"\b(left|top|right|bottom)\b\s*(?:=|:|is|at)?\s*{_Q}{_NU}", re.IGNORECASE)
 _SIDE_KEY = {"left": "xmin", "top": "ymin", "right": "xmax", "bottom": "ymax"}
 # Four bare numbers after "box:", "bbox =", "the bounding box is", "x_min, y_min, x_max, y_max ="
 # or inside <box>...</box> (MiniCPM-V style).
 _LOOSE_BOX = re.compile(
-    r"(?:\b(?:b?box|bounding\s+box|coordinates)\s*(?:[:=]|\bis\b|\bare\b)\s*|<b?box>\s*|"
+    r"(?:\b(?:b?box|bounding\s+box|coordinates)(?:\s*(?:[:=]|\bis\b|\bare\b))+\s*|<b?box>\s*|"
     r"\b[xy]_?min\s*,\s*[xy]_?min\s*,\s*[xy]_?max\s*,\s*[xy]_?max\s*[:=]\s*)"
     rf"{_NU}\s*[,\s]\s*{_NU}\s*[,\s]\s*{_NU}\s*[,\s]\s*{_NU}",
     re.IGNORECASE,
 )
 _RANGE = re.compile(
     r"\b([xy])\s*(?:=|:|from|ranges?\s+from|spans?)?\s*(\d+(?:\.\d*)?)\s*(%|px\b)?\s*"
-    r"(?:-|–|to)\s*(\d+(?:\.\d*)?)\s*(%|px\b)?",
+    r"(?:-|–|—|to|→|->|\.\.|through)\s*(\d+(?:\.\d*)?)\s*(%|px\b)?",
     re.IGNORECASE,
 )
 _SIZE = re.compile(
     rf"\b(width|height)\b\s*(?:=|:|is|of)?\s*{_NU}|\b(w|h)\s*(?:=|:)\s*{_NU}", re.IGNORECASE
 )
+# "333×362 in size"
+_SIZE_PAIR_AFTER = re.compile(
+    rf"(?<![\d.])(?=\d[\d.]*\s*(?:x|×|by|\*))(?!.{{0,40}}?[\n\[\]{{}}])(?=.{{0,40}}?\bin\s)"
+    rf"{_NU}\s*(?:x|×|by|\*)\s*{_NU}\s*(?:pixels?\s+)?in\s+(?:size|extent)",
+    re.IGNORECASE,
+)
+# "333 wide and 362 tall"
+_SIZE_AFTER = re.compile(
+    rf"(?<![\d.])(?=[\d.]+\s*(?:px\s*|pixels?\s*)?[wthi])(?:{_NU})\s*"
+    r"(wide|tall|high|in\s+width|in\s+height)\b",
+    re.IGNORECASE,
+)
+# "center_x=478.5, center_y=379" (a named centre in prose)
+_CENTER_NAMED = re.compile(
+    rf"\b(?:c(?:ent(?:er|re))?_?([xy])|([xy])_?c(?:ent(?:er|re))?)\b\s*(?:=|:)\s*{_NU}",
+    re.IGNORECASE,
+)
+_TOP_LEFT = re.compile(r"\b(?:top|upper)[\s-]*left\b", re.IGNORECASE)
 # "163 to 382 pixels horizontally", "from 35% to 61% horizontally"
 _AXIS_RANGE = re.compile(
     rf"(?:from\s+)?{_NU}\s*(?:-|–|to)\s*{_NU}\s*(?:\w+\s+)?"
-    r"(horizontally|vertically|of\s+the\s+width|of\s+the\s+height)",
+    r"(horizontally|vertically|of\s+(?:the|its)\s+(?:image(?:'s)?\s+)?(?:width|height)"
+    r"|(?:on|along)\s+the\s+[xy][\s-]*axis)",
     re.IGNORECASE,
+)
+# "horizontally it runs from 312 to 645", "from x = 1248 to x = 2580"
+_AXIS_FIRST = re.compile(
+    r"\b(horizontal(?:ly)?|vertical(?:ly)?|left[\s-]+to[\s-]+right|top[\s-]+to[\s-]+bottom)\b"
+    rf"[^\d.;\n]{{0,30}}?\bfrom\s+{_NU}\s*(?:-|–|to)\s*{_NU}",
+    re.IGNORECASE,
+)
+# "rows 594–1680, columns 1248–2580": rows run along y, columns along x
+_ROWS_COLS = re.compile(
+    rf"\b(rows?|columns?|cols?)\s*(?:=|:|from)?\s*{_NU}\s*(?:-|–|to)\s*{_NU}", re.IGNORECASE
+)
+_FROM_TO = re.compile(
+    rf"\b(?:from|between)\s+([xy])\s*(?:=|:)\s*{_NU}\s*(?:-|–|to|and)\s*([xy])\s*(?:=|:)\s*{_NU}",
+    re.IGNORECASE,
+)
+_SIZE_PAIR = re.compile(
+    rf"\b(?:size|dimensions)\b\s*(?:=|:|is|of)?\s*{_NU}\s*(?:x|×|by|\*)\s*{_NU}", re.IGNORECASE
 )
 # "x ∈ [310, 620], y ∈ [270, 740]": intervals per axis (these brackets are not points)
 _INTERVAL = re.compile(
@@ -64,6 +100,11 @@ _CORNER = re.compile(r"\b(?:top|upper)[\s-]*left|\b(?:bottom|lower)[\s-]*right",
 _CORNER_PAIR = re.compile(
     rf"(?:\s*corner)?\s*(?:[:=]|\bat\b|\bis\b)?\s*[(\[]?\s*{_NU}\s*,\s*{_NU}", re.IGNORECASE
 )
+# one "x, y" pair per list line ("- 312, 198"), and SVG paths ("M 312 198 L 645 198 ... Z")
+_PAIR_LINE = re.compile(
+    rf"^[ \t]*(?:[-*•]|\d+[.)])?[ \t]*{_NU}[ \t]*[,;][ \t]*{_NU}[ \t]*$", re.MULTILINE
+)
+_SVG_PATH = re.compile(rf"\bM\s*{_NUM}[\s,]+{_NUM}(?:\s*[LM]?\s*{_NUM}[\s,]+{_NUM})+\s*Z?")
 _CENTER_WORD = re.compile(r"\bcent(?:er|re)(?:ed|d)?\b|\bmidpoint\b", re.IGNORECASE)
 _BARE_LIST = re.compile(rf"^\s*{_NUM}%?(?:\s*[,;\s]\s*{_NUM}%?)+\s*$")
 
@@ -132,6 +173,15 @@ def _prose_events(text: str) -> tuple[list[_ProseEvent], list[_ProseEvent]]:
         if m is not None and not any(c.start() <= e.pos < m.end() for e in points):
             g = m.groups()
             points.append(_ProseEvent(c.start(), [g[0:2], g[2:4]], False, "xy"))
+    if not points:
+        for m in _PAIR_LINE.finditer(text):
+            g = m.groups()
+            points.append(_ProseEvent(m.start(), [g[0:2], g[2:4]]))
+    if not points:
+        for m in _SVG_PATH.finditer(text):
+            nums = re.findall(_NUM, m.group()[1:])
+            for i in range(0, len(nums) - 1, 2):
+                points.append(_ProseEvent(m.start() + i, [(nums[i], None), (nums[i + 1], None)]))
     points.sort(key=lambda e: e.pos)
     return points, boxes
 
@@ -151,6 +201,16 @@ def _named_corners(text: str) -> dict[str, tuple[str, str | None]]:
     return found
 
 
+def _named_centre(text: str) -> _ProseEvent | None:
+    """A centre written with named coordinates ("center_x=478.5, center_y=379"), else None."""
+    named: dict[str, tuple[str, str | None]] = {}
+    for m in _CENTER_NAMED.finditer(text):
+        named.setdefault((m.group(1) or m.group(2)).lower(), (m.group(3), m.group(4)))
+    if "x" not in named or "y" not in named:
+        return None
+    return _ProseEvent(0, [named["x"], named["y"]], True, "xy")
+
+
 def _prose_box(text: str, points: list[_ProseEvent], boxes: list[_ProseEvent]) -> Found:
     """Boxes in prose: named corners, x/y ranges, centre + size, 4-tuples or corner points."""
     found = Found()
@@ -159,8 +219,17 @@ def _prose_box(text: str, points: list[_ProseEvent], boxes: list[_ProseEvent]) -
     for m in _RANGE.finditer(text):
         ranges.setdefault(m.group(1).lower(), [(m.group(2), m.group(3)), (m.group(4), m.group(5))])
     for m in _AXIS_RANGE.finditer(text):
-        axis = "x" if m.group(5).lower() in ("horizontally", "of the width") else "y"
+        axis = "x" if re.search(r"horizont|width|\bx", m.group(5), re.IGNORECASE) else "y"
         ranges.setdefault(axis, [(m.group(1), m.group(2)), (m.group(3), m.group(4))])
+    for m in _AXIS_FIRST.finditer(text):
+        axis = "y" if re.match("vert|top", m.group(1), re.IGNORECASE) else "x"
+        ranges.setdefault(axis, [(m.group(2), m.group(3)), (m.group(4), m.group(5))])
+    for m in _ROWS_COLS.finditer(text):
+        axis = "y" if m.group(1).lower().startswith("row") else "x"
+        ranges.setdefault(axis, [m.groups()[1:3], m.groups()[3:5]])
+    for m in _FROM_TO.finditer(text):
+        if m.group(1).lower() == m.group(4).lower():
+            ranges.setdefault(m.group(1).lower(), [m.groups()[1:3], m.groups()[4:6]])
     sizes: dict[str, tuple[str, str | None]] = {}
     for m in _SIZE.finditer(text):
         if m.group(1):
@@ -168,8 +237,24 @@ def _prose_box(text: str, points: list[_ProseEvent], boxes: list[_ProseEvent]) -
         else:
             name = "width" if m.group(4).lower() == "w" else "height"
             sizes.setdefault(name, (m.group(5), m.group(6)))
+    for m in (*_SIZE_PAIR.finditer(text), *_SIZE_PAIR_AFTER.finditer(text)):
+        sizes.setdefault("width", (m.group(1), m.group(2)))
+        sizes.setdefault("height", (m.group(3), m.group(4)))
+    for m in _SIZE_AFTER.finditer(text):
+        name = (
+            "width"
+            if m.group(3).lower() in ("wide",) or "width" in m.group(3).lower()
+            else "height"
+        )
+        sizes.setdefault(name, (m.group(1), m.group(2)))
     centres = [e for e in points if e.after_centre_word]
+    centre = _named_centre(text)
+    if not centres and centre is not None:
+        centres = [centre]
+    top_left = [m.end() for m in _TOP_LEFT.finditer(text)]
     corners = [e for e in points if e.order == "xy" and not e.after_centre_word]
+    if not corners:  # "Top-left at (312, 198), width 333, height 362"
+        corners = [e for e in points if any(0 <= e.pos - t <= 12 for t in top_left)]
     if all(k in named for k in ("xmin", "ymin", "xmax", "ymax")):
         raw = _raw_from([named["xmin"], named["ymin"], named["xmax"], named["ymax"]])
         raw.order = "xy"
@@ -177,6 +262,11 @@ def _prose_box(text: str, points: list[_ProseEvent], boxes: list[_ProseEvent]) -
     elif "x" in ranges and "y" in ranges:
         (x0, x1), (y0, y1) = ranges["x"], ranges["y"]
         raw = _raw_from([x0, y0, x1, y1])
+        raw.order = "xy"
+        found.raws.append(raw)
+    elif "xmin" in named and "ymin" in named and "width" in sizes and "height" in sizes:
+        raw = _raw_from([named["xmin"], named["ymin"], sizes["width"], sizes["height"]])
+        raw.form = "xywh"
         raw.order = "xy"
         found.raws.append(raw)
     elif centres and "width" in sizes and "height" in sizes:
@@ -220,6 +310,15 @@ def _coordinate_span(text: str) -> tuple[int, int] | None:
             _SIDES,
             _LOOSE_BOX,
             _AXIS_RANGE,
+            _AXIS_FIRST,
+            _FROM_TO,
+            _ROWS_COLS,
+            _PAIR_LINE,
+            _SVG_PATH,
+            _SIZE_PAIR,
+            _SIZE_AFTER,
+            _SIZE_PAIR_AFTER,
+            _CENTER_NAMED,
             _INTERVAL,
             _CORNER,
         )
@@ -249,6 +348,9 @@ def _extract_prose(text: str, family: str) -> Found:
     if family == "point":
         ordered = sorted(points, key=lambda e: not e.after_centre_word)  # centre-marked first
         found.raws = [e.raw("point") for e in ordered] or [e.raw("box") for e in boxes]
+        centre = _named_centre(text)
+        if not found.raws and centre is not None:
+            found.raws = [centre.raw("point")]
     elif len(points) >= 3:
         raw = _raw_from([pair for e in points for pair in e.numbers], "polygon")
         raw.order = points[0].order

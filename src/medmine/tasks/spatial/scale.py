@@ -8,7 +8,8 @@ One decision per answer (numbers with their own ``%``/``px`` unit keep it). In t
    one, else 0..1000. (Pixels stated for numbers that are all 0..1 fractions would make a box
    smaller than a pixel; rule 2 reads them as 0..1.)
 2. **0..1 fractions**: every number within 0..1 and one written with a decimal point -> 0..1
-   (on any other scale the answer would be smaller than a pixel).
+   (on any other scale the answer would be smaller than a pixel). Fractions overshooting
+   the edge a little (every number within -0.2..1.2, e.g. ``1.02``) are 0..1 too, clamped.
 3. **The asked scale**, when every number fits it (a value may overshoot a scale's range by
    1%; it is then clamped). When numbers do not fit it, another scale is used only on
    evidence: values *far* beyond the asked range (more than 20% past it, e.g. above 1200 for
@@ -18,9 +19,10 @@ One decision per answer (numbers with their own ``%``/``px`` unit keep it). In t
    pixels were asked; rule 4 then flags the answer if a further scale also fits. Anything
    less (one far value among several items, or values just past the edge, as a box
    overshooting the image would be) is not such evidence: the answer stays on the asked
-   scale, those values are clamped, and if another scale fits every number the answer is
-   *ambiguous* with that reading recorded. The answer's convention is never switched because
-   of one value.
+   scale, those values are clamped (status ``repaired``), and if another scale fits every
+   number, the answer is *ambiguous* with that reading recorded (the odds of rule 4 do not
+   apply: values past the asked range are themselves evidence for the other scale). The
+   answer's convention is never switched because of one value.
 4. **Ambiguity**: after 1-3 (unless the scale was stated), each other scale that fits every
    number is a rival reading. A rival makes the answer ambiguous when its reading differs
    from the chosen one by more than 2 px somewhere and the numbers do not favour the chosen
@@ -166,12 +168,12 @@ class _Readings:
         return len(self.raws) * (math.log(rx * ry) - math.log(cx * cy))
 
 
-def _fractions(raws: Sequence[RawItem]) -> bool:
-    """Every unit-less number within 0..1 and at least one written with a decimal point."""
+def _fractions(raws: Sequence[RawItem], slack: float = 0.0) -> bool:
+    """Every unit-less number within 0..1 (+- ``slack``), at least one with a decimal point."""
     vals = [_unitless(r) for r in raws]
     if not any(v.size for v in vals):
         return False
-    within = all(np.all((v >= 0) & (v <= 1)) for v in vals if v.size)
+    within = all(np.all((v >= -slack) & (v <= 1 + slack)) for v in vals if v.size)
     return within and any(r.has_decimal for r, v in zip(raws, vals, strict=True) if v.size)
 
 
@@ -205,6 +207,9 @@ def decide_scale(
     if _fractions(raws):
         why = "all values lie within 0..1" if asked != "norm1" else ""
         return _with_rivals(ScaleDecision("norm1", why), readings, asked)
+    if _fractions(raws, FAR):  # 0..1 fractions just past the edge: any other scale is < 2 px
+        why = "fractions just past 0..1 read as 0..1 and clamped"
+        return ScaleDecision("norm1", why, out_of_range=sum(readings.violations("norm1")))
     bad = readings.violations(asked)
     if not any(bad):
         return _with_rivals(ScaleDecision(asked), readings, asked)

@@ -14,7 +14,22 @@ _EMPTY_STATEMENT = re.compile(
     r"\bno\s+(?!doubt\b|question\b)(?:(?!but\b)[\w-]+\s+){1,4}?(?:was\s+|were\s+|is\s+|are\s+)?"
     r"(?:detected|found|seen|visible|identified|present)\b|"
     r"\bthere\s+(?:is|are)\s+no\b(?!\s+(?:doubt|question)\b)|\bnot\s+(?:found|detected|present|visible)\b|"
-    r"^\s*(?:(?:final\s+)?answer\s*:\s*)?(?:none|no|nothing|n/?a)\s*[.!]?\s*$",
+    r"^\s*(?:(?:final\s+)?answer\s*:\s*)?(?:none|no|nothing|n/?a|null)\s*[.!]?\s*$|"
+    r"\bi\s+(?:cannot|can\s*not|can't|can’t|do\s+not|don't|don’t)\s+(?:see|find|identify|detect)"
+    r"\s+any\b|"
+    r"^\s*[\w ]{1,40}:\s*(?:none|nil|n/?a|0)\s*[.!]?\s*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+# The shared refusal cues, extended with the verbs of spatial tasks ("I cannot localize ...").
+_SPATIAL_REFUSAL = re.compile(
+    r"\bi\s*(?:can(?:'|’|no)t|cannot|can\s+not|won't|will\s+not|am\s+unable\s+to|'m\s+unable\s+to"
+    r"|am\s+not\s+able\s+to|'m\s+not\s+able\s+to)\s+(?:accurately\s+|reliably\s+|precisely\s+)?"
+    r"(?:locali[sz]e|segment|draw|outline|detect|mark|annotate|delineate|pinpoint|measure|view"
+    r"|see\s+(?:the\s+)?images?|process|access|open)\b(?!\s+any\b)"
+    r"|\bas\s+an?\s+(?:large\s+)?language\s+model\b"
+    r"|\bi\s+(?:do\s+not|don't|don’t)\s+have\s+(?:the\s+)?(?:ability|capability|means)\s+to\b",
     re.IGNORECASE,
 )
 
@@ -22,9 +37,10 @@ _EMPTY_STATEMENT = re.compile(
 def is_refusal(text: str) -> bool:
     """True when the answer declines the task (checked only when no geometry was found).
 
-    The cues are medmine's one vocabulary (:mod:`medmine.cues`), shared with every task.
+    The cues are medmine's one vocabulary (:mod:`medmine.cues`), shared with every task,
+    extended here with the verbs of spatial tasks ("I cannot localize the lesion").
     """
-    return cues.is_refusal(text)
+    return cues.is_refusal(text) or bool(_SPATIAL_REFUSAL.search(text))
 
 
 def states_nothing_found(text: str) -> bool:

@@ -40,13 +40,16 @@ _STATEMENTS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"\bunits?[\"']?\s*[:=]\s*[\"']?\s*pixels?\b", "pixel"),
         (r"[\"']\s*(?:absolute[\s_-]*)?pixels?\s*[\"']", "pixel"),  # "unit": "pixel"
         (r"\b0\s*(?:-|–|—|to|\.\.\.?|…)\s*1000\b", "norm1000"),
-        (r"\b(?:out\s+of|scale\s+of|range\s+of|per)\s+1000\b|\bper\s*mille\b", "norm1000"),
+        (r"\b(?:out\s+of|scale\s+of|range\s+of|per)\s+1000\b|\bper[\s-]*mille\b|‰", "norm1000"),
         (r"\bthousandths\b|(?:_|\bnorm)1000\b", "norm1000"),
+        (r"\b1000\s*[x×]\s*1000\b", "norm1000"),  # "on a 1000x1000 grid", "scaled to 1000×1000"
+        (r"\b100\s*[x×]\s*100\s+(?:grid|scale|space|canvas|coordinate)", "percent"),
         (r"\b0(?:\.0)?\s*(?:-|–|—|to|\.\.\.?|…)\s*1(?:\.0)?\b(?![\d.])", "norm1"),
         (r"\bnormali[sz]ed\s+(?:to|in|into|on)\s+\[?\s*0(?:\.0)?\s*,\s*1(?:\.0)?\s*\]", "norm1"),
         (r"\bfractions?\s+of\s+the\s+(?:image|width|height)\b", "norm1"),
         (r"\b0\s*(?:-|–|—|to|\.\.\.?|…)\s*100\s*%?(?![\d.])", "percent"),
         (r"\b(?:in|as)\s+(?:percent(?:age)?s?|%)(?!\w)", "percent"),
+        (r"[a-z]_(?:pct|percent(?:age)?)\b", "percent"),  # "x_min_pct" keys
         (r"\bpercent(?:age)?s?\s+of\s+(?:the\s+)?(?:image|width|height|dimensions)\b", "percent"),
         (r"\bpercent(?:age)?[\s_-]*(?:coordinates?|coords?|values?|units?)\b", "percent"),
         (
@@ -62,13 +65,37 @@ _SIZE_PAIR = re.compile(rf"({_NUM})\s*(?:x|×|\*|by)\s*({_NUM})\s*(?:px|pixels?)
 _YX = re.compile(
     r"\by_?(?:min|0|1)\s*,\s*x_?(?:min|0|1)\b|\(\s*y\s*,\s*x\s*\)|\[\s*y\s*,\s*x\s*\]|"
     r"\by\s*,\s*x\s+order\b|\by[\s-]first\b|\btop\s*,\s*left\s*,\s*bottom\s*,\s*right\b|"
-    r"\(\s*row\s*,\s*col(?:umn)?\s*\)|\[\s*row\s*,\s*col(?:umn)?\s*\]",
+    r"\(\s*row\s*,\s*col(?:umn)?\s*\)|\[\s*row\s*,\s*col(?:umn)?\s*\]|\bbox_2d\b",
     re.IGNORECASE,
 )
 _XY = re.compile(
     r"\bx_?(?:min|0|1)\s*,\s*y_?(?:min|0|1)\b|\(\s*x\s*,\s*y\s*\)|\[\s*x\s*,\s*y\s*\]|"
     r"\bx[\s-]first\b|\bleft\s*,\s*top\s*,\s*right\s*,\s*bottom\b",
     re.IGNORECASE,
+)
+
+
+_WH = r"w(?:idth)?\s*,\s*h(?:eight)?"
+_FORMS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(p, re.IGNORECASE), f)
+    for p, f in (
+        (
+            rf"[\[(]\s*x(?:_?min|0|1)?\s*,\s*y(?:_?min|0|1)?\s*,\s*{_WH}\s*[\])]|\bx\s*,\s*y\s*,\s*"
+            r"width\s*,\s*height\b|\bxywh\b|\bcoco\b|\btop[\s-]left\s+(?:corner\s+)?(?:and|plus|with)"
+            r"\s+(?:the\s+)?(?:width|size)",
+            "xywh",
+        ),
+        (rf"\bcxcywh\b|[\[(]\s*c(?:enter_)?x\s*,\s*c(?:enter_)?y\s*,\s*{_WH}", "cxcywh"),
+        (
+            r"\bxyxy\b|\bx_?(?:min|0|1)\s*,\s*y_?(?:min|0|1)\s*,\s*x_?(?:max|1|2)\b|\bpascal[\s_-]?voc\b",
+            "xyxy",
+        ),
+        (
+            r"\bxxyy\b|\bx_?(?:min|0|1)\s*,\s*x_?(?:max|1|2)\s*,\s*y_?(?:min|0|1)\s*,\s*y_?(?:max|1|2)\b"
+            r"|\bleft\s*,\s*right\s*,\s*top\s*,\s*bottom\b",
+            "xxyy",
+        ),
+    )
 )
 
 
@@ -129,6 +156,16 @@ def order_statements(text: str) -> list[Statement]:
     """Every phrase spelling an axis order (``[ymin, xmin, ...]``, ``(x, y)``), in text order."""
     found = [Statement(m.start(), m.end(), "yx", m.group()) for m in _YX.finditer(text)]
     found += [Statement(m.start(), m.end(), "xy", m.group()) for m in _XY.finditer(text)]
+    return sorted(found, key=lambda s: s.start)
+
+
+def form_statements(text: str) -> list[Statement]:
+    """Every phrase naming a box layout (``[x, y, w, h]``, COCO, ``xyxy``), in text order."""
+    found = [
+        Statement(m.start(), m.end(), form, m.group())
+        for pattern, form in _FORMS
+        for m in pattern.finditer(text)
+    ]
     return sorted(found, key=lambda s: s.start)
 
 

@@ -17,8 +17,11 @@ from medmine.tasks.spatial.keys import (
     POINT_KEYS,
     POLY_KEYS,
     SCORE_KEYS,
+    SIZE_PAIRS,
     WIDTH,
     WRAPPER_KEYS,
+    X_SPANS,
+    Y_SPANS,
     YX_KEYS,
 )
 from medmine.tasks.spatial.raw import (
@@ -187,9 +190,20 @@ class Walker:
             return None
         return read_numbers([low[k] for k in keys])
 
-    def _center_size(self, low: dict[str, Any]) -> RawItem | None:
-        """Read a centre-and-size box (cx/cy/w/h keys, or center + width/height)."""
+    def _size(self, low: dict[str, Any]) -> tuple[Any, Any]:
+        """Width and height: ``width``/``height`` keys or a ``size: [w, h]`` pair."""
         w, h = first_present(low, WIDTH), first_present(low, HEIGHT)
+        pair = first_present(low, SIZE_PAIRS)
+        if (w is None or h is None) and isinstance(pair, list) and len(pair) == 2:
+            w, h = pair
+        elif (w is None or h is None) and isinstance(pair, dict):
+            p_low = lower_keys(pair)
+            w, h = first_present(p_low, WIDTH), first_present(p_low, HEIGHT)
+        return w, h
+
+    def _center_size(self, low: dict[str, Any]) -> RawItem | None:
+        """Read a centre-and-size box (cx/cy/w/h keys, or center + width/height or size)."""
+        w, h = self._size(low)
         if w is None or h is None:
             return None
         cx, cy = first_present(low, CENTER_X), first_present(low, CENTER_Y)
@@ -216,13 +230,23 @@ class Walker:
                 return
         if self.add(self._center_size(low), "box", label, form="cxcywh", order="xy"):
             return
-        w, h = first_present(low, WIDTH), first_present(low, HEIGHT)
+        w, h = self._size(low)
         if "x" in low and "y" in low and w is not None and h is not None:
             raw = read_numbers([low["x"], low["y"], w, h])
             if self.add(raw, "box", label, form="xywh", order="xy"):
                 return
+        xs, ys = first_present(low, X_SPANS), first_present(low, Y_SPANS)
+        spans = isinstance(xs, list) and isinstance(ys, list) and len(xs) == len(ys) == 2
+        # {"x": [x0, x1], "y": [y0, y1]}: one interval per axis, not two points
+        if spans and self.add(read_numbers([xs[0], ys[0], xs[1], ys[1]]), "box", label, order="xy"):
+            return
         tl = first_present(low, ("top_left", "topleft", "upper_left", "start", "p1"))
         br = first_present(low, ("bottom_right", "bottomright", "lower_right", "end", "p2"))
+        tl_pt = _point_value(tl) if tl is not None else None
+        if tl_pt is not None and br is None and w is not None and h is not None:
+            raw = read_numbers([*tl_pt, w, h])
+            if self.add(raw, "box", label, form="xywh", order="xy"):
+                return
         if tl is not None and br is not None:
             corner_pts = [_point_value(tl), _point_value(br)]
             if all(p is not None for p in corner_pts):
