@@ -186,3 +186,61 @@ def write_radgraph(folder: Path, model_type: str = "radgraph", seed: int = 0) ->
 
 
 _NOT_DYGIE_ARGS = ("type", "embedder", "initializer", "module_initializer")
+
+
+RATE_TYPES = ("ABNORMALITY", "NON-ABNORMALITY", "DISEASE", "NON-DISEASE", "ANATOMY")
+RATE_LABELS = ("O", *(f"{p}-{t}" for t in RATE_TYPES for p in ("B", "I")))
+
+
+def _sentencepiece_vocab() -> list[tuple[str, float]]:
+    """A Unigram vocabulary (piece, log-probability) over the report words and single letters,
+    the form of DeBERTa-v3's spm.model / tokenizer.json."""
+    special = [(t, 0.0) for t in ("[PAD]", "[CLS]", "[SEP]", "[UNK]", "[MASK]")]
+    words = [(f"\u2581{w}", -1.0 - i / 100) for i, w in enumerate(dict.fromkeys(WORDS))]
+    letters = [(c, -6.0) for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"]
+    return [*special, *words, ("\u2581", -3.0), *letters]
+
+
+def write_ratescore(folder: Path, seed: int = 0) -> Path:
+    """A tiny RaTEScore folder: ``ner/`` (a DeBERTa-v2 token classifier with the 11 RaTE-NER
+    labels and a sentencepiece-style tokenizer, as Angelakeke/RaTE-NER-Deberta) and
+    ``embedder/`` (an MPNet encoder with a WordPiece tokenizer, as BioLORD-2023-C)."""
+    import torch
+    from transformers import (
+        DebertaV2Config,
+        DebertaV2ForTokenClassification,
+        DebertaV2Tokenizer,
+        MPNetConfig,
+        MPNetModel,
+        MPNetTokenizer,
+    )
+
+    torch.manual_seed(seed)
+    ner = folder / "ner"
+    ner.mkdir(parents=True, exist_ok=True)
+    tok = DebertaV2Tokenizer(vocab=_sentencepiece_vocab(), unk_id=3)
+    config = DebertaV2Config(
+        vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=37, max_position_embeddings=512, pad_token_id=0,
+        id2label=dict(enumerate(RATE_LABELS)), label2id={k: i for i, k in enumerate(RATE_LABELS)},
+    )  # fmt: skip
+    model = DebertaV2ForTokenClassification(config)
+    with torch.no_grad():  # wide logits so labels vary between tokens
+        model.classifier.weight.normal_(std=3.0)
+    model.save_pretrained(str(ner))
+    tok.save_pretrained(str(ner))
+    emb = folder / "embedder"
+    emb.mkdir(parents=True, exist_ok=True)
+    vocab = emb / "vocab.txt"
+    vocab.write_text("\n".join(["<s>", "<pad>", "</s>", "<unk>", *VOCAB[5:], "<mask>"]) + "\n")
+    MPNetTokenizer(
+        str(vocab), do_lower_case=True, bos_token="<s>", eos_token="</s>", sep_token="</s>",
+        cls_token="<s>", unk_token="<unk>", pad_token="<pad>", mask_token="<mask>",
+    ).save_pretrained(str(emb))  # fmt: skip
+    MPNetModel(
+        MPNetConfig(
+            vocab_size=len(VOCAB) + 1, hidden_size=32, num_hidden_layers=2,
+            num_attention_heads=2, intermediate_size=37, max_position_embeddings=514,
+        )
+    ).save_pretrained(str(emb))  # fmt: skip
+    return folder
