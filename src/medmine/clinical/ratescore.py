@@ -8,6 +8,13 @@ The folder (``$MEDMINE_RATESCORE_WEIGHTS`` or ``weights: {ratescore: DIR}``) hol
 are labelled ``batch_size`` at a time (default 1, the reference's): the span rules read one
 label past each sentence's last token, which in a batch is a padding position's label, so
 other batch sizes can change the entities found.
+
+One deliberate difference: a report with no sentence (empty, or only fragments under 3
+characters) has no entities here and its pair scores 0.5 (the published rule for a side
+without entities). The reference package instead drops it from its entity list, so every
+later report is paired with the wrong reference and fewer scores than pairs come back
+(RaTEScore 0.6.0: ``compute_score(["", b], [x, y])`` returns one score, of ``b`` against
+``x``). The equality tests use reports that all have a sentence.
 """
 
 from __future__ import annotations
