@@ -46,7 +46,7 @@ def test_span_rules_by_hand() -> None:
     assert entity_spans(toks[:4], ["O", "B-ANATOMY", "I-ANATOMY", "I-ANATOMY"]) == [
         (1, 2, "ANATOMY")
     ]
-    # ... unless a span closed earlier in the sentence (the reference's rule, kept)
+    # ... unless the span before it ended at a label followed by B- (the reference's rule, kept)
     labels = ["O", "B-DISEASE", "I-DISEASE", "B-ANATOMY", "I-ANATOMY", "I-ANATOMY"]
     assert entity_spans(toks[:6], labels) == [(1, 2, "DISEASE")]
 

@@ -68,8 +68,9 @@ def entity_spans(tokens: Sequence[str], labels: Sequence[str]) -> list[tuple[int
 
     ``labels`` may be longer than ``tokens`` (labels of padding in a batch); the look-ahead
     reads them, as the reference does. A B- followed by I- opens a span that the last I-
-    (followed by B- or O) closes; a lone B- is a one-token span; a span still open at the end
-    closes before the final token only when no span was closed before it in the sentence.
+    (followed by B- or O) closes; a lone B- is a one-token span. A span still open at the end
+    closes before the final token, except when the span before it ended at a label followed
+    by B- (the reference then still holds that end and drops the open span).
     """
     spans: list[tuple[int, int, str]] = []
     start: int | None = None
