@@ -57,6 +57,7 @@ def test_chexbert_and_bertscore_scored_with_tiny_weights(
 
     monkeypatch.setenv("MEDMINE_CHEXBERT_WEIGHTS", str(write_chexbert(tmp_path / "cx")))
     monkeypatch.delenv("MEDMINE_RADGRAPH_WEIGHTS", raising=False)
+    monkeypatch.delenv("MEDMINE_RATESCORE_WEIGHTS", raising=False)
     task = ReportGenerationTask(
         meteor=False,
         weights={"bertscore": str(write_encoder(tmp_path / "enc"))},
@@ -76,16 +77,15 @@ def test_chexbert_and_bertscore_scored_with_tiny_weights(
     assert s.per_sample["s2"]["bertscore_f1"] == 0.0  # failed answer: empty report
     assert {"chexbert_f1", "bertscore_f1"} <= set(s.per_sample["s0"])
     assert s.tables["model_metrics"]["bertscore"]["layer"] == 2
-    assert set(s.tables["model_metrics_unavailable"]) == {"radgraph"}
+    assert set(s.tables["model_metrics_unavailable"]) == {"radgraph", "ratescore"}
+    assert "MEDMINE_RATESCORE_WEIGHTS" in s.tables["model_metrics_unavailable"]["ratescore"] or (
+        "medmine[clinical,ratescore]" in s.tables["model_metrics_unavailable"]["ratescore"]
+    )
     why = s.tables["model_metrics_unavailable"]["radgraph"]
-    from medmine.clinical.radgraph import compatibility_problem
-
     if importlib.util.find_spec("radgraph") is None:
         assert "pip install 'medmine[clinical]'" in why
-    elif compatibility_problem():
-        assert "encode_plus" in why and "transformers<5" in why
-    else:
-        assert "MEDMINE_RADGRAPH_WEIGHTS" in why
+    else:  # runs on transformers 5 through the tokenizer shim: only the weights are missing
+        assert "MEDMINE_RADGRAPH_WEIGHTS" in why and "RRG_scorers" in why
 
 
 def test_wrong_folder_fails_at_construction_and_absent_ones_are_listed(
@@ -95,6 +95,7 @@ def test_wrong_folder_fails_at_construction_and_absent_ones_are_listed(
         "MEDMINE_CHEXBERT_WEIGHTS",
         "MEDMINE_BERTSCORE_WEIGHTS",
         "MEDMINE_RADGRAPH_WEIGHTS",
+        "MEDMINE_RATESCORE_WEIGHTS",
     ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("MEDMINE_BERTSCORE_WEIGHTS", str(tmp_path / "nowhere"))
@@ -104,7 +105,12 @@ def test_wrong_folder_fails_at_construction_and_absent_ones_are_listed(
     task = ReportGenerationTask(meteor=False)
     preds, samples = _data()
     s = task.score(preds, samples)
-    assert set(s.tables["model_metrics_unavailable"]) == {"chexbert", "bertscore", "radgraph"}
+    assert set(s.tables["model_metrics_unavailable"]) == {
+        "chexbert",
+        "bertscore",
+        "radgraph",
+        "ratescore",
+    }
     assert s.metrics["bleu_4"] > 0 and "chexbert_micro_f1" not in s.metrics
 
 
@@ -116,3 +122,30 @@ def test_without_the_extra_the_reason_names_it(monkeypatch: pytest.MonkeyPatch) 
     task = ReportGenerationTask(meteor=False)
     why = task._unavailable["chexbert"]
     assert "torch" in why and "pip install 'medmine[clinical]'" in why
+
+
+def test_radgraph_and_ratescore_scored_in_the_task(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("torch")
+    pytest.importorskip("radgraph")
+    pytest.importorskip("medspacy")
+    from tiny_weights import write_radgraph, write_ratescore
+
+    for var in ("MEDMINE_CHEXBERT_WEIGHTS", "MEDMINE_BERTSCORE_WEIGHTS"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("MEDMINE_RATESCORE_WEIGHTS", str(write_ratescore(tmp_path / "rate")))
+    task = ReportGenerationTask(
+        meteor=False,
+        model_metrics=["radgraph", "ratescore"],
+        weights={"radgraph": str(write_radgraph(tmp_path / "rg" / "radgraph"))},
+    )
+    preds, samples = _data()
+    s = task.score(preds, samples)
+    for key in ("ratescore", "radgraph_entity_f1", "radgraph_relation_f1"):
+        assert 0.0 <= s.metrics[key] <= 1.0, key
+    assert s.metrics["ratescore_ci_low"] <= s.metrics["ratescore_ci_high"]
+    assert s.per_sample["s2"]["ratescore"] == 0.5  # failed answer: empty report, published rule
+    assert s.per_sample["s2"]["radgraph_relation_f1"] == 0.0
+    assert s.tables["model_metrics_unavailable"] == {}
+    assert s.tables["model_metrics"]["ratescore"]["matrix"] == "long"

@@ -16,6 +16,7 @@ import random
 import re
 import sys
 import threading
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -70,8 +71,10 @@ def judge_answer(prompt: str, rng: random.Random, temperature: float, style: int
 class FakeJudge:
     """The server; ``requests`` records every body; use as a context manager."""
 
-    def __init__(self, key: str) -> None:
-        """A server on a free port of 127.0.0.1 (started by ``with``)."""
+    def __init__(self, key: str, answer: Callable[..., str] | None = None) -> None:
+        """A server on a free port of 127.0.0.1 (started by ``with``); ``answer`` (prompt,
+        rng, temperature, style) -> text replaces the report judge's answers."""
+        answer_fn = answer or judge_answer
         self.requests: list[dict[str, Any]] = []
         self.rng = random.Random(0)
         self.lock = threading.Lock()
@@ -120,7 +123,7 @@ class FakeJudge:
                     content = body["messages"][-1]["content"]
                     if isinstance(content, list):
                         content = "\n".join(p.get("text", "") for p in content)
-                    text = judge_answer(content, server.rng, temperature, style)
+                    text = answer_fn(content, server.rng, temperature, style)
                 prompt_tokens = len(content.split()) * 4 // 3
                 completion_tokens = len(text.split()) * 4 // 3
                 if body.get("stream"):

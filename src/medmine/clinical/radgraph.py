@@ -2,8 +2,10 @@
 reference implementation, a DyGIE++ model), scoring by :mod:`medmine.metrics.clinical.radgraph_f1`.
 
 The folder is an extracted ``radgraph.tar.gz`` / ``radgraph-xl.tar.gz`` (``config.json``,
-``vocabulary/``, ``weights.th``); its config names the BERT encoder, which must already be in
-the local Hugging Face cache (loading runs with ``HF_HUB_OFFLINE=1``: nothing downloads).
+``vocabulary/``, ``weights.th``); its config names the BERT encoder, whose tokenizer and config
+must already be in the local Hugging Face cache (loading runs with ``HF_HUB_OFFLINE=1``:
+nothing downloads; the encoder's weights are in ``weights.th``). With transformers 5 the
+package runs through :mod:`medmine.clinical.radgraph_compat` (two removed tokenizer methods).
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ from typing import Any
 
 import numpy as np
 
+from medmine.clinical import radgraph_compat
 from medmine.clinical.weights import RADGRAPH, fingerprint, locate, require_modules
 from medmine.metrics.clinical.radgraph_f1 import LEVELS, radgraph_f1
-from medmine.tasks.report_scorers import ScorerResult, ScorerUnavailable
+from medmine.tasks.report_scorers import ScorerResult
 
 MODEL_TYPES = ("radgraph", "radgraph-xl")
 
@@ -45,6 +48,7 @@ def _annotator(folder: str, model_type: str) -> Any:
     """The radgraph package's RadGraph on this folder (linked where it looks for weights)."""
     from radgraph import RadGraph
 
+    radgraph_compat.install()
     home = Path(tempfile.mkdtemp(prefix="medmine-radgraph-"))
     (home / model_type).symlink_to(Path(folder).resolve(), target_is_directory=True)
     with _offline(), contextlib.redirect_stdout(io.StringIO()):
@@ -87,6 +91,8 @@ class RadGraphScorer:
             "weights": str(self.folder),
             "checkpoint_sha": fingerprint(self.folder / "weights.th"),
             "radgraph": version("radgraph"),
+            "transformers": version("transformers"),
+            "tokenizer_shim": radgraph_compat.needed(),
         }
 
     def score(self, refs: Sequence[str], hyps: Sequence[str]) -> ScorerResult:
@@ -103,27 +109,9 @@ class RadGraphScorer:
         return ScorerResult(metrics, per, self.describe())
 
 
-def compatibility_problem() -> str | None:
-    """Why the installed radgraph package cannot run here, or None.
-
-    radgraph (<= 0.1.18) tokenises through ``tokenizer.encode_plus``, which transformers 5
-    removed: with it the annotator fails on the first report."""
-    import transformers
-
-    if not hasattr(transformers.PreTrainedTokenizerBase, "encode_plus"):
-        return (
-            f"the radgraph package calls tokenizer.encode_plus, which transformers "
-            f"{transformers.__version__} no longer has (install transformers<5 next to it)"
-        )
-    return None
-
-
 def make_radgraph(options: Mapping[str, Any]) -> RadGraphScorer:
-    """Factory: checks the radgraph package, its compatibility and the folder."""
+    """Factory: checks the radgraph package and the folder."""
     require_modules("radgraph", "torch", "transformers", "radgraph")
-    problem = compatibility_problem()
-    if problem is not None:
-        raise ScorerUnavailable(problem)
     model_type = str(options.get("radgraph_model", "radgraph"))
     if model_type not in MODEL_TYPES:
         raise ValueError(f"radgraph_model={model_type!r}: expected one of {MODEL_TYPES}")

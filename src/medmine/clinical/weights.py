@@ -65,12 +65,27 @@ RADGRAPH = WeightsSpec(
     "repository (extracted), used by the radgraph package (pip install radgraph)",
 )
 
+RATESCORE = WeightsSpec(
+    "ratescore",
+    "MEDMINE_RATESCORE_WEIGHTS",
+    ("ner/config.json", "embedder/config.json"),
+    (
+        ("ner/model.safetensors", "ner/pytorch_model.bin"),
+        ("ner/tokenizer.json", "ner/spm.model"),
+        ("embedder/model.safetensors", "embedder/pytorch_model.bin"),
+        ("embedder/tokenizer.json", "embedder/vocab.txt"),
+    ),
+    "ner/: https://huggingface.co/Angelakeke/RaTE-NER-Deberta, embedder/: https://"
+    "huggingface.co/FremyCompany/BioLORD-2023-C (each folder as downloaded), the models the "
+    "RaTEScore package (pip install RaTEScore) loads by default",
+)
 
-def require_modules(metric: str, *modules: str) -> None:
-    """ScorerUnavailable when a module of the clinical extra is not installed."""
+
+def require_modules(metric: str, *modules: str, extra: str = "clinical") -> None:
+    """ScorerUnavailable when a module of the metric's extra is not installed."""
     missing = [m for m in modules if importlib.util.find_spec(m) is None]
     if missing:
-        raise ScorerUnavailable(f"needs {', '.join(missing)} (pip install 'medmine[clinical]')")
+        raise ScorerUnavailable(f"needs {', '.join(missing)} (pip install 'medmine[{extra}]')")
 
 
 def locate(spec: WeightsSpec, options: Mapping[str, Any]) -> Path:

@@ -1,7 +1,7 @@
 """One view of report quality: per model, n-gram, clinical-efficacy (rule labeler and
 CheXbert), RadGraph, BERTScore and LLM-judge scores with 95% intervals and paired tests of
 the best model against each other, the metrics that could not run and why, and the judge's
-cost and reliability."""
+cost and reliability (for reports and, when the run judged them, open VQA answers)."""
 
 from __future__ import annotations
 
@@ -116,16 +116,20 @@ def judge_records(data: ReportData) -> list[tuple[str, dict[str, Any]]]:
 
 
 def _judge_lines(rec: dict[str, Any]) -> list[str]:
+    vqa = rec.get("vqa")
     lines = [
         f"judge {rec.get('model')} ({rec.get('model_id')}), {rec.get('repeats')} repeat(s) at "
-        f"temperature {rec.get('temperature')}, prompt {rec.get('template_hash')}",
+        f"temperature {rec.get('temperature')}, report prompt {rec.get('template_hash')}",
         f"judge cost ${fmt(rec.get('cost_usd'), 4)} (reported apart from the models' cost; "
         f"answers without a price: {rec.get('cost_unknown_answers', 0)}); asked "
         f"{rec.get('asked')}, from cache {rec.get('from_cache')}, errors {rec.get('errors')}",
-        f"repeat agreement: ICC(1,1) of the judge score {fmt(rec.get('repeat_icc'))}, identical "
-        f"significant-error counts in {fmt(rec.get('repeat_exact_significant'))} of "
-        f"{rec.get('repeat_reports')} reports judged every time",
     ]
+    if rec.get("repeat_reports") or not vqa:
+        lines.append(
+            f"repeat agreement: ICC(1,1) of the judge score {fmt(rec.get('repeat_icc'))}, "
+            f"identical significant-error counts in {fmt(rec.get('repeat_exact_significant'))} "
+            f"of {rec.get('repeat_reports')} reports judged every time"
+        )
     human = rec.get("human")
     if human:
         lines.append(
@@ -134,6 +138,20 @@ def _judge_lines(rec: dict[str, Any]) -> list[str]:
             f"(p {fmt_p(human.get('kendall_p', float('nan')))}), Spearman rho "
             f"{fmt(human.get('spearman_rho'))}"
         )
+    if vqa:
+        lines.append(
+            f"open VQA answers graded against the reference answer: {vqa.get('graded_answers')} "
+            f"(prompt {vqa.get('template_hash')}), judge cost ${fmt(vqa.get('cost_usd'), 4)} "
+            f"(included above); repeat agreement: ICC(1,1) {fmt(vqa.get('repeat_icc'))}, "
+            f"identical grade in {fmt(vqa.get('repeat_exact_grade'))} of "
+            f"{vqa.get('repeat_answers')} answers graded every time"
+        )
+        vh = vqa.get("human")
+        if vh:
+            lines.append(
+                f"open VQA against human ratings (n={vh.get('n')}): Kendall tau-b "
+                f"{fmt(vh.get('kendall_tau'))}, Spearman rho {fmt(vh.get('spearman_rho'))}"
+            )
     for problem in rec.get("truth_problems") or []:
         lines.append(f"human ratings: {problem}")
     return lines
@@ -142,7 +160,7 @@ def _judge_lines(rec: dict[str, Any]) -> list[str]:
 def quality_markdown(data: ReportData) -> str:
     """The view as a Markdown section (empty without report generation)."""
     views = quality_views(data)
-    if not views:
+    if not views and not judge_records(data):
         return ""
     out = ["## Report quality\n"]
     for v in views:
@@ -174,7 +192,7 @@ def quality_markdown(data: ReportData) -> str:
 def quality_html(data: ReportData) -> str:
     """The view as an HTML section (empty without report generation)."""
     views = quality_views(data)
-    if not views:
+    if not views and not judge_records(data):
         return ""
     esc = html.escape
     out = ['<section id="report-quality">', "<h2>Report quality</h2>"]

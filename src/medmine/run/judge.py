@@ -9,6 +9,10 @@ asked ``repeats`` times at the judge temperature so the judge's own consistency 
 Results go next to each model's report-generation scores (``judge_*`` metrics, per-sample
 ``judge_score``) and, judge-wide, into the manifest key ``judge``: the recipe, cost, repeat
 agreement and, with human ratings, correlation with them.
+
+The same judge grades open VQA answers against the reference answer when the run has the
+``vqa`` task (:mod:`medmine.run.judge_vqa`, prompt in :mod:`medmine.tasks.vqa_judge`), in the
+same runner call; its figures are under ``judge.vqa`` and ``cost_usd`` counts both.
 """
 
 from __future__ import annotations
@@ -28,10 +32,12 @@ import numpy as np
 from medmine.core import GenerationSettings, Model, ReportTarget, Sample
 from medmine.metrics.agreement import correlations, exact_agreement, icc1
 from medmine.metrics.bootstrap import mean_ci
+from medmine.run.judge_vqa import merge_vqa_judgements, vqa_judge_jobs
 from medmine.run.runner import Job, Runner
 from medmine.run.store import ResponseCache, RunStore
 from medmine.tasks.report_generation import reference_text
 from medmine.tasks.report_judge import CATEGORIES, ReportJudgeTask, judge_sample
+from medmine.tasks.vqa_judge import VqaJudgeTask
 
 JUDGED_TASK = "report_generation"
 
@@ -122,15 +128,25 @@ def run_judge(
     task = ReportJudgeTask(
         settings=GenerationSettings(temperature=cfg.temperature, max_tokens=1024)
     )
+    vqa_task = VqaJudgeTask(
+        settings=GenerationSettings(temperature=cfg.temperature, max_tokens=256)
+    )
     work = judge_jobs(store, jobs, judge, task)
+    vqa_work = vqa_judge_jobs(store, jobs, judge, vqa_task)
     runner = Runner(
         store, cache, repeats=cfg.repeats, concurrency=concurrency, progress=progress,
         max_cost=max_cost,
     )  # fmt: skip
-    asyncio.run(runner.run(work))
+    asyncio.run(runner.run([*work, *vqa_work]))
     truth, problems = load_truth(cfg.truth) if cfg.truth else ({}, [])
     asked = {(j.dataset, s.id) for j in work for s in j.samples}
     record = merge_judgements(store, jobs, judge.name, task, cfg, truth, asked)
+    if any(j.task.name == "vqa" for j in jobs):
+        asked = {(j.dataset, s.id) for j in vqa_work for s in j.samples}
+        vqa = merge_vqa_judgements(store, jobs, judge.name, vqa_task, cfg.repeats, truth, asked)
+        record["cost_usd"] += vqa["cost_usd"]
+        record["cost_unknown_answers"] += vqa["cost_unknown_answers"]
+        record["vqa"] = vqa
     record.update(
         {
             "model": judge.name,

@@ -204,7 +204,8 @@ class ReportGenerationTask(ImageTask[ReportTarget]):
     Java is available), ``modality`` (words for the image in the prompt), ``model_metrics``
     ("auto" or names of model-based metrics), ``weights`` (metric -> local weights folder,
     else the metric's environment variable), ``bertscore_layers``, ``bertscore_idf``,
-    ``radgraph_model``.
+    ``radgraph_model``, ``ratescore_matrix`` ("long", "short" or a JSON file),
+    ``ratescore_batch_size``.
     """
 
     target_type: ClassVar[type] = ReportTarget
@@ -217,6 +218,8 @@ class ReportGenerationTask(ImageTask[ReportTarget]):
     bertscore_layers: int | None = None
     bertscore_idf: bool = False
     radgraph_model: str = "radgraph"
+    ratescore_matrix: str = "long"
+    ratescore_batch_size: int = 1
     _scorers: list[ReportScorer] = field(init=False, repr=False, default_factory=list)
     _unavailable: dict[str, str] = field(init=False, repr=False, default_factory=dict)
     settings: GenerationSettings = field(default_factory=lambda: GenerationSettings(max_tokens=512))
@@ -241,6 +244,8 @@ class ReportGenerationTask(ImageTask[ReportTarget]):
             "bertscore_layers": self.bertscore_layers,
             "bertscore_idf": self.bertscore_idf,
             "radgraph_model": self.radgraph_model,
+            "ratescore_matrix": self.ratescore_matrix,
+            "ratescore_batch_size": self.ratescore_batch_size,
         }
         self._scorers, self._unavailable = build_scorers(self.model_metrics, options)
 

@@ -26,6 +26,7 @@ REPORT_QUALITY_METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("radgraph_entity_f1", "RadGraph: entity F1", per_sample="radgraph_entity_f1"),
     MetricSpec("radgraph_relation_f1", "RadGraph: relation F1", per_sample="radgraph_relation_f1"),
     MetricSpec("bertscore_f1", "BERTScore: F1", per_sample="bertscore_f1"),
+    MetricSpec("ratescore", "RaTEScore", per_sample="ratescore"),
     MetricSpec("judge_score", "LLM judge: score", per_sample="judge_score"),
     MetricSpec(
         "judge_significant_errors", "LLM judge: significant errors / report", higher_is_better=False
@@ -38,6 +39,7 @@ CI_KEYS = {
     "chexbert": "chexbert_f1",
     "bertscore": "bertscore_f1",
     "radgraph": "radgraph_relation_f1",
+    "ratescore": "ratescore",
 }
 
 

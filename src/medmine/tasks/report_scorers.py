@@ -24,6 +24,7 @@ KNOWN_SCORERS: dict[str, str] = {
     "chexbert": "CheXbert-labeler F1 (14 and 5 observations)",
     "bertscore": "BERTScore with a stated model and layer",
     "radgraph": "RadGraph F1 (entity and relation)",
+    "ratescore": "RaTEScore (entity-aware, negation-sensitive)",
 }
 
 

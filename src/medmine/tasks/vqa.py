@@ -65,6 +65,8 @@ METRICS = MetricSet(
         MetricSpec("open_recall", "Open recall", per_sample="recall"),
         MetricSpec("open_f1", "Open F1", per_sample="f1"),
         MetricSpec("open_exact", "Open EM", per_sample="exact"),
+        # only when an LLM judge graded the open answers (medmine run --judge PRESET)
+        MetricSpec("judge_score", "Open judge", per_sample="judge_score"),
     ),
 )
 

@@ -1,0 +1,174 @@
+"""An LLM judge of open visual-question answers: does the candidate answer mean what the
+reference answer means?
+
+Token metrics (exact match, token recall, token F1) miss synonyms and paraphrases ("pleural
+effusion" for "fluid in the pleural space", "left" for "left side"); published medical-VQA
+evaluations (LLaVA-Med, MedEvalKit) therefore also grade open answers with an LLM. The judge
+(any preset or local server, text only: it does not see the image) reads the question, the
+reference answer and the candidate answer and gives one grade:
+
+=====================  =====  ==================================================
+grade                  score  the candidate...
+=====================  =====  ==================================================
+``correct``            1      gives the reference's meaning (synonyms, abbreviations,
+                              other wording and a more specific equivalent count)
+``partially correct``  0.5    gives only part of it (one of two findings, the right
+                              finding on the wrong side) or adds a contradicting claim
+``incorrect``          0      does not give it, contradicts it, or does not answer
+=====================  =====  ==================================================
+
+An answer without a ``[Grade]`` line, or with two different grades, is unparseable (a judge
+failure, counted, never a score). The prompt (:data:`VQA_JUDGE_PROMPT`) and
+:data:`VQA_JUDGE_VERSION` are part of the recipe (their hash is stored with every judgement).
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from medmine.core import (
+    GenerationSettings,
+    MetricSet,
+    MetricSpec,
+    ParseStatus,
+    Prediction,
+    Request,
+    Response,
+    Sample,
+    TaskKind,
+    TaskScores,
+    stable_hash,
+    user_request,
+)
+from medmine.datasets.readers.vqa_common import OPEN, VqaTarget
+
+VQA_JUDGE_VERSION = "1"
+GRADES: dict[str, float] = {"correct": 1.0, "partially correct": 0.5, "incorrect": 0.0}
+
+VQA_JUDGE_PROMPT = """\
+You are grading an answer to an open question about a medical image. You do not see the \
+image: judge only whether the candidate answer means the same as the reference answer, \
+which an expert gave. Accept synonyms, abbreviations and different wording; ignore extra \
+words that do not change the meaning.
+
+QUESTION:
+{question}
+
+REFERENCE ANSWER:
+{reference}
+
+CANDIDATE ANSWER:
+{candidate}
+
+Grades:
+- correct: the candidate gives the reference answer's meaning (a synonym or a more specific \
+equivalent counts)
+- partially correct: the candidate gives only part of that meaning (for example one of two \
+findings, or the right finding on the wrong side), or adds a claim that contradicts it
+- incorrect: the candidate does not give that meaning, contradicts it, or does not answer
+
+Answer in exactly this format:
+[Explanation]: <one sentence>
+[Grade]: <correct | partially correct | incorrect>"""
+
+VQA_JUDGE_METRICS = MetricSet(
+    MetricSpec("judge_score", "judge score (open answers)", per_sample="judge_score")
+)
+_GRADE = re.compile(
+    r"\[?\s*grade\s*\]?\s*:?\s*[\"'`]?\s*(partially\s+correct|partly\s+correct|incorrect|correct)\b",
+    re.I,
+)
+
+
+def parse_grade(text: str) -> tuple[str | None, str]:
+    """The grade in a judge's answer, or (None, why). Markdown emphasis is tolerated; two
+    different grades make the answer unparseable (the judge did not decide)."""
+    if not isinstance(text, str) or not text.strip():
+        return None, "empty answer"
+    clean = text.replace("**", "").replace("__", "")
+    found = {" ".join(m.group(1).lower().split()) for m in _GRADE.finditer(clean)}
+    found = {"partially correct" if g == "partly correct" else g for g in found}
+    if not found:
+        return None, "no [Grade] line with correct, partially correct or incorrect"
+    if len(found) > 1:
+        return None, f"two different grades: {', '.join(sorted(found))}"
+    return found.pop(), "ok"
+
+
+def vqa_judge_sample(candidate_model: str, sample: Sample, answer: str) -> Sample:
+    """The text-only sample the judge is asked about: one model's answer to one question."""
+    target = sample.target(TaskKind.VQA)
+    if not isinstance(target, VqaTarget) or target.rule != OPEN:
+        raise ValueError(f"sample {sample.id}: only open questions are judged")
+    return Sample(
+        id=f"{candidate_model}::{sample.id}",
+        dataset=sample.dataset,
+        text=answer,
+        targets={TaskKind.VQA: target},
+        patient_id=sample.patient_id,
+        meta={"candidate_model": candidate_model, "sample_id": sample.id},
+    )
+
+
+@dataclass
+class VqaJudgeTask:
+    """Asks a judge model to grade an open answer against the reference answer."""
+
+    settings: GenerationSettings = field(
+        default_factory=lambda: GenerationSettings(temperature=0.7, max_tokens=256)
+    )
+    name: str = "vqa_judge"
+    kind: TaskKind = TaskKind.VQA
+    version: str = VQA_JUDGE_VERSION
+    metrics: MetricSet = VQA_JUDGE_METRICS
+
+    def applies_to(self, sample: Sample) -> bool:
+        """A judge sample has the candidate answer and an open question with its reference."""
+        t = sample.target(self.kind)
+        return bool(sample.text) and isinstance(t, VqaTarget) and t.rule == OPEN
+
+    def prompt(self, sample: Sample) -> str:
+        """The judge prompt for one candidate answer."""
+        t = sample.target(self.kind)
+        assert isinstance(t, VqaTarget)
+        return VQA_JUDGE_PROMPT.format(
+            question=t.question.strip(), reference=t.answer.strip(), candidate=sample.text or ""
+        )
+
+    def request(self, sample: Sample) -> Request:
+        """A text-only request (the judge sees no image)."""
+        if not self.applies_to(sample):
+            raise ValueError(f"judge sample {sample.id}: no candidate answer or not open")
+        return user_request(self.name, sample.id, (), self.prompt(sample), self.settings)
+
+    def parse(self, response: Response, sample: Sample) -> Prediction:
+        """The grade as {grade, score}."""
+        if response.error is not None:
+            return Prediction(None, ParseStatus.ERROR, response.error)
+        if response.refused:
+            return Prediction(None, ParseStatus.REFUSED, "blocked by the provider")
+        grade, why = parse_grade(response.text)
+        if grade is None:
+            return Prediction(None, ParseStatus.UNPARSEABLE, why)
+        return Prediction({"grade": grade, "score": GRADES[grade]}, ParseStatus.OK)
+
+    def score(self, predictions: Sequence[Prediction], samples: Sequence[Sample]) -> TaskScores:
+        """Mean judge score over the grades that could be read (the rest counted)."""
+        values = [p.value["score"] for p in predictions if p.usable and p.value]
+        metrics = {
+            "judge_score": statistics.fmean(values) if values else float("nan"),
+            "judge_unscored": float(len(predictions) - len(values)),
+        }
+        per = {
+            s.id: {"judge_score": float(p.value["score"])}
+            for s, p in zip(samples, predictions, strict=True)
+            if p.usable and p.value
+        }
+        return TaskScores(metrics=metrics, per_sample=per, headline="judge_score", tables={})
+
+    def template_hash(self) -> str:
+        """Hash of the prompt, grades, parser pattern and version."""
+        return stable_hash([VQA_JUDGE_PROMPT, GRADES, _GRADE.pattern, self.version])
