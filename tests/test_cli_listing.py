@@ -79,18 +79,27 @@ def test_the_index_holds_exactly_what_importing_builds(
 ) -> None:
     monkeypatch.setenv("MEDMINE_CACHE_DIR", str(tmp_path))
     fresh_tasks, fresh_baselines = cli_listing.build_task_rows(), cli_listing.build_baseline_rows()
-    assert cli_listing.task_rows() == fresh_tasks  # builds and writes the index
-    assert cli_listing.baseline_rows() == fresh_baselines
+    assert {r["name"] for r in fresh_tasks} == set(task_registry.task_names())
+    assert [r["name"] for r in fresh_baselines] == baseline_registry.baseline_names()
+    # this process already uses the registries: it is listed live, which sees a task
+    # registered at run time (no index could)
+    task_registry.register_task("probe_runtime_task", task_registry.task_factory("vqa"))  # type: ignore[arg-type]
+    try:
+        assert "probe_runtime_task" in {r["name"] for r in cli_listing.task_rows()}
+    finally:
+        task_registry._TASKS.pop("probe_runtime_task")
+    assert not (tmp_path / "listing").exists()
+
+    def listing(build: object) -> list[dict[str, object]]:
+        args = (cli_listing.TASKS_PACKAGE, cli_listing.TASKS_GROUP, cli_listing.TASKS_ENV)
+        return plugins.cached_listing("tasks", *args, build)  # type: ignore[arg-type]
+
+    assert listing(cli_listing.build_task_rows) == fresh_tasks  # builds and writes the index
 
     def no_build() -> list[dict[str, object]]:
         raise AssertionError("the index was current: nothing should be imported")
 
-    monkeypatch.setattr(cli_listing, "build_task_rows", no_build)
-    monkeypatch.setattr(cli_listing, "build_baseline_rows", no_build)
-    assert cli_listing.task_rows() == fresh_tasks  # now read from the index alone
-    assert cli_listing.baseline_rows() == fresh_baselines
-    assert {r["name"] for r in fresh_tasks} == set(task_registry.task_names())
-    assert [r["name"] for r in fresh_baselines] == baseline_registry.baseline_names()
+    assert listing(no_build) == fresh_tasks  # read from the index alone
 
 
 def _touch_later(path: Path) -> None:

@@ -3,7 +3,8 @@
 Building them imports every task or baseline module (and numpy, pydantic, the image
 libraries with them); :func:`medmine.plugins.cached_listing` keeps them in an index that is
 rebuilt whenever any module they come from changes, so a listing normally imports none of
-those modules.
+those modules.  A process that already uses a registry (a test, a library caller that
+registered a task at run time) is listed live.
 """
 
 from __future__ import annotations
@@ -53,11 +54,18 @@ def build_baseline_rows() -> list[dict[str, Any]]:
 
 def task_rows() -> list[dict[str, Any]]:
     """:func:`build_task_rows`, from the listing index while it is current."""
-    return cached_listing("tasks", TASKS_PACKAGE, TASKS_GROUP, TASKS_ENV, build_task_rows)
+    return cached_listing(
+        "tasks", TASKS_PACKAGE, TASKS_GROUP, TASKS_ENV, build_task_rows, "medmine.tasks.registry"
+    )
 
 
 def baseline_rows() -> list[dict[str, Any]]:
     """:func:`build_baseline_rows`, from the listing index while it is current."""
     return cached_listing(
-        "baselines", BASELINES_PACKAGE, BASELINES_GROUP, BASELINES_ENV, build_baseline_rows
+        "baselines",
+        BASELINES_PACKAGE,
+        BASELINES_GROUP,
+        BASELINES_ENV,
+        build_baseline_rows,
+        "medmine.baselines.registry",
     )

@@ -195,10 +195,21 @@ def _write_index(path: Path, index: dict[str, Any]) -> None:
 
 
 def cached_listing(
-    kind: str, package: str, group: str, env_var: str, build: Callable[[], list[Row]]
+    kind: str,
+    package: str,
+    group: str,
+    env_var: str,
+    build: Callable[[], list[Row]],
+    live_if_loaded: str | None = None,
 ) -> list[Row]:
     """The rows ``build`` returns (it imports the registry's modules), read from the index
-    when nothing they depend on has changed (see the module doc); rows must be JSON values."""
+    when nothing they depend on has changed (see the module doc); rows must be JSON values.
+
+    A process that has already imported ``live_if_loaded`` (the registry) gets ``build()``
+    itself: it may have registered entries at run time, which no index can know about.
+    """
+    if live_if_loaded is not None and live_if_loaded in sys.modules:
+        return build()
     path = index_path(kind, env_var)
     try:
         index = json.loads(path.read_text(encoding="utf-8"))
