@@ -123,7 +123,8 @@ def _cache_root() -> Path:
 
 def index_path(kind: str, env_var: str) -> Path:
     """The index file of one listing for this interpreter, search path and module list."""
-    key = [INDEX_FORMAT, kind, sys.executable, sys.path, os.environ.get(env_var, "")]
+    search = [os.path.abspath(entry) for entry in sys.path]  # "" is the working directory
+    key = [INDEX_FORMAT, kind, sys.executable, search, os.environ.get(env_var, "")]
     digest = hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
     return _cache_root() / "listing" / f"{kind}-{digest}.json"
 
