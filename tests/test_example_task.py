@@ -46,8 +46,8 @@ def test_no_other_file_names_the_example_task() -> None:
     assert spelled == []
 
 
-def test_the_example_task_is_listed() -> None:
-    out = _medmine("tasks", "list", cwd=ROOT).stdout
+def test_the_example_task_is_listed(tmp_path: Path) -> None:
+    out = _medmine("tasks", "list", cwd=tmp_path).stdout  # its listing index goes in tmp_path
     assert "image_category" in out
     assert "classification" in out  # the built-in tasks are still found by the scan
 

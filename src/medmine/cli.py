@@ -285,20 +285,18 @@ def datasets_check(
 @models_app.command("list")
 def models_list() -> None:
     """Baselines and model presets, with modality, price and whether credentials are set."""
-    from medmine.baselines.registry import baseline_names, default_baselines, make_baseline
+    from medmine.cli_listing import baseline_rows
 
     table = Table(title="models")
     for col in ("name", "provider", "modality", "price in/out $/Mtok (read on)", "credentials"):
         table.add_column(col)
-    defaults = default_baselines()
-    for name in baseline_names():
-        model = make_baseline(name)
-        tasks = ", ".join(sorted(getattr(model, "tasks", ()))) or "all"
-        default = " (default)" if name in defaults else ""
+    for row in baseline_rows():
+        tasks = ", ".join(row["tasks"]) or "all"
+        default = " (default)" if row["default"] else ""
         table.add_row(
-            escape(f"{name}{default} [{tasks}]"),
+            escape(f"{row['name']}{default} [{tasks}]"),
             "baseline",
-            getattr(model, "modality", "vision"),
+            row["modality"],
             "0 / 0",
             "not needed",
         )
@@ -321,15 +319,14 @@ def models_list() -> None:
 @tasks_app.command("list")
 def tasks_list() -> None:
     """Registered task kinds."""
-    from medmine.tasks.registry import make_task, task_names
+    from medmine.cli_listing import task_rows
 
     table = Table(title="tasks")
     table.add_column("name")
     table.add_column("version")
     table.add_column("description")
-    for name in task_names():
-        t = make_task(name)
-        table.add_row(name, t.version, (type(t).__doc__ or "").strip().splitlines()[0])
+    for row in task_rows():
+        table.add_row(row["name"], row["version"], row["description"])
     console.print(table)
 
 

@@ -41,8 +41,10 @@ three metrics.
 
 from __future__ import annotations
 
+import gc
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from itertools import chain
 
 import numpy as np
@@ -61,6 +63,27 @@ _WHITESPACE = re.compile(r"\s")  # what str.split() splits on
 # --------------------------------------------------------------------------- raw reports
 
 
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for one scoring call.
+
+    Tokenising a corpus allocates hundreds of thousands of token lists and tuples, and the
+    tokeniser's memos keep many of them; each allocation burst makes the collector traverse
+    them again (about a tenth of the CPU time of a call on 22,000 distinct reports).  The
+    call creates no reference cycles, so nothing is left for the collector; it is resumed
+    (if it was running) when the call returns or raises.  Other threads run without cyclic
+    collection meanwhile; reference counting still frees everything they drop.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+@_gc_paused()
 def score_reports(refs: Mapping[str, Sequence[str]], hyps: Mapping[str, str]) -> dict[str, object]:
     """Tokenise raw reports with :func:`ptb_tokenize` and compute BLEU-1..4, ROUGE-L, CIDEr-D.
 
