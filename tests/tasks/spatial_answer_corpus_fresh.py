@@ -50,7 +50,7 @@ FRESH: list[Case] = [
         NYX,
         '```json\n[\n  {"box_2d": [330, 210, 720, 560], "label": "nodule"}\n]\n```\nThe nodule is in the left mid zone.',
         [nbyx(1024, 1024, 330, 210, 720, 560)],
-        ambiguous=True,
+        ambiguous=False,  # box_2d states 0..1000 (Gemini's format)
         labels=["nodule"],
         box_labels=["nodule"],
     ),

@@ -8,6 +8,10 @@ override and no other reading rivals.
   ``<ref>label</ref><box>(x0,y0),(x1,y1)</box>``: 0..1000, x first (a ``<box>`` without
   its ``<ref>`` is read as ordinary bracketed numbers, in the asked scale).
 * Qwen2-VL box tokens ``<|box_start|>(x0,y0),(x1,y1)<|box_end|>``: 0..1000, x first.
+  These 0..1000 formats keep their numbers as written (``RawItem.fixed``); the scale
+  decision reads them on 0..1000 unless a value exceeds 1000 (see
+  :func:`medmine.tasks.spatial.scale.decide_fixed`). The bin formats below cannot exceed
+  their range and are converted to percent here.
 * Florence-2 ``label<loc_312><loc_198><loc_645><loc_560>``: 1000 bins, x first, bin centres.
 * PaliGemma ``<loc0203><loc0320><loc0574><loc0660> label``: 1024 bins, y first.
 * Kosmos-2 ``<patch_index_0137><patch_index_0725>``: a 32 x 32 patch grid, patch centres.
@@ -62,6 +66,19 @@ def _pct_item(values: list[float], shape: str, label: str | None, form: str = "x
     return raw
 
 
+def _k1000_item(values: list[float], shape: str, label: str | None) -> RawItem:
+    """A raw item on the format's fixed 0..1000 scale, x first (Qwen2-VL, InternVL, Qwen-VL).
+
+    The values stay as written so that values beyond 1000 can be recognised (see
+    :func:`medmine.tasks.spatial.scale.decide_fixed`).
+    """
+    raw = RawItem(shape, np.array(values, dtype=np.float64))  # type: ignore[arg-type]
+    raw.order = "xy"
+    raw.label = label.strip() or None if label else None
+    raw.fixed = "token"
+    return raw
+
+
 def _ref_before(text: str, pos: int, pattern: re.Pattern[str], group: int) -> str | None:
     """The text of the last ``pattern`` match that ends before ``pos``, if any."""
     last = None
@@ -80,16 +97,16 @@ def extract_tokens(text: str, family: str) -> Found | None:
     found = Found()
     first, last = len(text), 0
     for m in _QWEN_BOX.finditer(text):
-        vals = [float(v) / 10.0 for v in m.groups() if v is not None]  # 0..1000 -> percent
+        vals = [float(v) for v in m.groups() if v is not None]
         label = _ref_before(text, m.start(), _QWEN_REF, 1)
         shape = "box" if len(vals) == 4 else "point"
-        found.raws.append(_pct_item(vals, shape, label))
+        found.raws.append(_k1000_item(vals, shape, label))
         first, last = min(first, m.start()), max(last, m.end())
     if not found.raws:
         for m in _REF_BOX.finditer(text):
-            nums = [float(v) / 10.0 for v in re.findall(r"\d+(?:\.\d+)?", m.group(2))]
+            nums = [float(v) for v in re.findall(r"\d+(?:\.\d+)?", m.group(2))]
             for i in range(0, len(nums) - 3, 4):
-                found.raws.append(_pct_item(nums[i : i + 4], "box", m.group(1)))
+                found.raws.append(_k1000_item(nums[i : i + 4], "box", m.group(1)))
             first, last = min(first, m.start()), max(last, m.end())
     if not found.raws:
         for m in _FLORENCE.finditer(text):
