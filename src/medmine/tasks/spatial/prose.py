@@ -2,7 +2,8 @@
 
 Also: ``x1=.. y2=..`` and ``left/top/right/bottom`` corners (and markdown tables of them),
 Molmo's quoted ``x="31.3"``, "box: a, b, c, d", ``<box>a b c d</box>``, "163 to 382 pixels
-horizontally" / "31% to 62% of the width", corner words without brackets ("Top-left: 544px,
+horizontally" / "31% to 62% of the width", an axis and its interval ("from x=101 to
+x=256", "x between 230 and 520 pixels", "left-right 230 to 520 px"), corner words without brackets ("Top-left: 544px,
 208px") and per-axis intervals ("x ∈ [310, 620], y ∈ [270, 740]", see extract_intervals).
 """
 
@@ -77,6 +78,19 @@ _AXIS_RANGE = re.compile(
 _AXIS_FIRST = re.compile(
     r"\b(horizontal(?:ly)?|vertical(?:ly)?|left[\s-]+to[\s-]+right|top[\s-]+to[\s-]+bottom)\b"
     rf"[^\d.;\n]{{0,30}}?\bfrom\s+{_NU}\s*(?:-|–|to)\s*{_NU}",
+    re.IGNORECASE,
+)
+# One axis and its interval, the axis named first: "x=101 to x=256", "x from 230 to 520",
+# "between x = 230 and 520 pixels", "the x coordinate ranges from 230 to 520", "y: 80-211",
+# "left-right 230 to 520 px", "vertically between 310 and 640". A single letter needs "=",
+# ":", "from" or "between" before its first number (so "3 x 4" is no axis).
+_SPAN_TO = r"\s*(?:-|–|—|to|and|through|→|->)\s*(?:[xy]\s*(?:=|:)\s*)?"
+_AXIS_SPAN = re.compile(
+    r"\b(?:([xy])(?![\w'’])(?:[\s-]*(?:axis|coordinates?|values?|direction|extent|range|span))?"
+    r"(?:\s*(?:=|:)\s*(?:from\s+|between\s+)?|[^\d\n;.]{0,30}?\b(?:from|between)\s+)"
+    r"|(horizontal(?:ly)?|vertical(?:ly)?|left[\s-]*(?:to[\s-]*)?right|top[\s-]*(?:to[\s-]*)?bottom)"
+    r"\b(?:[\s-]*(?:axis|direction|extent|range|span))?[^\d\n;.]{0,30}?(?:\b(?:from|between)\s+)?)"
+    rf"{_NU}{_SPAN_TO}{_NU}",
     re.IGNORECASE,
 )
 # "rows 594–1680, columns 1248–2580": rows run along y, columns along x
@@ -216,6 +230,11 @@ def _prose_box(text: str, points: list[_ProseEvent], boxes: list[_ProseEvent]) -
     found = Found()
     named = _named_corners(text)
     ranges: dict[str, _Pairs] = {}
+    for m in _AXIS_SPAN.finditer(text):
+        word = (m.group(1) or m.group(2)).lower()
+        axis = "y" if word == "y" or word.startswith(("vert", "top")) else "x"
+        unit = m.group(4) or m.group(6)  # "230 and 520 pixels": the unit covers the interval
+        ranges.setdefault(axis, [(m.group(3), m.group(4) or unit), (m.group(5), m.group(6) or unit)])
     for m in _RANGE.finditer(text):
         ranges.setdefault(m.group(1).lower(), [(m.group(2), m.group(3)), (m.group(4), m.group(5))])
     for m in _AXIS_RANGE.finditer(text):
@@ -306,6 +325,7 @@ def _coordinate_span(text: str) -> tuple[int, int] | None:
             _XY,
             _NAMED,
             _RANGE,
+            _AXIS_SPAN,
             _SIZE,
             _SIDES,
             _LOOSE_BOX,
