@@ -3,8 +3,9 @@
 Also: ``x1=.. y2=..`` and ``left/top/right/bottom`` corners (and markdown tables of them),
 Molmo's quoted ``x="31.3"``, "box: a, b, c, d", ``<box>a b c d</box>``, "163 to 382 pixels
 horizontally" / "31% to 62% of the width", an axis and its interval ("from x=101 to
-x=256", "x between 230 and 520 pixels", "left-right 230 to 520 px"), corner words without brackets ("Top-left: 544px,
-208px") and per-axis intervals ("x ∈ [310, 620], y ∈ [270, 740]", see extract_intervals).
+x=256", "x between 230 and 520 pixels", "left-right 230 to 520 px"), corner words without
+brackets ("Top-left: 544px, 208px") and per-axis intervals ("x ∈ [310, 620], y ∈ [270, 740]",
+see extract_intervals).
 """
 
 from __future__ import annotations
@@ -234,7 +235,9 @@ def _prose_box(text: str, points: list[_ProseEvent], boxes: list[_ProseEvent]) -
         word = (m.group(1) or m.group(2)).lower()
         axis = "y" if word == "y" or word.startswith(("vert", "top")) else "x"
         unit = m.group(4) or m.group(6)  # "230 and 520 pixels": the unit covers the interval
-        ranges.setdefault(axis, [(m.group(3), m.group(4) or unit), (m.group(5), m.group(6) or unit)])
+        ranges.setdefault(
+            axis, [(m.group(3), m.group(4) or unit), (m.group(5), m.group(6) or unit)]
+        )
     for m in _RANGE.finditer(text):
         ranges.setdefault(m.group(1).lower(), [(m.group(2), m.group(3)), (m.group(4), m.group(5))])
     for m in _AXIS_RANGE.finditer(text):

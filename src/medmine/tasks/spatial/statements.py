@@ -44,6 +44,15 @@ _CANNOT_SEE = re.compile(
     r"(?:a|an|the|any|this|its|where)\b",
     re.IGNORECASE,
 )
+# "I can't determine its exact location", "cannot tell where the polyp ends": an attempt.
+# (Image-quality reasons alone, "I cannot localize it because the image is too blurry", keep
+# the refusal reading the verb "localize" gives.)
+_CANNOT_DETERMINE = re.compile(
+    r"\b(?:cannot|can\s*not|can(?:'|’)t|could\s*n(?:o|'|’)t|unable\s+to|not\s+able\s+to"
+    r"|not\s+possible\s+to|impossible\s+to)\s+(?:reliably\s+|definitively\s+|confidently\s+"
+    r"|accurately\s+|precisely\s+|exactly\s+)?(?:determine|tell|say|decide|establish|be\s+determined)\b",
+    re.IGNORECASE,
+)
 # Words that send the user elsewhere or decline on principle: these keep a refusal a refusal.
 _REDIRECT = re.compile(
     r"\b(?:consult|see|ask|contact|refer\s+to|speak\s+(?:to|with))\s+(?:a|an|your|the)\s+"
@@ -62,7 +71,7 @@ def cannot_locate(text: str) -> bool:
     by medmine's reading rules that is *cannot determine* (``unparseable``), not a refusal,
     unless the answer also declines on principle or sends the user to a professional.
     """
-    tried = cues.says_cannot_determine(text) or bool(_CANNOT_SEE.search(text))
+    tried = bool(_CANNOT_DETERMINE.search(text) or _CANNOT_SEE.search(text))
     return tried and not _REDIRECT.search(text)
 
 
