@@ -145,6 +145,18 @@ def test_axis_spans_in_prose(
     assert ans.ambiguous is ambiguous
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The box goes from x=120,y=80 to x=300,y=260 (pixels).",  # corners, not "y=80 to x=300"
+        "Chest x-ray: a mass between 3 and 5 cm; box (120, 80, 300, 260) in pixels.",
+    ],
+)
+def test_corner_pairs_and_x_ray_are_no_axis_spans(text: str) -> None:
+    ans = parse_spatial(text, "box", ImageGeometry(1024, 1024), "norm1000_xyxy")
+    assert _boxes(ans) == [(120.0, 80.0, 300.0, 260.0)]
+
+
 def test_a_size_written_with_x_is_no_axis_span() -> None:
     """ "3 x 4 cm" has no axis: the spans regex needs "x =", "x:", "x from" or "x between"."""
     ans = parse_spatial("A 3 x 4 cm mass, no coordinates given.", "box", ImageGeometry(512, 512))
