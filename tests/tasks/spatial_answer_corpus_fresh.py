@@ -215,7 +215,7 @@ FRESH: list[Case] = [
         3000,
         N,
         "I am unable to determine the location of the lesion from this image.",
-        status="refused",
+        status="unparseable",  # tried and could not place it: cannot determine, not a refusal
     ),
     Case(
         "n25",

@@ -146,6 +146,27 @@ def test_axis_spans_in_prose(
 
 
 @pytest.mark.parametrize(
+    ("text", "box"),
+    [
+        (
+            "The lesion spans 163 to 382 pixels horizontally and 176 to 328 pixels vertically.",
+            (163.0, 176.0, 382.0, 328.0),
+        ),
+        (
+            "The lesion extends from 35% to 61% horizontally and from 40% to 79% vertically.",
+            (268.8, 230.4, 468.5, 455.0),
+        ),
+    ],
+)
+def test_axis_named_after_its_numbers_is_not_taken_for_the_next_interval(
+    text: str, box: tuple[float, ...]
+) -> None:
+    """ "horizontally and 176 to 328" is not the x interval: the axis word ends its clause."""
+    ans = parse_spatial(text, "box", ImageGeometry(768, 576), "norm1000_xyxy")
+    assert _boxes(ans) == [box]
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "The box goes from x=120,y=80 to x=300,y=260 (pixels).",  # corners, not "y=80 to x=300"

@@ -86,11 +86,13 @@ _AXIS_FIRST = re.compile(
 # "left-right 230 to 520 px", "vertically between 310 and 640". A single letter needs "=",
 # ":", "from" or "between" before its first number (so "3 x 4" is no axis).
 _SPAN_TO = r"\s*(?:-|–|—|to|and|through|→|->)\s*(?:([xy])\s*(?:=|:)\s*)?"
+_FILL = r"(?:(?!\band\b)[^\d\n;.,]){0,30}?"  # words between an axis and its numbers
 _AXIS_SPAN = re.compile(
-    r"\b(?:([xy])(?![\w'’]|-(?!axis|coord))(?:[\s-]*(?:axis|coordinates?|values?|direction|extent|range|span))?"
-    r"(?:\s*(?:=|:)\s*(?:from\s+|between\s+)?|[^\d\n;.]{0,30}?\b(?:from|between)\s+)"
+    r"\b(?:([xy])(?![\w'’]|-(?!axis|coord))"
+    r"(?:[\s-]*(?:axis|coordinates?|values?|direction|extent|range|span))?"
+    rf"(?:\s*(?:=|:)\s*(?:from\s+|between\s+)?|{_FILL}\b(?:from|between)\s+)"
     r"|(horizontal(?:ly)?|vertical(?:ly)?|left[\s-]*(?:to[\s-]*)?right|top[\s-]*(?:to[\s-]*)?bottom)"
-    r"\b(?:[\s-]*(?:axis|direction|extent|range|span))?[^\d\n;.]{0,30}?(?:\b(?:from|between)\s+)?)"
+    rf"\b{_FILL}(?:\b(?:from|between)\s+)?)"
     rf"{_NU}{_SPAN_TO}{_NU}",
     re.IGNORECASE,
 )
@@ -231,15 +233,6 @@ def _prose_box(text: str, points: list[_ProseEvent], boxes: list[_ProseEvent]) -
     found = Found()
     named = _named_corners(text)
     ranges: dict[str, _Pairs] = {}
-    for m in _AXIS_SPAN.finditer(text):
-        word = (m.group(1) or m.group(2)).lower()
-        axis = "y" if word == "y" or word.startswith(("vert", "top")) else "x"
-        if m.group(5) and m.group(5).lower() != axis:  # "y=80 to x=300" joins two corners
-            continue
-        unit = m.group(4) or m.group(7)  # "230 and 520 pixels": the unit covers the interval
-        ranges.setdefault(
-            axis, [(m.group(3), m.group(4) or unit), (m.group(6), m.group(7) or unit)]
-        )
     for m in _RANGE.finditer(text):
         ranges.setdefault(m.group(1).lower(), [(m.group(2), m.group(3)), (m.group(4), m.group(5))])
     for m in _AXIS_RANGE.finditer(text):
@@ -254,6 +247,15 @@ def _prose_box(text: str, points: list[_ProseEvent], boxes: list[_ProseEvent]) -
     for m in _FROM_TO.finditer(text):
         if m.group(1).lower() == m.group(4).lower():
             ranges.setdefault(m.group(1).lower(), [m.groups()[1:3], m.groups()[4:6]])
+    for m in _AXIS_SPAN.finditer(text):  # the general form, after the specific ones
+        word = (m.group(1) or m.group(2)).lower()
+        axis = "y" if word == "y" or word.startswith(("vert", "top")) else "x"
+        if m.group(5) and m.group(5).lower() != axis:  # "y=80 to x=300" joins two corners
+            continue
+        unit = m.group(4) or m.group(7)  # "230 and 520 pixels": the unit covers the interval
+        ranges.setdefault(
+            axis, [(m.group(3), m.group(4) or unit), (m.group(6), m.group(7) or unit)]
+        )
     sizes: dict[str, tuple[str, str | None]] = {}
     for m in _SIZE.finditer(text):
         if m.group(1):
