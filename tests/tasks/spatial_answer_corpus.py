@@ -1009,8 +1009,8 @@ CASES: list[Case] = [
         600,
         "norm1000_xy",
         '<point x="31.3" y="31.7" alt="lesion">lesion</point>',
-        points=[npt(800, 600, 31.3, 31.7)],
-        ambiguous=True,
+        points=[[250.4, 190.2]],  # Molmo's documented format is percent of the image
+        ambiguous=False,
     ),
     Case("m08", L, 2048, 1536, "pixel_xy", '{"point": [1254, 771]}', points=[[1254, 771]]),
     Case(

@@ -56,6 +56,18 @@ def test_qwen2_box_tokens_stay_unambiguous_on_a_small_image() -> None:
     assert ans.convention_seen == "norm1000_xyxy" and not ans.ambiguous
 
 
+@pytest.mark.parametrize("asked", ["pixel_xyxy", "norm1000_xyxy"])
+def test_molmo_points_are_percent_of_the_image(asked: str) -> None:
+    """Molmo documents ``<point x=".." y="..">`` in percent: never read as pixels."""
+    text = '<point x="31.3" y="61.7" alt="polyp">polyp</point>'
+    ans = parse_spatial(text, "point", ImageGeometry(1000, 800), asked)
+    assert [tuple(round(v, 1) for v in p) for p in ans.points] == [(313.0, 493.6)]
+    assert not ans.ambiguous
+    poly = '<points x1="10" y1="20" x2="30.5" y2="20" x3="30" y3="40" alt="lesion">lesion</points>'
+    ans = parse_spatial(poly, "polygon", ImageGeometry(1000, 800), asked)
+    assert ans.polygons == (((100.0, 160.0), (305.0, 160.0), (300.0, 320.0)),)
+
+
 # ------------------------------------------------- 2. fixed-scale values beyond their scale
 
 

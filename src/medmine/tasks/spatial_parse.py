@@ -10,7 +10,8 @@ Locale-written numbers are first rewritten plainly (``1,248 px`` -> ``1248``, ``
 ``0.312``; see :mod:`medmine.tasks.spatial.numbers`).
 
 00. Model-family tokens whose scale the format fixes (Qwen2-VL ``<|box_start|>``, Florence-2
-   ``<loc_N>``, PaliGemma ``<locNNNN>``, Kosmos-2 ``<patch_index_N>``, YOLO lines; see
+   ``<loc_N>``, PaliGemma ``<locNNNN>``, Kosmos-2 ``<patch_index_N>``, Molmo ``<point x=".."
+   y="..">`` (percent), YOLO lines; see
    :mod:`medmine.tasks.spatial.tokens`): read in that scale whatever was asked, never
    ambiguous. Gemini's JSON key ``box_2d`` (``[ymin, xmin, ymax, xmax]`` on 0..1000) is
    such a format too, unless the answer states another scale. When values of a 0..1000
