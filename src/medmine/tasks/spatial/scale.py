@@ -245,7 +245,7 @@ def decide_fixed(
     readings = _Readings(raws, orders, geometry)
     over = sum(readings.violations("norm1000"))
     if not over:
-        return ScaleDecision("norm1000")
+        return ScaleDecision("norm1000", "the format states its scale (0..1000)")
     if not any(readings.violations("pixel")):
         why = (
             f"{over} value(s) exceed the format's 0..1000 range and every value fits the "
