@@ -290,7 +290,7 @@ CASES: list[Case] = [
         NYX,
         '[{"box_2d": [120, 540, 480, 860], "label": "nodule"}]',
         [nbyx(1024, 1024, 120, 540, 480, 860)],
-        ambiguous=True,
+        ambiguous=False,  # box_2d states 0..1000 (Gemini's format)
     ),
     Case(
         "g03",
@@ -340,7 +340,7 @@ CASES: list[Case] = [
         NYX,
         '```json\n[\n  {"box_2d": [512, 233, 799, 471], "label": "ulcer"}\n]\n```',
         [nbyx(1920, 1080, 512, 233, 799, 471)],
-        ambiguous=True,
+        ambiguous=False,  # box_2d states 0..1000 (Gemini's format)
     ),
     # ---------------------------------------------------------------- Qwen2.5-VL bbox_2d, pixels asked
     Case(
@@ -1009,8 +1009,8 @@ CASES: list[Case] = [
         600,
         "norm1000_xy",
         '<point x="31.3" y="31.7" alt="lesion">lesion</point>',
-        points=[npt(800, 600, 31.3, 31.7)],
-        ambiguous=True,
+        points=[[250.4, 190.2]],  # Molmo's documented format is percent of the image
+        ambiguous=False,
     ),
     Case("m08", L, 2048, 1536, "pixel_xy", '{"point": [1254, 771]}', points=[[1254, 771]]),
     Case(
@@ -1199,7 +1199,7 @@ CASES: list[Case] = [
         NYX,
         '[{"box_2d": [150, 320, 410, 560], "label": "cardiomegaly"}]',
         [nbyx(2048, 1536, 150, 320, 410, 560)],
-        ambiguous=True,
+        ambiguous=False,  # box_2d states 0..1000 (Gemini's format)
         labels=["cardiomegaly"],
         box_labels=["cardiomegaly"],
     ),

@@ -11,9 +11,9 @@ x-axis" ranges, bold keys, labels after the geometry or in clauses ("Polyp A: [.
 [..]"), "x≈478", "_pct" keys, "per-mille", "scaled to 1000×1000", "rows 594–1680, columns
 1248–2580", one "x, y" pair per list line, SVG paths.
 
-Two answers stay flagged ambiguous rather than read as their model meant: Molmo's ``<point
-x="47.8" y="37.9">`` is percent, but written alone it fits the asked 0..1000 too (as m07);
-``"image_size": [1000, 1000]`` beside a box on a 4000 px image only implies a 0..1000 frame.
+One answer stays flagged ambiguous rather than read as its model meant: ``"image_size":
+[1000, 1000]`` beside a box on a 4000 px image only implies a 0..1000 frame. (Molmo's
+``<point x="47.8" y="37.9">`` is read as percent, its documented format, since reader v4.)
 """
 
 from __future__ import annotations
@@ -429,8 +429,7 @@ DEV5: list[Case] = [
         H,
         "norm1000_xy",
         '<point x="47.8" y="37.9" alt="polyp">polyp</point>',
-        points=[[191.2, 113.7]],  # the asked 0..1000 reading, flagged (percent also fits)
-        ambiguous=True,
+        points=[PT],  # Molmo's documented format is percent of the image (reader v4)
     ),
     Case("w062", L, W, H, "norm1000_xy", "The centre of the polyp: (1912, 1137) px", points=[PT]),
     Case("w063", L, W, H, "norm1000_xy", "**Center**: (478, 379)", points=[PT]),

@@ -50,7 +50,7 @@ FRESH: list[Case] = [
         NYX,
         '```json\n[\n  {"box_2d": [330, 210, 720, 560], "label": "nodule"}\n]\n```\nThe nodule is in the left mid zone.',
         [nbyx(1024, 1024, 330, 210, 720, 560)],
-        ambiguous=True,
+        ambiguous=False,  # box_2d states 0..1000 (Gemini's format)
         labels=["nodule"],
         box_labels=["nodule"],
     ),
@@ -215,7 +215,7 @@ FRESH: list[Case] = [
         3000,
         N,
         "I am unable to determine the location of the lesion from this image.",
-        status="refused",
+        status="unparseable",  # tried and could not place it: cannot determine, not a refusal
     ),
     Case(
         "n25",

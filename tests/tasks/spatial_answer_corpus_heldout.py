@@ -206,7 +206,7 @@ HELDOUT: list[Case] = [
         NYX,
         '{"box_2d": [305, 212, 570, 498]}',
         [nbyx(768, 576, 305, 212, 570, 498)],
-        ambiguous=True,
+        ambiguous=False,  # box_2d states 0..1000 (Gemini's format)
     ),
     # fractions and percentages
     Case(

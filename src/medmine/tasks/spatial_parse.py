@@ -10,9 +10,16 @@ Locale-written numbers are first rewritten plainly (``1,248 px`` -> ``1248``, ``
 ``0.312``; see :mod:`medmine.tasks.spatial.numbers`).
 
 00. Model-family tokens whose scale the format fixes (Qwen2-VL ``<|box_start|>``, Florence-2
-   ``<loc_N>``, PaliGemma ``<locNNNN>``, Kosmos-2 ``<patch_index_N>``, YOLO lines; see
+   ``<loc_N>``, PaliGemma ``<locNNNN>``, Kosmos-2 ``<patch_index_N>``, Molmo ``<point x=".."
+   y="..">`` (percent), YOLO lines; see
    :mod:`medmine.tasks.spatial.tokens`): read in that scale whatever was asked, never
-   ambiguous.
+   ambiguous. Gemini's JSON key ``box_2d`` (``[ymin, xmin, ymax, xmax]`` on 0..1000) is
+   such a format too, unless the answer states another scale. When values of a 0..1000
+   format exceed 1000 and every value fits the image in pixels, they are read as pixels and
+   flagged ``ambiguous`` with the 0..1000 reading kept in ``alternatives`` (never clamped
+   silently). Qwen2.5-VL's ``bbox_2d`` states no scale: its documented absolute pixels are
+   those of the model's resized input and Qwen3-VL writes 0..1000 under the same key, so it
+   is x-first but read in the asked scale with the ordinary ambiguity rules.
 0. For boxes, per-axis intervals in prose (``x ∈ [310, 620], y ∈ [270, 740]``): read as JSON
    they would be two corner points.
 
@@ -73,7 +80,8 @@ lists follow the expected order, except under the key ``box_2d`` (Gemini writes
 ``[y_min, x_min, y_max, x_max]`` there) and when the answer text spells an order
 (``[ymin, xmin, ...]``, ``(y, x)``, ``[top, left, bottom, right]`` switch to y-first;
 ``[x_min, y_min, ...]``, ``(x, y)`` to x-first; the spelling nearest the geometry wins).
-``bbox_2d`` (Qwen2.5-VL) is x-first. ``box_2d`` named in prose is a y-first spelling too.
+``bbox_2d`` (Qwen2.5-VL) is x-first. ``box_2d`` named in prose is a y-first spelling too
+(prose naming it does not fix the scale; only the JSON key does).
 Prompts that want x-first answers should therefore not ask for a ``box_2d`` key. A bare
 4-number list follows a layout the answer names ("COCO", ``[x, y, w, h]``, ``xywh``,
 ``cxcywh``; the naming nearest the geometry wins); named keys are never changed by it.
@@ -97,7 +105,11 @@ statement such as "No lesion detected" / "none found" is a valid answer with zer
 (``ok``). For singular kinds it is ``unparseable``. A refusal ("I cannot...", "I'm unable
 to...", "as an AI...") with no geometry is ``refused``; it is checked before the
 empty-statement rule ("I cannot localize lesions" is a refusal; "I cannot see any lesion",
-"Polyps: none" state that nothing was found).
+"Polyps: none" state that nothing was found). An answer that tried but could not find or
+place the finding ("I cannot see a clear polyp, so I can't give a box", "I can't determine
+its exact location") is *cannot determine*, ``unparseable``, not a refusal -- unless it
+also declines on principle or sends the user to a professional ("please consult a
+radiologist"), which stays ``refused``.
 """
 
 from __future__ import annotations
@@ -121,7 +133,7 @@ from medmine.tasks.spatial.assemble import assemble
 from medmine.tasks.spatial.numbers import normalise_numbers
 from medmine.tasks.spatial.prose import extract_intervals, extract_prose
 from medmine.tasks.spatial.raw import Found
-from medmine.tasks.spatial.statements import is_refusal, states_nothing_found
+from medmine.tasks.spatial.statements import cannot_locate, is_refusal, states_nothing_found
 from medmine.tasks.spatial.structured import choose_structured
 from medmine.tasks.spatial.tables import extract_lines, extract_table
 from medmine.tasks.spatial.tokens import extract_tokens, ref_labels
@@ -139,7 +151,8 @@ __all__ = [
     "parse_spatial",
 ]
 
-PARSER_VERSION = "3"  # 3: model-family tokens, tables, layouts, locale numbers, clamp=repaired
+PARSER_VERSION = "4"  # 4: box_2d/token scale fixed, overflow -> pixels, axis spans, cannot-locate
+# 3: model-family tokens, tables, layouts, locale numbers, clamp=repaired
 
 
 def parse_spatial(
@@ -222,6 +235,11 @@ def _parse(
             return SpatialAnswer(status="refused", notes=("refusal, no geometry given",))
         if plural and states_nothing_found(text):
             return SpatialAnswer(status="ok", notes=("answer states that nothing was found",))
+        if cannot_locate(text):
+            return SpatialAnswer(
+                status="unparseable",
+                notes=(*notes, "the answer says it cannot locate the finding (not a refusal)"),
+            )
         return SpatialAnswer(status="unparseable", notes=(*notes, "no geometry found"))
     return assemble(found, kind, family, geometry, expected, labels, text, notes)
 

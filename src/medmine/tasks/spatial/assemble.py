@@ -18,7 +18,7 @@ from medmine.tasks.spatial.answer import (
 from medmine.tasks.spatial.convention import stated_form, stated_order, stated_scale
 from medmine.tasks.spatial.pixels import Tally, box_from_raw, point_from_raw, polygon_from_raw
 from medmine.tasks.spatial.raw import Found, RawItem
-from medmine.tasks.spatial.scale import decide_scale
+from medmine.tasks.spatial.scale import ScaleDecision, decide_fixed, decide_scale
 from medmine.tasks.spatial.shapes import convert_shape
 
 
@@ -45,7 +45,7 @@ def assemble(
     text_order = stated_order(text, spec.order, found.span)
     orders = [raw.order or text_order for raw in raws]
     stated = stated_scale(text, geometry, found.span)
-    decision = decide_scale(raws, orders, spec.scale, geometry, *(stated if stated else (None, "")))
+    decision = _decide(raws, orders, spec.scale, geometry, stated)
     if decision.why:
         prefix = (
             ""
@@ -58,7 +58,13 @@ def assemble(
         _alternative(raws, orders, rival, kind, family, geometry, labels)
         for rival in decision.rivals
     )
-    if decision.ambiguous:
+    if decision.fixed_overflow:
+        names = ", ".join(a.convention for a in alternatives)
+        tally.notes.append(
+            f"ambiguous scale: the format's 0..1000 reading ({names}) is kept as the "
+            f"alternative; readings differ by up to {decision.disagreement_px:.0f} px"
+        )
+    elif decision.ambiguous:
         names = ", ".join(a.convention for a in alternatives)
         tally.notes.append(
             f"ambiguous scale: read as {decision.scale} (nothing states the scale), but the "
@@ -93,6 +99,34 @@ def assemble(
         alternatives=alternatives,
         ambiguity_px=round(decision.disagreement_px, 3) if decision.ambiguous else 0.0,
     )
+
+
+def _decide(
+    raws: list[RawItem],
+    orders: list[str],
+    asked: str,
+    geometry: ImageGeometry,
+    stated: tuple[str, str] | None,
+) -> ScaleDecision:
+    """The scale decision, with formats that fix their own scale (``RawItem.fixed``) first.
+
+    A stated scale overrides the ``box_2d`` key (a key is a name the prompt may have asked
+    for) but not model tokens. When every item is in a fixed-scale format,
+    :func:`decide_fixed` decides; fixed items mixed with plain numbers keep their 0..1000
+    reading as percent and the plain numbers are decided as usual.
+    """
+    if stated is not None:
+        for raw in raws:
+            if raw.fixed == "key":
+                raw.fixed = None
+    if raws and all(raw.fixed for raw in raws):
+        return decide_fixed(raws, orders, geometry)
+    for raw in raws:
+        if raw.fixed:
+            raw.values = raw.values / 10.0
+            raw.units = ("%",) * raw.values.size
+            raw.fixed = None
+    return decide_scale(raws, orders, asked, geometry, *(stated if stated else (None, "")))
 
 
 @dataclass

@@ -2,8 +2,10 @@
 
 Also: ``x1=.. y2=..`` and ``left/top/right/bottom`` corners (and markdown tables of them),
 Molmo's quoted ``x="31.3"``, "box: a, b, c, d", ``<box>a b c d</box>``, "163 to 382 pixels
-horizontally" / "31% to 62% of the width", corner words without brackets ("Top-left: 544px,
-208px") and per-axis intervals ("x ∈ [310, 620], y ∈ [270, 740]", see extract_intervals).
+horizontally" / "31% to 62% of the width", an axis and its interval ("from x=101 to
+x=256", "x between 230 and 520 pixels", "left-right 230 to 520 px"), corner words without
+brackets ("Top-left: 544px, 208px") and per-axis intervals ("x ∈ [310, 620], y ∈ [270, 740]",
+see extract_intervals).
 """
 
 from __future__ import annotations
@@ -77,6 +79,21 @@ _AXIS_RANGE = re.compile(
 _AXIS_FIRST = re.compile(
     r"\b(horizontal(?:ly)?|vertical(?:ly)?|left[\s-]+to[\s-]+right|top[\s-]+to[\s-]+bottom)\b"
     rf"[^\d.;\n]{{0,30}}?\bfrom\s+{_NU}\s*(?:-|–|to)\s*{_NU}",
+    re.IGNORECASE,
+)
+# One axis and its interval, the axis named first: "x=101 to x=256", "x from 230 to 520",
+# "between x = 230 and 520 pixels", "the x coordinate ranges from 230 to 520", "y: 80-211",
+# "left-right 230 to 520 px", "vertically between 310 and 640". A single letter needs "=",
+# ":", "from" or "between" before its first number (so "3 x 4" is no axis).
+_SPAN_TO = r"\s*(?:-|–|—|to|and|through|→|->)\s*(?:([xy])\s*(?:=|:)\s*)?"
+_FILL = r"(?:(?!\band\b)[^\d\n;.,]){0,30}?"  # words between an axis and its numbers
+_AXIS_SPAN = re.compile(
+    r"\b(?:([xy])(?![\w'’]|-(?!axis|coord))"
+    r"(?:[\s-]*(?:axis|coordinates?|values?|direction|extent|range|span))?"
+    rf"(?:\s*(?:=|:)\s*(?:from\s+|between\s+)?|{_FILL}\b(?:from|between)\s+)"
+    r"|(horizontal(?:ly)?|vertical(?:ly)?|left[\s-]*(?:to[\s-]*)?right|top[\s-]*(?:to[\s-]*)?bottom)"
+    rf"\b{_FILL}(?:\b(?:from|between)\s+)?)"
+    rf"{_NU}{_SPAN_TO}{_NU}",
     re.IGNORECASE,
 )
 # "rows 594–1680, columns 1248–2580": rows run along y, columns along x
@@ -230,6 +247,15 @@ def _prose_box(text: str, points: list[_ProseEvent], boxes: list[_ProseEvent]) -
     for m in _FROM_TO.finditer(text):
         if m.group(1).lower() == m.group(4).lower():
             ranges.setdefault(m.group(1).lower(), [m.groups()[1:3], m.groups()[4:6]])
+    for m in _AXIS_SPAN.finditer(text):  # the general form, after the specific ones
+        word = (m.group(1) or m.group(2)).lower()
+        axis = "y" if word == "y" or word.startswith(("vert", "top")) else "x"
+        if m.group(5) and m.group(5).lower() != axis:  # "y=80 to x=300" joins two corners
+            continue
+        unit = m.group(4) or m.group(7)  # "230 and 520 pixels": the unit covers the interval
+        ranges.setdefault(
+            axis, [(m.group(3), m.group(4) or unit), (m.group(6), m.group(7) or unit)]
+        )
     sizes: dict[str, tuple[str, str | None]] = {}
     for m in _SIZE.finditer(text):
         if m.group(1):
@@ -306,6 +332,7 @@ def _coordinate_span(text: str) -> tuple[int, int] | None:
             _XY,
             _NAMED,
             _RANGE,
+            _AXIS_SPAN,
             _SIZE,
             _SIDES,
             _LOOSE_BOX,

@@ -26,6 +26,9 @@ class RawItem:
     label: str | None = None
     score: float | None = None
     converted_from: str | None = None
+    # a format whose scale is 0..1000 by definition: "token" (Qwen2-VL, InternVL <box>) or
+    # "key" (Gemini's box_2d); see medmine.tasks.spatial.scale.decide_fixed
+    fixed: Literal["token", "key"] | None = None
 
 
 @dataclass

@@ -69,6 +69,7 @@ class ScaleDecision:
     rivals: tuple[str, ...] = ()
     disagreement_px: float = 0.0
     out_of_range: int = 0
+    fixed_overflow: bool = False  # a fixed 0..1000 format's values exceed 1000 (decide_fixed)
 
     @property
     def ambiguous(self) -> bool:
@@ -228,6 +229,35 @@ def decide_scale(
         return ScaleDecision(asked, why, rivals, gap, sum(bad))
     why = f"{sum(bad)} value(s) beyond {_LIMIT[asked]} and no other scale fits; clamped"
     return ScaleDecision(asked, why, out_of_range=sum(bad))
+
+
+def decide_fixed(
+    raws: Sequence[RawItem], orders: Sequence[str], geometry: ImageGeometry
+) -> ScaleDecision:
+    """The scale of an answer written in a format whose scale is 0..1000 by definition.
+
+    Qwen2-VL box tokens, InternVL/Qwen-VL ``<ref>..<box>`` and Gemini's ``box_2d`` state
+    their scale: their numbers are read on 0..1000, never ambiguous. Values that contradict
+    that scale (beyond 1000 by more than 1%) are not clamped silently: when every value fits
+    the image in pixels, the answer is read in pixels and flagged ambiguous with the
+    0..1000 reading recorded; otherwise it stays on 0..1000, clamped and noted.
+    """
+    readings = _Readings(raws, orders, geometry)
+    over = sum(readings.violations("norm1000"))
+    if not over:
+        return ScaleDecision("norm1000", "the format states its scale (0..1000)")
+    if not any(readings.violations("pixel")):
+        why = (
+            f"{over} value(s) exceed the format's 0..1000 range and every value fits the "
+            "image in pixels"
+        )
+        gap = readings.disagreement("pixel", "norm1000")
+        return ScaleDecision("pixel", why, ("norm1000",), gap, fixed_overflow=True)
+    why = (
+        f"{over} value(s) exceed the format's 0..1000 range and do not fit the image in "
+        "pixels either; kept on 0..1000 and clamped"
+    )
+    return ScaleDecision("norm1000", why, out_of_range=over)
 
 
 def _with_rivals(decision: ScaleDecision, readings: _Readings, asked: str) -> ScaleDecision:

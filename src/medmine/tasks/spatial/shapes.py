@@ -31,6 +31,7 @@ def convert_shape(raws: list[RawItem], family: str, tally: Tally) -> list[RawIte
                     a.order or b.order,
                     a.label,
                     a.score,
+                    fixed=a.fixed if a.fixed == b.fixed else None,
                 )
             )
         tally.notes.append("box corners given as separate points; paired in order")
@@ -77,4 +78,5 @@ def _copy_raw(r: RawItem, shape: str, values: np.ndarray, why: str) -> RawItem:
         r.label,
         r.score,
         converted_from=why,
+        fixed=r.fixed,
     )

@@ -8,9 +8,15 @@ override and no other reading rivals.
   ``<ref>label</ref><box>(x0,y0),(x1,y1)</box>``: 0..1000, x first (a ``<box>`` without
   its ``<ref>`` is read as ordinary bracketed numbers, in the asked scale).
 * Qwen2-VL box tokens ``<|box_start|>(x0,y0),(x1,y1)<|box_end|>``: 0..1000, x first.
+  These 0..1000 formats keep their numbers as written (``RawItem.fixed``); the scale
+  decision reads them on 0..1000 unless a value exceeds 1000 (see
+  :func:`medmine.tasks.spatial.scale.decide_fixed`). The bin formats below cannot exceed
+  their range and are converted to percent here.
 * Florence-2 ``label<loc_312><loc_198><loc_645><loc_560>``: 1000 bins, x first, bin centres.
 * PaliGemma ``<loc0203><loc0320><loc0574><loc0660> label``: 1024 bins, y first.
 * Kosmos-2 ``<patch_index_0137><patch_index_0725>``: a 32 x 32 patch grid, patch centres.
+* Molmo ``<point x="61.5" y="40.6" alt="polyp">`` and ``<points x1=".." y1=".." ...>``:
+  percent of the image (0..100), x first.
 * YOLO lines ``class cx cy w h`` (all four within 0..1): 0..1 centre and size; two or more
   such lines, or one with the word "YOLO" in the answer.
 
@@ -47,6 +53,10 @@ _YOLO = re.compile(
     r"\s*`*\s*$",
     re.MULTILINE,
 )
+# Molmo: <point x="61.5" y="40.6" alt="polyp">polyp</point>, <points x1=".." y1=".." x2=..>
+_MOLMO = re.compile(r"<(points?)\b([^<>]*\bx\d*\s*=[^<>]*)>(.*?)</\1>", re.DOTALL | re.IGNORECASE)
+_MOLMO_ATTR = re.compile(r"\b([xy])(\d*)\s*=\s*[\"']\s*(\d+(?:\.\d+)?)\s*[\"']", re.IGNORECASE)
+_MOLMO_ALT = re.compile(r"\balt\s*=\s*[\"']([^\"']*)[\"']", re.IGNORECASE)
 _YOLO_WORD = re.compile(r"\byolo\b", re.IGNORECASE)
 _FRAC = r"(?:0?\.\d+|[01](?:\.0+)?)"
 _YOLO_INLINE = re.compile(rf"`\s*([A-Za-z_][\w-]*|\d+)\s+({_FRAC}(?:\s+{_FRAC}){{3}})\s*`")
@@ -59,6 +69,19 @@ def _pct_item(values: list[float], shape: str, label: str | None, form: str = "x
     raw.order = "xy"
     raw.label = label.strip() or None if label else None
     raw.form = form  # type: ignore[assignment]
+    return raw
+
+
+def _k1000_item(values: list[float], shape: str, label: str | None) -> RawItem:
+    """A raw item on the format's fixed 0..1000 scale, x first (Qwen2-VL, InternVL, Qwen-VL).
+
+    The values stay as written so that values beyond 1000 can be recognised (see
+    :func:`medmine.tasks.spatial.scale.decide_fixed`).
+    """
+    raw = RawItem(shape, np.array(values, dtype=np.float64))  # type: ignore[arg-type]
+    raw.order = "xy"
+    raw.label = label.strip() or None if label else None
+    raw.fixed = "token"
     return raw
 
 
@@ -80,16 +103,16 @@ def extract_tokens(text: str, family: str) -> Found | None:
     found = Found()
     first, last = len(text), 0
     for m in _QWEN_BOX.finditer(text):
-        vals = [float(v) / 10.0 for v in m.groups() if v is not None]  # 0..1000 -> percent
+        vals = [float(v) for v in m.groups() if v is not None]
         label = _ref_before(text, m.start(), _QWEN_REF, 1)
         shape = "box" if len(vals) == 4 else "point"
-        found.raws.append(_pct_item(vals, shape, label))
+        found.raws.append(_k1000_item(vals, shape, label))
         first, last = min(first, m.start()), max(last, m.end())
     if not found.raws:
         for m in _REF_BOX.finditer(text):
-            nums = [float(v) / 10.0 for v in re.findall(r"\d+(?:\.\d+)?", m.group(2))]
+            nums = [float(v) for v in re.findall(r"\d+(?:\.\d+)?", m.group(2))]
             for i in range(0, len(nums) - 3, 4):
-                found.raws.append(_pct_item(nums[i : i + 4], "box", m.group(1)))
+                found.raws.append(_k1000_item(nums[i : i + 4], "box", m.group(1)))
             first, last = min(first, m.start()), max(last, m.end())
     if not found.raws:
         for m in _FLORENCE.finditer(text):
@@ -117,6 +140,10 @@ def extract_tokens(text: str, family: str) -> Found | None:
             label = _ref_before(text, m.start(), _REF, 2)
             found.raws.append(_pct_item(vals, "box", label))
             first, last = min(first, m.start()), max(last, m.end())
+    if not found.raws:
+        _molmo(text, family, found)
+        if found.raws:
+            return found
     if not found.raws and family == "box":
         _yolo(text, found)
         return found if found.raws else None
@@ -125,6 +152,29 @@ def extract_tokens(text: str, family: str) -> Found | None:
     found.notes.append("read from the model's own location tokens (their scale is fixed)")
     found.span = (first, last)
     return found
+
+
+def _molmo(text: str, family: str, found: Found) -> None:
+    """Molmo's ``<point x=".." y="..">`` / ``<points x1=.. y1=.. ...>``: percent of the image.
+
+    Each point is an item; for polygons, three or more points of one tag are its vertices.
+    """
+    for m in _MOLMO.finditer(text):
+        coords: dict[str, dict[str, float]] = {}
+        for axis, idx, val in _MOLMO_ATTR.findall(m.group(2)):
+            coords.setdefault(idx, {})[axis.lower()] = float(val)
+        pts = [c for c in coords.values() if "x" in c and "y" in c]
+        alt = _MOLMO_ALT.search(m.group(2))
+        label = alt.group(1) if alt else m.group(3)
+        if family == "polygon" and len(pts) >= 3:
+            found.raws.append(
+                _pct_item([v for p in pts for v in (p["x"], p["y"])], "polygon", label)
+            )
+        else:
+            found.raws += [_pct_item([p["x"], p["y"]], "point", label) for p in pts]
+        found.span = (m.start() if found.span is None else found.span[0], m.end())
+    if found.raws:
+        found.notes.append("read as Molmo points (percent of the image; the format fixes it)")
 
 
 def _yolo(text: str, found: Found) -> None:

@@ -223,7 +223,11 @@ class Walker:
         for key in BOX_KEYS:
             if key in low:
                 order = "yx" if key in YX_KEYS else ("xy" if key == "bbox_2d" else None)
+                before = len(self.found.raws)
                 if self._value_geometry(low[key], label, order, depth):
+                    if key in YX_KEYS:  # Gemini's box_2d is 0..1000 by definition
+                        for raw in self.found.raws[before:]:
+                            raw.fixed = "key" if raw.units is None else None
                     return
         for keys in CORNER_KEY_SETS:
             if self.add(self._named(low, keys), "box", label, order="xy"):
