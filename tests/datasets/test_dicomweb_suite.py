@@ -28,15 +28,14 @@ from fakeservers import FakeServer, Reply, openai_completion
 from medmine.datasets.dicomweb_archive import DicomWebArchive
 from medmine.datasets.sources import load_for_suite
 from medmine.datasets.spec import DatasetSpec
+from medmine.models.images import dicom_to_image, render_dicom
 
 pydicom = pytest.importorskip("pydicom")
 pytest.importorskip("dicomweb_client", reason="pip install 'medmine[dicomweb]'")
-import dicom_studies
-from pydicom.dataelem import DataElement
-from pydicom.dataset import Dataset
-from pydicom.sequence import Sequence
-
-from medmine.models.images import dicom_to_image, render_dicom
+import dicom_studies  # noqa: E402  (needs pydicom, checked just above)
+from pydicom.dataelem import DataElement  # noqa: E402
+from pydicom.dataset import Dataset  # noqa: E402
+from pydicom.sequence import Sequence  # noqa: E402
 
 VOI_STUDY = 90
 
