@@ -37,6 +37,10 @@ _DOUBT_AFTER = cues.compile_cues(cues.DOUBT_AFTER)
 _DOUBT_BEFORE = re.compile(cues.DOUBT_BEFORE, re.I)
 _QUERY = re.compile(r"(?:^|[\s(])\?\s*$")  # "?pneumonia": the radiologists' query
 _REPLY = re.compile(r"\?\W*(yes|no)\b", re.I)  # "Pneumonia? No." answers its own question
+_OR_AGAIN = re.compile(cues.OR_AGAIN, re.I)
+_AND_GAP = re.compile(r"^\W*and\W+(?:[\w'-]+\W+){0,2}$", re.I)
+_BETWEEN = re.compile(r"\bbetween\s+(?:[\w'-]+\s+){0,3}$", re.I)
+_LEAN = re.compile(cues.LEANING, re.I)
 _RANGE_AFTER = re.compile(r"^\s*(?:-|–|—|/|to|or)\s*\d", re.I)
 _PASSED_OVER = re.compile(cues.PASSED_OVER, re.I)
 _PREFERENCE = re.compile(cues.PREFERENCE, re.I)
@@ -73,6 +77,7 @@ class _Seen:
     doubt: bool = False
     hedged: bool = False
     partners: frozenset[int] = frozenset()  # starts of other labels it is joined to by "or"
+    leaning: bool = False  # "likely X", "most consistent with X": a hedged stated answer
 
 
 def _clauses(text: str) -> list[tuple[int, int]]:
@@ -136,7 +141,9 @@ def _read_mentions(text: str, names: LabelNames) -> list[_Seen]:
         alt = alt or bool(mention.info.numeric and _RANGE_AFTER.search(after))
         doubt, hedged, answered_no = _doubt(text, mention, before, after, b)
         negated = _negated(before, after) or answered_no
-        out.append(_Seen(mention, idx, negated, diff, alt, doubt, hedged, partners))
+        cut = list(_TERMINATOR.finditer(before))
+        lean = bool(_LEAN.search(before[cut[-1].end() :] if cut else before))
+        out.append(_Seen(mention, idx, negated, diff, alt, doubt, hedged, partners, lean))
     return out
 
 
@@ -184,8 +191,12 @@ def _offered_open(text: str, mention: Mention, found: list[Mention], end: int) -
 def _joined(text: str, x: Mention, y: Mention) -> bool:
     """True when two mentions are offered as alternatives ("X or Y", "X vs Y", "X/Y")."""
     lo, hi = (x, y) if x.start < y.start else (y, x)
-    gap = text[lo.end : hi.start]
-    return bool(_ALTERNATIVE.search(gap)) and len(_WORD.findall(gap)) <= 4
+    gap, words = text[lo.end : hi.start], len(_WORD.findall(text[lo.end : hi.start]))
+    if _ALTERNATIVE.search(gap) and words <= 4:
+        return True
+    if _OR_AGAIN.match(gap) and words <= 7:  # "could be X or it could be Y"
+        return True
+    return bool(_AND_GAP.match(gap) and _BETWEEN.search(text, max(0, lo.start - 40), lo.start))
 
 
 def _affirmed(seen: list[_Seen]) -> bool:
@@ -221,7 +232,8 @@ def _decide(seen: list[_Seen], names: LabelNames, stated: bool = False) -> tuple
         for s in seen
         if (s.doubt or (s.hedged and not stated)) and s.mention.info.label
     }
-    if doubtful and labels and not stated and doubtful - labels:
+    leaning = {str(s.mention.info.label) for s in affirmed if s.leaning}
+    if doubtful and labels and not stated and doubtful - labels and len(leaning) != 1:
         return None, f"ambiguous: {sorted(labels)} with {sorted(doubtful - labels)} kept open"
     if offered and (len(offered) > 1 or len(labels) == 1):
         return None, f"ambiguous: offered as alternatives {sorted(offered)}"
@@ -305,6 +317,8 @@ def _read_prose(plain: str, names: LabelNames) -> Reading:
         label, _ = _decide(rest, names)
         if label is not None:
             return label, ParseStatus.REPAIRED, "label stated beside a 'cannot determine'"
+        if cues.DECLINE_TO_TELL_RE.search(plain) and cues.REDIRECT_RE.search(plain):
+            return None, ParseStatus.REFUSED, "the model declined and sent the user to a clinician"
         return None, ParseStatus.UNPARSEABLE, "the model says it cannot determine"
     if cues.is_refusal(plain):
         label, _ = _decide(_beside_refusal(plain, seen), names)

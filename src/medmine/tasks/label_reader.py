@@ -132,6 +132,13 @@ def _read_object(
         mapped = read_label_map(raw if isinstance(raw, Mapping) else value, names)
         if mapped is not None:
             return (*mapped, probs)
+        nested = (
+            _read_object(dict(raw), text, target, names)
+            if isinstance(raw, Mapping)
+            else _read_nested(value, text, target, names)
+        )
+        if nested is not None:
+            return nested[:3] + (nested[3] or probs,)
         if key is None and not probs:
             return None
     if isinstance(raw, list) and len(raw) == 1:
@@ -161,6 +168,28 @@ def _read_object(
     if cues.is_refusal(text):
         return None, ParseStatus.REFUSED, "the model declined (empty label)", None
     return None, ParseStatus.UNPARSEABLE, f"label field {key!r} is empty", None
+
+
+def _read_nested(
+    value: Mapping[Any, Any], text: str, target: LabelTarget, names: LabelNames
+) -> tuple[str | None, ParseStatus, str | None, dict[str, float] | None] | None:
+    """Read label keys nested in an object's values (``{"result": {"diagnosis": X}}``).
+
+    The shallowest level with a readable object wins; two objects at that level giving
+    different labels are ambiguous. None when no nested object holds a label.
+    """
+    level = [v for v in value.values() if isinstance(v, Mapping)]
+    for _ in range(4):
+        reads = [r for r in (_read_object(dict(v), text, target, names) for v in level) if r]
+        labelled = {r[0] for r in reads if r[0] is not None}
+        if len(labelled) > 1:
+            return None, ParseStatus.UNPARSEABLE, f"ambiguous: nested labels {sorted(labelled)}", None
+        if reads:
+            return next((r for r in reads if r[0] is not None), reads[0])
+        level = [v for obj in level for v in obj.values() if isinstance(v, Mapping)]
+        if not level:
+            return None
+    return None
 
 
 def _best(scores: Mapping[str, float], why: str) -> Reading:
