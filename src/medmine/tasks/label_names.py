@@ -37,6 +37,7 @@ from functools import lru_cache
 
 from medmine.core import LabelTarget
 from medmine.tasks.label_vocab import (
+    ABBREVIATIONS,
     COMPLEMENTS,
     CONTEXT,
     PHRASES,
@@ -47,6 +48,7 @@ from medmine.tasks.label_vocab import (
 )
 
 _NEG_PREFIX = re.compile(r"^(?:no|non|not|without)\s+(.+)$")
+_LETTER_DIGIT = re.compile(r"(?<=[a-z])(?=\d)|(?<=\d)(?=[a-z])", re.I)
 _ROMAN = {"2": "ii", "3": "iii", "4": "iv", "5": "v", "6": "vi"}
 _GRADE_BEFORE = re.compile(r"\b(?:grade|stage|class|level|category|score)\s*[:=#]?\s*$", re.I)
 
@@ -72,8 +74,13 @@ class Mention:
 
 def norm(text: str) -> str:
     """Lower case, British spelling folded, separators as one space, each word singular."""
-    words = re.sub(r"[\s_\-]+", " ", fold_word(text.strip().strip(".\"'"))).split()
+    words = _split(fold_word(text.strip().strip(".\"'"))).split()
     return " ".join(_singular(w) for w in words)
+
+
+def _split(text: str) -> str:
+    """Separators as one space, and letters apart from digits ("covid19" = "covid 19")."""
+    return _LETTER_DIGIT.sub(" ", re.sub(r"[\s_\-]+", " ", text))
 
 
 def _singular(word: str) -> str:
@@ -119,7 +126,7 @@ def _word_pattern(word: str) -> str:
 
 
 def _name_pattern(name: str) -> str:
-    words = re.sub(r"[\s_\-]+", " ", name.strip().lower()).split()
+    words = _split(name.strip().lower()).split()
     return r"[\s_\-]*".join(_word_pattern(w) for w in words)
 
 
@@ -230,7 +237,12 @@ def _clinical_names(
 ) -> dict[str, list[tuple[str, bool]]]:
     """Extra (name, weak) pairs per label from the clinical vocabulary; a name claimed by
     two labels of the set, or already a name of another label, is dropped."""
-    tables = [(SYNONYMS, False), (CONTEXT, True)]
+    abbreviations: dict[str, list[str]] = {}
+    for abbr, full in ABBREVIATIONS.items():
+        abbreviations.setdefault(abbr, []).extend(full)
+        for name in full:
+            abbreviations.setdefault(name, []).append(abbr)
+    tables = [(SYNONYMS, False), (CONTEXT, True), (abbreviations, False)]
     claims: dict[str, set[str]] = {}
     extra: dict[str, list[tuple[str, bool]]] = {lab: [] for lab in labels}
     own = {norm(w): lab for lab in labels for w in words[lab]}

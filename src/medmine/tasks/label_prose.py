@@ -41,6 +41,7 @@ _OR_AGAIN = re.compile(cues.OR_AGAIN, re.I)
 _AND_GAP = re.compile(r"^\W*and\W+(?:[\w'-]+\W+){0,2}$", re.I)
 _BETWEEN = re.compile(r"\bbetween\s+(?:[\w'-]+\s+){0,3}$", re.I)
 _LEAN = re.compile(cues.LEANING, re.I)
+_SAYS_NO = re.compile(r"(?:no|non|not|without)\b", re.I)
 _RANGE_AFTER = re.compile(r"^\s*(?:-|–|—|/|to|or)\s*\d", re.I)
 _PASSED_OVER = re.compile(cues.PASSED_OVER, re.I)
 _PREFERENCE = re.compile(cues.PREFERENCE, re.I)
@@ -137,10 +138,12 @@ def _read_mentions(text: str, names: LabelNames) -> list[_Seen]:
             and a <= other.start < b
             and _joined(text, mention, other)
         )
-        alt = _offered_open(text, mention, found, b)
-        alt = alt or bool(mention.info.numeric and _RANGE_AFTER.search(after))
         doubt, hedged, answered_no = _doubt(text, mention, before, after, b)
         negated = _negated(before, after) or answered_no
+        # "no X or Y" lists what is absent; it offers no alternatives
+        listed = negated or _SAYS_NO.match(text, mention.start) is not None
+        alt = not listed and _offered_open(text, mention, found, b)
+        alt = alt or bool(mention.info.numeric and _RANGE_AFTER.search(after))
         cut = list(_TERMINATOR.finditer(before))
         lean = bool(_LEAN.search(before[cut[-1].end() :] if cut else before))
         out.append(_Seen(mention, idx, negated, diff, alt, doubt, hedged, partners, lean))

@@ -72,7 +72,7 @@ from medmine.tasks.label_names import LabelNames, names_for
 from medmine.tasks.label_prose import Reading, read_phrase
 
 #: Bumped whenever a rule changes; recorded in the recipe and by ``medmine rescore``.
-READER_VERSION = "3"
+READER_VERSION = "4"
 
 LABEL_KEYS = (
     "label",
@@ -138,7 +138,7 @@ def _read_object(
             else _read_nested(value, text, target, names)
         )
         if nested is not None:
-            return nested[:3] + (nested[3] or probs,)
+            return (*nested[:3], nested[3] or probs)
         if key is None and not probs:
             return None
     if isinstance(raw, list) and len(raw) == 1:
@@ -183,7 +183,12 @@ def _read_nested(
         reads = [r for r in (_read_object(dict(v), text, target, names) for v in level) if r]
         labelled = {r[0] for r in reads if r[0] is not None}
         if len(labelled) > 1:
-            return None, ParseStatus.UNPARSEABLE, f"ambiguous: nested labels {sorted(labelled)}", None
+            return (
+                None,
+                ParseStatus.UNPARSEABLE,
+                f"ambiguous: nested labels {sorted(labelled)}",
+                None,
+            )
         if reads:
             return next((r for r in reads if r[0] is not None), reads[0])
         level = [v for obj in level for v in obj.values() if isinstance(v, Mapping)]
