@@ -279,6 +279,12 @@ CASES: dict[str, list[tuple[str, str, str]]] = {
         ("Normal,Pneumothorax,Effusion", "Large right PTX.", "answered:Pneumothorax"),
         ("Normal,MI,CHF", "Congestive heart failure.", "answered:CHF"),
     ],
+    "v4_acronym_labels_spelt_out": [
+        ("Normal,PVD,MH", "Complete posterior vitreous detachment.", "answered:PVD"),
+        ("Normal,PVD,MH", "Full-thickness macular hole.", "answered:MH"),
+        ("Normal,PVD,MH", "No posterior vitreous detachment seen.", "unparseable"),
+        ("Normal,PVD,MH", "Macula otherwise healthy.", "answered:Normal"),
+    ],
     "v4_accents": [
         ("chestxray2017", "Neumonía lobar.", "answered:pneumonia"),
         ("isic2017", "Mélanome? No — naevus.", "answered:nevus"),
@@ -323,3 +329,14 @@ def test_typo_rules_are_conservative() -> None:
     assert near_word("formal", chest.vocabulary, anchored=False) is None  # first letter, real word
     assert distance("pnuemonia", "pneumonia", 2) == 1  # a transposition is one edit
     assert distance("abcdef", "uvwxyz", 1) == 2  # capped at limit + 1
+
+
+def test_an_acronym_read_from_initials_is_repaired_and_named() -> None:
+    target = _target("Normal,PVD,MH")
+    label, status, why, _ = parse_label("Posterior vitreous detachment.", target)
+    assert (label, status) == ("PVD", ParseStatus.REPAIRED)
+    assert why is not None and "initials" in why
+    # the words must be contiguous: "posterior vitreous, then detachment" is not PVD
+    assert parse_label("Posterior vitreous floaters; no detachment.", target)[0] is None
+    # an acronym with a known expansion is read only by it: pleural effusion is not a PE
+    assert parse_label("Small pleural effusion.", _target("Normal,PE"))[0] is None

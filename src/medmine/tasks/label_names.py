@@ -34,6 +34,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import pairwise
 
 from medmine.core import LabelTarget
 from medmine.tasks.label_vocab import (
@@ -208,6 +209,43 @@ class LabelNames:
             return text, []
         notes = [f"read {text[a:b]!r} as {word!r}" for a, b, word, _ in kept]
         return _apply(text, kept)[0], notes
+
+
+def spell_out_initials(text: str, labels: tuple[str, ...]) -> tuple[str, list[str]]:
+    """The text with a phrase whose initials spell an all-caps label written as that label.
+
+    For labels such as "CNV" or "RVO" (2-5 capitals, as given in the label set): a run of
+    exactly that many contiguous words (letters only, a hyphenated word counts once, each
+    of 3 letters or more) whose first letters spell the label, case-insensitively
+    ("posterior vitreous detachment" → "PVD"). A phrase that spells two labels is left
+    alone, and an acronym of :data:`~label_vocab.ABBREVIATIONS` is read only by its table
+    ("pleural effusion" spells PE but is not a pulmonary embolism).
+    Used only when no name of the set is found, and the reading is then ``repaired``.
+    """
+    acronyms = {
+        lab for lab in labels if re.fullmatch(r"[A-Z]{2,5}", lab) and lab not in ABBREVIATIONS
+    }
+    edits: list[tuple[int, int, str, bool]] = []
+    words = list(re.finditer(r"[A-Za-z]{3,}(?:-[A-Za-z]+)*", text))
+    i = 0
+    while i < len(words):
+        hits = []
+        for lab in acronyms:
+            run = words[i : i + len(lab)]
+            joined = all(not text[a.end() : b.start()].strip() for a, b in pairwise(run))
+            spelt = "".join(w.group(0)[0] for w in run).upper()
+            if len(run) == len(lab) and joined and spelt == lab:
+                hits.append((lab, run))
+        if len(hits) == 1:
+            lab, run = hits[0]
+            edits.append((run[0].start(), run[-1].end(), lab, True))
+            i += len(lab)
+        else:
+            i += 1
+    if not edits:
+        return text, []
+    notes = [f"read {text[a:b]!r} as {lab!r} (its initials)" for a, b, lab, _ in edits]
+    return _apply(text, edits)[0], notes
 
 
 def _apply(text: str, edits: list[tuple[int, int, str, bool]]) -> tuple[str, list[tuple[int, int]]]:

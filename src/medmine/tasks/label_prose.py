@@ -16,7 +16,13 @@ from dataclasses import dataclass
 from medmine import cues
 from medmine.core import LabelTarget, ParseStatus
 from medmine.tasks.answer_text import strip_markup
-from medmine.tasks.label_names import LabelNames, Mention, NameInfo, names_for
+from medmine.tasks.label_names import (
+    LabelNames,
+    Mention,
+    NameInfo,
+    names_for,
+    spell_out_initials,
+)
 from medmine.tasks.label_vocab import fold
 
 _CLAUSE_END = re.compile(r"(?<!\d)[.!?](?!\d)|\n|;")
@@ -286,8 +292,13 @@ def read_phrase(text: str, target: LabelTarget) -> Reading:
         return whole, ParseStatus.OK, None
     plain, fixes = names.correct(plain)
     label, status, why = _read_prose(plain, names)
+    if label is None and not names.mentions(plain):  # "retinal vein occlusion" for "RVO"
+        spelt, notes = spell_out_initials(plain, names.labels)
+        if notes:
+            label, status, why = _read_prose(spelt, names)
+            fixes = fixes + notes
     if fixes and label is not None:
-        repair = f"spelling repaired: {', '.join(fixes)}"
+        repair = f"name repaired: {', '.join(fixes)}"
         return label, ParseStatus.REPAIRED, f"{why}; {repair}" if why else repair
     return label, status, why
 

@@ -13,11 +13,17 @@ matched by :mod:`medmine.tasks.label_names`):
    absent) — exactly one true label is the answer, several true are ambiguous, only false
    labels read through the complement of a two-label set (``{"pneumonia": false}`` →
    normal) and are otherwise not an answer; numbers — probabilities, the strictly highest
-   wins, a tie is ambiguous.
+   wins, a tie is ambiguous. Label keys are read at any depth (``{"result": {"diagnosis":
+   X}}``, ``{"prediction": {"class": X}}``), the shallowest level first; two nested objects
+   at that level giving different labels are ambiguous.
 2. **The whole answer is a name** ("Melanocytic nevi", "NV") → ``ok``. Names are matched
    in British or American spelling, with clinicians' synonyms and abbreviations, and a
    misspelt name word is repaired when it is unambiguous (:mod:`medmine.tasks.label_vocab`);
-   a repaired spelling makes the reading ``repaired`` and the note names it.
+   a repaired spelling makes the reading ``repaired`` and the note names it. Accents are
+   folded ("neumonía"), letters and digits join ("covid19" = "COVID-19"), common clinical
+   abbreviations (TB, COPD, AMD, CNV, ...) apply to any label list both ways, and an
+   all-caps label not in that table is read from the initials of contiguous words
+   ("posterior vitreous detachment" → "PVD", ``repaired``) when nothing else is named.
 3. **A stated final / most-likely answer wins** ("Final answer: X", "Diagnosis: X", "most
    likely X", "I would classify this as X", "favour X", "therefore X"), read from the last
    clause that states one, even after a differential, a disclaimer or a refusal phrase.
@@ -27,7 +33,10 @@ matched by :mod:`medmine.tasks.label_names`):
    15%") comes next: its strictly highest label, ambiguous on a tie.
 4. **"Cannot determine"** ("I cannot determine whether this is glaucoma without an OCT",
    "DR present, but I cannot grade its severity") → ``unparseable``, unless a label is
-   stated outside that clause ("..., but it looks like X").
+   stated outside that clause ("..., but it looks like X"). "Cannot determine" covers
+   "equivocal" and "cannot grade it more precisely"; when it is "I can't tell you whether
+   ..." and the answer sends the user to a clinician ("please see a dermatologist"), the
+   model declines to give an opinion: ``refused``.
 5. **A refusal is a refusal** even when it names a label ("I'm not able to diagnose pneumonia
    from an image") → ``refused``, unless the same sentence goes on to say what the image
    shows ("I can't give a diagnosis, but this appears to be X").
@@ -47,8 +56,11 @@ matched by :mod:`medmine.tasks.label_names`):
      melanoma — a melanocytic naevus"), unless its clause also has a word of a narrower
      label's name ("the polyp was lifted with a blue injection": polyps or dyed lifted
      polyps?) or another label is left open with doubt; two or more different labels
-     offered as alternatives ("X or Y") → ambiguous; two names of the same label joined
-     by "/" or "or" ("DR grade 2 / moderate NPDR") are one answer;
+     offered as alternatives ("X or Y", "either X or Y", "X vs Y", "X/Y", "between X and
+     Y", "could be X or it could be Y") → ambiguous, but "no X or Y" is a list of what is
+     absent; a hedge that leans ("likely X", "probably X", "consistent with X") states
+     the answer even when another label "cannot be excluded"; two names of the same label
+     joined by "/" or "or" ("DR grade 2 / moderate NPDR") are one answer;
    - else one weak label → that label;
    - else negated labels read through complements: in a two-label set with a complement
      (normal/pneumonia, glaucoma/non-glaucoma, benign/malignant) "no X" is the other
