@@ -158,6 +158,11 @@ LEANING: Final = (
     r"\b(?:likely|probably|probable|(?:most\s+)?(?:consistent|compatible)\s+with"
     r"|in\s+keeping\s+with|suggestive\s+of)\s+(?:[\w'-]+\s+){0,3}$"
 )
+#: The same lean stated after the finding ("X is likely", "X seems most probable").
+LEANING_AFTER: Final = (
+    r"^\W*(?:is|are|seems?|appears?)\s+(?:most\s+|more\s+|very\s+|quite\s+|highly\s+)?"
+    r"(?:likely|probable)\b(?!\s+than)"
+)
 #: Sending the user to a clinician ("please see a dermatologist"). Beside a "cannot tell
 #: you" (DECLINE_TO_TELL) with no label stated, the answer withholds an opinion: a refusal;
 #: beside "I can't determine if ..." the model tried and could not decide: unparseable.

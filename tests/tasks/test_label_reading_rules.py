@@ -261,6 +261,16 @@ CASES: dict[str, list[tuple[str, str, str]]] = {
         ),
         ("ham10000", "Likely a dermatofibroma; melanoma cannot be fully excluded.", "answered:df"),
         ("ham10000", "It could be a nevus, but melanoma is also possible.", "unparseable"),
+        (
+            "aptos2019",
+            "Mild NPDR seems most likely; moderate disease cannot be ruled out.",
+            "answered:mild",
+        ),
+        (
+            "ham10000",
+            "Melanoma is less likely than a nevus; BCC cannot be excluded.",
+            "answered:nv",
+        ),
     ],
     "v4_nested_json": [
         ("ham10000", '{"output": {"label": "melanoma", "confidence": 0.8}}', "answered:mel"),

@@ -47,6 +47,7 @@ _OR_AGAIN = re.compile(cues.OR_AGAIN, re.I)
 _AND_GAP = re.compile(r"^\W*and\W+(?:[\w'-]+\W+){0,2}$", re.I)
 _BETWEEN = re.compile(r"\bbetween\s+(?:[\w'-]+\s+){0,3}$", re.I)
 _LEAN = re.compile(cues.LEANING, re.I)
+_LEAN_AFTER = re.compile(cues.LEANING_AFTER, re.I)
 _SAYS_NO = re.compile(r"(?:no|non|not|without)\b", re.I)
 _RANGE_AFTER = re.compile(r"^\s*(?:-|–|—|/|to|or)\s*\d", re.I)
 _PASSED_OVER = re.compile(cues.PASSED_OVER, re.I)
@@ -152,6 +153,7 @@ def _read_mentions(text: str, names: LabelNames) -> list[_Seen]:
         alt = alt or bool(mention.info.numeric and _RANGE_AFTER.search(after))
         cut = list(_TERMINATOR.finditer(before))
         lean = bool(_LEAN.search(before[cut[-1].end() :] if cut else before))
+        lean = lean or bool(_LEAN_AFTER.match(after))
         out.append(_Seen(mention, idx, negated, diff, alt, doubt, hedged, partners, lean))
     return out
 
