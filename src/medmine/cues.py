@@ -158,6 +158,12 @@ LEANING: Final = (
     r"\b(?:likely|probably|probable|(?:most\s+)?(?:consistent|compatible)\s+with"
     r"|in\s+keeping\s+with|suggestive\s+of)\s+(?:[\w'-]+\s+){0,3}$"
 )
+#: An open possibility ("it could be X", "might also be X"): two different findings each
+#: offered so, with no stated answer, are alternatives even in separate sentences.
+POSSIBILITY: Final = (
+    r"\b(?:could|might|may)\s+(?:also\s+|alternatively\s+|just\s+|simply\s+|well\s+)?"
+    r"(?:be|represent|reflect|indicate)\s+(?:[\w'-]+\s+){0,3}$"
+)
 #: The same lean stated after the finding ("X is likely", "X seems most probable").
 LEANING_AFTER: Final = (
     r"^\W*(?:is|are|seems?|appears?)\s+(?:most\s+|more\s+|very\s+|quite\s+|highly\s+)?"

@@ -252,6 +252,9 @@ CASES: dict[str, list[tuple[str, str, str]]] = {
         ("isic2017", "nevus/melanoma", "unparseable"),
         ("refuge", "Borderline disc; the appearance is equivocal.", "unparseable"),
         ("chestxray2017", "Normal lungs; no pneumonia or effusion.", "answered:normal"),
+        ("chestxray2017", "May be normal. May also be a subtle pneumonia.", "unparseable"),
+        ("chestxray2017", "Probably pneumonia, might also be normal.", "answered:pneumonia"),
+        ("chestxray2017", "It could be pneumonia.", "answered:pneumonia"),
     ],
     "v4_hedged_answer_with_other_open": [
         (
@@ -281,6 +284,8 @@ CASES: dict[str, list[tuple[str, str, str]]] = {
             '{"a": {"diagnosis": "nevus"}, "b": {"diagnosis": "melanoma"}}',
             "unparseable",
         ),
+        ("isic2017", '{"label": "nevus", "diagnosis": "melanoma"}', "unparseable"),
+        ("isic2017", '{"label": "nevus", "diagnosis": "benign nevus"}', "answered:nevus"),
     ],
     "v4_free_label_lists": [
         ("Normal,SARS-CoV-2", "sars cov 2", "answered:SARS-CoV-2"),

@@ -48,6 +48,7 @@ _AND_GAP = re.compile(r"^\W*and\W+(?:[\w'-]+\W+){0,2}$", re.I)
 _BETWEEN = re.compile(r"\bbetween\s+(?:[\w'-]+\s+){0,3}$", re.I)
 _LEAN = re.compile(cues.LEANING, re.I)
 _LEAN_AFTER = re.compile(cues.LEANING_AFTER, re.I)
+_POSSIBLE = re.compile(cues.POSSIBILITY, re.I)
 _SAYS_NO = re.compile(r"(?:no|non|not|without)\b", re.I)
 _RANGE_AFTER = re.compile(r"^\s*(?:-|–|—|/|to|or)\s*\d", re.I)
 _PASSED_OVER = re.compile(cues.PASSED_OVER, re.I)
@@ -86,6 +87,7 @@ class _Seen:
     hedged: bool = False
     partners: frozenset[int] = frozenset()  # starts of other labels it is joined to by "or"
     leaning: bool = False  # "likely X", "most consistent with X": a hedged stated answer
+    possible: bool = False  # "it could be X", "might also be X": an open possibility
 
 
 def _clauses(text: str) -> list[tuple[int, int]]:
@@ -154,7 +156,8 @@ def _read_mentions(text: str, names: LabelNames) -> list[_Seen]:
         cut = list(_TERMINATOR.finditer(before))
         lean = bool(_LEAN.search(before[cut[-1].end() :] if cut else before))
         lean = lean or bool(_LEAN_AFTER.match(after))
-        out.append(_Seen(mention, idx, negated, diff, alt, doubt, hedged, partners, lean))
+        maybe = bool(_POSSIBLE.search(before[cut[-1].end() :] if cut else before))
+        out.append(_Seen(mention, idx, negated, diff, alt, doubt, hedged, partners, lean, maybe))
     return out
 
 
@@ -246,6 +249,9 @@ def _decide(seen: list[_Seen], names: LabelNames, stated: bool = False) -> tuple
     leaning = {str(s.mention.info.label) for s in affirmed if s.leaning}
     if doubtful and labels and not stated and doubtful - labels and len(leaning) != 1:
         return None, f"ambiguous: {sorted(labels)} with {sorted(doubtful - labels)} kept open"
+    possible = {str(s.mention.info.label) for s in affirmed if s.possible}
+    if len(possible) > 1 and not stated and len(leaning) != 1:
+        return None, f"ambiguous: each only possible {sorted(possible)}"
     if offered and (len(offered) > 1 or len(labels) == 1):
         return None, f"ambiguous: offered as alternatives {sorted(offered)}"
     strong = names.most_specific(

@@ -15,7 +15,8 @@ matched by :mod:`medmine.tasks.label_names`):
    normal) and are otherwise not an answer; numbers — probabilities, the strictly highest
    wins, a tie is ambiguous. Label keys are read at any depth (``{"result": {"diagnosis":
    X}}``, ``{"prediction": {"class": X}}``), the shallowest level first; two nested objects
-   at that level giving different labels are ambiguous.
+   at that level giving different labels are ambiguous, and so are two label keys of one
+   object whose values read as different labels (``{"label": X, "diagnosis": Y}``).
 2. **The whole answer is a name** ("Melanocytic nevi", "NV") → ``ok``. Names are matched
    in British or American spelling, with clinicians' synonyms and abbreviations, and a
    misspelt name word is repaired when it is unambiguous (:mod:`medmine.tasks.label_vocab`);
@@ -59,7 +60,9 @@ matched by :mod:`medmine.tasks.label_names`):
      offered as alternatives ("X or Y", "either X or Y", "X vs Y", "X/Y", "between X and
      Y", "could be X or it could be Y") → ambiguous, but "no X or Y" is a list of what is
      absent; a hedge that leans ("likely X", "probably X", "consistent with X") states
-     the answer even when another label "cannot be excluded"; two names of the same label
+     the answer even when another label "cannot be excluded"; two labels each offered
+     only as a possibility ("It could be X. It could also be Y.") are ambiguous; two
+     names of the same label
      joined by "/" or "or" ("DR grade 2 / moderate NPDR") are one answer;
    - else one weak label → that label;
    - else negated labels read through complements: in a two-label set with a complement
@@ -167,6 +170,10 @@ def _read_object(
                 return label, ParseStatus.REPAIRED, f"label {raw!r} marked not present", probs
             return None, ParseStatus.UNPARSEABLE, f"label {raw!r} marked not present", probs
         label, status, detail = read_phrase(raw, target)
+        others = {_key_reads(lowered[k], target) for k in _label_keys(lowered)} - {None}
+        if label is not None and others - {label}:
+            seen = sorted(others | {label})
+            return None, ParseStatus.UNPARSEABLE, f"ambiguous: label keys disagree {seen}", probs
         if label is not None:
             note = None if status is ParseStatus.OK else f"label text {raw!r}: {detail}"
             return label, status, note, probs
@@ -180,6 +187,19 @@ def _read_object(
     if cues.is_refusal(text):
         return None, ParseStatus.REFUSED, "the model declined (empty label)", None
     return None, ParseStatus.UNPARSEABLE, f"label field {key!r} is empty", None
+
+
+def _label_keys(lowered: Mapping[str, Any]) -> list[str]:
+    """Every label key of an object (``label``, ``diagnosis``, ``dr_grade``, ...)."""
+    return [k for k in lowered if k in LABEL_KEYS or k.endswith(LABEL_KEY_ENDINGS)]
+
+
+def _key_reads(raw: object, target: LabelTarget) -> str | None:
+    """The label a label key's text value reads as (None when not read or not text)."""
+    if not isinstance(raw, str) or not raw.strip():
+        return None
+    label, status, _ = read_phrase(raw, target)
+    return label if status in (ParseStatus.OK, ParseStatus.REPAIRED) else None
 
 
 def _read_nested(
