@@ -62,8 +62,8 @@ matched by :mod:`medmine.tasks.label_names`):
      absent; a hedge that leans ("likely X", "probably X", "consistent with X") states
      the answer even when another label "cannot be excluded"; two labels each offered
      only as a possibility ("It could be X. It could also be Y.") are ambiguous; two
-     names of the same label
-     joined by "/" or "or" ("DR grade 2 / moderate NPDR") are one answer;
+     names of the same label joined by "/" or "or" ("DR grade 2 / moderate NPDR") are one
+     answer;
    - else one weak label → that label;
    - else negated labels read through complements: in a two-label set with a complement
      (normal/pneumonia, glaucoma/non-glaucoma, benign/malignant) "no X" is the other
