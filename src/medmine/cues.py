@@ -149,6 +149,41 @@ DIFFERENTIAL: Final[tuple[str, ...]] = (
 #: Words joining alternatives: "X or Y", "X vs Y", "X/Y".
 ALTERNATIVE: Final = r"\b(?:or|versus|vs\.?)\b|/"
 
+#: The gap between two names that are offered as alternatives in a longer form ("could be
+#: X or it could be Y", "X versus, on balance, Y").
+OR_AGAIN: Final = r"^\W*(?:either\s+)?(?:or|versus|vs\.?)\b[^.;!?]*$"
+#: A hedge that leans to the finding named right after it ("likely X", "probably X", "most
+#: consistent with X"): the finding is the stated answer even if another stays open.
+LEANING: Final = (
+    r"\b(?:likely|probably|probable|(?:most\s+)?(?:consistent|compatible)\s+with"
+    r"|in\s+keeping\s+with|suggestive\s+of)\s+(?:[\w'-]+\s+){0,3}$"
+)
+#: An open possibility ("it could be X", "might also be X"): two different findings each
+#: offered so, with no stated answer, are alternatives even in separate sentences.
+POSSIBILITY: Final = (
+    r"\b(?:could|might|may)\s+(?:also\s+|alternatively\s+|just\s+|simply\s+|well\s+)?"
+    r"(?:be|represent|reflect|indicate)\s+(?:[\w'-]+\s+){0,3}$"
+)
+#: The same lean stated after the finding ("X is likely", "X seems most probable").
+LEANING_AFTER: Final = (
+    r"^\W*(?:is|are|seems?|appears?)\s+(?:most\s+|more\s+|very\s+|quite\s+|highly\s+)?"
+    r"(?:likely|probable)\b(?!\s+than)"
+)
+#: Sending the user to a clinician ("please see a dermatologist"). Beside a "cannot tell
+#: you" (DECLINE_TO_TELL) with no label stated, the answer withholds an opinion: a refusal;
+#: beside "I can't determine if ..." the model tried and could not decide: unparseable.
+DECLINE_TO_TELL: Final = (
+    r"\b(?:cannot|can\s*not|can't|can’t|unable\s+to|not\s+able\s+to|won't|will\s+not)\s+"
+    r"(?:tell|say\s+to|confirm\s+(?:for|to))\s+you\b"
+)
+REDIRECT: Final = (
+    r"\b(?:please\s+)?(?:see|consult|visit|contact|speak\s+(?:to|with)|ask|seek)\s+(?:a|an|your)"
+    r"\s+(?:qualified\s+|board-certified\s+)?(?:\w+\s+)?(?:doctor|physician|dermatologist"
+    r"|radiologist|ophthalmologist|gastroenterologist|clinician|specialist|professional|provider"
+    r"|gp|optometrist)\b"
+    r"|\bshould\s+be\s+(?:reviewed|evaluated|examined|assessed|seen)\s+by\s+(?:a|an|your)\b"
+)
+
 #: A stated final or most-likely answer; it wins over a differential and over disclaimers.
 FINAL_ANSWER: Final[tuple[str, ...]] = (
     r"\bfinal\s+(?:answer|diagnosis|classification|label|impression|call)\b|\bfinal\s*[:=]",
@@ -203,7 +238,10 @@ CANNOT_DETERMINE: Final[tuple[str, ...]] = (
     r"\b(?:cannot|can\s*not|can't|can’t|unable\s+to|not\s+able\s+to)\s+(?:reliably\s+"
     r"|confidently\s+|accurately\s+)?(?:grade|stage)\s+(?:its|the|their|this)\s+"
     r"(?:severity|grade|stage|level)",
-    r"\b(?:indeterminate|inconclusive|undeterminable|non-?diagnostic)\b",
+    r"\b(?:indeterminate|inconclusive|undeterminable|non-?diagnostic|equivocal)\b",
+    r"\b(?:cannot|can\s*not|can't|can’t|unable\s+to|not\s+able\s+to)\s+(?:grade|stage|classify"
+    r"|categori[sz]e|tell|say|determine)\s+(?:it|this|them|the\s+\w+\s+)?\s*(?:any\s+)?more"
+    r"\s+(?:precisely|specifically|accurately|exactly|definitively|finely)\b",
     r"\binsufficient\s+(?:information|detail|image\s+quality|quality|resolution)\b",
     r"\b(?:image|picture|quality)\s+is\s+(?:too\s+)?(?:poor|blurry|low)\b",
     r"\bnot\s+enough\s+(?:information|detail)\b",
@@ -222,6 +260,8 @@ def compile_cues(patterns: tuple[str, ...] | list[str]) -> re.Pattern[str]:
 
 REFUSAL_RE: Final = compile_cues(REFUSAL)
 CANNOT_DETERMINE_RE: Final = compile_cues(CANNOT_DETERMINE)
+REDIRECT_RE: Final = re.compile(REDIRECT, re.IGNORECASE)
+DECLINE_TO_TELL_RE: Final = re.compile(DECLINE_TO_TELL, re.IGNORECASE)
 
 
 def is_refusal(text: str) -> bool:

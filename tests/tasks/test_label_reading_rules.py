@@ -1,4 +1,4 @@
-"""One short case per classification reading rule added in reader version 3.
+"""One short case per classification reading rule added in reader versions 3 and 4.
 
 Each case is an answer as models write it and the reading a careful clinician would make
 (``answered:<label>``, ``unparseable`` or ``refused``). The cases cover JSON label maps,
@@ -242,6 +242,73 @@ CASES: dict[str, list[tuple[str, str, str]]] = {
         ("ham10000", "Atypical melanocytes.", "unparseable"),
         ("kvasir_v2", "Ulceration seen in the colon.", "unparseable"),
     ],
+    "v4_alternatives_long_form": [
+        ("chestxray2017", "Might be normal or it might be atypical pneumonia.", "unparseable"),
+        ("ham10000", "Either a dermatofibroma or a nevus; hard to say.", "unparseable"),
+        ("ham10000", "Dermatofibroma vs melanocytic nevus.", "unparseable"),
+        ("ham10000", "Melanoma versus an atypical nevus.", "unparseable"),
+        ("isic2017", "Somewhere between a nevus and a melanoma.", "unparseable"),
+        ("isic2017", "Could represent melanoma or seborrheic keratosis.", "unparseable"),
+        ("isic2017", "nevus/melanoma", "unparseable"),
+        ("refuge", "Borderline disc; the appearance is equivocal.", "unparseable"),
+        ("chestxray2017", "Normal lungs; no pneumonia or effusion.", "answered:normal"),
+        ("chestxray2017", "May be normal. May also be a subtle pneumonia.", "unparseable"),
+        ("chestxray2017", "Probably pneumonia, might also be normal.", "answered:pneumonia"),
+        ("chestxray2017", "It could be pneumonia.", "answered:pneumonia"),
+    ],
+    "v4_hedged_answer_with_other_open": [
+        (
+            "aptos2019",
+            "Probably severe NPDR, though proliferative disease cannot be excluded.",
+            "answered:severe",
+        ),
+        ("ham10000", "Likely a dermatofibroma; melanoma cannot be fully excluded.", "answered:df"),
+        ("ham10000", "It could be a nevus, but melanoma is also possible.", "unparseable"),
+        (
+            "aptos2019",
+            "Mild NPDR seems most likely; moderate disease cannot be ruled out.",
+            "answered:mild",
+        ),
+        (
+            "ham10000",
+            "Melanoma is less likely than a nevus; BCC cannot be excluded.",
+            "answered:nv",
+        ),
+    ],
+    "v4_nested_json": [
+        ("ham10000", '{"output": {"label": "melanoma", "confidence": 0.8}}', "answered:mel"),
+        ("ham10000", '{"result": {"class": "Dermatofibroma"}}', "answered:df"),
+        ("isic2017", '{"case": {"assessment": {"diagnosis": "nevus"}}}', "answered:nevus"),
+        (
+            "isic2017",
+            '{"a": {"diagnosis": "nevus"}, "b": {"diagnosis": "melanoma"}}',
+            "unparseable",
+        ),
+        ("isic2017", '{"label": "nevus", "diagnosis": "melanoma"}', "unparseable"),
+        ("isic2017", '{"label": "nevus", "diagnosis": "benign nevus"}', "answered:nevus"),
+    ],
+    "v4_free_label_lists": [
+        ("Normal,SARS-CoV-2", "sars cov 2", "answered:SARS-CoV-2"),
+        ("Normal,COVID-19", "Covid 19 pneumonia pattern.", "answered:COVID-19"),
+        ("Normal,AMD,DME", "Diabetic macular oedema with exudates.", "answered:DME"),
+        ("Normal,Pneumothorax,Effusion", "Large right PTX.", "answered:Pneumothorax"),
+        ("Normal,MI,CHF", "Congestive heart failure.", "answered:CHF"),
+    ],
+    "v4_acronym_labels_spelt_out": [
+        ("Normal,PVD,MH", "Complete posterior vitreous detachment.", "answered:PVD"),
+        ("Normal,PVD,MH", "Full-thickness macular hole.", "answered:MH"),
+        ("Normal,PVD,MH", "No posterior vitreous detachment seen.", "unparseable"),
+        ("Normal,PVD,MH", "Macula otherwise healthy.", "answered:Normal"),
+    ],
+    "v4_accents": [
+        ("chestxray2017", "Neumonía lobar.", "answered:pneumonia"),
+        ("isic2017", "Mélanome? No — naevus.", "answered:nevus"),
+    ],
+    "v4_refusal_versus_cannot_decide": [
+        ("aptos2019", "Mild or moderate NPDR; I can't stage it more precisely.", "unparseable"),
+        ("ham10000", "I can't tell you if this is a melanoma; see a dermatologist.", "refused"),
+        ("ham10000", "I cannot determine whether this is melanoma; see a doctor.", "unparseable"),
+    ],
 }
 
 
@@ -277,3 +344,14 @@ def test_typo_rules_are_conservative() -> None:
     assert near_word("formal", chest.vocabulary, anchored=False) is None  # first letter, real word
     assert distance("pnuemonia", "pneumonia", 2) == 1  # a transposition is one edit
     assert distance("abcdef", "uvwxyz", 1) == 2  # capped at limit + 1
+
+
+def test_an_acronym_read_from_initials_is_repaired_and_named() -> None:
+    target = _target("Normal,PVD,MH")
+    label, status, why, _ = parse_label("Posterior vitreous detachment.", target)
+    assert (label, status) == ("PVD", ParseStatus.REPAIRED)
+    assert why is not None and "initials" in why
+    # the words must be contiguous: "posterior vitreous, then detachment" is not PVD
+    assert parse_label("Posterior vitreous floaters; no detachment.", target)[0] is None
+    # an acronym with a known expansion is read only by it: pleural effusion is not a PE
+    assert parse_label("Small pleural effusion.", _target("Normal,PE"))[0] is None

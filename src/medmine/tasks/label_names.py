@@ -34,9 +34,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import pairwise
 
 from medmine.core import LabelTarget
 from medmine.tasks.label_vocab import (
+    ABBREVIATIONS,
     COMPLEMENTS,
     CONTEXT,
     PHRASES,
@@ -47,6 +49,7 @@ from medmine.tasks.label_vocab import (
 )
 
 _NEG_PREFIX = re.compile(r"^(?:no|non|not|without)\s+(.+)$")
+_LETTER_DIGIT = re.compile(r"(?<=[a-z])(?=\d)|(?<=\d)(?=[a-z])", re.I)
 _ROMAN = {"2": "ii", "3": "iii", "4": "iv", "5": "v", "6": "vi"}
 _GRADE_BEFORE = re.compile(r"\b(?:grade|stage|class|level|category|score)\s*[:=#]?\s*$", re.I)
 
@@ -72,8 +75,13 @@ class Mention:
 
 def norm(text: str) -> str:
     """Lower case, British spelling folded, separators as one space, each word singular."""
-    words = re.sub(r"[\s_\-]+", " ", fold_word(text.strip().strip(".\"'"))).split()
+    words = _split(fold_word(text.strip().strip(".\"'"))).split()
     return " ".join(_singular(w) for w in words)
+
+
+def _split(text: str) -> str:
+    """Separators as one space, and letters apart from digits ("covid19" = "covid 19")."""
+    return _LETTER_DIGIT.sub(" ", re.sub(r"[\s_\-]+", " ", text))
 
 
 def _singular(word: str) -> str:
@@ -119,7 +127,7 @@ def _word_pattern(word: str) -> str:
 
 
 def _name_pattern(name: str) -> str:
-    words = re.sub(r"[\s_\-]+", " ", name.strip().lower()).split()
+    words = _split(name.strip().lower()).split()
     return r"[\s_\-]*".join(_word_pattern(w) for w in words)
 
 
@@ -203,6 +211,43 @@ class LabelNames:
         return _apply(text, kept)[0], notes
 
 
+def spell_out_initials(text: str, labels: tuple[str, ...]) -> tuple[str, list[str]]:
+    """The text with a phrase whose initials spell an all-caps label written as that label.
+
+    For labels such as "CNV" or "RVO" (2-5 capitals, as given in the label set): a run of
+    exactly that many contiguous words (letters only, a hyphenated word counts once, each
+    of 3 letters or more) whose first letters spell the label, case-insensitively
+    ("posterior vitreous detachment" → "PVD"). A phrase that spells two labels is left
+    alone, and an acronym of :data:`~label_vocab.ABBREVIATIONS` is read only by its table
+    ("pleural effusion" spells PE but is not a pulmonary embolism).
+    Used only when no name of the set is found, and the reading is then ``repaired``.
+    """
+    acronyms = {
+        lab for lab in labels if re.fullmatch(r"[A-Z]{2,5}", lab) and lab not in ABBREVIATIONS
+    }
+    edits: list[tuple[int, int, str, bool]] = []
+    words = list(re.finditer(r"[A-Za-z]{3,}(?:-[A-Za-z]+)*", text))
+    i = 0
+    while i < len(words):
+        hits = []
+        for lab in acronyms:
+            run = words[i : i + len(lab)]
+            joined = all(not text[a.end() : b.start()].strip() for a, b in pairwise(run))
+            spelt = "".join(w.group(0)[0] for w in run).upper()
+            if len(run) == len(lab) and joined and spelt == lab:
+                hits.append((lab, run))
+        if len(hits) == 1:
+            lab, run = hits[0]
+            edits.append((run[0].start(), run[-1].end(), lab, True))
+            i += len(lab)
+        else:
+            i += 1
+    if not edits:
+        return text, []
+    notes = [f"read {text[a:b]!r} as {lab!r} (its initials)" for a, b, lab, _ in edits]
+    return _apply(text, edits)[0], notes
+
+
 def _apply(text: str, edits: list[tuple[int, int, str, bool]]) -> tuple[str, list[tuple[int, int]]]:
     """The text with each (start, end) replaced, and the replacements' new spans."""
     parts: list[str] = []
@@ -230,7 +275,12 @@ def _clinical_names(
 ) -> dict[str, list[tuple[str, bool]]]:
     """Extra (name, weak) pairs per label from the clinical vocabulary; a name claimed by
     two labels of the set, or already a name of another label, is dropped."""
-    tables = [(SYNONYMS, False), (CONTEXT, True)]
+    abbreviations: dict[str, list[str]] = {}
+    for abbr, full in ABBREVIATIONS.items():
+        abbreviations.setdefault(abbr, []).extend(full)
+        for name in full:
+            abbreviations.setdefault(name, []).append(abbr)
+    tables = [(SYNONYMS, False), (CONTEXT, True), (abbreviations, False)]
     claims: dict[str, set[str]] = {}
     extra: dict[str, list[tuple[str, bool]]] = {lab: [] for lab in labels}
     own = {norm(w): lab for lab in labels for w in words[lab]}

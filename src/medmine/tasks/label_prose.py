@@ -16,7 +16,13 @@ from dataclasses import dataclass
 from medmine import cues
 from medmine.core import LabelTarget, ParseStatus
 from medmine.tasks.answer_text import strip_markup
-from medmine.tasks.label_names import LabelNames, Mention, NameInfo, names_for
+from medmine.tasks.label_names import (
+    LabelNames,
+    Mention,
+    NameInfo,
+    names_for,
+    spell_out_initials,
+)
 from medmine.tasks.label_vocab import fold
 
 _CLAUSE_END = re.compile(r"(?<!\d)[.!?](?!\d)|\n|;")
@@ -37,6 +43,13 @@ _DOUBT_AFTER = cues.compile_cues(cues.DOUBT_AFTER)
 _DOUBT_BEFORE = re.compile(cues.DOUBT_BEFORE, re.I)
 _QUERY = re.compile(r"(?:^|[\s(])\?\s*$")  # "?pneumonia": the radiologists' query
 _REPLY = re.compile(r"\?\W*(yes|no)\b", re.I)  # "Pneumonia? No." answers its own question
+_OR_AGAIN = re.compile(cues.OR_AGAIN, re.I)
+_AND_GAP = re.compile(r"^\W*and\W+(?:[\w'-]+\W+){0,2}$", re.I)
+_BETWEEN = re.compile(r"\bbetween\s+(?:[\w'-]+\s+){0,3}$", re.I)
+_LEAN = re.compile(cues.LEANING, re.I)
+_LEAN_AFTER = re.compile(cues.LEANING_AFTER, re.I)
+_POSSIBLE = re.compile(cues.POSSIBILITY, re.I)
+_SAYS_NO = re.compile(r"(?:no|non|not|without)\b", re.I)
 _RANGE_AFTER = re.compile(r"^\s*(?:-|–|—|/|to|or)\s*\d", re.I)
 _PASSED_OVER = re.compile(cues.PASSED_OVER, re.I)
 _PREFERENCE = re.compile(cues.PREFERENCE, re.I)
@@ -73,6 +86,8 @@ class _Seen:
     doubt: bool = False
     hedged: bool = False
     partners: frozenset[int] = frozenset()  # starts of other labels it is joined to by "or"
+    leaning: bool = False  # "likely X", "most consistent with X": a hedged stated answer
+    possible: bool = False  # "it could be X", "might also be X": an open possibility
 
 
 def _clauses(text: str) -> list[tuple[int, int]]:
@@ -132,11 +147,17 @@ def _read_mentions(text: str, names: LabelNames) -> list[_Seen]:
             and a <= other.start < b
             and _joined(text, mention, other)
         )
-        alt = _offered_open(text, mention, found, b)
-        alt = alt or bool(mention.info.numeric and _RANGE_AFTER.search(after))
         doubt, hedged, answered_no = _doubt(text, mention, before, after, b)
         negated = _negated(before, after) or answered_no
-        out.append(_Seen(mention, idx, negated, diff, alt, doubt, hedged, partners))
+        # "no X or Y" lists what is absent; it offers no alternatives
+        listed = negated or _SAYS_NO.match(text, mention.start) is not None
+        alt = not listed and _offered_open(text, mention, found, b)
+        alt = alt or bool(mention.info.numeric and _RANGE_AFTER.search(after))
+        cut = list(_TERMINATOR.finditer(before))
+        lean = bool(_LEAN.search(before[cut[-1].end() :] if cut else before))
+        lean = lean or bool(_LEAN_AFTER.match(after))
+        maybe = bool(_POSSIBLE.search(before[cut[-1].end() :] if cut else before))
+        out.append(_Seen(mention, idx, negated, diff, alt, doubt, hedged, partners, lean, maybe))
     return out
 
 
@@ -184,8 +205,12 @@ def _offered_open(text: str, mention: Mention, found: list[Mention], end: int) -
 def _joined(text: str, x: Mention, y: Mention) -> bool:
     """True when two mentions are offered as alternatives ("X or Y", "X vs Y", "X/Y")."""
     lo, hi = (x, y) if x.start < y.start else (y, x)
-    gap = text[lo.end : hi.start]
-    return bool(_ALTERNATIVE.search(gap)) and len(_WORD.findall(gap)) <= 4
+    gap, words = text[lo.end : hi.start], len(_WORD.findall(text[lo.end : hi.start]))
+    if _ALTERNATIVE.search(gap) and words <= 4:
+        return True
+    if _OR_AGAIN.match(gap) and words <= 7:  # "could be X or it could be Y"
+        return True
+    return bool(_AND_GAP.match(gap) and _BETWEEN.search(text, max(0, lo.start - 40), lo.start))
 
 
 def _affirmed(seen: list[_Seen]) -> bool:
@@ -221,8 +246,12 @@ def _decide(seen: list[_Seen], names: LabelNames, stated: bool = False) -> tuple
         for s in seen
         if (s.doubt or (s.hedged and not stated)) and s.mention.info.label
     }
-    if doubtful and labels and not stated and doubtful - labels:
+    leaning = {str(s.mention.info.label) for s in affirmed if s.leaning}
+    if doubtful and labels and not stated and doubtful - labels and len(leaning) != 1:
         return None, f"ambiguous: {sorted(labels)} with {sorted(doubtful - labels)} kept open"
+    possible = {str(s.mention.info.label) for s in affirmed if s.possible}
+    if len(possible) > 1 and not stated and len(leaning) != 1:
+        return None, f"ambiguous: each only possible {sorted(possible)}"
     if offered and (len(offered) > 1 or len(labels) == 1):
         return None, f"ambiguous: offered as alternatives {sorted(offered)}"
     strong = names.most_specific(
@@ -271,8 +300,13 @@ def read_phrase(text: str, target: LabelTarget) -> Reading:
         return whole, ParseStatus.OK, None
     plain, fixes = names.correct(plain)
     label, status, why = _read_prose(plain, names)
+    if label is None and not names.mentions(plain):  # "retinal vein occlusion" for "RVO"
+        spelt, notes = spell_out_initials(plain, names.labels)
+        if notes:
+            label, status, why = _read_prose(spelt, names)
+            fixes = fixes + notes
     if fixes and label is not None:
-        repair = f"spelling repaired: {', '.join(fixes)}"
+        repair = f"name repaired: {', '.join(fixes)}"
         return label, ParseStatus.REPAIRED, f"{why}; {repair}" if why else repair
     return label, status, why
 
@@ -305,6 +339,8 @@ def _read_prose(plain: str, names: LabelNames) -> Reading:
         label, _ = _decide(rest, names)
         if label is not None:
             return label, ParseStatus.REPAIRED, "label stated beside a 'cannot determine'"
+        if cues.DECLINE_TO_TELL_RE.search(plain) and cues.REDIRECT_RE.search(plain):
+            return None, ParseStatus.REFUSED, "the model declined and sent the user to a clinician"
         return None, ParseStatus.UNPARSEABLE, "the model says it cannot determine"
     if cues.is_refusal(plain):
         label, _ = _decide(_beside_refusal(plain, seen), names)

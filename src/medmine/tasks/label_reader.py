@@ -13,11 +13,18 @@ matched by :mod:`medmine.tasks.label_names`):
    absent) — exactly one true label is the answer, several true are ambiguous, only false
    labels read through the complement of a two-label set (``{"pneumonia": false}`` →
    normal) and are otherwise not an answer; numbers — probabilities, the strictly highest
-   wins, a tie is ambiguous.
+   wins, a tie is ambiguous. Label keys are read at any depth (``{"result": {"diagnosis":
+   X}}``, ``{"prediction": {"class": X}}``), the shallowest level first; two nested objects
+   at that level giving different labels are ambiguous, and so are two label keys of one
+   object whose values read as different labels (``{"label": X, "diagnosis": Y}``).
 2. **The whole answer is a name** ("Melanocytic nevi", "NV") → ``ok``. Names are matched
    in British or American spelling, with clinicians' synonyms and abbreviations, and a
    misspelt name word is repaired when it is unambiguous (:mod:`medmine.tasks.label_vocab`);
-   a repaired spelling makes the reading ``repaired`` and the note names it.
+   a repaired spelling makes the reading ``repaired`` and the note names it. Accents are
+   folded ("neumonía"), letters and digits join ("covid19" = "COVID-19"), common clinical
+   abbreviations (TB, COPD, AMD, CNV, ...) apply to any label list both ways, and an
+   all-caps label not in that table is read from the initials of contiguous words
+   ("posterior vitreous detachment" → "PVD", ``repaired``) when nothing else is named.
 3. **A stated final / most-likely answer wins** ("Final answer: X", "Diagnosis: X", "most
    likely X", "I would classify this as X", "favour X", "therefore X"), read from the last
    clause that states one, even after a differential, a disclaimer or a refusal phrase.
@@ -27,7 +34,10 @@ matched by :mod:`medmine.tasks.label_names`):
    15%") comes next: its strictly highest label, ambiguous on a tie.
 4. **"Cannot determine"** ("I cannot determine whether this is glaucoma without an OCT",
    "DR present, but I cannot grade its severity") → ``unparseable``, unless a label is
-   stated outside that clause ("..., but it looks like X").
+   stated outside that clause ("..., but it looks like X"). "Cannot determine" covers
+   "equivocal" and "cannot grade it more precisely"; when it is "I can't tell you whether
+   ..." and the answer sends the user to a clinician ("please see a dermatologist"), the
+   model declines to give an opinion: ``refused``.
 5. **A refusal is a refusal** even when it names a label ("I'm not able to diagnose pneumonia
    from an image") → ``refused``, unless the same sentence goes on to say what the image
    shows ("I can't give a diagnosis, but this appears to be X").
@@ -47,8 +57,13 @@ matched by :mod:`medmine.tasks.label_names`):
      melanoma — a melanocytic naevus"), unless its clause also has a word of a narrower
      label's name ("the polyp was lifted with a blue injection": polyps or dyed lifted
      polyps?) or another label is left open with doubt; two or more different labels
-     offered as alternatives ("X or Y") → ambiguous; two names of the same label joined
-     by "/" or "or" ("DR grade 2 / moderate NPDR") are one answer;
+     offered as alternatives ("X or Y", "either X or Y", "X vs Y", "X/Y", "between X and
+     Y", "could be X or it could be Y") → ambiguous, but "no X or Y" is a list of what is
+     absent; a hedge that leans ("likely X", "probably X", "consistent with X") states
+     the answer even when another label "cannot be excluded"; two labels each offered
+     only as a possibility ("It could be X. It could also be Y.") are ambiguous; two
+     names of the same label joined by "/" or "or" ("DR grade 2 / moderate NPDR") are one
+     answer;
    - else one weak label → that label;
    - else negated labels read through complements: in a two-label set with a complement
      (normal/pneumonia, glaucoma/non-glaucoma, benign/malignant) "no X" is the other
@@ -72,7 +87,7 @@ from medmine.tasks.label_names import LabelNames, names_for
 from medmine.tasks.label_prose import Reading, read_phrase
 
 #: Bumped whenever a rule changes; recorded in the recipe and by ``medmine rescore``.
-READER_VERSION = "3"
+READER_VERSION = "4"
 
 LABEL_KEYS = (
     "label",
@@ -132,6 +147,13 @@ def _read_object(
         mapped = read_label_map(raw if isinstance(raw, Mapping) else value, names)
         if mapped is not None:
             return (*mapped, probs)
+        nested = (
+            _read_object(dict(raw), text, target, names)
+            if isinstance(raw, Mapping)
+            else _read_nested(value, text, target, names)
+        )
+        if nested is not None:
+            return (*nested[:3], nested[3] or probs)
         if key is None and not probs:
             return None
     if isinstance(raw, list) and len(raw) == 1:
@@ -148,6 +170,10 @@ def _read_object(
                 return label, ParseStatus.REPAIRED, f"label {raw!r} marked not present", probs
             return None, ParseStatus.UNPARSEABLE, f"label {raw!r} marked not present", probs
         label, status, detail = read_phrase(raw, target)
+        others = {_key_reads(lowered[k], target) for k in _label_keys(lowered)} - {None}
+        if label is not None and others - {label}:
+            seen = sorted(others | {label})
+            return None, ParseStatus.UNPARSEABLE, f"ambiguous: label keys disagree {seen}", probs
         if label is not None:
             note = None if status is ParseStatus.OK else f"label text {raw!r}: {detail}"
             return label, status, note, probs
@@ -161,6 +187,46 @@ def _read_object(
     if cues.is_refusal(text):
         return None, ParseStatus.REFUSED, "the model declined (empty label)", None
     return None, ParseStatus.UNPARSEABLE, f"label field {key!r} is empty", None
+
+
+def _label_keys(lowered: Mapping[str, Any]) -> list[str]:
+    """Every label key of an object (``label``, ``diagnosis``, ``dr_grade``, ...)."""
+    return [k for k in lowered if k in LABEL_KEYS or k.endswith(LABEL_KEY_ENDINGS)]
+
+
+def _key_reads(raw: object, target: LabelTarget) -> str | None:
+    """The label a label key's text value reads as (None when not read or not text)."""
+    if not isinstance(raw, str) or not raw.strip():
+        return None
+    label, status, _ = read_phrase(raw, target)
+    return label if status in (ParseStatus.OK, ParseStatus.REPAIRED) else None
+
+
+def _read_nested(
+    value: Mapping[Any, Any], text: str, target: LabelTarget, names: LabelNames
+) -> tuple[str | None, ParseStatus, str | None, dict[str, float] | None] | None:
+    """Read label keys nested in an object's values (``{"result": {"diagnosis": X}}``).
+
+    The shallowest level with a readable object wins; two objects at that level giving
+    different labels are ambiguous. None when no nested object holds a label.
+    """
+    level = [v for v in value.values() if isinstance(v, Mapping)]
+    for _ in range(4):
+        reads = [r for r in (_read_object(dict(v), text, target, names) for v in level) if r]
+        labelled = {r[0] for r in reads if r[0] is not None}
+        if len(labelled) > 1:
+            return (
+                None,
+                ParseStatus.UNPARSEABLE,
+                f"ambiguous: nested labels {sorted(labelled)}",
+                None,
+            )
+        if reads:
+            return next((r for r in reads if r[0] is not None), reads[0])
+        level = [v for obj in level for v in obj.values() if isinstance(v, Mapping)]
+        if not level:
+            return None
+    return None
 
 
 def _best(scores: Mapping[str, float], why: str) -> Reading:

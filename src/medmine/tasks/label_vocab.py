@@ -26,6 +26,7 @@ Three rules, used by :mod:`medmine.tasks.label_names` to find a label set's name
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Mapping
 from typing import Final
 
@@ -43,6 +44,8 @@ def fold(text: str) -> tuple[str, list[int]]:
     low = text.lower()
     if len(low) != len(text):  # a character whose lower case is longer ("İ") keeps its case
         low = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
+    if not low.isascii():  # accents folded one character for one ("neumonía" → "neumonia")
+        low = "".join(_unaccent(c) for c in low)
     out: list[str] = []
     index: list[int] = []
     last = 0
@@ -64,6 +67,12 @@ def fold(text: str) -> tuple[str, list[int]]:
     index.extend(range(last, len(low)))
     index.append(len(text))
     return "".join(out), index
+
+
+def _unaccent(char: str) -> str:
+    """A Latin letter without its accent ("í" → "i"); any other character as it is."""
+    base = unicodedata.normalize("NFD", char)[0]
+    return base if base.isascii() and base.isalpha() else char
 
 
 def fold_word(text: str) -> str:
@@ -120,6 +129,41 @@ SYNONYMS: Final[dict[str, tuple[str, ...]]] = {
     "proliferative diabetic retinopathy": ("PDR", "proliferative DR"),
     "no diabetic retinopathy": ("no DR", "no apparent retinopathy", "no retinopathy"),
     "covid-19": ("COVID", "COVID pneumonia", "COVID-19 pneumonia", "SARS-CoV-2 pneumonia"),
+}
+
+#: Common clinical abbreviations and the names they stand for. They apply to every label
+#: set, a catalog's or a free list of labels: a label named by either side also gets the
+#: other side (label "CNV" ↔ "choroidal neovascularization", "Tuberculosis" ↔ "TB"), under
+#: the same rule as SYNONYMS (dropped when it would name two labels of the set).
+ABBREVIATIONS: Final[dict[str, tuple[str, ...]]] = {
+    "TB": ("tuberculosis",),
+    "MI": ("myocardial infarction",),
+    "CHF": ("congestive heart failure",),
+    "COPD": ("chronic obstructive pulmonary disease",),
+    "PE": ("pulmonary embolism",),
+    "DVT": ("deep vein thrombosis", "deep venous thrombosis"),
+    "PTX": ("pneumothorax",),
+    "ARDS": ("acute respiratory distress syndrome",),
+    "ILD": ("interstitial lung disease",),
+    "UC": ("ulcerative colitis",),
+    "CD": ("crohn's disease", "crohn disease"),
+    "GERD": ("gastroesophageal reflux disease", "gastro-oesophageal reflux disease"),
+    "AMD": ("age-related macular degeneration", "age related macular degeneration"),
+    "ARMD": ("age-related macular degeneration",),
+    "DR": ("diabetic retinopathy",),
+    "DME": ("diabetic macular edema", "diabetic macular oedema"),
+    "DMO": ("diabetic macular oedema", "diabetic macular edema"),
+    "CNV": ("choroidal neovascularization", "choroidal neovascularisation"),
+    "RVO": ("retinal vein occlusion",),
+    "CSR": ("central serous retinopathy",),
+    "CSC": ("central serous chorioretinopathy",),
+    "NPDR": ("non-proliferative diabetic retinopathy",),
+    "PDR": ("proliferative diabetic retinopathy",),
+    "BCC": ("basal cell carcinoma",),
+    "SCC": ("squamous cell carcinoma",),
+    "AK": ("actinic keratosis",),
+    "SK": ("seborrheic keratosis",),
+    "DF": ("dermatofibroma",),
 }
 
 #: Phrases that clinicians shorten inside longer names: a name containing the phrase also
