@@ -150,7 +150,8 @@ def mine_command(
     """Ask a model one question about every image (or report) of an archive; write the answers."""
     from rich.console import Console
 
-    from medmine.mine.command import MiningCancelled, mine_images
+    from medmine.mine.command import MiningCancelled
+    from medmine.mine.image_stream import mine_images
     from medmine.mine.images import MiningQuestion, parse_labels
     from medmine.mine.report_source import is_report_input
 
