@@ -42,6 +42,7 @@ from medmine.mine.report_labels import (
     text_to_label,
 )
 from medmine.run.runner import RunSummary
+from medmine.run.store import ResultRow
 
 REPORT_SUFFIXES = frozenset({".csv", ".json", ".jsonl", ".txt", ".xml"})
 LAYOUTS = ("auto", "chexpert", "full")
@@ -199,24 +200,26 @@ def label_with_model(
         store.close()
         if cache is not None:
             cache.close()
-    out = []
-    for uid, rec in zip(ids, records, strict=True):
-        if uid in problems:
-            out.append(MinedReport(rec.id, rec.text, None, problems[uid]))
-            continue
-        row = rows.get(uid)
-        if row is None:
-            out.append(MinedReport(rec.id, rec.text, None, "error: not answered"))
-            continue
-        pred = row.prediction
-        values = (pred.value or {}).get("observations") if isinstance(pred.value, dict) else None
-        if pred.usable and isinstance(values, dict):
-            note = f"repaired: {pred.detail}" if pred.detail else None
-            clean = {o: values.get(o) for o in OBSERVATIONS}
-            out.append(MinedReport(rec.id, rec.text, clean, ok_status(rec, note)))
-        else:
-            out.append(MinedReport(rec.id, rec.text, None, f"{pred.status.value}: {pred.detail}"))
+    out = [
+        mined_row(rec, rows.get(uid), problems.get(uid))
+        for uid, rec in zip(ids, records, strict=True)
+    ]
     return out, runner.summary
+
+
+def mined_row(record: ReportRecord, row: ResultRow | None, problem: str | None) -> MinedReport:
+    """One report's table row from its stored answer (``problem``: why it was not asked)."""
+    if problem is not None:
+        return MinedReport(record.id, record.text, None, problem)
+    if row is None:
+        return MinedReport(record.id, record.text, None, "error: not answered")
+    pred = row.prediction
+    values = (pred.value or {}).get("observations") if isinstance(pred.value, dict) else None
+    if pred.usable and isinstance(values, dict):
+        note = f"repaired: {pred.detail}" if pred.detail else None
+        clean = {o: values.get(o) for o in OBSERVATIONS}
+        return MinedReport(record.id, record.text, clean, ok_status(record, note))
+    return MinedReport(record.id, record.text, None, f"{pred.status.value}: {pred.detail}")
 
 
 def unique_ids(ids: Sequence[str]) -> list[str]:
@@ -299,43 +302,61 @@ def mine_reports(
         return mine_csv_rules(
             source, out, column, id_column, encoding, layout, section, max_chars, compat, status
         )
+    if model is not None:
+        return _mine_with_model(
+            source, out, model, run_dir, progress=progress, use_cache=use_cache,
+            max_chars=max_chars, status=status,
+            reader={"column": column, "text_field": text_field, "id_field": id_field,
+                    "id_column": id_column, "encoding": encoding, "layout": layout,
+                    "section": section},
+        )  # fmt: skip
     if status is not None:
         status(f"reading {source}…")
     records, kind = read_report_source(source, column, text_field, id_field, id_column, encoding)
     if not records:
         raise ValueError(f"{source}: holds no report")
     chosen = layout if layout != "auto" else ("chexpert" if kind == "chexpert_csv" else "full")
-    used_run_dir = None
-    run = RunSummary()
-    if model is None:
-        if status is not None:
-            status(f"labelling {len(records):,} reports with the CheXpert rules…")
-        rows = label_with_rules(records, max_chars, section, status, compat)
-    else:
-        used_run_dir = Path(run_dir) if run_dir is not None else out.with_name(f"{out.stem}.run")
-        rows, run = label_with_model(
-            records,
-            model,
-            used_run_dir,
-            dataset=f"mine:{source.name}",
-            max_chars=max_chars,
-            section=section,
-            progress=progress,
-            use_cache=use_cache,
-        )
+    if status is not None:
+        status(f"labelling {len(records):,} reports with the CheXpert rules…")
+    rows = label_with_rules(records, max_chars, section, status, compat)
     status_file = write_mined_csv(rows, out, chosen)
     statuses = Counter(r.status.split(" ", 1)[0].rstrip(":") for r in rows)
-    return MineSummary(
-        out,
-        chosen,
-        len(rows),
-        statuses,
-        status_file,
-        used_run_dir,
-        asked=run.asked,
-        from_cache=run.from_cache,
-        resumed=run.resumed,
-    )
+    return MineSummary(out, chosen, len(rows), statuses, status_file)
+
+
+def _mine_with_model(
+    source: Path,
+    out: Path,
+    model_name: str,
+    run_dir: Path | None,
+    *,
+    reader: dict[str, object],
+    progress: bool,
+    use_cache: bool,
+    max_chars: int,
+    status: Callable[[str], None] | None,
+) -> MineSummary:
+    """Label with a model through the Runner, streamed (see :mod:`medmine.mine.report_stream`);
+    the run store is ``run_dir`` (default ``<out stem>.run`` next to the output)."""
+    from medmine.mine.report_stream import mine_with_model
+    from medmine.models.resolve import resolve_model
+
+    model = resolve_model(model_name)
+    supported = getattr(model, "tasks", None)
+    if supported is not None and "diagnosis" not in supported:
+        raise ValueError(f"model {model_name!r} does not do the diagnosis task")
+    used_run_dir = Path(run_dir) if run_dir is not None else out.with_name(f"{out.stem}.run")
+    summary, _, run, _ = mine_with_model(
+        source, reader, model, used_run_dir, out, max_chars=max_chars,
+        say=status or (lambda _: None), confirm=None, max_cost=None, concurrency=None,
+        progress=progress, use_cache=use_cache,
+    )  # fmt: skip
+    if summary is None:  # pragma: no cover - no cap here; a quota stops the run
+        stopped = "; ".join(run.stopped_models.values())
+        raise ValueError(f"{model_name}: stopped ({stopped}); rerun to continue")
+    summary.run_dir = used_run_dir
+    summary.asked, summary.from_cache, summary.resumed = run.asked, run.from_cache, run.resumed
+    return summary
 
 
 def mine_reports_command(
