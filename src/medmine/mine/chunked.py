@@ -31,8 +31,10 @@ Say = Callable[[str], None]
 Confirm = Callable[[CostEstimate], bool]  # the same aliases as mine.command's
 
 
-def chunked(items: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
-    """Consecutive lists of ``size`` items (the last may be shorter), read lazily."""
+def chunked(items: Iterable[T], size: int | None = None) -> Iterator[list[T]]:
+    """Consecutive lists of ``size`` items (default :data:`CHUNK`; the last may be shorter),
+    read lazily: the input is never read more than one list ahead."""
+    size = size or CHUNK
     chunk: list[T] = []
     for item in items:
         chunk.append(item)
