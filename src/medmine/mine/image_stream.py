@@ -15,7 +15,7 @@ Four passes, none of which holds the tree in memory:
    made by the workers are handed to the driver's memo for the chunk in flight only, so the
    driver reads no pixels and its memo stays bounded.
 4. **write**: the index (in id order) is joined with the stored answers (in the same order)
-   and each file's result is appended to the outputs (:mod:`medmine.mine.output_writer`).
+   and each file's result is appended to the outputs (:class:`medmine.mine.outputs.OutputWriter`).
 
 The outputs are the same, byte for byte, as mining the same tree with everything in memory
 (``build_inputs`` + one ``Runner.run`` + ``collect_results`` + ``write_outputs``).
@@ -156,8 +156,7 @@ def write_streamed(
     question: MiningQuestion, out_dir: Path,
 ) -> tuple[list[Path], Counter[str]]:  # fmt: skip
     """Write every output from the index and the store, a file at a time; the statuses."""
-    from medmine.mine.output_writer import OutputWriter
-    from medmine.mine.outputs import _OUTPUT_SUFFIXES
+    from medmine.mine.outputs import _OUTPUT_SUFFIXES, OutputWriter
 
     probs = task == "classification" and any(
         isinstance(r.parsed, dict) and r.parsed.get("probabilities")

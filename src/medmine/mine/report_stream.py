@@ -6,7 +6,7 @@ document, are read whole as before) and turned into diagnosis samples a chunk at
 chunks are estimated, confirmed and asked through the Runner by :mod:`medmine.mine.chunked`
 (store, cache, resume, budget and executor as in ``medmine run``), and the label table is
 then written by reading the source again and the answers of each chunk back from the store
-(``RunStore.results_for``). Each row is built by :func:`medmine.mine.reports.mined_row`, the
+(``RunStore.results_for``). Each row is built by :func:`medmine.mine.report_labels.mined_row`, the
 same function the in-memory :func:`medmine.mine.reports.label_with_model` uses, so the table is
 the same byte for byte.
 """
@@ -61,7 +61,7 @@ def jsonl_records(
 
 def stream_records(source: Path, reader: ReaderOptions) -> tuple[Iterator[ReportRecord], str]:
     """The records of a report source, read lazily where the layout allows, and its kind."""
-    from medmine.mine.reports import read_report_source
+    from medmine.mine.report_read import read_report_source
     from medmine.mine.stream_csv import _headed, _headerless
 
     source = Path(source)
@@ -128,7 +128,7 @@ def write_table(
 ) -> MineSummary:
     """Write the label table from the source and the stored answers, a chunk at a time (to
     ``<table>.partial`` first, renamed into place once whole)."""
-    from medmine.mine.reports import LAYOUTS, mined_row
+    from medmine.mine.report_labels import LAYOUTS, mined_row
     from medmine.mine.stream_csv import _row
 
     layout = str(reader.get("layout", "auto"))
@@ -189,7 +189,7 @@ def mine_with_model(
     table yet, rerun to continue), the estimate, the run summary and the recorded spend."""
     from medmine.core import cache_dir
     from medmine.mine.chunked import ask_chunks, plan_chunks
-    from medmine.mine.reports import LAYOUTS, SECTIONS
+    from medmine.mine.report_labels import LAYOUTS, SECTIONS
     from medmine.run.store import ResponseCache
     from medmine.tasks.diagnosis import DiagnosisTask
 

@@ -30,107 +30,36 @@ from typing import Annotated
 import typer
 
 from medmine.chexpert import OBSERVATIONS
-from medmine.datasets import report_text as rt
 from medmine.datasets.report_text import ReportRecord
 from medmine.mine.report_labels import (
+    LAYOUTS,
+    SECTIONS,
     MinedReport,
     MineSummary,
     format_value,
     label_with_rules,
-    ok_status,
+    mined_row,
     precheck,
     text_to_label,
 )
-from medmine.run.runner import RunSummary
-from medmine.run.store import ResultRow
-
-REPORT_SUFFIXES = frozenset({".csv", ".json", ".jsonl", ".txt", ".xml"})
-LAYOUTS = ("auto", "chexpert", "full")
-SECTIONS = ("all", "impression")
-_SOURCE_HELP = (
-    "a CSV (headerless CheXpert layout, or --column), JSON/JSONL (--text-field), a .txt file "
-    "or folder of .txt files, Open-i XML, or a MIMIC-CXR files/ tree"
+from medmine.mine.report_read import (
+    _SOURCE_HELP,
+    REPORT_SUFFIXES,
+    is_report_source,
+    read_report_source,
 )
+from medmine.run.runner import RunSummary
 
-
-# ------------------------------------------------------------------------------ reading
-def _is_mimic_tree(path: Path) -> bool:
-    base = path / "files" if (path / "files").is_dir() else path
-    return next(base.glob("p*/p*/s*.txt"), None) is not None
-
-
-def is_report_source(path: Path) -> bool:
-    """True when ``path`` looks like report text (by suffix, or a folder's contents)."""
-    path = Path(path)
-    if path.is_dir():
-        return (
-            (path / "ecgen-radiology").is_dir()
-            or _is_mimic_tree(path)
-            or next(path.glob("*.xml"), None) is not None
-            or next(path.glob("*.txt"), None) is not None
-        )
-    return path.suffix.lower() in REPORT_SUFFIXES
-
-
-def read_report_source(
-    source: Path,
-    column: str | None = None,
-    text_field: str = "text",
-    id_field: str = "id",
-    id_column: str | None = None,
-    encoding: str | None = None,
-) -> tuple[list[ReportRecord], str]:
-    """The records of a report source and its kind (``chexpert_csv`` for headerless CSVs).
-
-    Raises ValueError naming the path when it is missing or not a known report layout, and
-    naming the column when ``column`` is not in the CSV header.
-    """
-    source = Path(source)
-    if not source.exists():
-        raise ValueError(f"{source}: not found; expected {_SOURCE_HELP}")
-    if source.is_dir():
-        if _is_mimic_tree(source):
-            return rt.read_mimic_cxr(source), "mimic_cxr"
-        if (source / "ecgen-radiology").is_dir() or next(source.glob("*.xml"), None):
-            return rt.read_openi_xml(source), "openi_xml"
-        if next(source.glob("*.txt"), None) is not None:
-            return rt.read_text_folder(source), "text_folder"
-        if next(source.rglob("*.txt"), None) is not None:
-            return rt.read_text_folder(source, recursive=True), "text_folder"
-        raise ValueError(f"{source}: folder holds no report files; expected {_SOURCE_HELP}")
-    suffix = source.suffix.lower()
-    if suffix == ".csv":
-        if column is None:
-            return rt.read_chexpert_csv(source), "chexpert_csv"
-        from medmine.mine.csv_reports import read_csv_reports
-
-        return read_csv_reports(source, column, id_column, encoding), "csv"
-    if suffix == ".jsonl":
-        return rt.read_json_reports(source, text_field=text_field, id_field=id_field), "json"
-    if suffix == ".json":
-        if _json_top_is_dict(source):
-            return rt.read_r2gen_annotation(source), "r2gen"
-        return rt.read_json_reports(source, text_field=text_field, id_field=id_field), "json"
-    if suffix == ".xml":
-        return rt.read_openi_xml(source), "openi_xml"
-    if suffix == ".txt":
-        records = rt.read_text_folder(source.parent, pattern=_glob_escape(source.name))
-        return records, "text_file"
-    raise ValueError(f"{source}: unknown report file type {suffix!r}; expected {_SOURCE_HELP}")
-
-
-def _json_top_is_dict(path: Path) -> bool:
-    """Whether a JSON file's top level is an object (R2Gen) rather than a list of reports."""
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
-    except OSError as exc:
-        raise ValueError(f"{path}: cannot read ({exc})") from exc
-    return head.startswith(b"{")
-
-
-def _glob_escape(name: str) -> str:
-    return "".join(f"[{c}]" if c in "*?[]" else c for c in name)
+__all__ = [
+    "LAYOUTS",
+    "REPORT_SUFFIXES",
+    "SECTIONS",
+    "is_report_source",
+    "label_with_model",
+    "mine_reports",
+    "mined_row",
+    "read_report_source",
+]
 
 
 # ------------------------------------------------------------------------------ labelling
@@ -205,21 +134,6 @@ def label_with_model(
         for uid, rec in zip(ids, records, strict=True)
     ]
     return out, runner.summary
-
-
-def mined_row(record: ReportRecord, row: ResultRow | None, problem: str | None) -> MinedReport:
-    """One report's table row from its stored answer (``problem``: why it was not asked)."""
-    if problem is not None:
-        return MinedReport(record.id, record.text, None, problem)
-    if row is None:
-        return MinedReport(record.id, record.text, None, "error: not answered")
-    pred = row.prediction
-    values = (pred.value or {}).get("observations") if isinstance(pred.value, dict) else None
-    if pred.usable and isinstance(values, dict):
-        note = f"repaired: {pred.detail}" if pred.detail else None
-        clean = {o: values.get(o) for o in OBSERVATIONS}
-        return MinedReport(record.id, record.text, clean, ok_status(record, note))
-    return MinedReport(record.id, record.text, None, f"{pred.status.value}: {pred.detail}")
 
 
 def unique_ids(ids: Sequence[str]) -> list[str]:
