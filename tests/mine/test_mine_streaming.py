@@ -32,9 +32,9 @@ from medmine.mine.image_check import BATCH, CheckSettings, ToCheck, check_files
 from medmine.mine.image_stream import mine_images
 from medmine.mine.images import FoundFile, MiningQuestion, build_inputs, walk_files
 from medmine.mine.outputs import collect_results, write_outputs
-from medmine.mine.report_stream import jsonl_records
 from medmine.mine.reports import label_with_model, mine_reports, write_mined_csv
 from medmine.mine.reports import read_report_source as read_whole
+from medmine.mine.stream_csv import jsonl_records
 from medmine.models.resolve import resolve_model
 from medmine.run.runner import Job, Runner
 from medmine.run.store import RunStore
@@ -313,6 +313,31 @@ def test_jsonl_is_read_line_by_line_into_the_same_records(tmp_path: Path) -> Non
     ]
     assert any("invalid JSON" in w for r in whole for w in r.warnings)
     assert any("non-UTF-8" in w for r in whole for w in r.warnings)
+
+
+def test_jsonl_with_the_rules_streams_into_the_same_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from medmine.mine import stream_csv
+    from medmine.mine.report_labels import label_with_rules
+
+    monkeypatch.setattr(stream_csv, "CHUNK", 7)
+    pulled = 0
+    real = stream_csv.jsonl_records
+
+    def counting(*args: Any) -> Any:
+        nonlocal pulled
+        for rec in real(*args):
+            pulled += 1
+            yield rec
+
+    src = _jsonl(tmp_path / "reports.jsonl")
+    monkeypatch.setattr(stream_csv, "jsonl_records", counting)
+    summary = mine_reports(src, tmp_path / "got.csv")
+    assert pulled == summary.n and summary.layout == "full"
+    whole = read_json_reports(src)
+    write_mined_csv(label_with_rules(whole, 20000), tmp_path / "want.csv", "full")
+    assert (tmp_path / "got.csv").read_bytes() == (tmp_path / "want.csv").read_bytes()
 
 
 @pytest.mark.parametrize("kind", ["jsonl", "csv"])

@@ -22,7 +22,7 @@ from typing import Any
 
 from medmine.chexpert import OBSERVATIONS
 from medmine.core import Model, ObservationsTarget, Sample
-from medmine.datasets.report_text import _JSON_LAYOUT, ReportRecord, _json_item, _require
+from medmine.datasets.report_text import ReportRecord
 from medmine.mine.chunked import chunked
 from medmine.mine.estimate import CostEstimate
 from medmine.mine.report_labels import MineSummary, precheck, text_to_label
@@ -32,37 +32,10 @@ from medmine.run.store import RunStore
 ReaderOptions = Mapping[str, Any]
 
 
-def jsonl_records(
-    path: Path, text_field: str = "text", id_field: str = "id"
-) -> Iterator[ReportRecord]:
-    """The records of a JSON Lines file, line by line, as ``read_json_reports`` makes them
-    (the same line splitting, numbering, warnings and non-UTF-8 note)."""
-    import json
-
-    from medmine.mine.stream_csv import _valid_text
-
-    path = _require(Path(path), _JSON_LAYOUT)
-    bad = not _valid_text(path, "utf-8-sig")
-    number = 0
-    with path.open(encoding="utf-8-sig", errors="replace", newline="") as fh:
-        for physical in fh:  # split at "\n"; str.splitlines splits the rest as the whole read
-            for line in physical.splitlines():
-                number += 1
-                if not line.strip():
-                    continue
-                try:
-                    item = json.loads(line)
-                except json.JSONDecodeError as error:
-                    note = f"line {number}: invalid JSON ({error.msg})"
-                    yield ReportRecord(str(number - 1), "", {}, path, {}, [note])
-                    continue
-                yield _json_item(item, number - 1, path, text_field, id_field, bad)
-
-
 def stream_records(source: Path, reader: ReaderOptions) -> tuple[Iterator[ReportRecord], str]:
     """The records of a report source, read lazily where the layout allows, and its kind."""
     from medmine.mine.report_read import read_report_source
-    from medmine.mine.stream_csv import _headed, _headerless
+    from medmine.mine.stream_csv import _headed, _headerless, jsonl_records
 
     source = Path(source)
     suffix = source.suffix.lower() if source.is_file() else ""

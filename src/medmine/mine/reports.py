@@ -210,12 +210,13 @@ def mine_reports(
         raise ValueError(f"max_chars must be a positive integer, got {max_chars!r}")
     if out.exists() and out.is_dir():
         raise ValueError(f"{out}: is a folder; expected the output CSV path")
-    if model is None and source.is_file() and source.suffix.lower() == ".csv":
+    if model is None and source.is_file() and source.suffix.lower() in (".csv", ".jsonl"):
         from medmine.mine.stream_csv import mine_csv_rules
 
         return mine_csv_rules(
-            source, out, column, id_column, encoding, layout, section, max_chars, compat, status
-        )
+            source, out, column, id_column, encoding, layout, section, max_chars, compat, status,
+            text_field, id_field,
+        )  # fmt: skip
     if model is not None:
         return _mine_with_model(
             source, out, model, run_dir, progress=progress, use_cache=use_cache,
