@@ -42,7 +42,8 @@ CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files (
     id TEXT PRIMARY KEY, generation INTEGER NOT NULL, size INTEGER NOT NULL,
     mtime_ns INTEGER NOT NULL, reason TEXT, image TEXT, image_size INTEGER,
-    image_mtime_ns INTEGER, width INTEGER, height INTEGER, sha256 TEXT, meta TEXT, uids TEXT
+    image_mtime_ns INTEGER, width INTEGER, height INTEGER, sha256 TEXT, meta TEXT, uids TEXT,
+    rel TEXT
 );
 """
 
@@ -63,6 +64,7 @@ class FileRow:
     sha256: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
     uids: dict[str, str] | None = None
+    rel: str | None = None  # the relative path, kept only when the id hides it
 
     @property
     def memo_key(self) -> tuple[str, int, int]:
@@ -118,11 +120,12 @@ class FileIndex:
         """Record newly checked files (one transaction: a batch is kept whole or not at all)."""
         with self.con:
             self.con.executemany(
-                "INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     (r.id, self.generation, r.size, r.mtime_ns, r.reason, r.image,
                      r.image_size, r.image_mtime_ns, r.width, r.height, r.sha256,
-                     json.dumps(r.meta), json.dumps(r.uids) if r.uids is not None else None)
+                     json.dumps(r.meta), json.dumps(r.uids) if r.uids is not None else None,
+                     r.rel)
                     for r in rows
                 ),
             )  # fmt: skip
@@ -141,6 +144,16 @@ class FileIndex:
         cur.execute(f"SELECT * FROM files WHERE {where} ORDER BY id", (self.generation,))
         while block := cur.fetchmany(batch):
             yield from (_row(r) for r in block)
+
+    def id_map(self) -> Iterator[tuple[str, str]]:
+        """(id, relative path) of this run's files whose id hides the path, in id order."""
+        cur = self.con.cursor()
+        cur.execute(
+            "SELECT id, rel FROM files WHERE generation=? AND rel IS NOT NULL ORDER BY id",
+            (self.generation,),
+        )
+        while block := cur.fetchmany(1000):
+            yield from block
 
     def clashing_names(self, suffixes: frozenset[str]) -> set[str]:
         """Ids of this run whose output name (suffix in ``suffixes`` dropped) is shared."""
@@ -163,8 +176,8 @@ def _stem_sql(suffixes: frozenset[str]) -> str:
 
 
 def _row(row: tuple[Any, ...]) -> FileRow:
-    (ident, _gen, size, mtime, reason, image, isize, imtime, w, h, sha, meta, uids) = row
+    (ident, _gen, size, mtime, reason, image, isize, imtime, w, h, sha, meta, uids, rel) = row
     return FileRow(
         ident, size, mtime, reason, image, isize or 0, imtime or 0, w or 0, h or 0, sha or "",
-        json.loads(meta) if meta else {}, json.loads(uids) if uids else None,
+        json.loads(meta) if meta else {}, json.loads(uids) if uids else None, rel,
     )  # fmt: skip

@@ -49,7 +49,8 @@ class CheckSettings:
 def check_one(item: ToCheck, settings: CheckSettings) -> FileRow:
     """Check one file: a sample row (shown image, size, SHA-256, metadata) or a skip row."""
     found = FoundFile(item.found.path, item.ident, item.found.kind)
-    base = {"id": item.ident, "size": item.size, "mtime_ns": item.mtime_ns}
+    rel = item.found.rel if item.found.rel != item.ident else None
+    base = {"id": item.ident, "size": item.size, "mtime_ns": item.mtime_ns, "rel": rel}
     if found.kind == "other":
         return FileRow(**base, reason=NOT_AN_IMAGE)
     uids: dict[str, str] | None = None

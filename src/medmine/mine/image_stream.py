@@ -226,7 +226,7 @@ def mine_images(
     if anonymize_ids is None:
         say(f"reading {root}…")
         anonymize_ids = any(f.kind == "dicom" for f in walk_files(root, exclude=[out_dir]))
-    ids = FileIds(out_dir, anonymize=anonymize_ids)
+    ids = FileIds(out_dir, anonymize=anonymize_ids, remember=False)  # the index keeps the map
     dataset = "mine:anonymized" if anonymize_ids else f"mine:{root.name}"
     checks = CheckSettings(out_dir, allow_burned_in, include_uids)
     identity = {"root": str(root.resolve()), "anonymize": anonymize_ids}
@@ -236,7 +236,7 @@ def mine_images(
     try:
         say(f"checking the files under {root} (DICOM rendered once to PNG)…")
         index_tree(root, out_dir, index, ids, checks, workers or default_workers())
-        id_map = ids.write_map()
+        id_map = ids.write_map(index.id_map())
         if id_map is not None:
             say(f"file ids are anonymized; the id <-> path map (keep it private) is in {id_map}")
         n_files, n_samples = index.counts()
