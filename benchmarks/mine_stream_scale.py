@@ -36,7 +36,7 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "chexpert"))
-from report_corpus import make_archive_reports  # noqa: E402
+from report_corpus import make_archive_reports
 
 BLOCK = 20_000  # reports generated at a time
 
@@ -111,8 +111,10 @@ def _child(args: list[str]) -> None:
 
 def _measure(args: list[str]) -> dict[str, object]:
     cmd = [sys.executable, __file__, "--child", json.dumps(args)]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    return json.loads(out.strip().splitlines()[-1])
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"medmine mine {' '.join(args)} failed:\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:

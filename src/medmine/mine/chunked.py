@@ -71,8 +71,7 @@ def plan_chunks(
 ) -> CostEstimate:
     """Estimate what the job will send (pending, uncached requests only), print it, confirm.
 
-    The same as :func:`medmine.mine.command.plan_and_confirm`, a chunk at a time: per chunk
-    the Runner prepares the units (resumed answers counted, not kept), the cache is looked
+    Per chunk the Runner prepares the units (resumed answers counted, not kept), the cache is looked
     up and the pending requests are estimated and dropped. Confirmation is asked only when
     something is pending and the model is not a built-in baseline (``confirm`` None: the user
     already agreed with ``--yes``).

@@ -2,8 +2,11 @@
 
 PATH is a folder of images (PNG/JPEG/TIFF/BMP), a DICOM tree, one image file, or a report
 source (see :func:`medmine.mine.reports.is_report_source`; a folder counts as reports only when
-it holds no image). Images go through :func:`mine_images`, reports through
-:func:`mine_report_source` (the report miner, with the same estimate, cap and resume).
+it holds no image). Images go through :func:`medmine.mine.image_stream.mine_images`, reports
+through :func:`medmine.mine.report_source.mine_report_source` (the report miner, with the same
+estimate, cap and resume). Both stream: the archive is never held in memory, answers go to the
+store as they come, and ``--executor ray`` has the model answer on Ray actors. This module
+holds what they share: the model checks, the estimate and confirmation, the manifest.
 
 Before the first request the number of items, the estimated tokens and the estimated cost are
 printed (:mod:`medmine.mine.estimate`) and, for a model that is not a built-in baseline, the
@@ -23,22 +26,21 @@ annotations skipped, UIDs only with ``--include-uids``) and ``--local-only``.
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from medmine.core import Model, Request, Task
+from medmine.core import Model, Task
 from medmine.datasets.datause import is_local_provider
-from medmine.mine.estimate import CostEstimate, estimate_cost, model_provider
+from medmine.mine.estimate import CostEstimate, model_provider
 from medmine.mine.images import (
     MiningQuestion,
     MiningTask,
 )
 from medmine.mine.outputs import FileResult
-from medmine.run.runner import Job, Runner, RunSummary
-from medmine.run.store import ResponseCache, RunStore
+from medmine.run.runner import RunSummary
+from medmine.run.store import RunStore
 
 Say = Callable[[str], None]
 Confirm = Callable[[CostEstimate], bool]
@@ -138,64 +140,6 @@ def _task_for(question: MiningQuestion, model: Model) -> MiningTask:
     options: dict[str, object] = {"source": "image"} if question.task == "diagnosis" else {}
     task = make_task(question.task_name, **options)
     return MiningTask(_task_for_model(task, model, {}))
-
-
-# ------------------------------------------------------------------------------ planning
-def plan_and_confirm(
-    store: RunStore,
-    cache: ResponseCache | None,
-    job: Job,
-    say: Say,
-    confirm: Confirm | None,
-) -> CostEstimate:
-    """Estimate what the run will send (pending, uncached requests only), print it, confirm.
-
-    Confirmation is asked only when something is pending and the model is not a built-in
-    baseline; ``confirm`` None means the user already agreed (``--yes``).
-    """
-    planner = Runner(store, cache, progress=False)
-    units, _ = planner.prepare([job])
-    pending: list[Request] = []
-    n_cached = 0
-    for unit in units:
-        if cache is not None and cache.get(unit.key) is not None:
-            n_cached += 1
-        else:
-            pending.append(unit.request)
-    estimate = estimate_cost(
-        job.model, pending, job.task.name, n_done=planner.summary.resumed + n_cached
-    )
-    for line in estimate.lines():
-        say(line)
-    provider, _ = model_provider(job.model)
-    if pending and provider != "baseline" and confirm is not None and not confirm(estimate):
-        raise MiningCancelled("cancelled: nothing was sent")
-    return estimate
-
-
-async def _run_and_close(runner: Runner, jobs: list[Job], model: Model) -> None:
-    """Run the jobs, then close the model's HTTP client inside the same event loop."""
-    try:
-        await runner.run(jobs)
-    finally:
-        closer = getattr(model, "aclose", None)
-        if closer is not None:
-            await closer()
-
-
-def run_job(
-    store: RunStore,
-    cache: ResponseCache | None,
-    job: Job,
-    *,
-    max_cost: float | None,
-    concurrency: int | None,
-    progress: bool,
-) -> Runner:
-    """Ask every pending unit of one job through the Runner (cache, resume, budget)."""
-    runner = Runner(store, cache, concurrency=concurrency, progress=progress, max_cost=max_cost)
-    asyncio.run(_run_and_close(runner, [job], job.model))
-    return runner
 
 
 def check_numbers(max_cost: float | None, concurrency: int | None) -> None:
