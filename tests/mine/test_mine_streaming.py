@@ -260,25 +260,8 @@ mine_images(Path(sys.argv[1]), MiningQuestion("segmentation", structure="lesion"
 def test_a_killed_image_run_resumes_from_the_store(tmp_path: Path) -> None:
     root = _tree(tmp_path / "tree")
     out = tmp_path / "out"
-    env = {**os.environ, "PYTHONPATH": str(SRC)}
-    child = subprocess.Popen([sys.executable, "-c", textwrap.dedent(_CHILD), str(root), str(out)],
-                             env=env)  # fmt: skip
-    deadline = time.monotonic() + 120
-    answered = 0
-    while time.monotonic() < deadline and child.poll() is None:
-        if (out / "run.sqlite").exists():
-            try:
-                con = sqlite3.connect(out / "run.sqlite", timeout=5)
-                answered = con.execute("SELECT COUNT(*) FROM results").fetchone()[0]
-                con.close()
-            except sqlite3.OperationalError:
-                answered = 0
-        if answered >= 6:
-            break
-        time.sleep(0.05)
-    assert child.poll() is None, "the child finished before it could be killed"
-    child.send_signal(signal.SIGKILL)
-    child.wait()
+    cmd = [sys.executable, "-c", textwrap.dedent(_CHILD), str(root), str(out)]
+    answered = _kill_when_answered(cmd, out / "run.sqlite", 6)
     assert 6 <= answered < 24
     resumed = mine_images(root, QUESTION, "otsu-lcc", out, say=lambda _: None, progress=False)
     s = resumed.summary
@@ -362,6 +345,66 @@ def test_streamed_model_labels_equal_the_in_memory_path(
     write_mined_csv(rows, tmp_path / "want.csv", "full")
     assert (tmp_path / "got.csv").read_bytes() == (tmp_path / "want.csv").read_bytes()
     assert got.n == len(records) and got.asked + got.from_cache == got.statuses["ok"]
+
+
+_REPORT_CHILD = """
+import asyncio, sys
+from pathlib import Path
+from medmine.baselines.reports import ChexpertRules
+real = ChexpertRules.generate
+async def slow(self, request):
+    await asyncio.sleep(0.1)
+    return await real(self, request)
+ChexpertRules.generate = slow
+from medmine.mine import chunked
+chunked.CHUNK = 5
+from medmine.mine.reports import mine_reports
+mine_reports(Path(sys.argv[1]), Path(sys.argv[2]), column="report", model="chexpert-rules",
+             progress=False)
+"""
+
+
+def _kill_when_answered(cmd: list[str], db: Path, at_least: int) -> int:
+    """Start ``cmd``, SIGKILL it once ``db`` holds ``at_least`` answers; how many it held."""
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    child = subprocess.Popen(cmd, env=env)
+    deadline, answered = time.monotonic() + 120, 0
+    while time.monotonic() < deadline and child.poll() is None and answered < at_least:
+        if db.exists():
+            try:
+                con = sqlite3.connect(db, timeout=5)
+                answered = con.execute("SELECT COUNT(*) FROM results").fetchone()[0]
+                con.close()
+            except sqlite3.OperationalError:
+                answered = 0
+        time.sleep(0.05)
+    assert child.poll() is None, "the child finished before it could be killed"
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    return answered
+
+
+def test_a_killed_model_run_over_reports_resumes_from_the_store(tmp_path: Path) -> None:
+    src = tmp_path / "reports.csv"
+    with src.open("w", encoding="utf-8", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id", "report"])
+        w.writerows([f"acc{i}", t] for i, t in enumerate(make_archive_reports(30, seed=5)))
+    out = tmp_path / "got.csv"
+    cmd = [sys.executable, "-c", textwrap.dedent(_REPORT_CHILD), str(src), str(out)]
+    answered = _kill_when_answered(cmd, tmp_path / "got.run" / "run.sqlite", 8)
+    assert 8 <= answered < 30 and not out.exists()  # no table until every report is asked
+    resumed = mine_reports(src, out, column="report", model="chexpert-rules", progress=False)
+    assert (
+        resumed.resumed >= answered and resumed.asked + resumed.from_cache + resumed.resumed == 30
+    )
+    records, _ = read_whole(src, column="report")
+    rows, _ = label_with_model(
+        records, "chexpert-rules", tmp_path / "ref.run", dataset=f"mine:{src.name}",
+        max_chars=20000, progress=False, use_cache=False,
+    )  # fmt: skip
+    write_mined_csv(rows, tmp_path / "want.csv", "full")
+    assert out.read_bytes() == (tmp_path / "want.csv").read_bytes()
 
 
 # ------------------------------------------------------------------------------ ray
