@@ -147,7 +147,7 @@ def mine_command(
         typer.Option(help="DICOMweb: print what matches and the cost; fetch and send nothing."),
     ] = False,
     executor: Annotated[
-        str, typer.Option(help="Where the model answers: local, or ray (medmine[ray]).")
+        str, typer.Option(help="Where the model answers: local, or ray (needs the ray extra).")
     ] = "local",
     ray_address: Annotated[
         str | None, typer.Option(help="Ray cluster address (default: start Ray locally).")
