@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -90,7 +91,10 @@ def check_files(
     if workers <= 1:
         yield from (check_batch(b, settings) for b in batches)
         return
-    context = multiprocessing.get_context("fork")
+    # fork starts workers at once; a process that already runs threads (Ray, an HTTP client)
+    # must not fork, so it spawns fresh interpreters instead
+    method = "fork" if threading.active_count() == 1 else "spawn"
+    context = multiprocessing.get_context(method)
     with ProcessPoolExecutor(workers, mp_context=context) as pool:
         flying: deque[Future[list[FileRow]]] = deque()
         for batch in batches:
