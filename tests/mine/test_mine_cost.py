@@ -36,8 +36,9 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from medmine.mine.cli_command import mine_command
-from medmine.mine.command import MiningCancelled, mine_images
+from medmine.mine.command import MiningCancelled
 from medmine.mine.estimate import CostEstimate
+from medmine.mine.image_stream import mine_images
 from medmine.mine.images import MiningQuestion
 
 REALDATA = Path(

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from medmine.core import LabelTarget, Sample
 from medmine.mine.cli_command import mine_command
-from medmine.mine.command import mine_images
+from medmine.mine.image_stream import mine_images
 from medmine.mine.images import MiningQuestion, MiningTask, build_inputs, parse_labels, walk_files
 from medmine.mine.outputs import output_names
 from medmine.run.store import RunStore

@@ -50,6 +50,17 @@ def file_sha256(path: Path) -> str:
     return digest
 
 
+def remember_file_hash(key: tuple[str, int, int], digest: str) -> None:
+    """Seed :func:`file_sha256`'s memo with a digest computed elsewhere (a worker process);
+    ``key`` is (path as str, size, mtime_ns), the memo's own key."""
+    _HASH_CACHE[key] = digest
+
+
+def forget_file_hash(key: tuple[str, int, int]) -> None:
+    """Drop one file's memoised digest (a streamed job keeps the memo bounded)."""
+    _HASH_CACHE.pop(key, None)
+
+
 def image_size(path: Path) -> tuple[int, int]:
     """(width, height) of an image file; raises ValueError naming the file when unreadable."""
     from PIL import Image, UnidentifiedImageError

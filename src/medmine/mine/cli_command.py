@@ -146,11 +146,19 @@ def mine_command(
         bool,
         typer.Option(help="DICOMweb: print what matches and the cost; fetch and send nothing."),
     ] = False,
+    executor: Annotated[
+        str, typer.Option(help="Where the model answers: local, or ray (needs the ray extra).")
+    ] = "local",
+    ray_address: Annotated[
+        str | None, typer.Option(help="Ray cluster address (default: start Ray locally).")
+    ] = None,
+    ray_workers: Annotated[int | None, typer.Option(help="Ray worker actors.")] = None,
 ) -> None:
     """Ask a model one question about every image (or report) of an archive; write the answers."""
     from rich.console import Console
 
-    from medmine.mine.command import MiningCancelled, mine_images
+    from medmine.mine.command import MiningCancelled
+    from medmine.mine.image_stream import mine_images
     from medmine.mine.images import MiningQuestion, parse_labels
     from medmine.mine.report_source import is_report_input
 
@@ -171,8 +179,17 @@ def mine_command(
     }
     models = list(model or [])
     outcome: MineOutcome | None
+    spread = {"executor": executor, "ray_address": ray_address, "ray_workers": ray_workers}
     try:
+        if ray_workers is not None and ray_workers < 1:
+            raise ValueError(f"--ray-workers must be >= 1, got {ray_workers}")
+        if executor not in ("local", "ray"):
+            raise ValueError(f"--executor {executor!r}: expected local or ray")
+        if executor == "ray" and not models:
+            raise ValueError("--executor ray spreads a --model's requests; give a --model")
         if is_dicomweb(source):
+            if executor != "local":
+                raise ValueError("--executor ray: not available for DICOMweb archives yet")
             outcome = _mine_archive(
                 source, task, models, labels, target, out, options,
                 query=query, max_studies=max_studies, max_per_study=max_per_study,
@@ -200,7 +217,7 @@ def mine_command(
                     "encoding": encoding,
                 }
                 outcome = mine_reports_checked(
-                    path, models, out, reader, compat, consensus, truth, options
+                    path, models, out, reader, compat, consensus, truth, {**options, **spread}
                 )
             else:
                 if task is None:
@@ -216,6 +233,7 @@ def mine_command(
                     allow_burned_in=allow_burned_in,
                     include_uids=include_uids,
                     anonymize_ids=anonymize_ids,
+                    **spread,  # type: ignore[arg-type]
                     **options,  # type: ignore[arg-type]
                 )
     except MiningCancelled as exc:

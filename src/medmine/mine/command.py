@@ -2,8 +2,11 @@
 
 PATH is a folder of images (PNG/JPEG/TIFF/BMP), a DICOM tree, one image file, or a report
 source (see :func:`medmine.mine.reports.is_report_source`; a folder counts as reports only when
-it holds no image). Images go through :func:`mine_images`, reports through
-:func:`mine_report_source` (the report miner, with the same estimate, cap and resume).
+it holds no image). Images go through :func:`medmine.mine.image_stream.mine_images`, reports
+through :func:`medmine.mine.report_source.mine_report_source` (the report miner, with the same
+estimate, cap and resume). Both stream: the archive is never held in memory, answers go to the
+store as they come, and ``--executor ray`` has the model answer on Ray actors. This module
+holds what they share: the model checks, the estimate and confirmation, the manifest.
 
 Before the first request the number of items, the estimated tokens and the estimated cost are
 printed (:mod:`medmine.mine.estimate`) and, for a model that is not a built-in baseline, the
@@ -23,24 +26,21 @@ annotations skipped, UIDs only with ``--include-uids``) and ``--local-only``.
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from medmine.core import Model, Request, Task
+from medmine.core import Model, Task
 from medmine.datasets.datause import is_local_provider
-from medmine.mine.estimate import CostEstimate, estimate_cost, model_provider
+from medmine.mine.estimate import CostEstimate, model_provider
 from medmine.mine.images import (
     MiningQuestion,
     MiningTask,
-    build_inputs,
 )
-from medmine.mine.outputs import FileResult, collect_results, write_outputs
-from medmine.run.runner import Job, Runner, RunSummary
-from medmine.run.store import ResponseCache, RunStore
+from medmine.mine.outputs import FileResult
+from medmine.run.runner import RunSummary
+from medmine.run.store import RunStore
 
 Say = Callable[[str], None]
 Confirm = Callable[[CostEstimate], bool]
@@ -142,172 +142,11 @@ def _task_for(question: MiningQuestion, model: Model) -> MiningTask:
     return MiningTask(_task_for_model(task, model, {}))
 
 
-# ------------------------------------------------------------------------------ planning
-def plan_and_confirm(
-    store: RunStore,
-    cache: ResponseCache | None,
-    job: Job,
-    say: Say,
-    confirm: Confirm | None,
-) -> CostEstimate:
-    """Estimate what the run will send (pending, uncached requests only), print it, confirm.
-
-    Confirmation is asked only when something is pending and the model is not a built-in
-    baseline; ``confirm`` None means the user already agreed (``--yes``).
-    """
-    planner = Runner(store, cache, progress=False)
-    units, _ = planner.prepare([job])
-    pending: list[Request] = []
-    n_cached = 0
-    for unit in units:
-        if cache is not None and cache.get(unit.key) is not None:
-            n_cached += 1
-        else:
-            pending.append(unit.request)
-    estimate = estimate_cost(
-        job.model, pending, job.task.name, n_done=planner.summary.resumed + n_cached
-    )
-    for line in estimate.lines():
-        say(line)
-    provider, _ = model_provider(job.model)
-    if pending and provider != "baseline" and confirm is not None and not confirm(estimate):
-        raise MiningCancelled("cancelled: nothing was sent")
-    return estimate
-
-
-async def _run_and_close(runner: Runner, jobs: list[Job], model: Model) -> None:
-    """Run the jobs, then close the model's HTTP client inside the same event loop."""
-    try:
-        await runner.run(jobs)
-    finally:
-        closer = getattr(model, "aclose", None)
-        if closer is not None:
-            await closer()
-
-
-def run_job(
-    store: RunStore,
-    cache: ResponseCache | None,
-    job: Job,
-    *,
-    max_cost: float | None,
-    concurrency: int | None,
-    progress: bool,
-) -> Runner:
-    """Ask every pending unit of one job through the Runner (cache, resume, budget)."""
-    runner = Runner(store, cache, concurrency=concurrency, progress=progress, max_cost=max_cost)
-    asyncio.run(_run_and_close(runner, [job], job.model))
-    return runner
-
-
 def check_numbers(max_cost: float | None, concurrency: int | None) -> None:
     if max_cost is not None and not max_cost >= 0:
         raise ValueError(f"--max-cost must be a number of US dollars >= 0, got {max_cost!r}")
     if concurrency is not None and concurrency < 1:
         raise ValueError(f"--concurrency must be >= 1, got {concurrency!r}")
-
-
-# ------------------------------------------------------------------------------ images
-def mine_images(
-    root: Path,
-    question: MiningQuestion,
-    model_name: str,
-    out_dir: Path,
-    *,
-    say: Say = print,
-    confirm: Confirm | None = None,
-    max_cost: float | None = None,
-    local_only: bool = False,
-    allow_burned_in: bool = False,
-    include_uids: bool = False,
-    concurrency: int | None = None,
-    use_cache: bool = True,
-    progress: bool = True,
-    presets: Sequence[Path] = (),
-    anonymize_ids: bool | None = None,
-) -> MineOutcome:
-    """Mine every image / DICOM file under ``root`` into ``out_dir`` (see the module doc).
-
-    ``anonymize_ids`` (default: on when the tree holds DICOM) replaces path-derived ids with
-    keyed hashes; the id <-> path map goes to a separate local file (see mine/ids.py)."""
-    from medmine.core import cache_dir
-    from medmine.mine.ids import FileIds
-    from medmine.mine.images import walk_files
-    from medmine.run.recipe import environment
-
-    root, out_dir = Path(root), Path(out_dir)
-    check_numbers(max_cost, concurrency)
-    if not root.exists():
-        raise ValueError(f"{root}: not found (expected a folder of images or a DICOM tree)")
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ValueError(f"--out {out_dir}: is a file; expected a folder")
-    model = resolve_mining_model(model_name, presets)
-    if local_only:
-        check_local_only(model)
-    preflight_model(model)
-    check_model_for_task(model, question.task_name)
-    task = _task_for(question, model)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    if anonymize_ids is None:
-        say(f"reading {root}…")
-        anonymize_ids = any(f.kind == "dicom" for f in walk_files(root, exclude=[out_dir]))
-    ids = FileIds(out_dir, anonymize=anonymize_ids)
-    dataset = "mine:anonymized" if anonymize_ids else f"mine:{root.name}"
-    say(f"checking the files under {root} (DICOM rendered once to PNG)…")
-    inputs = build_inputs(
-        root,
-        question,
-        out_dir,
-        dataset=dataset,
-        allow_burned_in=allow_burned_in,
-        include_uids=include_uids,
-        ids=ids,
-    )
-    id_map = ids.write_map()
-    if id_map is not None:
-        say(f"file ids are anonymized; the id <-> path map (keep it private) is in {id_map}")
-    if not inputs.n_files:
-        raise ValueError(f"{root}: holds no file to mine")
-    say(
-        f"{inputs.n_files} file(s) under {root}: {len(inputs.samples)} to mine, "
-        f"{len(inputs.skipped)} skipped (see skipped.csv)"
-    )
-    store = RunStore(out_dir)
-    cache = ResponseCache(cache_dir()) if use_cache else None
-    try:
-        shown_root = Path("<anonymized>") if anonymize_ids else root
-        _record_manifest(store, shown_root, question, model, task, allow_burned_in, include_uids)
-        store.set_manifest({"environment": environment()})
-        job = Job(model, task, dataset, inputs.samples)
-        estimate = plan_and_confirm(store, cache, job, say, confirm)
-        store.event("mine", f"started: {estimate.n_items} pending, {estimate.n_done} done")
-        runner = run_job(
-            store, cache, job, max_cost=max_cost, concurrency=concurrency, progress=progress
-        )
-        results = collect_results(store, model.name, task.name, dataset, inputs)
-        spent = store.spent()
-        store.set_manifest({"finished": time.time(), "spent_usd": spent})
-    finally:
-        store.close()
-        if cache is not None:
-            cache.close()
-    written = write_outputs(
-        results,
-        task.name,
-        out_dir,
-        labels=question.labels,
-        structure=question.structure,
-    )
-    return MineOutcome(
-        out_dir=out_dir,
-        estimate=estimate,
-        summary=runner.summary,
-        spent_usd=spent,
-        statuses=Counter(r.status for r in results),
-        written=written,
-        stopped=dict(runner.summary.stopped_models),
-        results=results,
-    )
 
 
 def _record_manifest(

@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import os
 import secrets
+from collections.abc import Iterable
 from pathlib import Path
 
 KEY_FILE = ".id_key"
@@ -24,9 +25,12 @@ MAP_FILE = "PRIVATE_id_map.csv"
 class FileIds:
     """Gives each mined file its id (anonymized or its relative path) and records the map."""
 
-    def __init__(self, out_dir: Path, anonymize: bool) -> None:
+    def __init__(self, out_dir: Path, anonymize: bool, remember: bool = True) -> None:
+        """``remember`` False: the caller keeps the id -> path pairs (a streamed walk keeps
+        them on disk) and passes them to :meth:`write_map`."""
         self.out_dir = Path(out_dir)
         self.anonymize = anonymize
+        self.remember = remember
         self.paths: dict[str, str] = {}
         self._key = self._load_key() if anonymize else b""
 
@@ -47,17 +51,24 @@ class FileIds:
         if not self.anonymize:
             return rel
         ident = "f_" + hmac.new(self._key, rel.encode("utf-8"), hashlib.sha256).hexdigest()[:16]
-        self.paths[ident] = rel
+        if self.remember:
+            self.paths[ident] = rel
         return ident
 
-    def write_map(self) -> Path | None:
-        """Write the id <-> path map (only when ids were anonymized)."""
-        if not self.anonymize or not self.paths:
+    def write_map(self, pairs: Iterable[tuple[str, str]] | None = None) -> Path | None:
+        """Write the id <-> path map (only when ids were anonymized): the remembered ids, or
+        ``pairs`` (id, path) given in id order by a caller that kept them."""
+        if not self.anonymize:
+            return None
+        rows = iter(sorted(self.paths.items())) if pairs is None else iter(pairs)
+        first = next(rows, None)
+        if first is None:
             return None
         path = self.out_dir / MAP_FILE
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             writer = csv.writer(fh)
             writer.writerow(["id", "path"])
-            writer.writerows(sorted(self.paths.items()))
+            writer.writerow(first)
+            writer.writerows(rows)
         return path

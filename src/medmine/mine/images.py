@@ -36,6 +36,7 @@ outputs only when the user asks (``--include-uids``).
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -231,19 +232,14 @@ class MiningInputs:
     n_files: int = 0
 
 
-def _inside(path: Path, folder: Path) -> bool:
-    try:
-        path.resolve().relative_to(folder.resolve())
-    except ValueError:
-        return False
-    return True
-
-
 def walk_files(root: Path, exclude: Sequence[Path] = ()) -> Iterator[FoundFile]:
-    """Every non-hidden file under ``root`` (any depth, sorted), classified by suffix/magic.
+    """Every non-hidden file under ``root`` (any depth), classified by suffix/magic, lazily.
 
-    A file ``root`` itself is yielded alone (its id is its name). Folders in ``exclude`` (the
-    output folder when it lies inside the root) are not entered.
+    A generator over ``os.scandir``: only the folder being read is listed at a time (its
+    entries sorted by name, so the order is the same on every run and every file system),
+    and each file is yielded as soon as it is reached, so an archive of millions of files
+    is never held in memory. A file ``root`` itself is yielded alone (its id is its name).
+    Folders in ``exclude`` (the output folder when it lies inside the root) are not entered.
     """
     root = Path(root)
     if root.is_file():
@@ -251,19 +247,26 @@ def walk_files(root: Path, exclude: Sequence[Path] = ()) -> Iterator[FoundFile]:
         return
     if not root.is_dir():
         raise ValueError(f"{root}: not found (expected a folder of images or a DICOM tree)")
-    excluded = [Path(e) for e in exclude]
+    excluded = {os.path.realpath(e) for e in exclude}
 
-    def visit(folder: Path) -> Iterator[FoundFile]:
-        for entry in sorted(folder.iterdir(), key=lambda p: p.name):
-            if entry.name.startswith("."):
+    def visit(folder: str, prefix: str) -> Iterator[FoundFile]:
+        with os.scandir(folder) as listing:
+            entries = sorted(
+                ((e.name, e.path, e.is_dir(), e.is_file()) for e in listing),
+                key=lambda item: item[0],
+            )
+        for name, path, is_dir, is_file in entries:
+            if name.startswith("."):
                 continue
-            if entry.is_dir():
-                if not any(_inside(entry, e) for e in excluded):
-                    yield from visit(entry)
-            elif entry.is_file():
-                yield FoundFile(entry, entry.relative_to(root).as_posix(), _kind(entry))
+            if is_dir:
+                real = os.path.realpath(path)
+                if not any(real == e or real.startswith(e + os.sep) for e in excluded):
+                    yield from visit(path, f"{prefix}{name}/")
+            elif is_file:
+                found = Path(path)
+                yield FoundFile(found, f"{prefix}{name}", _kind(found))
 
-    yield from visit(root)
+    yield from visit(str(root), "")
 
 
 def _kind(path: Path) -> str:

@@ -33,10 +33,11 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 from PIL import Image
@@ -119,204 +120,22 @@ def collect_results(
     return sorted(out, key=lambda x: x.file)
 
 
+def output_name(file: str, suffix: str, clash: bool = False) -> str:
+    """One file's relative output name: its image suffix replaced by ``suffix``, or its full
+    name plus ``suffix`` when it has no image suffix or its name clashes with another's."""
+    p = Path(file)
+    if not clash and p.suffix.lower() in _OUTPUT_SUFFIXES:
+        return p.with_suffix(suffix).as_posix()
+    return f"{file}{suffix}"
+
+
 def output_names(files: Sequence[str], suffix: str) -> dict[str, str]:
     """Relative output names: the image suffix replaced by ``suffix``; clashes keep full names."""
-    names: dict[str, str] = {}
-    for f in files:
-        p = Path(f)
-        names[f] = (
-            p.with_suffix(suffix).as_posix()
-            if p.suffix.lower() in _OUTPUT_SUFFIXES
-            else f"{f}{suffix}"
-        )
+    names = {f: output_name(f, suffix) for f in files}
     counts: dict[str, int] = {}
     for n in names.values():
         counts[n] = counts.get(n, 0) + 1
-    return {f: (n if counts[n] == 1 else f"{f}{suffix}") for f, n in names.items()}
-
-
-# ------------------------------------------------------------------------------ writers
-def write_results_jsonl(results: Sequence[FileResult], path: Path) -> Path:
-    """``results.jsonl``: one JSON object per input file."""
-    with path.open("w", encoding="utf-8") as fh:
-        for r in results:
-            obj: dict[str, Any] = {
-                "file": r.file,
-                "status": r.status,
-                "detail": r.detail,
-                "raw_answer": r.raw_answer,
-                "parsed": r.parsed,
-                "usage": r.usage,
-                "cost_usd": r.cost_usd,
-                "latency_s": r.latency_s,
-                "cached": r.cached,
-                "image_size": list(r.image_size) if r.image_size else None,
-                "note": r.note,
-                "outputs": r.outputs,
-            }
-            if r.uids:
-                obj.update(r.uids)
-            fh.write(json.dumps(obj, ensure_ascii=False) + "\n")
-    return path
-
-
-def write_skipped_csv(results: Sequence[FileResult], path: Path) -> Path:
-    """``skipped.csv``: ``file, reason`` of the files not mined (header only when none)."""
-    with path.open("w", encoding="utf-8", newline="") as fh:
-        w = csv.writer(fh, lineterminator="\n")
-        w.writerow(["file", "reason"])
-        w.writerows([r.file, r.detail or ""] for r in results if r.status == "skipped")
-    return path
-
-
-def _uid_columns(results: Sequence[FileResult]) -> list[str]:
-    return [key for key, _ in UID_FIELDS] if any(r.uids for r in results) else []
-
-
-def write_labels_csv(results: Sequence[FileResult], labels: Sequence[str], path: Path) -> Path:
-    """``labels.csv``: file, label, status, raw answer (+ ``p_<label>``, + UIDs when kept)."""
-    probs = [
-        (r.parsed or {}).get("probabilities") if isinstance(r.parsed, dict) else None
-        for r in results
-    ]
-    with_probs = any(probs)
-    uid_cols = _uid_columns(results)
-    with path.open("w", encoding="utf-8", newline="") as fh:
-        w = csv.writer(fh, lineterminator="\n")
-        w.writerow(
-            [
-                "file",
-                "label",
-                "status",
-                "raw_answer",
-                *([f"p_{lab}" for lab in labels] if with_probs else []),
-                *uid_cols,
-            ]
-        )
-        for r, pr in zip(results, probs, strict=True):
-            label = (r.parsed or {}).get("label") if r.usable and isinstance(r.parsed, dict) else ""
-            row = [r.file, label or "", r.status, r.raw_answer or ""]
-            if with_probs:
-                row += [_num((pr or {}).get(lab)) for lab in labels]
-            row += [(r.uids or {}).get(c, "") for c in uid_cols]
-            w.writerow(row)
-    return path
-
-
-def _num(value: Any) -> str:
-    return "" if value is None else repr(float(value))
-
-
-def write_observations_csv(results: Sequence[FileResult], path: Path) -> Path:
-    """``observations.csv``: file, the 14 CheXpert observations (labeler's cells), status."""
-    from medmine.chexpert import OBSERVATIONS
-    from medmine.mine.reports import format_value
-
-    uid_cols = _uid_columns(results)
-    with path.open("w", encoding="utf-8", newline="") as fh:
-        w = csv.writer(fh, lineterminator="\n")
-        w.writerow(["file", *OBSERVATIONS, "status", *uid_cols])
-        for r in results:
-            values: Mapping[str, Any] = {}
-            if r.usable and isinstance(r.parsed, dict):
-                values = r.parsed.get("observations") or {}
-            cells = [format_value(values.get(o)) for o in OBSERVATIONS]
-            uids = [(r.uids or {}).get(c, "") for c in uid_cols]
-            w.writerow([r.file, *cells, r.status, *uids])
-    return path
-
-
-def write_coco(results: Sequence[FileResult], categories: Sequence[str], path: Path) -> Path:
-    """``detections.coco.json``: every mined image, the usable answers' boxes as annotations.
-
-    Boxes whose label is not a category (possible with several classes) go to an extra
-    ``unlabelled`` category rather than being dropped.
-    """
-    cats = list(categories)
-    images: list[dict[str, Any]] = []
-    annotations: list[dict[str, Any]] = []
-    extra = "unlabelled"
-    for r in results:
-        if r.status in ("skipped",) or r.image_size is None:
-            continue
-        image_id = len(images) + 1
-        entry: dict[str, Any] = {
-            "id": image_id,
-            "file_name": r.file,
-            "width": int(r.image_size[0]),
-            "height": int(r.image_size[1]),
-            "status": r.status,
-        }
-        entry.update(r.uids or {})
-        images.append(entry)
-        if not r.usable or not isinstance(r.parsed, dict):
-            continue
-        for box in r.parsed.get("boxes") or []:
-            x0, y0, x1, y1 = (float(v) for v in box["box"])
-            label = box.get("label")
-            if len(cats) == 1 and label is None:
-                label = cats[0]
-            if label not in cats:
-                if extra not in cats:
-                    cats.append(extra)
-                label = extra
-            w, h = max(0.0, x1 - x0), max(0.0, y1 - y0)
-            ann: dict[str, Any] = {
-                "id": len(annotations) + 1,
-                "image_id": image_id,
-                "category_id": cats.index(label) + 1,
-                "bbox": [round(x0, 2), round(y0, 2), round(w, 2), round(h, 2)],
-                "area": round(w * h, 2),
-                "iscrowd": 0,
-            }
-            if box.get("score") is not None:
-                ann["score"] = float(box["score"])
-            annotations.append(ann)
-        r.outputs["coco_image_id"] = str(image_id)
-    doc = {
-        "info": {"description": "medmine mine: model answers (no ground truth)"},
-        "images": images,
-        "annotations": annotations,
-        "categories": [
-            {"id": i + 1, "name": c, "supercategory": "none"} for i, c in enumerate(cats)
-        ],
-    }
-    path.write_text(json.dumps(doc, indent=1), encoding="utf-8")
-    return path
-
-
-def write_masks(results: Sequence[FileResult], folder: Path) -> int:
-    """``masks/<relative path>.png`` for usable segmentation answers; returns how many."""
-    from medmine.tasks.segmentation import predicted_mask
-
-    names = output_names([r.file for r in results], ".png")
-    n = 0
-    for r in results:
-        if not r.usable or not isinstance(r.parsed, dict) or r.image_size is None:
-            continue
-        width, height = r.image_size
-        mask = predicted_mask(r.parsed, int(height), int(width))
-        target = folder / names[r.file]
-        target.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(np.where(mask, 255, 0).astype(np.uint8), mode="L").save(target)
-        r.outputs["mask"] = f"{folder.name}/{names[r.file]}"
-        n += 1
-    return n
-
-
-def write_reports(results: Sequence[FileResult], folder: Path) -> int:
-    """``reports/<relative path>.txt`` with each usable generated report; returns how many."""
-    names = output_names([r.file for r in results], ".txt")
-    n = 0
-    for r in results:
-        if not r.usable or not isinstance(r.parsed, dict):
-            continue
-        target = folder / names[r.file]
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(str(r.parsed.get("text", "")).strip() + "\n", encoding="utf-8")
-        r.outputs["report"] = f"{folder.name}/{names[r.file]}"
-        n += 1
-    return n
+    return {f: (n if counts[n] == 1 else output_name(f, suffix, True)) for f, n in names.items()}
 
 
 def write_outputs(
@@ -327,25 +146,224 @@ def write_outputs(
     labels: Sequence[str] = (),
     structure: str | None = None,
 ) -> list[Path]:
-    """Write the task's files, then ``results.jsonl`` and ``skipped.csv``; returns the paths."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    if task == "classification":
-        written.append(write_labels_csv(results, labels, out_dir / "labels.csv"))
-    elif task == "diagnosis":
-        written.append(write_observations_csv(results, out_dir / "observations.csv"))
-    elif task in ("detection", "localization"):
-        cats = list(labels) if task == "detection" else [str(structure)]
-        written.append(write_coco(results, cats, out_dir / "detections.coco.json"))
-    elif task == "segmentation":
-        write_masks(results, out_dir / "masks")
-        written.append(out_dir / "masks")
-    elif task == "report_generation":
-        write_reports(results, out_dir / "reports")
-        written.append(out_dir / "reports")
-    else:
-        raise ValueError(f"no mining output for task {task!r}")
-    written.append(write_results_jsonl(results, out_dir / "results.jsonl"))
-    written.append(write_skipped_csv(results, out_dir / "skipped.csv"))
-    return written
+    """Write the task's files, then ``results.jsonl`` and ``skipped.csv``; returns the paths
+    (the results are held already: :class:`OutputWriter` writes
+    them one at a time)."""
+    probs = any(
+        (r.parsed or {}).get("probabilities") if isinstance(r.parsed, dict) else None
+        for r in results
+    )
+    suffix = ".png" if task == "segmentation" else ".txt"
+    names = output_names([r.file for r in results], suffix)
+    clashes = frozenset(f for f, n in names.items() if n != output_name(f, suffix))
+    writer = OutputWriter(
+        task, out_dir, labels=labels, structure=structure, with_probs=probs,
+        with_uids=any(r.uids for r in results), clashes=clashes,
+    )  # fmt: skip
+    for r in results:
+        writer.add(r)
+    return writer.close()
+
+
+# ------------------------------------------------------------------------------ the writer
+# :class:`OutputWriter` takes the results in file order and appends each to every output as it
+# comes (task row, mask or report file, COCO image and boxes, results.jsonl line, skipped.csv
+# line), so a tree of a million files is written in flat memory. The COCO document is written
+# as ``json.dumps(doc, indent=1)`` would write it (its boxes go to a side file until the
+# images are all written). Known before the first row: whether labels.csv has ``p_<label>``
+# columns, whether UID columns are written, and which files share an output name.
+
+
+def _num(value: Any) -> str:
+    return "" if value is None else repr(float(value))
+
+
+def _indented(obj: Any, depth: int) -> str:
+    """``obj`` as ``json.dumps(..., indent=1)`` writes it ``depth`` levels deep in a doc."""
+    pad = " " * depth
+    return "\n".join(pad + line for line in json.dumps(obj, indent=1).splitlines())
+
+
+class OutputWriter:
+    """The output files of one mining run, written a result at a time (see the module doc)."""
+
+    def __init__(
+        self,
+        task: str,
+        out_dir: Path,
+        *,
+        labels: Sequence[str] = (),
+        structure: str | None = None,
+        with_probs: bool = False,
+        with_uids: bool = False,
+        clashes: frozenset[str] = frozenset(),
+    ) -> None:
+        """Open the task's files and ``results.jsonl`` / ``skipped.csv`` (headers written)."""
+        if task not in ("classification", "diagnosis", "detection", "localization",
+                        "segmentation", "report_generation"):  # fmt: skip
+            raise ValueError(f"no mining output for task {task!r}")
+        self.task, self.out_dir = task, Path(out_dir)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.labels, self.with_probs, self.clashes = list(labels), with_probs, clashes
+        self.uid_cols = [key for key, _ in UID_FIELDS] if with_uids else []
+        self.written: list[Path] = []
+        self._files: list[IO[str]] = []
+        self.jsonl = self._open("results.jsonl")
+        self.skipped = csv.writer(self._open("skipped.csv", newline=""), lineterminator="\n")
+        self.skipped.writerow(["file", "reason"])
+        self.table: Any = None
+        if task == "classification":
+            self.table = csv.writer(self._open("labels.csv", newline=""), lineterminator="\n")
+            probs = [f"p_{lab}" for lab in self.labels] if with_probs else []
+            self.table.writerow(["file", "label", "status", "raw_answer", *probs, *self.uid_cols])
+        elif task == "diagnosis":
+            from medmine.chexpert import OBSERVATIONS
+
+            self.table = csv.writer(self._open("observations.csv", newline=""), lineterminator="\n")
+            self.table.writerow(["file", *OBSERVATIONS, "status", *self.uid_cols])
+        elif task in ("detection", "localization"):
+            self.cats = list(labels) if task == "detection" else [str(structure)]
+            self.coco = self._open("detections.coco.json")
+            self.coco.write('{\n "info": {\n  "description": "medmine mine: model answers (no '
+                            'ground truth)"\n },\n "images": [')  # fmt: skip
+            self.boxes = (self.out_dir / "detections.coco.json.boxes").open("w", encoding="utf-8")
+            self.n_images = self.n_boxes = 0
+        else:
+            self.folder = self.out_dir / ("masks" if task == "segmentation" else "reports")
+
+    def _open(self, name: str, newline: str | None = None) -> IO[str]:
+        handle = (self.out_dir / name).open("w", encoding="utf-8", newline=newline)
+        self._files.append(handle)
+        self.written.append(self.out_dir / name)
+        return handle
+
+    # ------------------------------------------------------------------------------ rows
+    def add(self, r: FileResult) -> None:
+        """Append one file's result to every output (task file first: it names the outputs
+        that ``results.jsonl`` lists)."""
+        if self.task == "classification":
+            self._label_row(r)
+        elif self.task == "diagnosis":
+            self._observation_row(r)
+        elif self.task in ("detection", "localization"):
+            self._coco(r)
+        elif self.task == "segmentation":
+            self._mask(r)
+        else:
+            self._report(r)
+        obj: dict[str, Any] = {
+            "file": r.file, "status": r.status, "detail": r.detail, "raw_answer": r.raw_answer,
+            "parsed": r.parsed, "usage": r.usage, "cost_usd": r.cost_usd,
+            "latency_s": r.latency_s, "cached": r.cached,
+            "image_size": list(r.image_size) if r.image_size else None, "note": r.note,
+            "outputs": r.outputs,
+        }  # fmt: skip
+        if r.uids:
+            obj.update(r.uids)
+        self.jsonl.write(json.dumps(obj, ensure_ascii=False) + "\n")
+        if r.status == "skipped":
+            self.skipped.writerow([r.file, r.detail or ""])
+
+    def _uids(self, r: FileResult) -> list[str]:
+        return [(r.uids or {}).get(c, "") for c in self.uid_cols]
+
+    def _label_row(self, r: FileResult) -> None:
+        parsed = r.parsed if isinstance(r.parsed, dict) else None
+        label = (parsed or {}).get("label") if r.usable else ""
+        row = [r.file, label or "", r.status, r.raw_answer or ""]
+        if self.with_probs:
+            probs = (parsed or {}).get("probabilities")
+            row += [_num((probs or {}).get(lab)) for lab in self.labels]
+        self.table.writerow(row + self._uids(r))
+
+    def _observation_row(self, r: FileResult) -> None:
+        from medmine.chexpert import OBSERVATIONS
+        from medmine.mine.report_labels import format_value
+
+        values: Mapping[str, Any] = {}
+        if r.usable and isinstance(r.parsed, dict):
+            values = r.parsed.get("observations") or {}
+        cells = [format_value(values.get(o)) for o in OBSERVATIONS]
+        self.table.writerow([r.file, *cells, r.status, *self._uids(r)])
+
+    def _coco(self, r: FileResult) -> None:
+        """The file as a COCO image and its usable boxes as annotations (a box whose label is
+        not a category goes to an extra ``unlabelled`` category rather than being dropped)."""
+        if r.status == "skipped" or r.image_size is None:
+            return
+        self.n_images += 1
+        entry: dict[str, Any] = {
+            "id": self.n_images, "file_name": r.file, "width": int(r.image_size[0]),
+            "height": int(r.image_size[1]), "status": r.status,
+        }  # fmt: skip
+        entry.update(r.uids or {})
+        self.coco.write(("," if self.n_images > 1 else "") + "\n" + _indented(entry, 2))
+        if not r.usable or not isinstance(r.parsed, dict):
+            return
+        for box in r.parsed.get("boxes") or []:
+            x0, y0, x1, y1 = (float(v) for v in box["box"])
+            label = box.get("label")
+            if len(self.cats) == 1 and label is None:
+                label = self.cats[0]
+            if label not in self.cats:
+                if "unlabelled" not in self.cats:
+                    self.cats.append("unlabelled")
+                label = "unlabelled"
+            w, h = max(0.0, x1 - x0), max(0.0, y1 - y0)
+            self.n_boxes += 1
+            ann: dict[str, Any] = {
+                "id": self.n_boxes, "image_id": self.n_images,
+                "category_id": self.cats.index(label) + 1,
+                "bbox": [round(x0, 2), round(y0, 2), round(w, 2), round(h, 2)],
+                "area": round(w * h, 2), "iscrowd": 0,
+            }  # fmt: skip
+            if box.get("score") is not None:
+                ann["score"] = float(box["score"])
+            self.boxes.write(("," if self.n_boxes > 1 else "") + "\n" + _indented(ann, 2))
+        r.outputs["coco_image_id"] = str(self.n_images)
+
+    def _mask(self, r: FileResult) -> None:
+        """``masks/<name>.png`` (0/255 at the original size) for a usable answer."""
+        from medmine.tasks.segmentation import predicted_mask
+
+        if not r.usable or not isinstance(r.parsed, dict) or r.image_size is None:
+            return
+        name = output_name(r.file, ".png", r.file in self.clashes)
+        width, height = r.image_size
+        mask = predicted_mask(r.parsed, int(height), int(width))
+        target = self.folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.where(mask, 255, 0).astype(np.uint8), mode="L").save(target)
+        r.outputs["mask"] = f"{self.folder.name}/{name}"
+
+    def _report(self, r: FileResult) -> None:
+        """``reports/<name>.txt`` with a usable generated report."""
+        if not r.usable or not isinstance(r.parsed, dict):
+            return
+        name = output_name(r.file, ".txt", r.file in self.clashes)
+        target = self.folder / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(str(r.parsed.get("text", "")).strip() + "\n", encoding="utf-8")
+        r.outputs["report"] = f"{self.folder.name}/{name}"
+
+    # ------------------------------------------------------------------------------ end
+    def close(self) -> list[Path]:
+        """Finish every file; returns the paths written, as ``write_outputs`` lists them."""
+        if self.task in ("detection", "localization"):
+            self.boxes.close()
+            side = self.out_dir / "detections.coco.json.boxes"
+            self.coco.write(("\n ]" if self.n_images else "]") + ',\n "annotations": [')
+            with side.open(encoding="utf-8") as fh:
+                while block := fh.read(1 << 20):
+                    self.coco.write(block)
+            os.unlink(side)
+            cats = [{"id": i + 1, "name": c, "supercategory": "none"}
+                    for i, c in enumerate(self.cats)]  # fmt: skip
+            self.coco.write(("\n ]" if self.n_boxes else "]") + ',\n "categories": ')
+            self.coco.write(json.dumps(cats, indent=1).replace("\n", "\n ") + "\n}")
+        for handle in self._files:
+            handle.close()
+        jsonl, skipped, *task_files = self.written
+        if self.task in ("segmentation", "report_generation"):
+            task_files = [self.folder]
+        return [*task_files, jsonl, skipped]

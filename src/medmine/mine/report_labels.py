@@ -1,6 +1,7 @@
 """Labelling reports with the rule-based CheXpert labeler: the rows ``medmine mine`` writes.
 
-Shared by the whole-file report miner (:mod:`medmine.mine.reports`) and the streamed CSV
+Also the row built from a model's stored answer (:func:`mined_row`). Shared by the whole-file
+report miner (:mod:`medmine.mine.reports`) and the streamed CSV
 miner (:mod:`medmine.mine.stream_csv`).
 """
 
@@ -12,9 +13,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from medmine.chexpert import label_report
+from medmine.chexpert import OBSERVATIONS, label_report
 from medmine.datasets import report_text as rt
 from medmine.datasets.report_text import ReportRecord
+from medmine.run.store import ResultRow
+
+LAYOUTS = ("auto", "chexpert", "full")
+SECTIONS = ("all", "impression")
 
 
 @dataclass
@@ -93,3 +98,18 @@ def label_with_rules(
 def format_value(value: float | None) -> str:
     """A CheXpert cell as the labeler writes it: ``1.0``, ``0.0``, ``-1.0`` or blank."""
     return "" if value is None else repr(float(value))
+
+
+def mined_row(record: ReportRecord, row: ResultRow | None, problem: str | None) -> MinedReport:
+    """One report's table row from its stored answer (``problem``: why it was not asked)."""
+    if problem is not None:
+        return MinedReport(record.id, record.text, None, problem)
+    if row is None:
+        return MinedReport(record.id, record.text, None, "error: not answered")
+    pred = row.prediction
+    values = (pred.value or {}).get("observations") if isinstance(pred.value, dict) else None
+    if pred.usable and isinstance(values, dict):
+        note = f"repaired: {pred.detail}" if pred.detail else None
+        clean = {o: values.get(o) for o in OBSERVATIONS}
+        return MinedReport(record.id, record.text, clean, ok_status(record, note))
+    return MinedReport(record.id, record.text, None, f"{pred.status.value}: {pred.detail}")

@@ -30,106 +30,36 @@ from typing import Annotated
 import typer
 
 from medmine.chexpert import OBSERVATIONS
-from medmine.datasets import report_text as rt
 from medmine.datasets.report_text import ReportRecord
 from medmine.mine.report_labels import (
+    LAYOUTS,
+    SECTIONS,
     MinedReport,
     MineSummary,
     format_value,
     label_with_rules,
-    ok_status,
+    mined_row,
     precheck,
     text_to_label,
 )
+from medmine.mine.report_read import (
+    _SOURCE_HELP,
+    REPORT_SUFFIXES,
+    is_report_source,
+    read_report_source,
+)
 from medmine.run.runner import RunSummary
 
-REPORT_SUFFIXES = frozenset({".csv", ".json", ".jsonl", ".txt", ".xml"})
-LAYOUTS = ("auto", "chexpert", "full")
-SECTIONS = ("all", "impression")
-_SOURCE_HELP = (
-    "a CSV (headerless CheXpert layout, or --column), JSON/JSONL (--text-field), a .txt file "
-    "or folder of .txt files, Open-i XML, or a MIMIC-CXR files/ tree"
-)
-
-
-# ------------------------------------------------------------------------------ reading
-def _is_mimic_tree(path: Path) -> bool:
-    base = path / "files" if (path / "files").is_dir() else path
-    return next(base.glob("p*/p*/s*.txt"), None) is not None
-
-
-def is_report_source(path: Path) -> bool:
-    """True when ``path`` looks like report text (by suffix, or a folder's contents)."""
-    path = Path(path)
-    if path.is_dir():
-        return (
-            (path / "ecgen-radiology").is_dir()
-            or _is_mimic_tree(path)
-            or next(path.glob("*.xml"), None) is not None
-            or next(path.glob("*.txt"), None) is not None
-        )
-    return path.suffix.lower() in REPORT_SUFFIXES
-
-
-def read_report_source(
-    source: Path,
-    column: str | None = None,
-    text_field: str = "text",
-    id_field: str = "id",
-    id_column: str | None = None,
-    encoding: str | None = None,
-) -> tuple[list[ReportRecord], str]:
-    """The records of a report source and its kind (``chexpert_csv`` for headerless CSVs).
-
-    Raises ValueError naming the path when it is missing or not a known report layout, and
-    naming the column when ``column`` is not in the CSV header.
-    """
-    source = Path(source)
-    if not source.exists():
-        raise ValueError(f"{source}: not found; expected {_SOURCE_HELP}")
-    if source.is_dir():
-        if _is_mimic_tree(source):
-            return rt.read_mimic_cxr(source), "mimic_cxr"
-        if (source / "ecgen-radiology").is_dir() or next(source.glob("*.xml"), None):
-            return rt.read_openi_xml(source), "openi_xml"
-        if next(source.glob("*.txt"), None) is not None:
-            return rt.read_text_folder(source), "text_folder"
-        if next(source.rglob("*.txt"), None) is not None:
-            return rt.read_text_folder(source, recursive=True), "text_folder"
-        raise ValueError(f"{source}: folder holds no report files; expected {_SOURCE_HELP}")
-    suffix = source.suffix.lower()
-    if suffix == ".csv":
-        if column is None:
-            return rt.read_chexpert_csv(source), "chexpert_csv"
-        from medmine.mine.csv_reports import read_csv_reports
-
-        return read_csv_reports(source, column, id_column, encoding), "csv"
-    if suffix == ".jsonl":
-        return rt.read_json_reports(source, text_field=text_field, id_field=id_field), "json"
-    if suffix == ".json":
-        if _json_top_is_dict(source):
-            return rt.read_r2gen_annotation(source), "r2gen"
-        return rt.read_json_reports(source, text_field=text_field, id_field=id_field), "json"
-    if suffix == ".xml":
-        return rt.read_openi_xml(source), "openi_xml"
-    if suffix == ".txt":
-        records = rt.read_text_folder(source.parent, pattern=_glob_escape(source.name))
-        return records, "text_file"
-    raise ValueError(f"{source}: unknown report file type {suffix!r}; expected {_SOURCE_HELP}")
-
-
-def _json_top_is_dict(path: Path) -> bool:
-    """Whether a JSON file's top level is an object (R2Gen) rather than a list of reports."""
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
-    except OSError as exc:
-        raise ValueError(f"{path}: cannot read ({exc})") from exc
-    return head.startswith(b"{")
-
-
-def _glob_escape(name: str) -> str:
-    return "".join(f"[{c}]" if c in "*?[]" else c for c in name)
+__all__ = [
+    "LAYOUTS",
+    "REPORT_SUFFIXES",
+    "SECTIONS",
+    "is_report_source",
+    "label_with_model",
+    "mine_reports",
+    "mined_row",
+    "read_report_source",
+]
 
 
 # ------------------------------------------------------------------------------ labelling
@@ -199,23 +129,10 @@ def label_with_model(
         store.close()
         if cache is not None:
             cache.close()
-    out = []
-    for uid, rec in zip(ids, records, strict=True):
-        if uid in problems:
-            out.append(MinedReport(rec.id, rec.text, None, problems[uid]))
-            continue
-        row = rows.get(uid)
-        if row is None:
-            out.append(MinedReport(rec.id, rec.text, None, "error: not answered"))
-            continue
-        pred = row.prediction
-        values = (pred.value or {}).get("observations") if isinstance(pred.value, dict) else None
-        if pred.usable and isinstance(values, dict):
-            note = f"repaired: {pred.detail}" if pred.detail else None
-            clean = {o: values.get(o) for o in OBSERVATIONS}
-            out.append(MinedReport(rec.id, rec.text, clean, ok_status(rec, note)))
-        else:
-            out.append(MinedReport(rec.id, rec.text, None, f"{pred.status.value}: {pred.detail}"))
+    out = [
+        mined_row(rec, rows.get(uid), problems.get(uid))
+        for uid, rec in zip(ids, records, strict=True)
+    ]
     return out, runner.summary
 
 
@@ -293,49 +210,68 @@ def mine_reports(
         raise ValueError(f"max_chars must be a positive integer, got {max_chars!r}")
     if out.exists() and out.is_dir():
         raise ValueError(f"{out}: is a folder; expected the output CSV path")
-    if model is None and source.is_file() and source.suffix.lower() == ".csv":
+    if model is None and source.is_file() and source.suffix.lower() in (".csv", ".jsonl"):
         from medmine.mine.stream_csv import mine_csv_rules
 
         return mine_csv_rules(
-            source, out, column, id_column, encoding, layout, section, max_chars, compat, status
-        )
+            source, out, column, id_column, encoding, layout, section, max_chars, compat, status,
+            text_field, id_field,
+        )  # fmt: skip
+    if model is not None:
+        return _mine_with_model(
+            source, out, model, run_dir, progress=progress, use_cache=use_cache,
+            max_chars=max_chars, status=status,
+            reader={"column": column, "text_field": text_field, "id_field": id_field,
+                    "id_column": id_column, "encoding": encoding, "layout": layout,
+                    "section": section},
+        )  # fmt: skip
     if status is not None:
         status(f"reading {source}…")
     records, kind = read_report_source(source, column, text_field, id_field, id_column, encoding)
     if not records:
         raise ValueError(f"{source}: holds no report")
     chosen = layout if layout != "auto" else ("chexpert" if kind == "chexpert_csv" else "full")
-    used_run_dir = None
-    run = RunSummary()
-    if model is None:
-        if status is not None:
-            status(f"labelling {len(records):,} reports with the CheXpert rules…")
-        rows = label_with_rules(records, max_chars, section, status, compat)
-    else:
-        used_run_dir = Path(run_dir) if run_dir is not None else out.with_name(f"{out.stem}.run")
-        rows, run = label_with_model(
-            records,
-            model,
-            used_run_dir,
-            dataset=f"mine:{source.name}",
-            max_chars=max_chars,
-            section=section,
-            progress=progress,
-            use_cache=use_cache,
-        )
+    if status is not None:
+        status(f"labelling {len(records):,} reports with the CheXpert rules…")
+    rows = label_with_rules(records, max_chars, section, status, compat)
     status_file = write_mined_csv(rows, out, chosen)
     statuses = Counter(r.status.split(" ", 1)[0].rstrip(":") for r in rows)
-    return MineSummary(
-        out,
-        chosen,
-        len(rows),
-        statuses,
-        status_file,
-        used_run_dir,
-        asked=run.asked,
-        from_cache=run.from_cache,
-        resumed=run.resumed,
-    )
+    return MineSummary(out, chosen, len(rows), statuses, status_file)
+
+
+def _mine_with_model(
+    source: Path,
+    out: Path,
+    model_name: str,
+    run_dir: Path | None,
+    *,
+    reader: dict[str, object],
+    progress: bool,
+    use_cache: bool,
+    max_chars: int,
+    status: Callable[[str], None] | None,
+) -> MineSummary:
+    """Label with a model through the Runner, streamed (see :mod:`medmine.mine.report_stream`);
+    the run store is ``run_dir`` (default ``<out stem>.run`` next to the output)."""
+    from medmine.mine.report_stream import mine_with_model
+    from medmine.models.resolve import resolve_model
+
+    model = resolve_model(model_name)
+    supported = getattr(model, "tasks", None)
+    if supported is not None and "diagnosis" not in supported:
+        raise ValueError(f"model {model_name!r} does not do the diagnosis task")
+    used_run_dir = Path(run_dir) if run_dir is not None else out.with_name(f"{out.stem}.run")
+    summary, _, run, _ = mine_with_model(
+        source, reader, model, used_run_dir, out, max_chars=max_chars,
+        say=status or (lambda _: None), confirm=None, max_cost=None, concurrency=None,
+        progress=progress, use_cache=use_cache,
+    )  # fmt: skip
+    if summary is None:  # pragma: no cover - no cap here; a quota stops the run
+        stopped = "; ".join(run.stopped_models.values())
+        raise ValueError(f"{model_name}: stopped ({stopped}); rerun to continue")
+    summary.run_dir = used_run_dir
+    summary.asked, summary.from_cache, summary.resumed = run.asked, run.from_cache, run.resumed
+    return summary
 
 
 def mine_reports_command(

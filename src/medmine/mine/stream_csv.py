@@ -1,4 +1,5 @@
-"""Label a report CSV with the CheXpert rules in bounded memory, writing as it goes, resumable.
+"""Label a report CSV (or JSON Lines file) with the CheXpert rules in bounded memory, writing as
+it goes, resumable.
 
 The CSV is read row by row (never whole), labelled in chunks of :data:`CHUNK` reports (in
 ``workers`` processes when asked), and each chunk's rows are appended to ``<out>.partial``
@@ -29,9 +30,12 @@ from pathlib import Path
 from medmine.chexpert import OBSERVATIONS
 from medmine.datasets.report_text import (
     _CHEXPERT_LAYOUT,
+    _JSON_LAYOUT,
     EMPTY_WARNING,
     NON_UTF8_WARNING,
     ReportRecord,
+    _json_item,
+    _require,
     split_sections,
 )
 from medmine.mine.csv_reports import detect_encoding, id_key, row_record
@@ -97,6 +101,29 @@ def _headed(
         seen: dict[str, int] = {}
         for number, row in enumerate(rows, start=1):
             yield row_record(path, header, row, number, key, column, seen)
+
+
+def jsonl_records(
+    path: Path, text_field: str = "text", id_field: str = "id"
+) -> Iterator[ReportRecord]:
+    """The records of a JSON Lines file, line by line, as ``read_json_reports`` makes them
+    (the same line splitting, numbering, warnings and non-UTF-8 note)."""
+    path = _require(Path(path), _JSON_LAYOUT)
+    bad = not _valid_text(path, "utf-8-sig")
+    number = 0
+    with path.open(encoding="utf-8-sig", errors="replace", newline="") as fh:
+        for physical in fh:  # split at "\n"; str.splitlines splits the rest as the whole read
+            for line in physical.splitlines():
+                number += 1
+                if not line.strip():
+                    continue
+                try:
+                    item = json.loads(line)
+                except json.JSONDecodeError as error:
+                    note = f"line {number}: invalid JSON ({error.msg})"
+                    yield ReportRecord(str(number - 1), "", {}, path, {}, [note])
+                    continue
+                yield _json_item(item, number - 1, path, text_field, id_field, bad)
 
 
 def _chunks(records: Iterator[ReportRecord], size: int) -> Iterator[list[ReportRecord]]:
@@ -178,12 +205,16 @@ def mine_csv_stream(
     compat: bool = False,
     workers: int = 1,
     status: Callable[[str], None] | None = None,
+    text_field: str = "text",
+    id_field: str = "id",
 ) -> tuple[int, Counter[str], Path | None]:
     """Label every report of a CSV into ``out`` (layout ``chexpert`` or ``full``); returns the
     report count, the statuses and the status file (``chexpert`` layout). Resumes a killed run.
     """
-    if column is None:
-        records: Iterator[ReportRecord] = _headerless(source)
+    if source.suffix.lower() == ".jsonl":
+        records: Iterator[ReportRecord] = jsonl_records(source, text_field, id_field)
+    elif column is None:
+        records = _headerless(source)
     else:
         records = _headed(source, column, id_column, encoding)
     first = next(records, None)
@@ -194,7 +225,7 @@ def mine_csv_stream(
     partials = [p.with_name(p.name + ".partial") for p in finals]
     settings = {"layout": layout, "column": column, "id_column": id_column,
                 "encoding": encoding, "section": section, "max_chars": max_chars,
-                "compat": compat}  # fmt: skip
+                "compat": compat, "text_field": text_field, "id_field": id_field}  # fmt: skip
     progress = _Progress(out, source, settings)
     resumed = progress.load()
     if resumed is not None and all(p.exists() for p in partials):
@@ -263,11 +294,14 @@ def mine_csv_rules(
     max_chars: int,
     compat: bool,
     status: Callable[[str], None] | None,
+    text_field: str = "text",
+    id_field: str = "id",
 ) -> MineSummary:
-    """A CSV with the rule labeler: streamed in bounded memory, written as it goes, resumable
-    (see :mod:`medmine.mine.stream_csv`); two processes label large files when the machine has
-    two cores or more."""
-    chosen = layout if layout != "auto" else ("chexpert" if column is None else "full")
+    """A CSV (or JSON Lines file) with the rule labeler: streamed in bounded memory, written as
+    it goes, resumable (see :mod:`medmine.mine.stream_csv`); two processes label large files
+    when the machine has two cores or more."""
+    headerless = column is None and source.suffix.lower() == ".csv"
+    chosen = layout if layout != "auto" else ("chexpert" if headerless else "full")
     big = source.stat().st_size > STREAM_WORKERS_ABOVE
     workers = min(2, os.cpu_count() or 1) if big else 1
     if status is not None:
@@ -275,5 +309,6 @@ def mine_csv_rules(
     n, statuses, status_file = mine_csv_stream(
         source, out, chosen, column=column, id_column=id_column, encoding=encoding,
         section=section, max_chars=max_chars, compat=compat, workers=workers, status=status,
+        text_field=text_field, id_field=id_field,
     )  # fmt: skip
     return MineSummary(out, chosen, n, statuses, status_file)

@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from medmine.core import BadSample, Prediction, Response
+from medmine.core import BadSample, ParseStatus, Prediction, Response
 from medmine.run.ledger import Ledger
 from medmine.run.store_check import check_store_file
 
@@ -210,6 +210,36 @@ class RunStore:
                 bool(cached),
                 Prediction(json.loads(pred), ParseStatus(status), detail),
             )
+
+    def results_for(
+        self, model: str, task: str, dataset: str, sample_ids: Sequence[str]
+    ) -> dict[str, ResultRow]:
+        """The first-repeat answers of these samples (sample id -> row): a streamed job
+        reads its answers back chunk by chunk instead of all at once."""
+        found: dict[str, ResultRow] = {}
+        ids = list(sample_ids)
+        for start in range(0, len(ids), 500):  # under SQLite's bound-parameter limit
+            part = ids[start : start + 500]
+            marks = ",".join("?" * len(part))
+            rows = self.con.execute(
+                "SELECT sample_id, request_hash, response, cached, status, prediction, detail"
+                " FROM results WHERE model=? AND task=? AND dataset=? AND repeat=0"
+                f" AND sample_id IN ({marks})",
+                (model, task, dataset, *part),
+            )
+            for sid, h, resp, cached, status, pred, detail in rows.fetchall():
+                found[sid] = ResultRow(
+                    model,
+                    task,
+                    dataset,
+                    sid,
+                    0,
+                    h,
+                    Response.from_json(resp),
+                    bool(cached),
+                    Prediction(json.loads(pred), ParseStatus(status), detail),
+                )
+        return found
 
     def spent(self) -> float:
         """Dollars recorded for answers asked in this run (cache hits cost nothing again)."""

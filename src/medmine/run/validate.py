@@ -26,6 +26,17 @@ def _is_dicom(path: Path) -> bool:
         return False
 
 
+def remember_checked(key: tuple[str, int, int], problem: str | None) -> None:
+    """Seed :func:`image_problem`'s memo with a check made elsewhere (a worker process);
+    ``key`` is (path as str, size, mtime_ns), the memo's own key."""
+    _CHECKED[key] = problem
+
+
+def forget_checked(key: tuple[str, int, int]) -> None:
+    """Drop one file's memoised check (a streamed job keeps the memo bounded)."""
+    _CHECKED.pop(key, None)
+
+
 def image_problem(ref: ImageRef) -> str | None:
     """Why an image cannot be used (missing, truncated, not an image), or None if it decodes.
 
