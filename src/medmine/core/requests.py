@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 from medmine.core.samples import ImageRef
@@ -52,6 +52,9 @@ class GenerationSettings:
     top_p: float | None = None
     seed: int | None = None
     structured: bool = False  # use the provider's native JSON-schema mode when a schema is given
+
+
+_SETTINGS_FIELDS = tuple(f.name for f in fields(GenerationSettings))
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +108,8 @@ class Request:
                 }
                 for m in self.messages
             ],
-            "settings": asdict(self.settings),
+            # the fields by name (``asdict`` deep-copies, and was a fifth of the key's cost)
+            "settings": {f: getattr(self.settings, f) for f in _SETTINGS_FIELDS},
             "schema": self.json_schema,
             "repeat": self.repeat if self.settings.temperature > 0 else 0,
         }

@@ -21,6 +21,7 @@ from medmine.core import (
     Sample,
     forced_status,
 )
+from medmine.run.feed import UnitFeed, flushing, ident
 from medmine.run.interrupt import on_ctrl_c
 from medmine.run.ledger import outcome_of, safe_parse
 from medmine.run.progress import ProgressBoard
@@ -227,41 +228,54 @@ class Runner:
         """After a stop: every unit with neither an answer nor a request in flight ends as
         not_sent_stop, so each sample still has exactly one recorded outcome."""
         flying = set(self.store.ledger.in_flight())
+        answered: dict[tuple[str, str, str], dict[tuple[str, int], str]] = {}
+        ended: dict[tuple[str, str, str], dict[tuple[str, int], float]] = {}
+        why = "the user stopped the run (Ctrl-C)"
         for u in units:
-            ident = (u.model_name, u.task.name, u.dataset, u.sample.id, u.repeat)
-            if ident in flying or self.store.answered(*ident[:3]).get(ident[3:]) == u.key:
+            job, one = (u.model_name, u.task.name, u.dataset), (u.sample.id, u.repeat)
+            if job not in answered:  # read once per job, not once per unit
+                answered[job] = self.store.answered(*job)
+                ended[job] = {k: e.created for k, e in self.store.ledger.get(*job).items()}
+            if (*job, *one) in flying or answered[job].get(one) == u.key:
                 continue
-            ends = self.store.ledger.get(*ident[:3])
-            if ident[3:] in ends and ends[ident[3:]].created >= self._started:
+            if ended[job].get(one, -1.0) >= self._started:
                 continue
-            why = "the user stopped the run (Ctrl-C)"
-            self.store.ledger.put(*ident[:3], [(*ident[3:], Outcome.NOT_SENT_STOP, why)])
+            self.store.ledger.put(*job, [(*one, Outcome.NOT_SENT_STOP, why)])
             self.summary.not_sent += 1
+        self.store.flush()
 
     async def run_units(self, name: str, units: list[Unit], board: ProgressBoard) -> None:
         """Answer one model's units under its concurrency limit, until done or stopped."""
         limit = self.concurrency or max(1, int(getattr(units[0].model, "max_concurrency", 1)))
         bar = board.add(name, len(units))
-        queue = iter(units)
+        feed = UnitFeed(self.store, self.cache, units)
 
-        async def one(u: Unit) -> None:
+        async def one(u: Unit, cached: Response | None) -> None:
+            marked = feed.sent(u)
             why = self.why_not_send(u.model)
             if why is not None:
                 outcome, detail = why
                 self.store.ledger.put(
                     name, u.task.name, u.dataset, [(u.sample.id, u.repeat, outcome, detail)]
                 )
+                if marked:
+                    self.store.ledger.landed(*ident(u))
                 self.summary.not_sent += 1
                 bar.advance(error=False)
                 return
-            failed = await self.answer_unit(u)
+            failed = await self.answer_unit(u, cached, marked=marked)
             bar.advance(error=failed)
 
         async def worker() -> None:  # ``limit`` coroutines in memory, not one task per unit
-            for u in queue:
-                await one(u)
+            while (item := feed.next(marking=not self.stop_requested)) is not None:
+                await one(*item)
 
-        await asyncio.gather(*(worker() for _ in range(min(limit, len(units)))))
+        async with flushing(self.store, self.cache):
+            try:
+                await asyncio.gather(*(worker() for _ in range(min(limit, len(units)))))
+            finally:
+                feed.release()
+                bar.close()
 
     def why_not_send(self, model: Model) -> tuple[Outcome, str] | None:
         """Why a unit of this model must not be sent now (user stop, quota, budget), or None."""
@@ -305,15 +319,23 @@ class Runner:
             self.store.event("budget", self.summary.stopped_models["budget"])
         return True
 
-    async def answer_unit(self, u: Unit) -> bool:
-        """Ask one unit (or take it from the cache) and store it. Returns True on failure."""
-        cached = self.cache.get(u.key) if self.cache is not None else None
+    async def answer_unit(
+        self, u: Unit, cached: Response | None = None, *, marked: bool = False
+    ) -> bool:
+        """Ask one unit (or take it from the cache) and store it. Returns True on failure.
+
+        ``cached`` is the unit's answer when the caller already looked it up; ``marked`` says
+        the caller already committed the unit's in-flight mark (then only answers put during
+        this session are looked up again: the caller's bulk lookup covered the database).
+        """
+        if cached is None and self.cache is not None:
+            cached = self.cache.recent(u.key) if marked else self.cache.get(u.key)
         if cached is not None:
             response, from_cache = cached, True
             self.summary.from_cache += 1
         else:
-            ident = (u.model_name, u.task.name, u.dataset, u.sample.id, u.repeat)
-            self.store.ledger.sending(*ident, u.key)
+            if not marked:
+                self.store.ledger.sending(*ident(u), u.key)
             response = await self._generate(u.model, u.request)
             from_cache = False
             self.summary.asked += 1
@@ -373,9 +395,10 @@ class Runner:
 
     def _landed(self, u: Unit, outcome: Outcome, detail: str | None) -> None:
         """Record the unit's outcome and that it is no longer in flight."""
-        ident = (u.model_name, u.task.name, u.dataset, u.sample.id, u.repeat)
-        self.store.ledger.put(u.model_name, u.task.name, u.dataset, [(*ident[3:], outcome, detail)])
-        self.store.ledger.landed(*ident)
+        self.store.ledger.put(
+            u.model_name, u.task.name, u.dataset, [(u.sample.id, u.repeat, outcome, detail)]
+        )
+        self.store.ledger.landed(*ident(u))
 
     @staticmethod
     async def _generate(model: Model, request: Request) -> Response:

@@ -38,12 +38,19 @@ NOT_RUN_TEXT = {
 
 
 def sample_outcomes(
-    store: RunStore, job: Job, samples: Sequence[Sample], repeat: int
+    store: RunStore,
+    job: Job,
+    samples: Sequence[Sample],
+    repeat: int,
+    results: dict[tuple[str, int], ResultRow] | None = None,
 ) -> dict[str, OutcomeRow]:
-    """sample id -> how that sample ended in ``repeat`` (exactly one outcome each)."""
+    """sample id -> how that sample ended in ``repeat`` (exactly one outcome each).
+    ``results`` are the job's stored answers when the caller has read them already."""
     name, task, ds = job.model.name, job.task.name, job.dataset
     recorded = store.ledger.get(name, task, ds)
-    rows = {r.sample_id: r for r in store.results(name, task, ds) if r.repeat == repeat}
+    if results is None:
+        results = {(r.sample_id, r.repeat): r for r in store.results(name, task, ds)}
+    rows = {sid: r for (sid, rep), r in results.items() if rep == repeat}
     pending = {
         it.sample_id
         for b in store.batch_jobs("submitted")
@@ -110,7 +117,7 @@ def _score_job(store: RunStore, job: Job, repeats: int, cache: ScoreCache | None
     if not samples:
         return
     rows = {(r.sample_id, r.repeat): r for r in store.results(name, job.task.name, job.dataset)}
-    ends = sample_outcomes(store, job, samples, 0)
+    ends = sample_outcomes(store, job, samples, 0, rows)
     store.ledger.put(
         name,
         job.task.name,
@@ -135,9 +142,7 @@ def _score_job(store: RunStore, job: Job, repeats: int, cache: ScoreCache | None
         heads = [r.metrics[scores.headline] for r in per_repeat]
         metrics[f"{scores.headline}_repeat_mean"] = float(np.mean(heads))
         metrics[f"{scores.headline}_repeat_sd"] = float(np.std(heads, ddof=1))
-    metrics.update(
-        efficiency([r.response for r in rows.values()], [r.cached for r in rows.values()])
-    )
+    metrics.update(_efficiency_of(rows))
     tables = dict(scores.tables)
     tables["outcomes"] = counts
     store.put_scores(
@@ -190,9 +195,7 @@ def _store_no_valid(
         failed = job.task.score(preds, asked).metrics
         metrics.update({k: failed[k] for k in FAILURE_KEYS if k in failed})
     metrics["n_missing"] = metrics["n_not_run"] = float(len(ends) - len(asked))
-    metrics.update(
-        efficiency([r.response for r in rows.values()], [r.cached for r in rows.values()])
-    )
+    metrics.update(_efficiency_of(rows))
     tables: dict[str, Any] = {"outcomes": counts, "no_valid_answers": no_valid_reason(ends)}
     store.put_scores(job.model.name, job.task.name, job.dataset, headline, metrics, {}, tables)
 
