@@ -99,12 +99,15 @@ class Ledger:
         task: str,
         dataset: str,
         ends: Iterable[tuple[str, int, Outcome, str | None]],
+        *,
+        more: bool = False,
     ) -> None:
         """Record how samples ended: (sample id, repeat, outcome, detail), committed with
-        the next batch of writes (see :mod:`medmine.run.writes`)."""
+        the next batch of writes (see :mod:`medmine.run.writes`; ``more``: a write that
+        belongs with these follows, so the batch is not cut before it)."""
         now = time.time()
         for s, r, o, d in ends:
-            self.writes.add(self.PUT, (model, task, dataset, s, r, o.value, d, now))
+            self.writes.add(self.PUT, (model, task, dataset, s, r, o.value, d, now), more=more)
 
     def get(self, model: str, task: str, dataset: str) -> dict[tuple[str, int], OutcomeRow]:
         """(sample id, repeat) -> recorded outcome of one job."""

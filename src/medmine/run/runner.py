@@ -396,7 +396,11 @@ class Runner:
     def _landed(self, u: Unit, outcome: Outcome, detail: str | None) -> None:
         """Record the unit's outcome and that it is no longer in flight."""
         self.store.ledger.put(
-            u.model_name, u.task.name, u.dataset, [(u.sample.id, u.repeat, outcome, detail)]
+            u.model_name,
+            u.task.name,
+            u.dataset,
+            [(u.sample.id, u.repeat, outcome, detail)],
+            more=True,
         )
         self.store.ledger.landed(*ident(u))
 

@@ -173,7 +173,8 @@ class RunStore:
         cached: bool,
         prediction: Prediction,
     ) -> None:
-        """Store one answer and its prediction (committed with the next batch of writes)."""
+        """Store one answer and its prediction (committed with the next batch of writes,
+        together with the outcome and in-flight end written right after it)."""
         self.writes.add(
             self.PUT_RESULT,
             (
@@ -190,6 +191,7 @@ class RunStore:
                 prediction.detail,
                 time.time(),
             ),
+            more=True,
         )
 
     def results(

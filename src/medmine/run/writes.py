@@ -11,6 +11,8 @@ the runner, an exception unwinding through ``close``) commits them.
 
 from __future__ import annotations
 
+import functools
+import re
 import sqlite3
 import threading
 import time
@@ -70,12 +72,16 @@ class WriteBuffer:
     def __len__(self) -> int:
         return len(self._ops)
 
-    def add(self, sql: str, params: Sequence[Any]) -> None:
-        """Queue one statement; commits the batch when it is full or old enough."""
+    def add(self, sql: str, params: Sequence[Any], *, more: bool = False) -> None:
+        """Queue one statement; commits the batch when it is full or old enough. ``more``
+        says a write that belongs with this one follows (a sample's answer, then its outcome):
+        the batch is then not cut between them."""
         with self._lock:
             if not self._ops:
                 self._since = self.clock()
             self._ops.append((sql, params))
+            if more:
+                return
             due = len(self._ops) >= self.every or self.clock() - self._since >= self.max_age_s
         if due:
             self.flush()
@@ -98,14 +104,8 @@ class WriteBuffer:
                 return
 
             def work() -> None:
-                start = 0
-                while start < len(ops):
-                    sql = ops[start][0]
-                    end = start + 1
-                    while end < len(ops) and ops[end][0] == sql:
-                        end += 1
-                    self.con.executemany(sql, [p for _, p in ops[start:end]])
-                    start = end
+                for sql, rows in _grouped(ops):
+                    self.con.executemany(sql, rows)
 
             try:
                 in_transaction(self.con, work)
@@ -113,3 +113,35 @@ class WriteBuffer:
                 self._ops = ops + self._ops  # keep them: a later flush may still succeed
                 raise
             self.commits += 1
+
+
+_TABLE = re.compile(r"\b(?:INTO|FROM|UPDATE)\s+(\w+)", re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=256)
+def _table(sql: str) -> str:
+    """The table a statement writes (its first INTO / FROM / UPDATE target)."""
+    m = _TABLE.search(sql)
+    return m.group(1) if m else sql
+
+
+def _grouped(ops: Sequence[tuple[str, Sequence[Any]]]) -> list[tuple[str, list[Sequence[Any]]]]:
+    """The statements with their rows, one ``executemany`` each where order allows.
+
+    Rows of one statement keep their order. Statements on different tables are independent,
+    so interleaved writes (answer, outcome, in-flight end, answer, ...) become one group per
+    statement; when a second statement on the same table comes (a mark after an unmark), a
+    new segment starts so the two never swap.
+    """
+    out: list[tuple[str, list[Sequence[Any]]]] = []
+    segment: dict[str, list[Sequence[Any]]] = {}
+    owner: dict[str, str] = {}  # table -> the statement writing it in this segment
+    for sql, params in ops:
+        table = _table(sql)
+        if owner.get(table, sql) != sql:
+            out += segment.items()
+            segment, owner = {}, {}
+        owner[table] = sql
+        segment.setdefault(sql, []).append(params)
+    out += segment.items()
+    return out
