@@ -55,6 +55,8 @@ class GenerationSettings:
 
 
 _SETTINGS_FIELDS = tuple(f.name for f in fields(GenerationSettings))
+# One encoder for every key (``json.dumps`` with options builds a new one per call).
+_ENCODE_SORTED = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +115,7 @@ class Request:
             "schema": self.json_schema,
             "repeat": self.repeat if self.settings.temperature > 0 else 0,
         }
-        blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        blob = _ENCODE_SORTED(payload)
         return hashlib.sha256(blob.encode()).hexdigest()
 
 

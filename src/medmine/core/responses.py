@@ -9,6 +9,9 @@ from typing import Any
 
 from medmine.core.kinds import ParseStatus
 
+# One encoder for every answer (``json.dumps`` with options builds a new one per call).
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
 
 @dataclass(frozen=True, slots=True)
 class Usage:
@@ -73,7 +76,7 @@ class Response:
             "probabilities": dict(self.probabilities) if self.probabilities else None,
             "extra": dict(self.extra),
         }
-        return json.dumps(d, separators=(",", ":"), ensure_ascii=False)
+        return _ENCODE(d)
 
     @staticmethod
     def from_json(blob: str) -> Response:

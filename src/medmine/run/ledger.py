@@ -68,6 +68,9 @@ def safe_parse(task: Task, response: Response, sample: Sample) -> Prediction:
         return Prediction(None, ParseStatus.UNPARSEABLE, f"{PARSER_BUG}{type(exc).__name__}: {exc}")
 
 
+RawOutcome = tuple[str, str | None, float]  # outcome value, detail, when recorded
+
+
 @dataclass(frozen=True)
 class OutcomeRow:
     """One sample's recorded end."""
@@ -118,6 +121,17 @@ class Ledger:
             (model, task, dataset),
         )
         return {(s, r): OutcomeRow(s, r, Outcome(o), d, c) for s, r, o, d, c in rows}
+
+    def raw(self, model: str, task: str, dataset: str) -> dict[tuple[str, int], RawOutcome]:
+        """(sample id, repeat) -> (outcome value, detail, created) of one job: :meth:`get`
+        without building an object per sample (scoring reads a whole job's)."""
+        self.writes.flush()
+        rows = self.con.execute(
+            "SELECT sample_id, repeat, outcome, detail, created FROM outcomes"
+            " WHERE model=? AND task=? AND dataset=?",
+            (model, task, dataset),
+        )
+        return {(s, r): (o, d, c) for s, r, o, d, c in rows}
 
     def answer_times(self, model: str, task: str, dataset: str) -> dict[tuple[str, int], float]:
         """(sample id, repeat) -> when its stored answer (or failure) was recorded."""

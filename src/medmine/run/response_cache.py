@@ -67,12 +67,14 @@ class ResponseCache:
         a twin unit with the same request got a moment ago."""
         return self._recent.get(key)
 
-    def put(self, key: str, response: Response) -> None:
-        """Cache a successful answer (a failed or truncated one never: it has ``error`` set)."""
+    def put(self, key: str, response: Response, blob: str | None = None) -> None:
+        """Cache a successful answer (a failed or truncated one never: it has ``error`` set);
+        ``blob`` is ``response.to_json()`` when the caller has it already."""
         if response.error is not None:
             return
         self._recent[key] = response
-        self.writes.add(self.PUT, (key, response.model, response.to_json(), time.time()))
+        blob = response.to_json() if blob is None else blob
+        self.writes.add(self.PUT, (key, response.model, blob, time.time()))
         if not self.writes:
             self._recent.clear()  # committed: the database answers from now on
 

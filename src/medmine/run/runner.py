@@ -330,6 +330,7 @@ class Runner:
         """
         if cached is None and self.cache is not None:
             cached = self.cache.recent(u.key) if marked else self.cache.get(u.key)
+        blob: str | None = None
         if cached is not None:
             response, from_cache = cached, True
             self.summary.from_cache += 1
@@ -340,8 +341,9 @@ class Runner:
             from_cache = False
             self.summary.asked += 1
             self.spent += response.cost_usd or 0.0
-            if self.cache is not None:
-                self.cache.put(u.key, response)
+            if self.cache is not None and response.error is None:
+                blob = response.to_json()  # serialised once, for the cache and the store
+                self.cache.put(u.key, response, blob)
         if response.error_kind in INPUT_ERRORS:
             # The sample's own file is unreadable: a bad sample, not a model failure.
             bad = BadSample(u.sample.id, u.dataset, _paths(u.sample), response.error or "")
@@ -375,6 +377,7 @@ class Runner:
             response,
             from_cache,
             prediction,
+            blob,
         )
         outcome = outcome_of(response, prediction)
         self._landed(u, outcome, prediction.detail or response.error)

@@ -172,9 +172,11 @@ class RunStore:
         response: Response,
         cached: bool,
         prediction: Prediction,
+        blob: str | None = None,
     ) -> None:
         """Store one answer and its prediction (committed with the next batch of writes,
-        together with the outcome and in-flight end written right after it)."""
+        together with the outcome and in-flight end written right after it); ``blob`` is
+        ``response.to_json()`` when the caller has it already."""
         self.writes.add(
             self.PUT_RESULT,
             (
@@ -184,7 +186,7 @@ class RunStore:
                 sample_id,
                 repeat,
                 request_hash,
-                response.to_json(),
+                response.to_json() if blob is None else blob,
                 int(cached),
                 prediction.status.value,
                 json.dumps(prediction.value),
