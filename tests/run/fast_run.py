@@ -4,7 +4,8 @@
 
 The model answers like a real vision model (a short JSON object, sometimes prose around it)
 after ``DELAY_S`` seconds, logging the sample id *after* the answer exists (so the log is
-the set of answers the run had in hand), written at once (line-buffered), so a SIGKILL loses none of it.
+the set of answers the run had in hand), written at once (line-buffered), so a SIGKILL loses
+none of it.
 """
 
 from __future__ import annotations
@@ -79,7 +80,9 @@ def main() -> None:
     delay = float(sys.argv[4]) if len(sys.argv) > 4 else 0.001
     store = RunStore(out)
     runner = Runner(store, None, progress=False)  # no cache: 8 images make 8 distinct requests
-    job = Job(LoggingModel(log, delay), ClassificationTask(), "kill", samples(out.parent / "img", n))
+    job = Job(
+        LoggingModel(log, delay), ClassificationTask(), "kill", samples(out.parent / "img", n)
+    )
     try:
         ready = asyncio.run(runner.run([job]))
         if not runner.summary.interrupted:

@@ -163,7 +163,11 @@ def test_a_slow_run_commits_every_half_second_without_new_writes(tmp_path: Path)
 
     store = RunStore(tmp_path / "run")
     runner = Runner(store, None, progress=False)
-    asyncio.run(runner.run([Job(Slow(), ClassificationTask(), "kill", fast_run.samples(tmp_path / "img", 16))]))
+    asyncio.run(
+        runner.run(
+            [Job(Slow(), ClassificationTask(), "kill", fast_run.samples(tmp_path / "img", 16))]
+        )
+    )
     store.close()
     # 14 answers took 1.4 s; at most the last ~0.5 s (+ one timer tick) is uncommitted.
     window = int((FLUSH_AFTER_S + FLUSH_AFTER_S / 5) / 0.1) + 1
@@ -176,7 +180,8 @@ def test_failed_and_truncated_answers_are_never_cached(tmp_path: Path) -> None:
         '{"label": "pneu',
         "test:instant",
         finish_reason="length",
-        error="truncated: the answer was cut at the output limit of 8 tokens (finish reason length)",
+        error="truncated: the answer was cut at the output limit of 8 tokens "
+        "(finish reason length)",
         error_kind="truncated",
     )
     failed = Response("", "test:instant", error="HTTP 503: overloaded", error_kind="server")
@@ -191,7 +196,11 @@ def test_failed_and_truncated_answers_are_never_cached(tmp_path: Path) -> None:
     good = {s.images[0].path for s in samples[20:]}
     assert _count(tmp_path / "cache" / "responses.sqlite", "responses") == len(good)
     ends = RunStore(tmp_path / "run").ledger.counts()
-    assert ends == {("instant", "truncated"): 10, ("instant", "provider_error"): 10, ("instant", "ok"): 20}
+    assert ends == {
+        ("instant", "truncated"): 10,
+        ("instant", "provider_error"): 10,
+        ("instant", "ok"): 20,
+    }
 
 
 def test_cache_keys_are_those_of_before(tmp_path: Path) -> None:
@@ -204,7 +213,10 @@ def test_cache_keys_are_those_of_before(tmp_path: Path) -> None:
     payload = {
         "model": "m",
         "messages": [
-            {"role": "user", "parts": [{"image": img.content_hash(), "frame": None}, {"text": "Which?"}]}
+            {
+                "role": "user",
+                "parts": [{"image": img.content_hash(), "frame": None}, {"text": "Which?"}],
+            }
         ],
         "settings": asdict(settings),
         "schema": {"type": "object"},

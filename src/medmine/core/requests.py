@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any, Literal
 
@@ -89,13 +89,16 @@ class Request:
         """All images of the request, in message order."""
         return [p.image for m in self.messages for p in m.parts if isinstance(p, ImagePart)]
 
-    def key(self, model_id: str) -> str:
+    def key(self, model_id: str, image_hash: Callable[[ImageRef], str] | None = None) -> str:
         """The canonical hash of this request for a model: the response-cache key.
 
         It covers the messages (images by content hash), the model id, the settings and the
         schema. The repeat index is included only when sampling (temperature > 0), so repeats
         of a deterministic request share one cached answer and repeats of a sampled one do not.
+        ``image_hash`` gives an image's content hash when the caller keeps them (it must
+        return what ``ImageRef.content_hash`` does).
         """
+        hash_of = image_hash or ImageRef.content_hash
         payload = {
             "model": model_id,
             "messages": [
@@ -104,7 +107,7 @@ class Request:
                     "parts": [
                         {"text": p.text}
                         if isinstance(p, TextPart)
-                        else {"image": p.image.content_hash(), "frame": p.image.frame}
+                        else {"image": hash_of(p.image), "frame": p.image.frame}
                         for p in m.parts
                     ],
                 }

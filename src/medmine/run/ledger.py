@@ -17,7 +17,7 @@ import sqlite3
 import time
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from medmine.core import Outcome, ParseStatus, Prediction, Response, Sample, Task
 from medmine.run.writes import WriteBuffer, in_transaction
@@ -71,9 +71,8 @@ def safe_parse(task: Task, response: Response, sample: Sample) -> Prediction:
 RawOutcome = tuple[str, str | None, float]  # outcome value, detail, when recorded
 
 
-@dataclass(frozen=True)
-class OutcomeRow:
-    """One sample's recorded end."""
+class OutcomeRow(NamedTuple):
+    """One sample's recorded end (a named tuple: a run scores one per sample)."""
 
     sample_id: str
     repeat: int

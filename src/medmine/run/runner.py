@@ -28,7 +28,7 @@ from medmine.run.progress import ProgressBoard
 from medmine.run.score_cache import ScoreCache
 from medmine.run.store import ResponseCache, RunStore
 from medmine.run.units import INPUT_ERRORS, Executor, Job, RunSummary, Unit, is_free
-from medmine.run.validate import cannot_take, image_problem
+from medmine.run.validate import ImageChecks, cannot_take
 
 __all__ = ["INPUT_ERRORS", "Executor", "Job", "RunSummary", "Runner", "Unit", "is_free"]
 
@@ -149,6 +149,7 @@ class Runner:
         kept: list[Sample] = []
         bad: list[BadSample] = []
         left_out: Counter[str] = Counter()
+        checks = ImageChecks()  # each image file checked and hashed once per pass
         for s in samples:
             try:
                 base = job.task.request(s)
@@ -160,14 +161,14 @@ class Runner:
             if why is not None:
                 left_out[why] += 1  # "not run" for this model and setting, not failed
                 continue
-            problem = next(filter(None, (image_problem(im) for im in images)), None)
+            problem = next(filter(None, (checks.problem(im) for im in images)), None)
             if problem is not None:
                 bad.append(BadSample(s.id, job.dataset, _paths(s), problem))
                 continue
             try:
-                keys = [base.key(model.cache_id)]
+                keys = [base.key(model.cache_id, checks.content_hash)]
                 keys += [
-                    dataclasses.replace(base, repeat=r).key(model.cache_id)
+                    dataclasses.replace(base, repeat=r).key(model.cache_id, checks.content_hash)
                     for r in range(1, self.repeats)
                 ]
             except (OSError, ValueError) as exc:

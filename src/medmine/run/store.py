@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from medmine.core import BadSample, Prediction, Response
+from medmine.core.responses import loads_compact
 from medmine.run.ledger import Ledger
-from medmine.run.store_check import check_store_file
 from medmine.run.response_cache import ResponseCache
+from medmine.run.store_check import check_store_file
 from medmine.run.writes import WriteBuffer, connect, in_transaction
 
 __all__ = ["BatchItem", "BatchJobRow", "ResponseCache", "ResultRow", "RunStore", "connect"]
@@ -224,7 +225,7 @@ class RunStore:
                 h,
                 Response.from_json(resp),
                 bool(cached),
-                Prediction(json.loads(pred), ParseStatus(status), detail),
+                Prediction(loads_compact(pred), ParseStatus(status), detail),
             )
 
     def spent(self) -> float:
@@ -259,7 +260,9 @@ class RunStore:
 
     def put_skipped(self, model: str, task: str, dataset: str, reason: str, n: int) -> None:
         """Record that a model did not run a (task, dataset) and why."""
-        self._write("INSERT OR REPLACE INTO skipped VALUES (?,?,?,?,?)", [(model, task, dataset, reason, n)])
+        self._write(
+            "INSERT OR REPLACE INTO skipped VALUES (?,?,?,?,?)", [(model, task, dataset, reason, n)]
+        )
 
     def skipped(self) -> list[tuple[str, str, str, str, int]]:
         """(model, task, dataset, reason, samples) of everything skipped."""

@@ -70,3 +70,24 @@ def cannot_take(model: Model, n_images: int) -> str | None:
     if cap is not None and n_images > int(cap):
         return f"the model takes at most {int(cap)} image(s) per request"
     return None
+
+
+class ImageChecks:
+    """Image checks and content hashes memoised for one pass over a job's samples: a dataset
+    often reuses files, and each look would otherwise stat the file again."""
+
+    def __init__(self) -> None:
+        self._problems: dict[ImageRef, str | None] = {}
+        self._hashes: dict[ImageRef, str] = {}
+
+    def problem(self, ref: ImageRef) -> str | None:
+        """:func:`image_problem` of ``ref``, once per pass."""
+        if ref not in self._problems:
+            self._problems[ref] = image_problem(ref)
+        return self._problems[ref]
+
+    def content_hash(self, ref: ImageRef) -> str:
+        """``ref.content_hash()``, once per pass."""
+        if ref not in self._hashes:
+            self._hashes[ref] = ref.content_hash()
+        return self._hashes[ref]

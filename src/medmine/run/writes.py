@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+
 def connect(path: Path) -> sqlite3.Connection:
     """A connection in WAL mode: each commit survives a killed process; readers never block."""
     path.parent.mkdir(parents=True, exist_ok=True)
