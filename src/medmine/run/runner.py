@@ -29,6 +29,7 @@ from medmine.run.score_cache import ScoreCache
 from medmine.run.store import ResponseCache, RunStore
 from medmine.run.units import INPUT_ERRORS, Executor, Job, RunSummary, Unit, is_free
 from medmine.run.validate import ImageChecks, cannot_take
+from medmine.run.writes import FLUSH_EVERY
 
 __all__ = ["INPUT_ERRORS", "Executor", "Job", "RunSummary", "Runner", "Unit", "is_free"]
 
@@ -301,7 +302,8 @@ class Runner:
         self.summary.resent = again
         self.store.event(
             "resume",
-            f"{len(earlier)} request(s) were in flight when the last run stopped; "
+            f"{len(earlier)} request(s) were in flight when the last run stopped (sent, or "
+            f"marked to be sent in the same window of {FLUSH_EVERY}); "
             f"{again} of them are sent again",
         )
 
