@@ -74,20 +74,25 @@ def cannot_take(model: Model, n_images: int) -> str | None:
 
 class ImageChecks:
     """Image checks and content hashes memoised for one pass over a job's samples: a dataset
-    often reuses files, and each look would otherwise stat the file again."""
+    often reuses files, and each look would otherwise stat the file again. Both depend on
+    the file alone, so they are kept by path."""
 
     def __init__(self) -> None:
-        self._problems: dict[ImageRef, str | None] = {}
-        self._hashes: dict[ImageRef, str] = {}
+        self._problems: dict[Path, str | None] = {}
+        self._hashes: dict[Path, str] = {}
 
     def problem(self, ref: ImageRef) -> str | None:
-        """:func:`image_problem` of ``ref``, once per pass."""
-        if ref not in self._problems:
-            self._problems[ref] = image_problem(ref)
-        return self._problems[ref]
+        """:func:`image_problem` of ``ref``, once per file and pass."""
+        try:
+            return self._problems[ref.path]
+        except KeyError:
+            found = self._problems[ref.path] = image_problem(ref)
+            return found
 
     def content_hash(self, ref: ImageRef) -> str:
-        """``ref.content_hash()``, once per pass."""
-        if ref not in self._hashes:
-            self._hashes[ref] = ref.content_hash()
-        return self._hashes[ref]
+        """``ref.content_hash()``, once per file and pass."""
+        try:
+            return self._hashes[ref.path]
+        except KeyError:
+            digest = self._hashes[ref.path] = ref.content_hash()
+            return digest
