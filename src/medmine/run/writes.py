@@ -30,7 +30,7 @@ def connect(path: Path) -> sqlite3.Connection:
     return con
 
 
-FLUSH_EVERY = 256  # rows per commit at most
+FLUSH_EVERY = 256  # rows per commit at most (an answer, its outcome, its in-flight end: 3 rows)
 FLUSH_AFTER_S = 0.5  # seconds the oldest uncommitted row may wait at most
 
 
