@@ -298,3 +298,29 @@ def test_sigterm_or_ctrl_c_saves_every_answer_and_records_the_rest(
     assert len(kept) < N_KILL
     assert _count(db, "outcomes") == N_KILL  # the unsent ones end as not_sent_stop
     assert _count(db, "in_flight") == 0
+
+
+def test_a_window_is_marked_in_flight_on_disk_before_its_first_request_goes_out(
+    tmp_path: Path,
+) -> None:
+    """What makes a SIGKILL mid-request visible on resume: the marks are committed first."""
+    db = tmp_path / "run" / "run.sqlite"
+    on_disk: list[set[str]] = []
+
+    class Peeking(_Instant):
+        max_concurrency = 1
+
+        async def generate(self, request: Request) -> Response:
+            if request.intent.sample_id in ("s00000", "s00300"):
+                on_disk.append(_ids(db, "in_flight"))  # another process's view, at send time
+            return await super().generate(request)
+
+    samples = fast_run.samples(tmp_path / "img", 400)
+    store = RunStore(tmp_path / "run")
+    runner = Runner(store, None, progress=False)
+    asyncio.run(runner.run([Job(Peeking(), ClassificationTask(), "kill", samples)]))
+    store.close()
+    first, second = on_disk
+    assert {f"s{i:05d}" for i in range(FLUSH_EVERY)} <= first  # the whole first window
+    assert "s00300" in second and "s00000" not in second  # answered ones were unmarked
+    assert _count(db, "in_flight") == 0
