@@ -1,13 +1,19 @@
-"""Per-sample overhead of medmine's runner and store against a bare loop, in one process.
+"""Per-sample overhead of medmine's runner and store against a bare loop doing the same work.
 
 Both sides build the same requests and parse and score the same answers of an instant model;
-the runner additionally hashes requests, schedules them with asyncio under a concurrency
-limit, commits every answer to SQLite (WAL) and consults the response cache. The difference
-divided by the number of samples is the runner's overhead per sample (goal: < 0.1 ms at
-100,000). Each side runs in its own process so the peak RSS printed is its own; wall time
-and CPU time (user + system of the process) are both printed, as the machine may be shared.
+the runner additionally hashes requests, checks images, schedules them with asyncio under a
+concurrency limit, commits the answers to SQLite (WAL, in batches) and consults the response
+cache, then scores from the store. The difference divided by the number of samples is the
+runner's overhead per sample (goal: < 0.1 ms at 100,000). Each side runs in its own process
+so the peak RSS printed is its own; wall time and CPU time (user + system of the process)
+are both printed, as the machine may be shared.
 
-    python benchmarks/runner_overhead.py [--sizes 1000,10000,100000]
+    python benchmarks/runner_overhead.py [--sizes 1000,10000,100000] [--trials 3]
+
+The reference does the same work as the runner's model side: read each sample, build its
+request (prompt), call the instant model, parse the answer, score the task. What the runner
+adds on top (request hashes, image checks, scheduling, SQLite writes committed in batches,
+the response cache, reading the answers back and recording each outcome) is the overhead.
 """
 
 from __future__ import annotations
@@ -15,7 +21,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -121,6 +129,10 @@ def main() -> None:
     """Measure both at each size; print seconds, CPU, per-sample overhead and peak RSS."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument(
+        "--trials", type=int, default=1, help="measure each size this many times (bare, runner "
+        "alternating) and print the range: on a shared machine one trial is noise"
+    )  # fmt: skip
     parser.add_argument("--n", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--child", choices=("bare", "runner"), default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -128,15 +140,30 @@ def main() -> None:
         _child(args.child, args.n)
         return
     print("instant in-process model, 16 distinct 32x32 PNGs, classification task, 1 repeat")
+    print(f"cpu cores {os.cpu_count()}, load average {os.getloadavg()[0]:.1f} at start")
     heads = ("bare s", "run s", "bare cpu", "run cpu", "ovh ms/s (wall)", "ovh ms/s (cpu)")
     print(f"{'samples':>8} " + " ".join(f"{h:>8}" for h in heads) + "  bare MB  run MB")
+    ranges: dict[int, tuple[list[float], list[float], list[float]]] = {}
     for n in (int(x) for x in args.sizes.split(",")):
-        bare, run = _measure("bare", n), _measure("runner", n)
-        wall_ms = (run["wall"] - bare["wall"]) / n * 1000
-        cpu_ms = (run["cpu"] - bare["cpu"]) / n * 1000
-        print(f"{n:>8} {bare['wall']:>8.2f} {run['wall']:>8.2f} {bare['cpu']:>9.2f} "
-              f"{run['cpu']:>8.2f} {wall_ms:>16.3f} {cpu_ms:>15.3f} {bare['rss_mb']:>8.0f} "
-              f"{run['rss_mb']:>7.0f}")  # fmt: skip
+        walls, cpus, rss = ranges.setdefault(n, ([], [], []))
+        for _ in range(args.trials):
+            bare, run = _measure("bare", n), _measure("runner", n)
+            wall_ms = (run["wall"] - bare["wall"]) / n * 1000
+            cpu_ms = (run["cpu"] - bare["cpu"]) / n * 1000
+            walls.append(wall_ms)
+            cpus.append(cpu_ms)
+            rss.append(run["rss_mb"])
+            print(f"{n:>8} {bare['wall']:>8.2f} {run['wall']:>8.2f} {bare['cpu']:>9.2f} "
+                  f"{run['cpu']:>8.2f} {wall_ms:>16.3f} {cpu_ms:>15.3f} {bare['rss_mb']:>8.0f} "
+                  f"{run['rss_mb']:>7.0f}", flush=True)  # fmt: skip
+    if args.trials > 1:
+        for n, (walls, cpus, rss) in ranges.items():
+            print(f"{n:>8} samples, {len(walls)} trials: overhead ms/sample "
+                  f"cpu {min(cpus):.3f}-{max(cpus):.3f} (median {statistics.median(cpus):.3f}), "
+                  f"wall {min(walls):.3f}-{max(walls):.3f} "
+                  f"(median {statistics.median(walls):.3f}); "
+                  f"runner peak RSS {max(rss):.0f} MB")  # fmt: skip
+    print(f"load average {os.getloadavg()[0]:.1f} at end")
     print("goal: overhead < 0.1 ms/sample at 100,000; peak RSS < 1 GB")
 
 

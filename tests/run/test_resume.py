@@ -80,7 +80,9 @@ def test_sigkill_then_rerun_resumes_without_asking_again(tmp_path: Path) -> None
         stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 120
-    while len(_lines(log1)) < 20:
+    # Answers are committed in batches (at most 256 rows or 0.5 s apart): wait for the first
+    # batch to be in the store, then kill mid-run.
+    while len(_lines(log1)) < 20 or not _answered(run_dir):
         assert proc.poll() is None, proc.stderr.read().decode()  # type: ignore[union-attr]
         assert time.monotonic() < deadline, "the run never got going"
         time.sleep(0.01)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 from medmine.core.samples import ImageRef
@@ -54,6 +54,11 @@ class GenerationSettings:
     structured: bool = False  # use the provider's native JSON-schema mode when a schema is given
 
 
+_SETTINGS_FIELDS = tuple(f.name for f in fields(GenerationSettings))
+# One encoder for every key (``json.dumps`` with options builds a new one per call).
+_ENCODE_SORTED = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode
+
+
 @dataclass(frozen=True, slots=True)
 class Intent:
     """The task's structured intent, so a non-LLM baseline can answer without reading the prompt.
@@ -84,13 +89,16 @@ class Request:
         """All images of the request, in message order."""
         return [p.image for m in self.messages for p in m.parts if isinstance(p, ImagePart)]
 
-    def key(self, model_id: str) -> str:
+    def key(self, model_id: str, image_hash: Callable[[ImageRef], str] | None = None) -> str:
         """The canonical hash of this request for a model: the response-cache key.
 
         It covers the messages (images by content hash), the model id, the settings and the
         schema. The repeat index is included only when sampling (temperature > 0), so repeats
         of a deterministic request share one cached answer and repeats of a sampled one do not.
+        ``image_hash`` gives an image's content hash when the caller keeps them (it must
+        return what ``ImageRef.content_hash`` does).
         """
+        hash_of = image_hash or ImageRef.content_hash
         payload = {
             "model": model_id,
             "messages": [
@@ -99,17 +107,18 @@ class Request:
                     "parts": [
                         {"text": p.text}
                         if isinstance(p, TextPart)
-                        else {"image": p.image.content_hash(), "frame": p.image.frame}
+                        else {"image": hash_of(p.image), "frame": p.image.frame}
                         for p in m.parts
                     ],
                 }
                 for m in self.messages
             ],
-            "settings": asdict(self.settings),
+            # the fields by name (``asdict`` deep-copies, and was a fifth of the key's cost)
+            "settings": {f: getattr(self.settings, f) for f in _SETTINGS_FIELDS},
             "schema": self.json_schema,
             "repeat": self.repeat if self.settings.temperature > 0 else 0,
         }
-        blob = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        blob = _ENCODE_SORTED(payload)
         return hashlib.sha256(blob.encode()).hexdigest()
 
 

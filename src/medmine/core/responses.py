@@ -3,11 +3,26 @@
 from __future__ import annotations
 
 import json
+import json.scanner
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from medmine.core.kinds import ParseStatus
+
+# One encoder for every answer (``json.dumps`` with options builds a new one per call).
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_SCAN = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[attr-defined]
+
+
+def loads_compact(blob: str) -> Any:
+    """``json.loads`` for text medmine wrote itself (no surrounding whitespace): the C scanner
+    without the two regex passes ``loads`` adds around it; anything else takes ``loads``."""
+    try:
+        value, end = _SCAN(blob, 0)
+    except StopIteration:
+        return json.loads(blob)  # raises the usual JSONDecodeError with its position
+    return value if end == len(blob) else json.loads(blob)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,12 +88,12 @@ class Response:
             "probabilities": dict(self.probabilities) if self.probabilities else None,
             "extra": dict(self.extra),
         }
-        return json.dumps(d, separators=(",", ":"), ensure_ascii=False)
+        return _ENCODE(d)
 
     @staticmethod
     def from_json(blob: str) -> Response:
         """Inverse of :meth:`to_json`."""
-        d = json.loads(blob)
+        d = loads_compact(blob)
         d["usage"] = Usage(**d["usage"])
         return Response(**d)
 

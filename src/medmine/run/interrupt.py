@@ -1,4 +1,5 @@
-"""Ctrl-C during asking: routed to the runner, which stops sending and saves what it has."""
+"""Ctrl-C (and SIGTERM) during asking: routed to the runner, which stops sending and saves
+what it has, instead of the process dying with answers not yet committed."""
 
 from __future__ import annotations
 
@@ -7,17 +8,23 @@ import contextlib
 import signal
 from collections.abc import Callable, Iterator
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
 
 @contextlib.contextmanager
 def on_ctrl_c(handler: Callable[[], None]) -> Iterator[None]:
-    """Route SIGINT to ``handler`` on the running loop while asking (main thread only)."""
+    """Route SIGINT and SIGTERM to ``handler`` on the running loop while asking (main thread
+    only); the previous behaviour returns when the block ends."""
     loop = asyncio.get_running_loop()
-    try:
-        loop.add_signal_handler(signal.SIGINT, handler)
-    except (NotImplementedError, RuntimeError, ValueError):
-        yield  # not the main thread, or no signals here: Ctrl-C behaves as usual
-        return
+    routed = []
+    for sig in STOP_SIGNALS:
+        try:
+            loop.add_signal_handler(sig, handler)
+        except (NotImplementedError, RuntimeError, ValueError):
+            continue  # not the main thread, or no signals here: the signal behaves as usual
+        routed.append(sig)
     try:
         yield
     finally:
-        loop.remove_signal_handler(signal.SIGINT)
+        for sig in routed:
+            loop.remove_signal_handler(sig)

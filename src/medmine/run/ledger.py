@@ -5,6 +5,10 @@ answered ones (written with their answer), and the ones never sent (no key, budg
 stop), pending in a provider batch, unreadable, or hit by a medmine bug. A request is marked
 *in flight* just before it is sent and unmarked once its answer is committed, so a run killed
 mid-request knows on resume exactly how many requests it sends a second time.
+
+Outcome rows and the ends of in-flight marks go through the store's :class:`WriteBuffer`
+(committed in bounded batches); marks are committed before their requests go out, a whole
+window of them in one transaction (:meth:`Ledger.sending_many`).
 """
 
 from __future__ import annotations
@@ -13,9 +17,10 @@ import sqlite3
 import time
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from medmine.core import Outcome, ParseStatus, Prediction, Response, Sample, Task
+from medmine.run.writes import WriteBuffer, in_transaction
 
 LEDGER_SCHEMA = """
 CREATE TABLE IF NOT EXISTS outcomes (
@@ -63,9 +68,11 @@ def safe_parse(task: Task, response: Response, sample: Sample) -> Prediction:
         return Prediction(None, ParseStatus.UNPARSEABLE, f"{PARSER_BUG}{type(exc).__name__}: {exc}")
 
 
-@dataclass(frozen=True)
-class OutcomeRow:
-    """One sample's recorded end."""
+RawOutcome = tuple[str, str | None, float]  # outcome value, detail, when recorded
+
+
+class OutcomeRow(NamedTuple):
+    """One sample's recorded end (a named tuple: a run scores one per sample)."""
 
     sample_id: str
     repeat: int
@@ -77,9 +84,16 @@ class OutcomeRow:
 class Ledger:
     """Reads and writes the outcome and in-flight tables of one run database."""
 
-    def __init__(self, con: sqlite3.Connection) -> None:
+    PUT = "INSERT OR REPLACE INTO outcomes VALUES (?,?,?,?,?,?,?,?)"
+    MARK = "INSERT OR REPLACE INTO in_flight VALUES (?,?,?,?,?,?,?)"
+    UNMARK = (
+        "DELETE FROM in_flight WHERE model=? AND task=? AND dataset=? AND sample_id=? AND repeat=?"
+    )
+
+    def __init__(self, con: sqlite3.Connection, writes: WriteBuffer | None = None) -> None:
         self.con = con
         con.executescript(LEDGER_SCHEMA)
+        self.writes = writes if writes is not None else WriteBuffer(con, every=1)
 
     def put(
         self,
@@ -87,17 +101,19 @@ class Ledger:
         task: str,
         dataset: str,
         ends: Iterable[tuple[str, int, Outcome, str | None]],
+        *,
+        more: bool = False,
     ) -> None:
-        """Record how samples ended: (sample id, repeat, outcome, detail); committed at once."""
+        """Record how samples ended: (sample id, repeat, outcome, detail), committed with
+        the next batch of writes (see :mod:`medmine.run.writes`; ``more``: a write that
+        belongs with these follows, so the batch is not cut before it)."""
         now = time.time()
-        with self.con:
-            self.con.executemany(
-                "INSERT OR REPLACE INTO outcomes VALUES (?,?,?,?,?,?,?,?)",
-                [(model, task, dataset, s, r, o.value, d, now) for s, r, o, d in ends],
-            )
+        for s, r, o, d in ends:
+            self.writes.add(self.PUT, (model, task, dataset, s, r, o.value, d, now), more=more)
 
     def get(self, model: str, task: str, dataset: str) -> dict[tuple[str, int], OutcomeRow]:
         """(sample id, repeat) -> recorded outcome of one job."""
+        self.writes.flush()
         rows = self.con.execute(
             "SELECT sample_id, repeat, outcome, detail, created FROM outcomes"
             " WHERE model=? AND task=? AND dataset=?",
@@ -105,8 +121,20 @@ class Ledger:
         )
         return {(s, r): OutcomeRow(s, r, Outcome(o), d, c) for s, r, o, d, c in rows}
 
+    def raw(self, model: str, task: str, dataset: str) -> dict[tuple[str, int], RawOutcome]:
+        """(sample id, repeat) -> (outcome value, detail, created) of one job: :meth:`get`
+        without building an object per sample (scoring reads a whole job's)."""
+        self.writes.flush()
+        rows = self.con.execute(
+            "SELECT sample_id, repeat, outcome, detail, created FROM outcomes"
+            " WHERE model=? AND task=? AND dataset=?",
+            (model, task, dataset),
+        )
+        return {(s, r): (o, d, c) for s, r, o, d, c in rows}
+
     def answer_times(self, model: str, task: str, dataset: str) -> dict[tuple[str, int], float]:
         """(sample id, repeat) -> when its stored answer (or failure) was recorded."""
+        self.writes.flush()
         rows = self.con.execute(
             "SELECT sample_id, repeat, created FROM results WHERE model=? AND task=? AND dataset=?",
             (model, task, dataset),
@@ -115,6 +143,7 @@ class Ledger:
 
     def counts(self, model: str | None = None) -> Counter[tuple[str, str]]:
         """(model, outcome) -> number of samples, over the whole run (or one model)."""
+        self.writes.flush()
         where, args = (" WHERE model=?", (model,)) if model is not None else ("", ())
         rows = self.con.execute(
             f"SELECT model, outcome, COUNT(*) FROM outcomes{where} GROUP BY 1, 2", args
@@ -126,21 +155,32 @@ class Ledger:
         self, model: str, task: str, dataset: str, sample_id: str, repeat: int, key: str
     ) -> None:
         """Mark a request as sent and not yet answered (committed before it goes out)."""
-        self.con.execute(
-            "INSERT OR REPLACE INTO in_flight VALUES (?,?,?,?,?,?,?)",
-            (model, task, dataset, sample_id, repeat, key, time.time()),
-        )
+        self.sending_many([(model, task, dataset, sample_id, repeat, key)])
+
+    def sending_many(self, marks: Iterable[tuple[str, str, str, str, int, str]]) -> None:
+        """Mark several requests about to be sent, (model, task, dataset, sample id, repeat,
+        request hash) each, committed in one transaction (with any writes still waiting)
+        before the first of them goes out."""
+        now = time.time()
+        for m in marks:
+            self.writes.add(self.MARK, (*m, now))
+        self.writes.flush()
 
     def landed(self, model: str, task: str, dataset: str, sample_id: str, repeat: int) -> None:
-        """Unmark a request once its answer (or its failure) is committed."""
-        self.con.execute(
-            "DELETE FROM in_flight WHERE model=? AND task=? AND dataset=? AND sample_id=?"
-            " AND repeat=?",
-            (model, task, dataset, sample_id, repeat),
-        )
+        """Unmark a request; committed in the same batch as its answer and outcome, which
+        were written before it (so the mark never disappears before the answer is kept)."""
+        self.writes.add(self.UNMARK, (model, task, dataset, sample_id, repeat))
+
+    def unmark(self, idents: Iterable[tuple[str, str, str, str, int]]) -> None:
+        """Drop the marks of requests that were marked but never sent (a stop), at once."""
+        rows = list(idents)
+        self.writes.flush()
+        in_transaction(self.con, lambda: self.con.executemany(self.UNMARK, rows))
 
     def in_flight(self) -> list[tuple[str, str, str, str, int]]:
-        """Requests sent by an earlier process that never got an answer recorded."""
+        """Requests sent (or marked to be sent) by an earlier process that never got an answer
+        recorded."""
+        self.writes.flush()
         return list(
             self.con.execute(
                 "SELECT model, task, dataset, sample_id, repeat FROM in_flight ORDER BY 1,2,3,4,5"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from types import TracebackType
 
 from rich.console import Console
@@ -29,20 +30,46 @@ class RateColumn(ProgressColumn):
 
 
 class ModelBar:
-    """One model's bar; ``advance`` counts a finished sample and, if it failed, an error."""
+    """One model's bar; ``advance`` counts a finished sample and, if it failed, an error.
 
-    def __init__(self, progress: Progress | None, task_id: TaskID | None, name: str) -> None:
+    The bar is told at most every ``every_s`` seconds (and at :meth:`close`): updating rich's
+    task for every sample would cost more than a fast model's answer.
+    """
+
+    def __init__(
+        self,
+        progress: Progress | None,
+        task_id: TaskID | None,
+        name: str,
+        every_s: float = 0.1,
+    ) -> None:
         self.progress = progress
         self.task_id = task_id
         self.name = name
         self.errors = 0
+        self.every_s = every_s
+        self._unshown = 0
+        self._shown_at = 0.0
 
     def advance(self, error: bool) -> None:
         """Count one finished sample."""
         if error:
             self.errors += 1
-        if self.progress is not None and self.task_id is not None:
-            self.progress.update(self.task_id, advance=1, errors=self.errors)
+        if self.progress is None:
+            return
+        self._unshown += 1
+        now = time.monotonic()
+        if now - self._shown_at >= self.every_s:
+            self._show(now)
+
+    def _show(self, now: float) -> None:
+        if self.progress is not None and self.task_id is not None and self._unshown:
+            self.progress.update(self.task_id, advance=self._unshown, errors=self.errors)
+        self._unshown, self._shown_at = 0, now
+
+    def close(self) -> None:
+        """Show the samples counted since the last update."""
+        self._show(time.monotonic())
 
 
 class ProgressBoard:
@@ -97,8 +124,6 @@ class StatusLine:
 
     def __call__(self, message: str) -> None:
         """Show ``message`` if it starts a phase or the last line is old enough."""
-        import time
-
         now = time.monotonic()
         phase = message.split(" ", 1)[0]
         if phase != self._phase or now - self._last >= self.every_s:

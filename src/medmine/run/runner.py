@@ -21,13 +21,15 @@ from medmine.core import (
     Sample,
     forced_status,
 )
+from medmine.run.feed import UnitFeed, flushing, ident
 from medmine.run.interrupt import on_ctrl_c
 from medmine.run.ledger import outcome_of, safe_parse
 from medmine.run.progress import ProgressBoard
 from medmine.run.score_cache import ScoreCache
 from medmine.run.store import ResponseCache, RunStore
 from medmine.run.units import INPUT_ERRORS, Executor, Job, RunSummary, Unit, is_free
-from medmine.run.validate import cannot_take, image_problem
+from medmine.run.validate import ImageChecks, cannot_take
+from medmine.run.writes import FLUSH_EVERY
 
 __all__ = ["INPUT_ERRORS", "Executor", "Job", "RunSummary", "Runner", "Unit", "is_free"]
 
@@ -148,6 +150,7 @@ class Runner:
         kept: list[Sample] = []
         bad: list[BadSample] = []
         left_out: Counter[str] = Counter()
+        checks = ImageChecks()  # each image file checked and hashed once per pass
         for s in samples:
             try:
                 base = job.task.request(s)
@@ -159,14 +162,14 @@ class Runner:
             if why is not None:
                 left_out[why] += 1  # "not run" for this model and setting, not failed
                 continue
-            problem = next(filter(None, (image_problem(im) for im in images)), None)
+            problem = next(filter(None, (checks.problem(im) for im in images)), None)
             if problem is not None:
                 bad.append(BadSample(s.id, job.dataset, _paths(s), problem))
                 continue
             try:
-                keys = [base.key(model.cache_id)]
+                keys = [base.key(model.cache_id, checks.content_hash)]
                 keys += [
-                    dataclasses.replace(base, repeat=r).key(model.cache_id)
+                    dataclasses.replace(base, repeat=r).key(model.cache_id, checks.content_hash)
                     for r in range(1, self.repeats)
                 ]
             except (OSError, ValueError) as exc:
@@ -227,41 +230,54 @@ class Runner:
         """After a stop: every unit with neither an answer nor a request in flight ends as
         not_sent_stop, so each sample still has exactly one recorded outcome."""
         flying = set(self.store.ledger.in_flight())
+        answered: dict[tuple[str, str, str], dict[tuple[str, int], str]] = {}
+        ended: dict[tuple[str, str, str], dict[tuple[str, int], float]] = {}
+        why = "the user stopped the run (Ctrl-C)"
         for u in units:
-            ident = (u.model_name, u.task.name, u.dataset, u.sample.id, u.repeat)
-            if ident in flying or self.store.answered(*ident[:3]).get(ident[3:]) == u.key:
+            job, one = (u.model_name, u.task.name, u.dataset), (u.sample.id, u.repeat)
+            if job not in answered:  # read once per job, not once per unit
+                answered[job] = self.store.answered(*job)
+                ended[job] = {k: e.created for k, e in self.store.ledger.get(*job).items()}
+            if (*job, *one) in flying or answered[job].get(one) == u.key:
                 continue
-            ends = self.store.ledger.get(*ident[:3])
-            if ident[3:] in ends and ends[ident[3:]].created >= self._started:
+            if ended[job].get(one, -1.0) >= self._started:
                 continue
-            why = "the user stopped the run (Ctrl-C)"
-            self.store.ledger.put(*ident[:3], [(*ident[3:], Outcome.NOT_SENT_STOP, why)])
+            self.store.ledger.put(*job, [(*one, Outcome.NOT_SENT_STOP, why)])
             self.summary.not_sent += 1
+        self.store.flush()
 
     async def run_units(self, name: str, units: list[Unit], board: ProgressBoard) -> None:
         """Answer one model's units under its concurrency limit, until done or stopped."""
         limit = self.concurrency or max(1, int(getattr(units[0].model, "max_concurrency", 1)))
         bar = board.add(name, len(units))
-        queue = iter(units)
+        feed = UnitFeed(self.store, self.cache, units)
 
-        async def one(u: Unit) -> None:
+        async def one(u: Unit, cached: Response | None) -> None:
+            marked = feed.sent(u)
             why = self.why_not_send(u.model)
             if why is not None:
                 outcome, detail = why
                 self.store.ledger.put(
                     name, u.task.name, u.dataset, [(u.sample.id, u.repeat, outcome, detail)]
                 )
+                if marked:
+                    self.store.ledger.landed(*ident(u))
                 self.summary.not_sent += 1
                 bar.advance(error=False)
                 return
-            failed = await self.answer_unit(u)
+            failed = await self.answer_unit(u, cached, marked=marked)
             bar.advance(error=failed)
 
         async def worker() -> None:  # ``limit`` coroutines in memory, not one task per unit
-            for u in queue:
-                await one(u)
+            while (item := feed.next(marking=not self.stop_requested)) is not None:
+                await one(*item)
 
-        await asyncio.gather(*(worker() for _ in range(min(limit, len(units)))))
+        async with flushing(self.store, self.cache):
+            try:
+                await asyncio.gather(*(worker() for _ in range(min(limit, len(units)))))
+            finally:
+                feed.release()
+                bar.close()
 
     def why_not_send(self, model: Model) -> tuple[Outcome, str] | None:
         """Why a unit of this model must not be sent now (user stop, quota, budget), or None."""
@@ -286,7 +302,8 @@ class Runner:
         self.summary.resent = again
         self.store.event(
             "resume",
-            f"{len(earlier)} request(s) were in flight when the last run stopped; "
+            f"{len(earlier)} request(s) were in flight when the last run stopped (sent, or "
+            f"marked to be sent in the same window of {FLUSH_EVERY}); "
             f"{again} of them are sent again",
         )
 
@@ -305,21 +322,31 @@ class Runner:
             self.store.event("budget", self.summary.stopped_models["budget"])
         return True
 
-    async def answer_unit(self, u: Unit) -> bool:
-        """Ask one unit (or take it from the cache) and store it. Returns True on failure."""
-        cached = self.cache.get(u.key) if self.cache is not None else None
+    async def answer_unit(
+        self, u: Unit, cached: Response | None = None, *, marked: bool = False
+    ) -> bool:
+        """Ask one unit (or take it from the cache) and store it. Returns True on failure.
+
+        ``cached`` is the unit's answer when the caller already looked it up; ``marked`` says
+        the caller already committed the unit's in-flight mark (then only answers put during
+        this session are looked up again: the caller's bulk lookup covered the database).
+        """
+        if cached is None and self.cache is not None:
+            cached = self.cache.recent(u.key) if marked else self.cache.get(u.key)
+        blob: str | None = None
         if cached is not None:
             response, from_cache = cached, True
             self.summary.from_cache += 1
         else:
-            ident = (u.model_name, u.task.name, u.dataset, u.sample.id, u.repeat)
-            self.store.ledger.sending(*ident, u.key)
+            if not marked:
+                self.store.ledger.sending(*ident(u), u.key)
             response = await self._generate(u.model, u.request)
             from_cache = False
             self.summary.asked += 1
             self.spent += response.cost_usd or 0.0
-            if self.cache is not None:
-                self.cache.put(u.key, response)
+            if self.cache is not None and response.error is None:
+                blob = response.to_json()  # serialised once, for the cache and the store
+                self.cache.put(u.key, response, blob)
         if response.error_kind in INPUT_ERRORS:
             # The sample's own file is unreadable: a bad sample, not a model failure.
             bad = BadSample(u.sample.id, u.dataset, _paths(u.sample), response.error or "")
@@ -353,6 +380,7 @@ class Runner:
             response,
             from_cache,
             prediction,
+            blob,
         )
         outcome = outcome_of(response, prediction)
         self._landed(u, outcome, prediction.detail or response.error)
@@ -373,9 +401,14 @@ class Runner:
 
     def _landed(self, u: Unit, outcome: Outcome, detail: str | None) -> None:
         """Record the unit's outcome and that it is no longer in flight."""
-        ident = (u.model_name, u.task.name, u.dataset, u.sample.id, u.repeat)
-        self.store.ledger.put(u.model_name, u.task.name, u.dataset, [(*ident[3:], outcome, detail)])
-        self.store.ledger.landed(*ident)
+        self.store.ledger.put(
+            u.model_name,
+            u.task.name,
+            u.dataset,
+            [(u.sample.id, u.repeat, outcome, detail)],
+            more=True,
+        )
+        self.store.ledger.landed(*ident(u))
 
     @staticmethod
     async def _generate(model: Model, request: Request) -> Response:

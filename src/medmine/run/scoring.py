@@ -18,13 +18,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from medmine.core import Outcome, ParseStatus, Prediction, Response, Sample, Task, TaskScores
-from medmine.run.ledger import OutcomeRow, outcome_of
+from medmine.run.ledger import OutcomeRow, RawOutcome, outcome_of
 from medmine.run.score_cache import ScoreCache, score_key
 from medmine.run.store import ResultRow, RunStore
 
 if TYPE_CHECKING:
     from medmine.run.units import Job
 
+_NOT_ASKED = frozenset(o.value for o in Outcome if not o.asked)
 FAILURE_KEYS = ("parse_failure_rate", "refusal_rate", "error_rate")
 USABLE = frozenset({Outcome.OK, Outcome.REPAIRED})
 NOT_RUN_TEXT = {
@@ -38,12 +39,22 @@ NOT_RUN_TEXT = {
 
 
 def sample_outcomes(
-    store: RunStore, job: Job, samples: Sequence[Sample], repeat: int
+    store: RunStore,
+    job: Job,
+    samples: Sequence[Sample],
+    repeat: int,
+    results: dict[tuple[str, int], ResultRow] | None = None,
+    recorded: dict[tuple[str, int], RawOutcome] | None = None,
 ) -> dict[str, OutcomeRow]:
-    """sample id -> how that sample ended in ``repeat`` (exactly one outcome each)."""
+    """sample id -> how that sample ended in ``repeat`` (exactly one outcome each).
+    ``results`` and ``recorded`` (:meth:`Ledger.raw`) are the job's stored answers and
+    outcomes when the caller has read them already."""
     name, task, ds = job.model.name, job.task.name, job.dataset
-    recorded = store.ledger.get(name, task, ds)
-    rows = {r.sample_id: r for r in store.results(name, task, ds) if r.repeat == repeat}
+    if recorded is None:
+        recorded = store.ledger.raw(name, task, ds)
+    if results is None:
+        results = {(r.sample_id, r.repeat): r for r in store.results(name, task, ds)}
+    rows = {sid: r for (sid, rep), r in results.items() if rep == repeat}
     pending = {
         it.sample_id
         for b in store.batch_jobs("submitted")
@@ -52,26 +63,26 @@ def sample_outcomes(
         if it.task == task and it.dataset == ds and it.repeat == repeat
     }
     unreadable = {b.id: b.reason for b in store.bad_samples() if b.dataset == ds}
-    answered_at = store.ledger.answer_times(name, task, ds)
+    answered_at: dict[tuple[str, int], float] | None = None  # read only if needed
     out: dict[str, OutcomeRow] = {}
     for s in samples:
         row = rows.get(s.id)
         mark = recorded.get((s.id, repeat))
         if s.id in unreadable:
             out[s.id] = OutcomeRow(s.id, repeat, Outcome.UNREADABLE, unreadable[s.id])
-        elif (
-            mark is not None
-            and not mark.outcome.asked
-            and (row is None or mark.created > answered_at.get((s.id, repeat), 0.0))
-        ):
-            # Not sent this time (no key, budget, stop): a stale failed answer from an
-            # earlier run does not count as this run's answer.
-            out[s.id] = mark
+        elif mark is not None and mark[0] in _NOT_ASKED:
+            if row is not None and answered_at is None:
+                answered_at = store.ledger.answer_times(name, task, ds)
+            if row is None or mark[2] > answered_at.get((s.id, repeat), 0.0):  # type: ignore[union-attr]
+                # Not sent this time (no key, budget, stop): a stale failed answer from an
+                # earlier run does not count as this run's answer.
+                out[s.id] = OutcomeRow(s.id, repeat, Outcome(mark[0]), mark[1], mark[2])
+            else:
+                out[s.id] = _answered(row, repeat)
         elif row is not None:
-            o = outcome_of(row.response, row.prediction)
-            out[s.id] = OutcomeRow(s.id, repeat, o, row.prediction.detail or row.response.error)
+            out[s.id] = _answered(row, repeat)
         elif mark is not None:
-            out[s.id] = mark
+            out[s.id] = OutcomeRow(s.id, repeat, Outcome(mark[0]), mark[1], mark[2])
         elif s.id in pending:
             out[s.id] = OutcomeRow(s.id, repeat, Outcome.PENDING, "a batch job holds it")
         else:
@@ -79,6 +90,12 @@ def sample_outcomes(
                 s.id, repeat, Outcome.NOT_SENT_STOP, "not asked yet (the run stopped first)"
             )
     return out
+
+
+def _answered(row: ResultRow, repeat: int) -> OutcomeRow:
+    """The outcome of a stored answer."""
+    o = outcome_of(row.response, row.prediction)
+    return OutcomeRow(row.sample_id, repeat, o, row.prediction.detail or row.response.error)
 
 
 def no_valid_reason(ends: Sequence[OutcomeRow]) -> str:
@@ -110,12 +127,20 @@ def _score_job(store: RunStore, job: Job, repeats: int, cache: ScoreCache | None
     if not samples:
         return
     rows = {(r.sample_id, r.repeat): r for r in store.results(name, job.task.name, job.dataset)}
-    ends = sample_outcomes(store, job, samples, 0)
+    recorded = store.ledger.raw(name, job.task.name, job.dataset)
+    ends = sample_outcomes(store, job, samples, 0, rows, recorded)
+    # Record each sample's end; the ones already recorded as such (the runner wrote most
+    # with their answers) are not written again.
     store.ledger.put(
         name,
         job.task.name,
         job.dataset,
-        [(e.sample_id, e.repeat, e.outcome, e.detail) for e in ends.values()],
+        [
+            (e.sample_id, e.repeat, e.outcome, e.detail)
+            for e in ends.values()
+            if (r := recorded.get((e.sample_id, e.repeat))) is None
+            or r[:2] != (e.outcome.value, e.detail)
+        ],
     )
     counts = {o.value: n for o, n in Counter(e.outcome for e in ends.values()).items()}
     asked = [s for s in samples if ends[s.id].outcome.asked]
@@ -135,9 +160,7 @@ def _score_job(store: RunStore, job: Job, repeats: int, cache: ScoreCache | None
         heads = [r.metrics[scores.headline] for r in per_repeat]
         metrics[f"{scores.headline}_repeat_mean"] = float(np.mean(heads))
         metrics[f"{scores.headline}_repeat_sd"] = float(np.std(heads, ddof=1))
-    metrics.update(
-        efficiency([r.response for r in rows.values()], [r.cached for r in rows.values()])
-    )
+    metrics.update(_efficiency_of(rows))
     tables = dict(scores.tables)
     tables["outcomes"] = counts
     store.put_scores(
@@ -190,9 +213,7 @@ def _store_no_valid(
         failed = job.task.score(preds, asked).metrics
         metrics.update({k: failed[k] for k in FAILURE_KEYS if k in failed})
     metrics["n_missing"] = metrics["n_not_run"] = float(len(ends) - len(asked))
-    metrics.update(
-        efficiency([r.response for r in rows.values()], [r.cached for r in rows.values()])
-    )
+    metrics.update(_efficiency_of(rows))
     tables: dict[str, Any] = {"outcomes": counts, "no_valid_answers": no_valid_reason(ends)}
     store.put_scores(job.model.name, job.task.name, job.dataset, headline, metrics, {}, tables)
 

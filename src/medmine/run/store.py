@@ -1,8 +1,10 @@
 """The run database (one SQLite file per run directory) and the shared response cache.
 
-Every answer is committed the moment it arrives (WAL mode, so a commit is an append and survives
-SIGKILL), which is what makes a run resumable: rerunning the same command finds each answered
-sample here and does not ask again.
+Answers are committed in small batches as they arrive (at most ``FLUSH_EVERY`` rows or
+``FLUSH_AFTER_S`` seconds apart, see :mod:`medmine.run.writes`; WAL mode, so a commit is an
+append and survives SIGKILL), which is what makes a run resumable: rerunning the same command
+finds each answered sample here and does not ask again; a SIGKILL loses at most the answers of
+the last unfinished batch, which the rerun asks again.
 """
 
 from __future__ import annotations
@@ -16,8 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from medmine.core import BadSample, ParseStatus, Prediction, Response
+from medmine.core.responses import loads_compact
 from medmine.run.ledger import Ledger
+from medmine.run.response_cache import ResponseCache
 from medmine.run.store_check import check_store_file
+from medmine.run.writes import WriteBuffer, connect, in_transaction
+
+__all__ = ["BatchItem", "BatchJobRow", "ResponseCache", "ResultRow", "RunStore", "connect"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS manifest (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -50,21 +57,6 @@ CREATE TABLE IF NOT EXISTS batch_jobs (
     PRIMARY KEY (batch_id, custom_id)
 );
 """
-
-CACHE_SCHEMA = """
-CREATE TABLE IF NOT EXISTS responses (
-    key TEXT PRIMARY KEY, model TEXT NOT NULL, response TEXT NOT NULL, created REAL NOT NULL
-);
-"""
-
-
-def connect(path: Path) -> sqlite3.Connection:
-    """A connection in WAL mode: each commit survives a killed process; readers never block."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    con = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
-    con.execute("PRAGMA journal_mode=WAL")
-    con.execute("PRAGMA synchronous=NORMAL")
-    return con
 
 
 @dataclass(frozen=True)
@@ -115,25 +107,46 @@ class RunStore:
 
     FILENAME = "run.sqlite"
 
+    PUT_RESULT = "INSERT OR REPLACE INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+
     def __init__(self, run_dir: Path) -> None:
         self.path = run_dir / self.FILENAME
         check_store_file(self.path)  # an empty or garbled file is refused, never overwritten
-        self.con = connect(self.path)
-        self.con.executescript(SCHEMA)
-        self.ledger = Ledger(self.con)
+        self._con = connect(self.path)
+        self._con.executescript(SCHEMA)
+        self.writes = WriteBuffer(self._con)
+        self.ledger = Ledger(self._con, self.writes)
+
+    @property
+    def con(self) -> sqlite3.Connection:
+        """The connection, with every buffered write committed first (so code that queries
+        or writes it directly sees, and comes after, everything written before)."""
+        self.writes.flush()
+        return self._con
+
+    def flush(self) -> None:
+        """Commit the writes waiting in the buffer now."""
+        self.writes.flush()
+
+    def _write(self, sql: str, rows: Iterable[tuple[Any, ...]]) -> None:
+        """Write rows at once in one transaction, after the buffered writes (kept in order)."""
+        con, rows = self.con, list(rows)
+        in_transaction(con, lambda: con.executemany(sql, rows))
 
     def close(self) -> None:
-        """Close the database."""
-        self.con.close()
+        """Commit what is waiting and close the database."""
+        try:
+            self.writes.flush()
+        finally:
+            self._con.close()
 
     # -- manifest ---------------------------------------------------------------------------
     def set_manifest(self, values: dict[str, Any]) -> None:
         """Record (or update) manifest entries."""
-        with self.con:
-            self.con.executemany(
-                "INSERT OR REPLACE INTO manifest VALUES (?, ?)",
-                [(k, json.dumps(v, default=str)) for k, v in values.items()],
-            )
+        self._write(
+            "INSERT OR REPLACE INTO manifest VALUES (?, ?)",
+            [(k, json.dumps(v, default=str)) for k, v in values.items()],
+        )
 
     def manifest(self) -> dict[str, Any]:
         """The whole manifest."""
@@ -160,10 +173,13 @@ class RunStore:
         response: Response,
         cached: bool,
         prediction: Prediction,
+        blob: str | None = None,
     ) -> None:
-        """Store one answer and its prediction; committed at once."""
-        self.con.execute(
-            "INSERT OR REPLACE INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        """Store one answer and its prediction (committed with the next batch of writes,
+        together with the outcome and in-flight end written right after it); ``blob`` is
+        ``response.to_json()`` when the caller has it already."""
+        self.writes.add(
+            self.PUT_RESULT,
             (
                 model,
                 task,
@@ -171,13 +187,14 @@ class RunStore:
                 sample_id,
                 repeat,
                 request_hash,
-                response.to_json(),
+                response.to_json() if blob is None else blob,
                 int(cached),
                 prediction.status.value,
                 json.dumps(prediction.value),
                 prediction.detail,
                 time.time(),
             ),
+            more=True,
         )
 
     def results(
@@ -208,7 +225,7 @@ class RunStore:
                 h,
                 Response.from_json(resp),
                 bool(cached),
-                Prediction(json.loads(pred), ParseStatus(status), detail),
+                Prediction(loads_compact(pred), ParseStatus(status), detail),
             )
 
     def results_for(
@@ -237,7 +254,7 @@ class RunStore:
                     h,
                     Response.from_json(resp),
                     bool(cached),
-                    Prediction(json.loads(pred), ParseStatus(status), detail),
+                    Prediction(loads_compact(pred), ParseStatus(status), detail),
                 )
         return found
 
@@ -257,11 +274,10 @@ class RunStore:
     # -- bad and skipped samples ------------------------------------------------------------
     def put_bad_samples(self, bad: Iterable[BadSample]) -> None:
         """Record samples a reader could not load."""
-        with self.con:
-            self.con.executemany(
-                "INSERT OR REPLACE INTO bad_samples VALUES (?,?,?,?)",
-                [(b.dataset, b.id, b.path, b.reason) for b in bad],
-            )
+        self._write(
+            "INSERT OR REPLACE INTO bad_samples VALUES (?,?,?,?)",
+            [(b.dataset, b.id, b.path, b.reason) for b in bad],
+        )
 
     def bad_samples(self) -> list[BadSample]:
         """All recorded bad samples."""
@@ -274,11 +290,9 @@ class RunStore:
 
     def put_skipped(self, model: str, task: str, dataset: str, reason: str, n: int) -> None:
         """Record that a model did not run a (task, dataset) and why."""
-        with self.con:
-            self.con.execute(
-                "INSERT OR REPLACE INTO skipped VALUES (?,?,?,?,?)",
-                (model, task, dataset, reason, n),
-            )
+        self._write(
+            "INSERT OR REPLACE INTO skipped VALUES (?,?,?,?,?)", [(model, task, dataset, reason, n)]
+        )
 
     def skipped(self) -> list[tuple[str, str, str, str, int]]:
         """(model, task, dataset, reason, samples) of everything skipped."""
@@ -296,9 +310,9 @@ class RunStore:
         tables: dict[str, Any],
     ) -> None:
         """Store the scores of one (model, task, dataset)."""
-        with self.con:
-            self.con.execute(
-                "INSERT OR REPLACE INTO scores VALUES (?,?,?,?,?,?,?)",
+        self._write(
+            "INSERT OR REPLACE INTO scores VALUES (?,?,?,?,?,?,?)",
+            [
                 (
                     model,
                     task,
@@ -307,8 +321,9 @@ class RunStore:
                     json.dumps(metrics),
                     json.dumps(per_sample),
                     json.dumps(tables, default=str),
-                ),
-            )
+                )
+            ],
+        )
 
     def scores(self) -> list[dict[str, Any]]:
         """All stored scores: model, task, dataset, headline, metrics, per_sample, tables."""
@@ -341,29 +356,28 @@ class RunStore:
     ) -> None:
         """Record a batch job and its custom_id -> unit mapping (or update its state)."""
         now = time.time()
-        with self.con:
-            self.con.executemany(
-                "INSERT INTO batch_jobs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
-                " ON CONFLICT (batch_id, custom_id) DO UPDATE SET state=excluded.state",
-                [
-                    (
-                        batch_id,
-                        provider,
-                        model,
-                        round,
-                        state,
-                        pos,
-                        it.custom_id,
-                        it.task,
-                        it.dataset,
-                        it.sample_id,
-                        it.repeat,
-                        it.request_hash,
-                        now,
-                    )
-                    for pos, it in enumerate(items)
-                ],
-            )
+        self._write(
+            "INSERT INTO batch_jobs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+            " ON CONFLICT (batch_id, custom_id) DO UPDATE SET state=excluded.state",
+            [
+                (
+                    batch_id,
+                    provider,
+                    model,
+                    round,
+                    state,
+                    pos,
+                    it.custom_id,
+                    it.task,
+                    it.dataset,
+                    it.sample_id,
+                    it.repeat,
+                    it.request_hash,
+                    now,
+                )
+                for pos, it in enumerate(items)
+            ],
+        )
 
     def batch_jobs(self, state: str | None = None) -> list[BatchJobRow]:
         """Recorded batch jobs (those in ``state`` when given), oldest first."""
@@ -390,32 +404,3 @@ class RunStore:
     def events(self) -> list[tuple[float, str, str]]:
         """The audit log in order."""
         return list(self.con.execute("SELECT ts, kind, message FROM events ORDER BY rowid"))
-
-
-class ResponseCache:
-    """Answers shared across runs, keyed by the canonical request hash (errors never cached)."""
-
-    FILENAME = "responses.sqlite"
-
-    def __init__(self, directory: Path) -> None:
-        self.path = directory / self.FILENAME
-        self.con = connect(self.path)
-        self.con.executescript(CACHE_SCHEMA)
-
-    def get(self, key: str) -> Response | None:
-        """The cached answer for a request hash, if any."""
-        row = self.con.execute("SELECT response FROM responses WHERE key=?", (key,)).fetchone()
-        return Response.from_json(row[0]) if row else None
-
-    def put(self, key: str, response: Response) -> None:
-        """Cache a successful answer."""
-        if response.error is not None:
-            return
-        self.con.execute(
-            "INSERT OR REPLACE INTO responses VALUES (?,?,?,?)",
-            (key, response.model, response.to_json(), time.time()),
-        )
-
-    def close(self) -> None:
-        """Close the database."""
-        self.con.close()

@@ -81,3 +81,29 @@ def cannot_take(model: Model, n_images: int) -> str | None:
     if cap is not None and n_images > int(cap):
         return f"the model takes at most {int(cap)} image(s) per request"
     return None
+
+
+class ImageChecks:
+    """Image checks and content hashes memoised for one pass over a job's samples: a dataset
+    often reuses files, and each look would otherwise stat the file again. Both depend on
+    the file alone, so they are kept by path."""
+
+    def __init__(self) -> None:
+        self._problems: dict[Path, str | None] = {}
+        self._hashes: dict[Path, str] = {}
+
+    def problem(self, ref: ImageRef) -> str | None:
+        """:func:`image_problem` of ``ref``, once per file and pass."""
+        try:
+            return self._problems[ref.path]
+        except KeyError:
+            found = self._problems[ref.path] = image_problem(ref)
+            return found
+
+    def content_hash(self, ref: ImageRef) -> str:
+        """``ref.content_hash()``, once per file and pass."""
+        try:
+            return self._hashes[ref.path]
+        except KeyError:
+            digest = self._hashes[ref.path] = ref.content_hash()
+            return digest
