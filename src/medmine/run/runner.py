@@ -33,6 +33,10 @@ from medmine.run.writes import FLUSH_EVERY
 
 __all__ = ["INPUT_ERRORS", "Executor", "Job", "RunSummary", "Runner", "Unit", "is_free"]
 
+# Jobs of at most this many samples look up their stored answers by sample id (a streamed
+# chunk); larger ones read the job's answers in one query, which is faster for a whole job.
+CHUNK_LOOKUP = 5000
+
 
 class Runner:
     """Runs jobs against a run store, with a shared response cache and per-model concurrency."""
@@ -128,7 +132,9 @@ class Runner:
         not_sent_key with the reason; answers stored by earlier runs are kept."""
         name = job.model.name
         self.summary.blocked.setdefault(name, why)
-        done = self.store.answered(name, job.task.name, job.dataset)
+        # A small job (a streamed chunk) looks up only its own samples' answers.
+        ids = [s.id for s in samples] if len(samples) <= CHUNK_LOOKUP else None
+        done = self.store.answered(name, job.task.name, job.dataset, ids)
         ends = [
             (s.id, rep, Outcome.NOT_SENT_KEY, why)
             for s in samples
@@ -145,7 +151,9 @@ class Runner:
         """The job's pending units, the samples it keeps, its bad samples, and how many
         samples the model could not be sent, by reason (text-only, too many images)."""
         name = job.model.name
-        done = self.store.answered(name, job.task.name, job.dataset)
+        # A small job (a streamed chunk) looks up only its own samples' answers.
+        ids = [s.id for s in samples] if len(samples) <= CHUNK_LOOKUP else None
+        done = self.store.answered(name, job.task.name, job.dataset, ids)
         units: list[Unit] = []
         kept: list[Sample] = []
         bad: list[BadSample] = []

@@ -153,14 +153,29 @@ class RunStore:
         return {k: json.loads(v) for k, v in self.con.execute("SELECT key, value FROM manifest")}
 
     # -- answers ----------------------------------------------------------------------------
-    def answered(self, model: str, task: str, dataset: str) -> dict[tuple[str, int], str]:
-        """(sample id, repeat) -> request hash of answers held (provider errors excluded)."""
-        rows = self.con.execute(
+    def answered(
+        self, model: str, task: str, dataset: str, sample_ids: Sequence[str] | None = None
+    ) -> dict[tuple[str, int], str]:
+        """(sample id, repeat) -> request hash of answers held (provider errors excluded), for
+        the whole job or only the given samples (a streamed job asks chunk by chunk, so it
+        must not read every answer of the job for each chunk)."""
+        query = (
             "SELECT sample_id, repeat, request_hash FROM results WHERE model=? AND task=?"
-            " AND dataset=? AND status != 'error'",
-            (model, task, dataset),
+            " AND dataset=? AND status != 'error'"
         )
-        return {(sid, rep): h for sid, rep, h in rows}
+        if sample_ids is None:
+            rows = self.con.execute(query, (model, task, dataset))
+            return {(sid, rep): h for sid, rep, h in rows}
+        found: dict[tuple[str, int], str] = {}
+        ids = list(sample_ids)
+        for start in range(0, len(ids), 500):  # under SQLite's bound-parameter limit
+            part = ids[start : start + 500]
+            marks = ",".join("?" * len(part))
+            rows = self.con.execute(
+                f"{query} AND sample_id IN ({marks})", (model, task, dataset, *part)
+            )
+            found.update({(sid, rep): h for sid, rep, h in rows})
+        return found
 
     def put_result(
         self,
