@@ -116,14 +116,17 @@ class ApiModel:
         """``provider:model_id``: the model's identity in cache keys."""
         return f"{self.preset.provider}:{self.preset.model_id}"
 
-    def warnings(self) -> list[str]:
-        """Configuration problems worth telling the user before a run."""
+    def warnings(self, concurrency: int | None = None) -> list[str]:
+        """Configuration problems worth telling the user before a run (``concurrency``: the
+        run's --concurrency, when one was asked)."""
         out = []
-        if self.preset.single_stream and self.preset.concurrency > 1:
+        asked = max(self.preset.concurrency, concurrency or 0)
+        if self.preset.single_stream:
             out.append(
                 f"{self.name}: the server answers one stream at a time (llama.cpp default "
-                "slots); medmine sends one request at a time (start it with --parallel N and "
-                "set single_stream: false to go faster)"
+                f"slots); medmine sends one request at a time"
+                + (f" although {asked} were asked" if asked > 1 else "")
+                + " (start it with --parallel N and set single_stream: false to go faster)"
             )
         return out
 

@@ -53,10 +53,11 @@ class RunOptions:
     status: Callable[[str], None] | None = None
 
 
-def model_warnings(model: Model) -> list[str]:
-    """A model's configuration warnings (backends that have none say nothing)."""
+def model_warnings(model: Model, concurrency: int | None) -> list[str]:
+    """A model's configuration warnings at the run's --concurrency (backends that have none
+    say nothing)."""
     warnings = getattr(model, "warnings", None)
-    return list(warnings()) if callable(warnings) else []
+    return list(warnings(concurrency)) if callable(warnings) else []
 
 
 def peak_in_flight(manifest: dict[str, Any], models: Sequence[Model]) -> dict[str, int]:
@@ -291,7 +292,7 @@ def execute(suite: SuiteConfig, opts: RunOptions) -> RunOutcome:
         for p in data_use_problems(datasets, model, acks):
             checks.problems.append(p)
             _say(opts, p.line())
-        for warning in model_warnings(model):  # e.g. a server serving one stream at a time
+        for warning in model_warnings(model, opts.concurrency):  # e.g. a server serving one stream at a time
             _say(opts, f"warning: {warning}")
     if jobs and all(checks.why(j.model.name, j.dataset) for j in jobs):
         # Nothing at all could run: say so and touch nothing (no run folder is created).
