@@ -292,7 +292,7 @@ def execute(suite: SuiteConfig, opts: RunOptions) -> RunOutcome:
         for p in data_use_problems(datasets, model, acks):
             checks.problems.append(p)
             _say(opts, p.line())
-        for warning in model_warnings(model, opts.concurrency):  # e.g. a server serving one stream at a time
+        for warning in model_warnings(model, opts.concurrency):  # e.g. one stream at a time
             _say(opts, f"warning: {warning}")
     if jobs and all(checks.why(j.model.name, j.dataset) for j in jobs):
         # Nothing at all could run: say so and touch nothing (no run folder is created).
