@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from medmine.core import Outcome, ParseStatus, Prediction, Response, Sample, Task
+from medmine.models.secrets import redact
 
 LEDGER_SCHEMA = """
 CREATE TABLE IF NOT EXISTS outcomes (
@@ -60,7 +61,8 @@ def safe_parse(task: Task, response: Response, sample: Sample) -> Prediction:
     try:
         return task.parse(response, sample)
     except Exception as exc:  # a parser bug never ends the run
-        return Prediction(None, ParseStatus.UNPARSEABLE, f"{PARSER_BUG}{type(exc).__name__}: {exc}")
+        why = redact(f"{type(exc).__name__}: {exc}")
+        return Prediction(None, ParseStatus.UNPARSEABLE, f"{PARSER_BUG}{why}")
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,10 @@ class Ledger:
         with self.con:
             self.con.executemany(
                 "INSERT OR REPLACE INTO outcomes VALUES (?,?,?,?,?,?,?,?)",
-                [(model, task, dataset, s, r, o.value, d, now) for s, r, o, d in ends],
+                [
+                    (model, task, dataset, s, r, o.value, redact(d) if d else d, now)
+                    for s, r, o, d in ends
+                ],
             )
 
     def get(self, model: str, task: str, dataset: str) -> dict[tuple[str, int], OutcomeRow]:

@@ -21,6 +21,7 @@ from medmine.core import (
     Sample,
     forced_status,
 )
+from medmine.models.secrets import redact
 from medmine.run.interrupt import on_ctrl_c
 from medmine.run.ledger import outcome_of, safe_parse
 from medmine.run.progress import ProgressBoard
@@ -386,7 +387,7 @@ class Runner:
             return Response(
                 text="",
                 model=model.cache_id,
-                error=f"{type(exc).__name__}: {exc}",
+                error=redact(f"{type(exc).__name__}: {exc}"),  # an exception may carry a key
                 error_kind="exception",
                 latency_s=time.perf_counter() - start,
             )
@@ -400,7 +401,7 @@ class Runner:
 
 
 def _why(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
+    return redact(f"{type(exc).__name__}: {exc}")
 
 
 def _paths(sample: Sample) -> str:

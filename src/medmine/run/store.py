@@ -11,11 +11,12 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from medmine.core import BadSample, Prediction, Response
+from medmine.models.secrets import redact
 from medmine.run.ledger import Ledger
 from medmine.run.store_check import check_store_file
 
@@ -161,7 +162,10 @@ class RunStore:
         cached: bool,
         prediction: Prediction,
     ) -> None:
-        """Store one answer and its prediction; committed at once."""
+        """Store one answer and its prediction; committed at once. Error and detail text pass
+        through the shared secrets redaction (an exception or a server may echo a key)."""
+        if response.error is not None:
+            response = replace(response, error=redact(response.error))
         self.con.execute(
             "INSERT OR REPLACE INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             (
@@ -175,7 +179,7 @@ class RunStore:
                 int(cached),
                 prediction.status.value,
                 json.dumps(prediction.value),
-                prediction.detail,
+                redact(prediction.detail) if prediction.detail else prediction.detail,
                 time.time(),
             ),
         )
@@ -354,8 +358,8 @@ class RunStore:
 
     # -- audit log --------------------------------------------------------------------------
     def event(self, kind: str, message: str) -> None:
-        """Append to the audit log (never a secret)."""
-        self.con.execute("INSERT INTO events VALUES (?,?,?)", (time.time(), kind, message))
+        """Append to the audit log (never a secret: key values are redacted)."""
+        self.con.execute("INSERT INTO events VALUES (?,?,?)", (time.time(), kind, redact(message)))
 
     def events(self) -> list[tuple[float, str, str]]:
         """The audit log in order."""
