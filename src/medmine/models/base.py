@@ -187,10 +187,20 @@ class ApiModel:
             return self._error(ProviderError("client", retired), {}, None)
         # image decoding/encoding and a body with base64 images are built off the loop; a
         # text-only request is built inline (a thread hop costs more CPU than building it)
-        has_images = any(
+        n_images = sum(
             not isinstance(part, TextPart) for message in request.messages for part in message.parts
         )
-        if has_images:
+        cap = self.preset.max_images
+        if cap is not None and n_images > cap:  # the provider would reject it: never sent
+            return Response(
+                text="",
+                model=self.preset.model_id,
+                error=f"sample {request.intent.sample_id}: its request carries {n_images} "
+                f"images; {self.name} takes at most {cap} per request (max_images): not sent",
+                error_kind="too_many_images",
+                extra={"attempts": 0},
+            )
+        if n_images:
             images = await asyncio.to_thread(self._encode_images_or_error, request)
         else:
             images = self._encode_images_or_error(request)

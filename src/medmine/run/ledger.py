@@ -41,7 +41,9 @@ _FROM_STATUS = {
 }
 
 # Response.error_kind values raised by medmine's own code, not by the provider.
-MEDMINE_ERROR_KINDS = frozenset({"exception"})
+# medmine's own failures: a backend exception; a request medmine built that the provider's
+# documented limits forbid (too many images), stopped before it was sent
+MEDMINE_ERROR_KINDS = frozenset({"exception", "too_many_images"})
 PARSER_BUG = "parser error: "
 
 

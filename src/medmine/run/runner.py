@@ -28,7 +28,7 @@ from medmine.run.progress import ProgressBoard
 from medmine.run.score_cache import ScoreCache
 from medmine.run.store import ResponseCache, RunStore
 from medmine.run.units import INPUT_ERRORS, Executor, Job, RunSummary, Unit, is_free
-from medmine.run.validate import cannot_take, image_problem
+from medmine.run.validate import cannot_take, image_problem, too_many_images
 
 __all__ = ["INPUT_ERRORS", "Executor", "Job", "RunSummary", "Runner", "Unit", "is_free"]
 
@@ -138,6 +138,14 @@ class Runner:
         self.summary.not_sent += len(ends)
         self.store.put_skipped(name, job.task.name, job.dataset, why, len(ends))
 
+    def _not_sendable(self, job: Job, sample: Sample, why: str) -> None:
+        """Record a sample whose request the provider would reject before it is sent (too
+        many images): a medmine_error outcome with the reason, in every repeat."""
+        ends = [(sample.id, rep, Outcome.MEDMINE_ERROR, why) for rep in range(self.repeats)]
+        self.store.ledger.put(job.model.name, job.task.name, job.dataset, ends)
+        self.store.event("medmine_error", f"{job.model.name} on {job.task.name}: {why}")
+        self.summary.medmine_errors += len(ends)
+
     def _units(
         self, job: Job, model: Model, samples: Sequence[Sample]
     ) -> tuple[list[Unit], list[Sample], list[BadSample], Counter[str]]:
@@ -159,6 +167,11 @@ class Runner:
             why = cannot_take(job.model, len(images))
             if why is not None:
                 left_out[why] += 1  # "not run" for this model and setting, not failed
+                continue
+            over = too_many_images(job.model, len(images))
+            if over is not None:  # recorded per sample, named; never sent, never scored
+                self._not_sendable(job, s, f"sample {s.id}: {over}")
+                kept.append(s)
                 continue
             problem = next(filter(None, (image_problem(im) for im in images)), None)
             if problem is not None:
