@@ -205,7 +205,9 @@ async def _get(url: str) -> Any:
         return (await client.get(url)).json()
 
 
-async def replay(url: str, sent: list[dict[str, str]], concurrency: int) -> list[float]:
+async def replay(
+    url: str, sent: list[dict[str, str]], concurrency: int
+) -> tuple[list[float], float]:
     """The raw reference: the very request bodies medmine sent, replayed with a bare httpx
     client (bodies already bytes; no SDK, no medmine) in the same pattern (first alone, the
     rest gathered under ``concurrency`` slots); latency from send to the last byte read."""
@@ -228,8 +230,10 @@ async def replay(url: str, sent: list[dict[str, str]], concurrency: int) -> list
                 return time.perf_counter() - start
 
         first = await one(sent[0])
+        cpu = time.process_time()
         rest = await asyncio.gather(*(one(item) for item in sent[1:]))
-    return [first, *rest]
+        cpu = (time.process_time() - cpu) / max(1, len(sent) - 1)
+    return [first, *rest], cpu
 
 
 async def measure(
@@ -256,6 +260,9 @@ async def measure(
         max_image_edge=1024,
         image_probe=False,
     )
+    from medmine.models.images import clear_cache
+
+    clear_cache()  # every row encodes its images afresh, as a run does for new samples
     model: Any = build_model(preset)
     model.retry_policy = RetryPolicy(max_attempts=1)
     settings = GenerationSettings(max_tokens=16)
@@ -270,7 +277,9 @@ async def measure(
         for i in range(n)
     ]
     first = await model.generate(requests[0])  # the cold request, alone
+    cpu = time.process_time()  # client CPU of the warm requests (all threads of this process)
     rest = await asyncio.gather(*(model.generate(r) for r in requests[1:]))
+    cpu = (time.process_time() - cpu) / max(1, len(requests) - 1)
     await model.aclose()
     answers = [first, *rest]
     failed = [a.error for a in answers if a.error]
@@ -279,12 +288,14 @@ async def measure(
     served = await _stats(url)
     service = statistics.median(served)
     latencies = [a.latency_s for a in answers]
-    raw = await replay(url, await _get(url + "/sent"), concurrency)
+    raw, raw_cpu = await replay(url, await _get(url + "/sent"), concurrency)
     raw_service = statistics.median(await _stats(url))
     return {
         "service_s": service,
         "raw_ratio": statistics.median(raw) / raw_service,
         "vs_raw": statistics.median(latencies) / statistics.median(raw),
+        "cpu_ms": 1000 * cpu,
+        "raw_cpu_ms": 1000 * raw_cpu,
         "first_ratio": first.latency_s / served[0],
         "median_ratio": statistics.median(latencies) / service,
         "p95_ratio": sorted(latencies)[int(0.95 * (len(latencies) - 1))] / service,
@@ -324,7 +335,7 @@ def main() -> None:
     print(
         f"{'provider':<10} {'stream':<6} {'conc':>4} {'service_s':>9} {'first/svc':>9} "
         f"{'median/svc':>10} {'p95/svc':>8} {'queue_med_s':>11} {'raw/svc':>8} "
-        f"{'medmine/raw':>11}"
+        f"{'medmine/raw':>11} {'cpu_ms/req':>10} {'raw_cpu_ms':>10}"
     )
     try:
         for provider in args.providers.split(","):
@@ -336,7 +347,7 @@ def main() -> None:
                         f"{r['service_s']:>9.3f} {r['first_ratio']:>9.3f} "
                         f"{r['median_ratio']:>10.3f} {r['p95_ratio']:>8.3f} "
                         f"{r['queue_median_s']:>11.4f} {r['raw_ratio']:>8.3f} "
-                        f"{r['vs_raw']:>11.3f}",
+                        f"{r['vs_raw']:>11.3f} {r['cpu_ms']:>10.1f} {r['raw_cpu_ms']:>10.1f}",
                         flush=True,
                     )
     finally:
