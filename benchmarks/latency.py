@@ -139,8 +139,10 @@ def _answer(path: str, body: dict[str, Any]) -> tuple[str, bytes]:
 
 async def _serve(service_s: float) -> None:
     """Serve forever; print the port first. ``GET /stats`` returns and clears the service
-    times (seconds) of the requests answered so far."""
+    times (seconds) of the requests answered so far; ``GET /sent`` returns and clears the
+    requests received (path and body), which the raw reference client replays."""
     times: list[float] = []
+    sent: list[dict[str, str]] = []
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -157,7 +159,11 @@ async def _serve(service_s: float) -> None:
                 if method == "GET" and path == "/stats":
                     content_type, data = "application/json", json.dumps(times).encode()
                     times.clear()
+                elif method == "GET" and path == "/sent":
+                    content_type, data = "application/json", json.dumps(sent).encode()
+                    sent.clear()
                 else:
+                    sent.append({"path": path, "body": raw.decode()})
                     await asyncio.sleep(service_s)
                     content_type, data = _answer(path, json.loads(raw or b"{}"))
                 head_out = (
@@ -191,6 +197,45 @@ async def _stats(url: str) -> list[float]:
         return list((await client.get(url + "/stats")).json())
 
 
+async def _get(url: str) -> Any:
+    """A JSON GET (the server's bookkeeping endpoints)."""
+    import httpx
+
+    async with httpx.AsyncClient(timeout=60) as client:
+        return (await client.get(url)).json()
+
+
+async def replay(
+    url: str, sent: list[dict[str, str]], concurrency: int
+) -> tuple[list[float], float]:
+    """The raw reference: the very request bodies medmine sent, replayed with a bare httpx
+    client (bodies already bytes; no SDK, no medmine) in the same pattern (first alone, the
+    rest gathered under ``concurrency`` slots); latency from send to the last byte read."""
+    import httpx
+
+    key = os.environ[BENCH_KEY_ENV]
+    headers = {"content-type": "application/json", "authorization": f"Bearer {key}"}
+    slots = asyncio.Semaphore(concurrency)
+    limits = httpx.Limits(max_connections=max(concurrency, 1) + 2)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+
+        async def one(item: dict[str, str]) -> float:
+            body = item["body"].encode()
+            async with slots:
+                start = time.perf_counter()
+                async with client.stream("POST", url + item["path"], content=body,
+                                         headers=headers) as response:  # fmt: skip
+                    async for _ in response.aiter_raw():
+                        pass
+                return time.perf_counter() - start
+
+        first = await one(sent[0])
+        cpu = time.process_time()
+        rest = await asyncio.gather(*(one(item) for item in sent[1:]))
+        cpu = (time.process_time() - cpu) / max(1, len(sent) - 1)
+    return [first, *rest], cpu
+
+
 async def measure(
     provider: str, url: str, images: list[Path], n: int, concurrency: int, stream: bool
 ) -> dict[str, float]:
@@ -215,6 +260,9 @@ async def measure(
         max_image_edge=1024,
         image_probe=False,
     )
+    from medmine.models.images import clear_cache
+
+    clear_cache()  # every row encodes its images afresh, as a run does for new samples
     model: Any = build_model(preset)
     model.retry_policy = RetryPolicy(max_attempts=1)
     settings = GenerationSettings(max_tokens=16)
@@ -229,7 +277,9 @@ async def measure(
         for i in range(n)
     ]
     first = await model.generate(requests[0])  # the cold request, alone
+    cpu = time.process_time()  # client CPU of the warm requests (all threads of this process)
     rest = await asyncio.gather(*(model.generate(r) for r in requests[1:]))
+    cpu = (time.process_time() - cpu) / max(1, len(requests) - 1)
     await model.aclose()
     answers = [first, *rest]
     failed = [a.error for a in answers if a.error]
@@ -238,8 +288,14 @@ async def measure(
     served = await _stats(url)
     service = statistics.median(served)
     latencies = [a.latency_s for a in answers]
+    raw, raw_cpu = await replay(url, await _get(url + "/sent"), concurrency)
+    raw_service = statistics.median(await _stats(url))
     return {
         "service_s": service,
+        "raw_ratio": statistics.median(raw) / raw_service,
+        "vs_raw": statistics.median(latencies) / statistics.median(raw),
+        "cpu_ms": 1000 * cpu,
+        "raw_cpu_ms": 1000 * raw_cpu,
         "first_ratio": first.latency_s / served[0],
         "median_ratio": statistics.median(latencies) / service,
         "p95_ratio": sorted(latencies)[int(0.95 * (len(latencies) - 1))] / service,
@@ -255,6 +311,8 @@ def main() -> None:
     parser.add_argument("--service-ms", type=float, default=400.0)
     parser.add_argument("--n", type=int, default=16, help="requests per provider and setting")
     parser.add_argument("--images", type=Path, default=DEFAULT_IMAGES)
+    parser.add_argument("--providers", default="openai,anthropic,gemini")
+    parser.add_argument("--concurrency", default="1,8", help="comma-separated levels")
     args = parser.parse_args()
     if args.serve:
         asyncio.run(_serve(args.service_ms / 1000))
@@ -276,18 +334,20 @@ def main() -> None:
     )
     print(
         f"{'provider':<10} {'stream':<6} {'conc':>4} {'service_s':>9} {'first/svc':>9} "
-        f"{'median/svc':>10} {'p95/svc':>8} {'queue_med_s':>11}"
+        f"{'median/svc':>10} {'p95/svc':>8} {'queue_med_s':>11} {'raw/svc':>8} "
+        f"{'medmine/raw':>11} {'cpu_ms/req':>10} {'raw_cpu_ms':>10}"
     )
     try:
-        for provider in ("openai", "anthropic", "gemini"):
+        for provider in args.providers.split(","):
             for stream in (False, True):
-                for concurrency in (1, 8):
+                for concurrency in (int(c) for c in args.concurrency.split(",")):
                     r = asyncio.run(measure(provider, url, images, args.n, concurrency, stream))
                     print(
                         f"{provider:<10} {stream!s:<6} {concurrency:>4} "
                         f"{r['service_s']:>9.3f} {r['first_ratio']:>9.3f} "
                         f"{r['median_ratio']:>10.3f} {r['p95_ratio']:>8.3f} "
-                        f"{r['queue_median_s']:>11.4f}",
+                        f"{r['queue_median_s']:>11.4f} {r['raw_ratio']:>8.3f} "
+                        f"{r['vs_raw']:>11.3f} {r['cpu_ms']:>10.1f} {r['raw_cpu_ms']:>10.1f}",
                         flush=True,
                     )
     finally:

@@ -21,7 +21,14 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from conformance import check_anthropic, check_gemini, check_openai
+from conformance import (
+    anthropic_error,
+    check_anthropic,
+    check_gemini,
+    check_openai,
+    gemini_error,
+    openai_error,
+)
 from fakeservers import Recorded, anthropic_message, gemini_response, openai_completion
 
 
@@ -42,7 +49,15 @@ class Fail:
     message: str = "invalid request"
 
 
-Plan = Callable[[int, str, Any], "Ok | Fail | None"]
+@dataclass
+class Body:
+    """Answer the request with this complete provider response body (a simulated model's)."""
+
+    obj: dict[str, Any]
+
+
+Outcome = Ok | Fail | Body | None
+Plan = Callable[[int, str, Any], "Outcome"]
 
 
 def answer_all(batch: int, custom_id: str, body: Any) -> Ok | Fail | None:
@@ -59,8 +74,9 @@ class FakeBatch:
     entries: list[tuple[str, Any]]  # (custom_id, request body) in submission order
     polls_left: int
     final: str
-    outcomes: dict[str, Ok | Fail | None] = field(default_factory=dict)
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
     ended: bool = False
+    headers: dict[str, str] = field(default_factory=dict)  # of the request that created it
 
 
 class FakeBatchServer:
@@ -151,8 +167,12 @@ class FakeBatchServer:
             batch.ended = True
             for cid, body in batch.entries:
                 rejected = self.reject(batch, body)
-                batch.outcomes[cid] = rejected or self.plan(batch.index, cid, body)
+                batch.outcomes[cid] = rejected or self.answer(batch, cid, body)
         return True
+
+    def answer(self, batch: FakeBatch, custom_id: str, entry: Any) -> Outcome:
+        """The outcome of one accepted request (the plan's by default)."""
+        return self.plan(batch.index, custom_id, entry)
 
     def reject(self, batch: FakeBatch, entry: Any) -> Fail | None:
         """The per-request 400 the provider gives a body its live API would reject."""
@@ -178,6 +198,126 @@ def _json(status: int, obj: Any) -> tuple[int, str, bytes]:
     return status, "application/json", json.dumps(obj).encode()
 
 
+# --------------------------------------------------------------------------- batch rules
+# The documented whole-batch rules, checked when a batch is created (a request's own body is
+# checked by ``reject`` with the live API's rules).
+
+OPENAI_MAX_REQUESTS = 50_000  # Batch API guide: up to 50,000 requests, 200 MB per input file
+OPENAI_MAX_BYTES = 200 * 1024 * 1024
+ANTHROPIC_CUSTOM_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")  # Message Batches API reference
+ANTHROPIC_MAX_REQUESTS = 100_000
+GEMINI_INLINE_MAX_BYTES = 20 * 1024 * 1024  # batch mode: inline requests under 20 MB in all
+
+
+def read_openai_input(data: bytes, endpoint: str) -> tuple[list[tuple[str, Any]], list[dict]]:
+    """The (custom_id, line) entries of an input file and its validation errors (Batch
+    ``errors.data`` items): JSON lines of ``custom_id``/``method``/``url``/``body``, unique
+    custom ids, one endpoint and one model per file, within the size limits."""
+    entries: list[tuple[str, Any]] = []
+    problems: list[dict] = []
+    seen: set[str] = set()
+    models: set[str] = set()
+
+    def bad(code: str, line: int, message: str, param: str | None = None) -> None:
+        problems.append({"code": code, "line": line, "message": message, "param": param})
+
+    if len(data) > OPENAI_MAX_BYTES:
+        bad("file_too_large", 0, "The input file exceeds the 200 MB limit.")
+    for number, text in enumerate(data.decode().splitlines(), 1):
+        if not text.strip():
+            continue
+        try:
+            obj = json.loads(text)
+        except ValueError:
+            bad("invalid_json_line", number, "This line is not parseable as valid JSON.")
+            continue
+        if not isinstance(obj, dict) or set(obj) - {"custom_id", "method", "url", "body"}:
+            bad("invalid_request", number, "Unexpected fields in the request object.")
+            continue
+        cid = obj.get("custom_id")
+        if not isinstance(cid, str) or not cid:
+            bad("missing_required_parameter", number, "custom_id is required.", "custom_id")
+            continue
+        if cid in seen:
+            bad(
+                "duplicate_custom_id",
+                number,
+                "The custom_id for this request is a duplicate of another request. The "
+                "custom_id parameter must be unique for each request in a batch.",
+                "custom_id",
+            )
+        seen.add(cid)
+        if obj.get("method") != "POST":
+            bad("invalid_method", number, "The method must be POST.", "method")
+        if obj.get("url") != endpoint:
+            bad(
+                "mismatched_endpoint",
+                number,
+                f"The url for this request does not match the batch endpoint {endpoint}.",
+                "url",
+            )
+        body = obj.get("body")
+        if not isinstance(body, dict):
+            bad("missing_required_parameter", number, "body is required.", "body")
+            continue
+        models.add(str(body.get("model")))
+        if len(models) > 1:
+            bad(
+                "mismatched_model",
+                number,
+                "The provided model does not match the model of other requests in the "
+                "batch: each input file can only include requests to a single model.",
+                "body.model",
+            )
+        if body.get("stream"):
+            bad("invalid_request", number, "Streaming is not supported in batch.", "body.stream")
+        entries.append((cid, obj))
+    if not entries and not problems:
+        bad("empty_file", 0, "The input file is empty.")
+    if len(entries) > OPENAI_MAX_REQUESTS:
+        bad("too_many_tasks", 0, f"A batch holds at most {OPENAI_MAX_REQUESTS} requests.")
+    return entries, problems
+
+
+def anthropic_batch_problem(body: Any) -> str | None:
+    """Why Message Batches would reject this create body (its 400 message), or None."""
+    requests = body.get("requests") if isinstance(body, dict) else None
+    if not isinstance(requests, list) or not requests:
+        return "requests: at least one request is required"
+    if len(requests) > ANTHROPIC_MAX_REQUESTS:
+        return f"requests: a batch holds at most {ANTHROPIC_MAX_REQUESTS} requests"
+    seen: set[str] = set()
+    for i, item in enumerate(requests):
+        if not isinstance(item, dict) or set(item) != {"custom_id", "params"}:
+            return f"requests.{i}: custom_id and params are required (and nothing else)"
+        cid = item["custom_id"]
+        if not isinstance(cid, str) or not ANTHROPIC_CUSTOM_ID.match(cid):
+            return f"requests.{i}.custom_id: String should match pattern '^[a-zA-Z0-9_-]{{1,64}}$'"
+        if cid in seen:
+            return f"requests.{i}.custom_id: duplicate custom_id {cid!r}"
+        seen.add(cid)
+        if (item["params"] or {}).get("stream"):
+            return f"requests.{i}.params.stream: streaming is not supported in batches"
+    return None
+
+
+def gemini_batch_problem(body: Any, raw: bytes) -> str | None:
+    """Why batchGenerateContent would reject this body (its 400 message), or None."""
+    batch = body.get("batch") if isinstance(body, dict) else None
+    config = (batch or {}).get("inputConfig") or {}
+    inline = (config.get("requests") or {}).get("requests")
+    if not inline and not config.get("fileName"):
+        return "batch.input_config: requests or file_name is required"
+    if inline is not None and len(raw) > GEMINI_INLINE_MAX_BYTES:
+        return "Request payload size exceeds the limit: 20971520 bytes (use a file for input)"
+    for i, item in enumerate(inline or ()):
+        if not isinstance(item, dict) or not isinstance(item.get("request"), dict):
+            return f"batch.input_config.requests.requests[{i}].request: required"
+        if not item["request"].get("contents"):
+            return f"batch.input_config.requests.requests[{i}].request.contents: required"
+    return None
+
+
 # --------------------------------------------------------------------------- OpenAI
 
 
@@ -200,7 +340,7 @@ class FakeOpenAIBatch(FakeBatchServer):
         if method == "POST" and path == "/v1/files":
             return self._upload(headers, raw)
         if method == "POST" and path == "/v1/batches":
-            return self._create(body)
+            return self._create(body, headers)
         m = re.fullmatch(r"/v1/batches/([^/]+)", path)
         if method == "GET" and m:
             batch = self.batches.get(m.group(1))
@@ -243,17 +383,21 @@ class FakeOpenAIBatch(FakeBatchServer):
         problem = check_openai(entry["body"])
         return Fail(400, problem["error"]["message"]) if problem else None
 
-    def _create(self, body: dict[str, Any]) -> tuple[int, str, bytes]:
+    def _create(self, body: dict[str, Any], headers: dict[str, str]) -> tuple[int, str, bytes]:
+        if body.get("endpoint") != "/v1/chat/completions" or body.get("completion_window") != (
+            "24h"
+        ):
+            return _json(400, openai_error("endpoint and completion_window '24h' are required"))
         data = self.files.get(body.get("input_file_id", ""))
         if data is None:
-            return _json(400, {"error": {"message": "input file not found"}})
-        entries = []
-        for line in data.decode().splitlines():
-            if line.strip():
-                obj = json.loads(line)
-                entries.append((obj["custom_id"], obj))
+            return _json(400, openai_error("input file not found", "input_file_id"))
+        entries, problems = read_openai_input(data, body["endpoint"])
         batch = self._new_batch(f"batch_{len(self.batches) + 1}", entries)
         batch.created_with = body  # type: ignore[attr-defined]
+        batch.headers = headers
+        if problems:  # validation fails the whole batch, as the Batch API does
+            batch.final = "failed"
+            batch.errors = problems  # type: ignore[attr-defined]
         return _json(200, self._batch_object(batch))
 
     def _batch_object(self, batch: FakeBatch) -> dict[str, Any]:
@@ -273,16 +417,21 @@ class FakeOpenAIBatch(FakeBatchServer):
         if batch.final == "failed":
             obj["errors"] = {
                 "object": "list",
-                "data": [{"code": "invalid_request", "line": 1, "message": "bad model"}],
+                "data": getattr(batch, "errors", None)
+                or [{"code": "invalid_request", "line": 1, "message": "bad model"}],
             }
             return obj
         out, err = [], []
         for cid, outcome in batch.outcomes.items():
-            if isinstance(outcome, Ok):
-                completion = openai_completion(
-                    outcome.text,
-                    prompt_tokens=outcome.input_tokens,
-                    completion_tokens=outcome.output_tokens,
+            if isinstance(outcome, Ok | Body):
+                completion = (
+                    outcome.obj
+                    if isinstance(outcome, Body)
+                    else openai_completion(
+                        outcome.text,
+                        prompt_tokens=outcome.input_tokens,
+                        completion_tokens=outcome.output_tokens,
+                    )
                 )
                 out.append(
                     {
@@ -350,8 +499,12 @@ class FakeAnthropicBatch(FakeBatchServer):
     ) -> tuple[int, str, bytes]:
         """The Message Batches endpoints."""
         if method == "POST" and path == "/v1/messages/batches":
+            problem = anthropic_batch_problem(body)
+            if problem is not None:
+                return _json(400, anthropic_error(problem))
             entries = [(r["custom_id"], r["params"]) for r in body["requests"]]
             batch = self._new_batch(f"msgbatch_{len(self.batches) + 1:03d}", entries)
+            batch.headers = headers
             return _json(200, self._batch_object(batch))
         m = re.fullmatch(r"/v1/messages/batches/([^/]+)(/results)?", path)
         if method == "GET" and m:
@@ -382,7 +535,7 @@ class FakeAnthropicBatch(FakeBatchServer):
             counts["processing"] = len(batch.entries)
             return obj
         for outcome in batch.outcomes.values():
-            key = {Ok: "succeeded", Fail: "errored"}.get(type(outcome))
+            key = {Ok: "succeeded", Body: "succeeded", Fail: "errored"}.get(type(outcome))
             counts[key or ("canceled" if batch.final == "canceled" else "expired")] += 1
         obj["processing_status"] = "ended"
         obj["ended_at"] = "2026-11-29T01:00:00Z"
@@ -394,11 +547,15 @@ class FakeAnthropicBatch(FakeBatchServer):
     def _results(self, batch: FakeBatch) -> bytes:
         lines = []
         for cid, outcome in reversed(list(batch.outcomes.items())):  # any order is allowed
-            if isinstance(outcome, Ok):
-                message = anthropic_message(
-                    outcome.text,
-                    input_tokens=outcome.input_tokens,
-                    output_tokens=outcome.output_tokens,
+            if isinstance(outcome, Ok | Body):
+                message = (
+                    outcome.obj
+                    if isinstance(outcome, Body)
+                    else anthropic_message(
+                        outcome.text,
+                        input_tokens=outcome.input_tokens,
+                        output_tokens=outcome.output_tokens,
+                    )
                 )
                 result: dict[str, Any] = {"type": "succeeded", "message": message}
             elif isinstance(outcome, Fail):
@@ -441,10 +598,14 @@ class FakeGeminiBatch(FakeBatchServer):
         """The batch mode endpoints."""
         m = re.fullmatch(r"/v1(?:beta)?/models/([^/:]+):batchGenerateContent", path)
         if method == "POST" and m:
+            problem = gemini_batch_problem(body, raw)
+            if problem is not None:
+                return _json(400, gemini_error(problem))
             requests = body["batch"]["inputConfig"]["requests"]["requests"]
             entries = [(r.get("metadata", {}).get("key", ""), r["request"]) for r in requests]
             batch = self._new_batch(f"batches/b{len(self.batches) + 1}", entries)
             batch.model = m.group(1)  # type: ignore[attr-defined]
+            batch.headers = headers
             batch.display_name = body["batch"].get("displayName")  # type: ignore[attr-defined]
             return _json(200, self._operation(batch))
         m = re.fullmatch(r"/v1(?:beta)?/(batches/[^/?]+)", path.split("?")[0])
@@ -478,7 +639,9 @@ class FakeGeminiBatch(FakeBatchServer):
         responses = []
         for cid, outcome in batch.outcomes.items():
             item: dict[str, Any]
-            if isinstance(outcome, Ok):
+            if isinstance(outcome, Body):
+                item = {"response": outcome.obj}
+            elif isinstance(outcome, Ok):
                 item = {
                     "response": gemini_response(
                         outcome.text,

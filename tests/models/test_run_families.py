@@ -122,9 +122,26 @@ def test_llamacpp_server_that_drops_images_gives_image_dropped_failures(tmp_path
     with _server(sim) as server:
         presets = tmp_path / "presets.yaml"
         presets.write_text(f"llamacpp-server:\n  base_url: {server.url}/v1\n")
-        _run(tmp_path, presets, ["llamacpp-server"], tmp_path / "run")
+        output = _run(tmp_path, presets, ["llamacpp-server"], tmp_path / "run")
+    # the single-slot warning is printed at run start, not only kept in the manifest
+    assert "warning: llamacpp-server: the server answers one stream at a time" in output
+    assert output.index("one stream at a time") < output.index("asked 3")
+    report = (tmp_path / "run" / "report" / "report.md").read_text()
+    assert "Warning (llamacpp-server): llamacpp-server: the server answers one stream" in report
     con = sqlite3.connect(tmp_path / "run" / "run.sqlite")
     rows = con.execute("SELECT status, detail FROM results").fetchall()
     con.close()
     assert len(rows) == 3
     assert all(s == "error" and d.startswith("image dropped") for s, d in rows), rows
+
+
+def test_single_stream_warning_names_the_concurrency_asked() -> None:
+    from medmine.models.factory import build_model
+    from medmine.models.presets import load_presets
+
+    model = build_model(load_presets()["llamacpp-server"])
+    assert model.max_concurrency == 1
+    (plain,) = model.warnings()
+    assert "one request at a time (start it" in plain
+    (asked,) = model.warnings(8)
+    assert "one request at a time although 8 were asked" in asked

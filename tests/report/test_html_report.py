@@ -214,13 +214,15 @@ def test_failures_and_refusals_are_shown_next_to_the_scores(report: dict[str, Pa
     assert _cell(good, key="refusal_rate")["text"] == "1 (2.5%)"
     assert _cell(good, key="parse_failure_rate")["text"] == "1 (2.5%)"
     assert _cell(good, key="error_rate")["text"] == "0 (0.0%)"
+    assert _cell(good, key="truncated")["text"] == "0 (0.0%)"  # its own column
     flaky = rows[("classification", "toy", "flaky")]
     assert _cell(flaky, key="error_rate")["text"] == "3 (7.5%)"
     tiny = rows[("classification", "tiny", "flaky")]  # samples 0, 1, 4 of 6 failed
     assert _cell(tiny, key="error_rate")["text"] == "3 (50.0%)"
     md = report["md"].read_text(encoding="utf-8")
     assert re.search(
-        r"\| good \| \*\*0\.900\*\* \| [^|]+ \| 40 \| 1 \(2\.5%\) \| 1 \(2\.5%\) \|", md
+        r"\| good \| \*\*0\.900\*\* \| [^|]+ \| 40 \| 1 \(2\.5%\) \| 0 \(0\.0%\) \| 1 \(2\.5%\) \|",
+        md,
     )
 
 

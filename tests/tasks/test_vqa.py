@@ -258,11 +258,17 @@ class _OneImageModel:
     def describe(self) -> dict[str, str]:
         return {}
 
+    def __init__(self) -> None:
+        self.sent: list[int] = []
+
     async def generate(self, request):  # type: ignore[no-untyped-def]
+        self.sent.append(len(request.images()))
         return Response(text='{"answer": "yes"}', model=self.cache_id)
 
 
-def test_a_model_taking_one_image_is_not_run_for_few_shot(tmp_path: Path) -> None:
+def test_a_model_taking_one_image_is_not_sent_few_shot_prompts(tmp_path: Path) -> None:
+    """A few-shot prompt over the model's max_images is never sent: its sample ends as
+    medmine_error with a message naming it (not the model's failure, never scored)."""
     support = _support(tmp_path)
     test = [_sample("t", VqaTarget("Is it?", "yes", "closed"), image=_png(tmp_path / "t.png", 40))]
     store = RunStore(tmp_path / "run")
@@ -272,11 +278,15 @@ def test_a_model_taking_one_image_is_not_run_for_few_shot(tmp_path: Path) -> Non
         Job(model, VqaTask(), "ds", test, support),
         Job(model, PromptedTask(VqaTask(), "few_shot", 2, support), "ds", test, support),
     ]
-    ready = asyncio.run(runner.run(jobs))
-    assert [j.task.name for j in ready] == ["vqa"]
-    skipped = store.skipped()
+    asyncio.run(runner.run(jobs))
+    assert model.sent == [1]  # only the zero-shot request (one image) was sent
+    ends = store.ledger.get("one-image", "vqa@2shot", "ds")
     store.close()
-    assert any(t == "vqa@2shot" and "at most 1 image" in why for _, t, _, why, _ in skipped)
+    (end,) = ends.values()
+    assert end.outcome.value == "medmine_error"
+    assert str(end.detail).startswith("sample t: its request carries 3 images")
+    assert "takes at most 1 per request" in str(end.detail)
+    assert runner.summary.medmine_errors == 1 and runner.summary.errors == 0
 
 
 def test_prompt_options_are_validated() -> None:

@@ -116,14 +116,17 @@ class ApiModel:
         """``provider:model_id``: the model's identity in cache keys."""
         return f"{self.preset.provider}:{self.preset.model_id}"
 
-    def warnings(self) -> list[str]:
-        """Configuration problems worth telling the user before a run."""
+    def warnings(self, concurrency: int | None = None) -> list[str]:
+        """Configuration problems worth telling the user before a run (``concurrency``: the
+        run's --concurrency, when one was asked)."""
         out = []
-        if self.preset.single_stream and self.preset.concurrency > 1:
+        asked = max(self.preset.concurrency, concurrency or 0)
+        if self.preset.single_stream:
             out.append(
                 f"{self.name}: the server answers one stream at a time (llama.cpp default "
-                "slots); medmine sends one request at a time (start it with --parallel N and "
-                "set single_stream: false to go faster)"
+                f"slots); medmine sends one request at a time"
+                + (f" although {asked} were asked" if asked > 1 else "")
+                + " (start it with --parallel N and set single_stream: false to go faster)"
             )
         return out
 
@@ -184,10 +187,20 @@ class ApiModel:
             return self._error(ProviderError("client", retired), {}, None)
         # image decoding/encoding and a body with base64 images are built off the loop; a
         # text-only request is built inline (a thread hop costs more CPU than building it)
-        has_images = any(
+        n_images = sum(
             not isinstance(part, TextPart) for message in request.messages for part in message.parts
         )
-        if has_images:
+        cap = self.preset.max_images
+        if cap is not None and n_images > cap:  # the provider would reject it: never sent
+            return Response(
+                text="",
+                model=self.preset.model_id,
+                error=f"sample {request.intent.sample_id}: its request carries {n_images} "
+                f"images; {self.name} takes at most {cap} per request (max_images): not sent",
+                error_kind="too_many_images",
+                extra={"attempts": 0},
+            )
+        if n_images:
             images = await asyncio.to_thread(self._encode_images_or_error, request)
         else:
             images = self._encode_images_or_error(request)

@@ -18,8 +18,8 @@ class DescribedBackend(Protocol):
     peak_in_flight: int
     retry_policy: RetryPolicy
 
-    def warnings(self) -> list[str]:
-        """Warnings about the preset's settings."""
+    def warnings(self, concurrency: int | None = None) -> list[str]:
+        """Warnings about the preset's settings (at a run's --concurrency)."""
         ...
 
 

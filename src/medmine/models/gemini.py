@@ -15,6 +15,7 @@ from typing import Any
 from medmine.core import ImagePart, Request, TextPart
 from medmine.models.accounting import WITHHELD_REASONS
 from medmine.models.base import ApiModel, CallResult, scrub
+from medmine.models.gemini_wire import prepare, send, send_streamed
 from medmine.models.images import EncodedImage
 from medmine.models.openai_wire import sampling_params, status_error
 from medmine.models.retry import ProviderError
@@ -109,30 +110,39 @@ class GeminiModel(ApiModel):
             fields["http_options"] = types.HttpOptions(extra_body=dict(self.preset.extra_body))
         return types.GenerateContentConfig(**fields)
 
-    def _payload(self, request: Request, images: list[EncodedImage]) -> tuple[Any, Any]:
-        """(contents, config) as SDK types, built before timing."""
+    def _payload(self, request: Request, images: list[EncodedImage]) -> tuple[Any, Any, Any]:
+        """(contents, config) as SDK types and the REST body the SDK converts them to, built
+        before timing (:mod:`gemini_wire`)."""
         contents, system = self.build_contents(request, images)
-        return contents, self.build_config(request, system)
+        config = self.build_config(request, system)
+        client = self._client_or_error()
+        return contents, config, prepare(client, self.preset.model_id, contents, config)
 
     async def _call(
         self, request: Request, images: list[EncodedImage], payload: Any = None
     ) -> CallResult:
         """One generate_content call, streamed when the preset asks for it."""
         client = self._client_or_error()
-        contents, config = payload if payload is not None else self._payload(request, images)
+        contents, config, ready = payload if payload is not None else self._payload(request, images)
         model = self.preset.model_id
         start = self._clock()
         try:
             if not self.preset.stream:
-                response = await client.aio.models.generate_content(
-                    model=model, contents=contents, config=config
-                )
+                if ready is not None:
+                    response = await send(client, ready)
+                else:
+                    response = await client.aio.models.generate_content(
+                        model=model, contents=contents, config=config
+                    )
                 return self._result([response], None, streamed=False)
             chunks = []
             ttft: float | None = None
-            stream = await client.aio.models.generate_content_stream(
-                model=model, contents=contents, config=config
-            )
+            if ready is not None:
+                stream = send_streamed(client, ready)
+            else:
+                stream = await client.aio.models.generate_content_stream(
+                    model=model, contents=contents, config=config
+                )
             async for chunk in stream:
                 if ttft is None and _chunk_text(chunk):
                     ttft = self._clock() - start

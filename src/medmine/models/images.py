@@ -23,6 +23,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from medmine.core import ImageRef, Request
+from medmine.models.image_passthrough import passthrough
 from medmine.models.presets import Preset
 
 ImageFormat = Literal["JPEG", "PNG"]
@@ -101,7 +102,13 @@ def encode_image(
 
 
 def _encode(path: Path, frame: int | None, max_edge: int | None, fmt: str | None) -> EncodedImage:
-    """Load, normalise, resize and compress one image (uncached)."""
+    """Load, normalise, resize and compress one image (uncached); a file that needs none of
+    it is sent as its own bytes without metadata (:mod:`image_passthrough`)."""
+    if not is_dicom(path):
+        same = passthrough(path, frame, max_edge, fmt)
+        if same is not None:
+            data, mime, w, h = same
+            return EncodedImage(data, mime, w, h, w, h)
     if is_dicom(path):
         image, source = dicom_to_image(path, frame), "DICOM"
     else:

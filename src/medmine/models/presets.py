@@ -56,6 +56,10 @@ class Preset(BaseModel):
     # (medmine run --batch); OpenAI, Anthropic and Gemini bill batches at half price.
     batch_discount: float = Field(default=0.5, gt=0, le=1)
     max_image_edge: int | None = Field(default=None, gt=0)
+    # The provider's documented limit of images in one request (None: not documented, e.g. a
+    # self-hosted server's own setting); a prompt with more (few-shot, multi-image VQA) is not
+    # sent and is recorded as medmine's failure naming the sample.
+    max_images: int | None = Field(default=None, gt=0)
     concurrency: int = Field(default=8, gt=0)
     requests_per_minute: int | None = Field(default=None, gt=0)
     tokens_per_minute: int | None = Field(default=None, gt=0)

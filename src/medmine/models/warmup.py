@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import sys
 
@@ -15,10 +16,19 @@ _WARM_MODULES = (
 
 
 def warm_transport() -> None:
-    """Import what the SDKs' HTTP stacks import lazily on their first request (once)."""
+    """Import what the SDKs' HTTP stacks import lazily on their first request (once), then
+    move every object alive (the SDKs' modules, types and client: about a million objects)
+    out of the cyclic garbage collector's scans.
+
+    Without the freeze a full collection walks them all: 150-250 ms on a loaded two-core
+    machine, during which every request in flight stalls and is timed as slower (at
+    concurrency 8 that is the whole batch). ``gc.freeze`` is O(1); the objects it freezes are
+    the process's long-lived state, so nothing that matters is kept from collection.
+    """
     for name in _WARM_MODULES:
         if name not in sys.modules:
             try:
                 importlib.import_module(name)
             except ImportError:
                 continue
+    gc.freeze()

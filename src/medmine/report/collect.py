@@ -9,6 +9,7 @@ from typing import Any
 
 from medmine.report.columns import metric_set, shown_columns
 from medmine.report.data import ALPHA, Board, Comparison, Entry, ReportData, RunInfo
+from medmine.report.run_notes import concurrency_shown, run_notes
 from medmine.report.stats import compare, holm, paired_key
 from medmine.run.store import RunStore
 
@@ -45,6 +46,7 @@ def _read_run(path: Path, label: str) -> tuple[RunInfo, list[dict[str, Any]]]:
             for d in (manifest.get("datasets") or {}).values()
             if isinstance(d, dict) and d.get("notice")
         ]
+        notices += run_notes(manifest)
         bad = [(b.dataset, b.id, b.path, b.reason) for b in store.bad_samples()]
         (n_results,) = store.con.execute("SELECT COUNT(*) FROM results").fetchone()
         info = RunInfo(
@@ -52,7 +54,7 @@ def _read_run(path: Path, label: str) -> tuple[RunInfo, list[dict[str, Any]]]:
             path,
             manifest,
             list(dict.fromkeys(notices)),
-            dict(manifest.get("concurrency") or {}),
+            concurrency_shown(manifest),
             bad,
             store.skipped(),
             int(n_results),

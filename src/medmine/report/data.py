@@ -50,6 +50,11 @@ class Entry:
         """Samples not sent, pending, unreadable or hit by a medmine error: never scored."""
         return int(self.metrics.get("n_not_run", 0) or 0)
 
+    @property
+    def truncated(self) -> int:
+        """Answers cut at the output limit: their own outcome, never a parse failure."""
+        return int((self.tables.get("outcomes") or {}).get("truncated", 0) or 0)
+
     def count(self, rate_key: str) -> int:
         """A failure count from its rate (rate x n, rounded)."""
         rate = self.metrics.get(rate_key)

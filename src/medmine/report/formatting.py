@@ -28,6 +28,13 @@ def failure_cell(e: Entry, key: str) -> str:
     return f"{e.count(key)} ({100 * rate:.1f}%)"
 
 
+def truncated_cell(e: Entry) -> str:
+    """The answers cut at the output limit, with their share of the samples asked."""
+    if not e.n:
+        return "—"
+    return f"{e.truncated} ({100 * e.truncated / e.n:.1f}%)"
+
+
 def confusion_of(e: Entry) -> tuple[list[str], list[list[int]]]:
     """Labels and rows of a classification confusion table (extra columns: no usable answer)."""
     conf = e.tables["confusion"]

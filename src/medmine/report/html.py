@@ -27,6 +27,7 @@ from medmine.report.formatting import (
     fmt,
     fmt_p,
     summary_lines,
+    truncated_cell,
 )
 
 GALLERY_EDGE = 560  # longest edge of a gallery image, pixels (large enough to judge an overlay)
@@ -145,6 +146,7 @@ def render_html(data: ReportData) -> str:
         fmt=fmt,
         fmt_p=fmt_p,
         failure_cell=failure_cell,
+        truncated_cell=truncated_cell,
         failure_keys=FAILURE_KEYS,
     )
 

@@ -17,6 +17,7 @@ from rich.table import Table
 
 from medmine.core import MetricSet
 from medmine.report.columns import format_value, metric_set, shown_columns
+from medmine.report.run_notes import concurrency_shown, run_notes
 from medmine.run.store import RunStore
 from medmine.run.verdict import no_valid_reason
 
@@ -36,6 +37,11 @@ class Row:
     declared: MetricSet | None = None
     no_valid: str | None = None  # why the model has no usable answer: never ranked
     outcomes: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def truncated(self) -> int:
+        """Answers cut at the output limit (their own outcome, not parse failures)."""
+        return int(self.outcomes.get("truncated", 0) or 0)
 
     @property
     def spec(self) -> MetricSet:
@@ -89,9 +95,10 @@ def load_leaderboard(run_dir: Path) -> Leaderboard:
             kind = b.reason.split(":", 1)[0] if ":" in b.reason[:40] else b.reason
             groups.setdefault((b.dataset, kind), []).append(f"{b.id}: {b.reason}")
         manifest = store.manifest()
+        datasets = manifest.get("datasets", {}).values()
         notices = list(
             dict.fromkeys(
-                d["notice"] for d in manifest.get("datasets", {}).values() if d.get("notice")
+                [*(d["notice"] for d in datasets if d.get("notice")), *run_notes(manifest)]
             )
         )
         return Leaderboard(
@@ -103,7 +110,7 @@ def load_leaderboard(run_dir: Path) -> Leaderboard:
             ],
             store.skipped(),
             notices,
-            manifest.get("concurrency", {}),
+            concurrency_shown(manifest),
         )
     finally:
         store.close()
@@ -136,6 +143,7 @@ COLUMNS = (
     "95% CI",
     "n",
     "parse fail",
+    "truncated",
     "refused",
     "errors",
     "not run",
@@ -157,6 +165,7 @@ def _cells(r: Row) -> list[str]:
         ci,
         str(int(m.get("n", 0))),
         _fmt(m.get("parse_failure_rate"), pct=True),
+        str(r.truncated),
         _fmt(m.get("refusal_rate"), pct=True),
         _fmt(m.get("error_rate"), pct=True),
         str(int(m.get("n_not_run", 0) or 0)),
@@ -183,7 +192,8 @@ def render_terminal(board: Leaderboard, console: Console) -> None:
             table.add_column(col, no_wrap=True)  # names stay whole; numbers columns shrink
         not_run = any(r.metrics.get("n_not_run") for r in rows)  # shown when any sample was
         cols = (spec.headline.label, "95% CI", *[e.label for e in extra], "n")
-        for col in (*cols, *(["not run"] if not_run else []), "fail/ref/err", "lat s", "$"):
+        fails = "fail/trunc/ref/err"  # truncated: a count of its own, not a parse failure
+        for col in (*cols, *(["not run"] if not_run else []), fails, "lat s", "$"):
             table.add_column(col, justify="right")
         for r in rows:
             c = _cells(r)
@@ -194,10 +204,10 @@ def render_terminal(board: Leaderboard, console: Console) -> None:
                 c[5],
                 *[format_value(e, r.metrics.get(e.key)) for e in extra],
                 c[6],
-                *([c[10]] if not_run else []),
-                f"{c[7]}/{c[8]}/{c[9]}",
-                c[11],
+                *([c[11]] if not_run else []),
+                f"{c[7]}/{c[8]}/{c[9]}/{c[10]}",
                 c[12],
+                c[13],
             )
         console.print(table)
     for model, lines in _no_valid_groups(board).items():
@@ -282,12 +292,12 @@ def to_csv(board: Leaderboard) -> str:
     keys = [*dict.fromkeys(declared), *rest]
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(["task", "dataset", "model", "headline", "value", "status", *keys])
+    writer.writerow(["task", "dataset", "model", "headline", "value", "status", "truncated", *keys])
     for r in board.rows:
         value = "" if r.no_valid else r.value
         state = f"no valid answers — {r.no_valid}" if r.no_valid else "scored"
         writer.writerow(
-            [r.task, r.dataset, r.model, r.headline, value, state]
+            [r.task, r.dataset, r.model, r.headline, value, state, r.truncated]
             + [r.metrics.get(k, "") for k in keys]
         )
     return buf.getvalue()

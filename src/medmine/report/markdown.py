@@ -6,7 +6,15 @@ import csv
 import io
 
 from medmine.report.data import ReportData
-from medmine.report.formatting import confusion_of, failure_cell, flatten, fmt, fmt_p, summary_lines
+from medmine.report.formatting import (
+    confusion_of,
+    failure_cell,
+    flatten,
+    fmt,
+    fmt_p,
+    summary_lines,
+    truncated_cell,
+)
 
 
 def _md_escape(text: str) -> str:
@@ -28,10 +36,10 @@ def to_markdown(data: ReportData) -> str:
     for b in data.boards:
         w(f"### {b.task} · {b.dataset} (headline: {b.headline})\n\n")
         w(
-            "| model | " + b.headline + " | 95% CI | n | parse failures | refused | errors |"
-            " latency s | cost $ |\n"
+            "| model | " + b.headline + " | 95% CI | n | parse failures | truncated | refused |"
+            " errors | latency s | cost $ |\n"
         )
-        w("|---|---:|---|---:|---:|---:|---:|---:|---:|\n")
+        w("|---|---:|---|---:|---:|---:|---:|---:|---:|---:|\n")
         for i, e in enumerate(b.entries):
             val = fmt(e.value)
             if i == 0 and b.best_significant:
@@ -40,13 +48,14 @@ def to_markdown(data: ReportData) -> str:
             n = f"{e.n} (+{e.not_run} not run)" if e.not_run else str(e.n)
             w(
                 f"| {_md_escape(e.model)} | {val} | {ci} | {n} | "
-                f"{failure_cell(e, 'parse_failure_rate')} | {failure_cell(e, 'refusal_rate')} | "
+                f"{failure_cell(e, 'parse_failure_rate')} | {truncated_cell(e)} | "
+                f"{failure_cell(e, 'refusal_rate')} | "
                 f"{failure_cell(e, 'error_rate')} | {fmt(e.metrics.get('latency_mean_s'))} | "
                 f"{fmt(e.metrics.get('cost_usd'), 4)} |\n"
             )
         for e in b.failed:
             w(f"| {_md_escape(e.model)} | no valid answers — {_md_escape(e.no_valid or '')} |")
-            w(" | | | | | | |\n")
+            w(" | | | | | | | |\n")
         w(f"\n{_md_escape(b.note)}\n\n")
         if b.comparisons:
             w("| best vs | difference | test | n | p | p (Holm) | significant |\n")

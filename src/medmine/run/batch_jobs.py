@@ -11,10 +11,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from medmine.core import ItemError, Model, Request, Response, Usage
+from medmine.core.secrets import redact
 from medmine.models.accounting import is_truncated
 from medmine.models.base import ApiModel, CallResult
 from medmine.models.retry import ProviderError, call_with_retries
-from medmine.models.secrets import redact
 from medmine.run.batch_channel import BatchChannel, BatchSummary
 from medmine.run.runner import Runner, Unit
 from medmine.run.store import BatchItem, BatchJobRow

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import medmine.clinical  # noqa: F401  (registers the model-based report metrics)
 from medmine.core import GenerationSettings, Model, Sample, Task, cache_dir
@@ -50,6 +51,24 @@ class RunOptions:
     say: Callable[[str], None] | None = None
     # Where passing status lines go (loading, checking images, scoring); None: silent.
     status: Callable[[str], None] | None = None
+
+
+def model_warnings(model: Model, concurrency: int | None) -> list[str]:
+    """A model's configuration warnings at the run's --concurrency (backends that have none
+    say nothing)."""
+    warnings = getattr(model, "warnings", None)
+    return list(warnings(concurrency)) if callable(warnings) else []
+
+
+def peak_in_flight(manifest: dict[str, Any], models: Sequence[Model]) -> dict[str, int]:
+    """model -> most requests seen in flight at once, over this run and the runs it resumed
+    (a model that sent nothing live this run keeps its earlier figure, or has none)."""
+    out = {k: int(v) for k, v in (manifest.get("concurrency_peak") or {}).items()}
+    for m in models:
+        peak = getattr(m, "peak_in_flight", 0) or 0
+        if peak:
+            out[m.name] = max(peak, out.get(m.name, 0))
+    return out
 
 
 def _say(opts: RunOptions, message: str) -> None:
@@ -273,6 +292,8 @@ def execute(suite: SuiteConfig, opts: RunOptions) -> RunOutcome:
         for p in data_use_problems(datasets, model, acks):
             checks.problems.append(p)
             _say(opts, p.line())
+        for warning in model_warnings(model, opts.concurrency):  # e.g. one stream at a time
+            _say(opts, f"warning: {warning}")
     if jobs and all(checks.why(j.model.name, j.dataset) for j in jobs):
         # Nothing at all could run: say so and touch nothing (no run folder is created).
         lines = "\n  ".join(dict.fromkeys(p.line() for p in checks.problems))
@@ -370,6 +391,7 @@ def execute(suite: SuiteConfig, opts: RunOptions) -> RunOutcome:
         store.set_manifest(
             {
                 "finished": time.time(),
+                "concurrency_peak": peak_in_flight(store.manifest(), models),
                 "jobs": {
                     f"{j.model.name}/{j.task.name}/{j.dataset}": {
                         "model_id": j.model.cache_id,

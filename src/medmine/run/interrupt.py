@@ -6,7 +6,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING
+
+from medmine.core import Outcome
+
+if TYPE_CHECKING:
+    from medmine.run.store import RunStore
+    from medmine.run.units import Unit
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -28,3 +35,26 @@ def on_ctrl_c(handler: Callable[[], None]) -> Iterator[None]:
     finally:
         for sig in routed:
             loop.remove_signal_handler(sig)
+
+
+def record_unsent(store: RunStore, units: Sequence[Unit], started: float) -> int:
+    """After a stop: every unit with neither an answer nor a request in flight ends as
+    not_sent_stop, so each sample still has exactly one recorded outcome; how many did."""
+    flying = set(store.ledger.in_flight())
+    answered: dict[tuple[str, str, str], dict[tuple[str, int], str]] = {}
+    ended: dict[tuple[str, str, str], dict[tuple[str, int], float]] = {}
+    why = "the user stopped the run (Ctrl-C)"
+    n = 0
+    for u in units:
+        job, one = (u.model_name, u.task.name, u.dataset), (u.sample.id, u.repeat)
+        if job not in answered:  # read once per job, not once per unit
+            answered[job] = store.answered(*job)
+            ended[job] = {k: e.created for k, e in store.ledger.get(*job).items()}
+        if (*job, *one) in flying or answered[job].get(one) == u.key:
+            continue
+        if ended[job].get(one, -1.0) >= started:
+            continue
+        store.ledger.put(*job, [(*one, Outcome.NOT_SENT_STOP, why)])
+        n += 1
+    store.flush()
+    return n

@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from typing import NamedTuple
 
 from medmine.core import Outcome, ParseStatus, Prediction, Response, Sample, Task
+from medmine.core.secrets import redact
 from medmine.run.writes import WriteBuffer, in_transaction
 
 LEDGER_SCHEMA = """
@@ -45,7 +46,9 @@ _FROM_STATUS = {
 }
 
 # Response.error_kind values raised by medmine's own code, not by the provider.
-MEDMINE_ERROR_KINDS = frozenset({"exception"})
+# medmine's own failures: a backend exception; a request medmine built that the provider's
+# documented limits forbid (too many images), stopped before it was sent
+MEDMINE_ERROR_KINDS = frozenset({"exception", "too_many_images"})
 PARSER_BUG = "parser error: "
 
 
@@ -65,7 +68,8 @@ def safe_parse(task: Task, response: Response, sample: Sample) -> Prediction:
     try:
         return task.parse(response, sample)
     except Exception as exc:  # a parser bug never ends the run
-        return Prediction(None, ParseStatus.UNPARSEABLE, f"{PARSER_BUG}{type(exc).__name__}: {exc}")
+        why = redact(f"{type(exc).__name__}: {exc}")
+        return Prediction(None, ParseStatus.UNPARSEABLE, f"{PARSER_BUG}{why}")
 
 
 RawOutcome = tuple[str, str | None, float]  # outcome value, detail, when recorded
@@ -109,7 +113,8 @@ class Ledger:
         belongs with these follows, so the batch is not cut before it)."""
         now = time.time()
         for s, r, o, d in ends:
-            self.writes.add(self.PUT, (model, task, dataset, s, r, o.value, d, now), more=more)
+            row = (model, task, dataset, s, r, o.value, redact(d) if d else d, now)
+            self.writes.add(self.PUT, row, more=more)
 
     def get(self, model: str, task: str, dataset: str) -> dict[tuple[str, int], OutcomeRow]:
         """(sample id, repeat) -> recorded outcome of one job."""

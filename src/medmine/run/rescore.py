@@ -24,6 +24,7 @@ from typing import Any
 from rich.console import Console
 
 from medmine.core import ParseStatus, Prediction, Sample, Task
+from medmine.core.secrets import redact
 from medmine.datasets.sources import load_for_suite
 from medmine.run.execute import _task_for_model
 from medmine.run.runner import Job, Runner
@@ -175,7 +176,7 @@ def _parse(task: Task, response: Any, sample: Sample) -> Prediction:
         return task.parse(response, sample)
     except Exception as exc:  # a reader bug is recorded on the sample, as in a run
         return Prediction(
-            None, ParseStatus.UNPARSEABLE, f"parser error: {type(exc).__name__}: {exc}"
+            None, ParseStatus.UNPARSEABLE, redact(f"parser error: {type(exc).__name__}: {exc}")
         )
 
 

@@ -21,14 +21,15 @@ from medmine.core import (
     Sample,
     forced_status,
 )
+from medmine.core.secrets import redact
 from medmine.run.feed import UnitFeed, flushing, ident
-from medmine.run.interrupt import on_ctrl_c
+from medmine.run.interrupt import on_ctrl_c, record_unsent
 from medmine.run.ledger import outcome_of, safe_parse
 from medmine.run.progress import ProgressBoard
 from medmine.run.score_cache import ScoreCache
 from medmine.run.store import ResponseCache, RunStore
 from medmine.run.units import INPUT_ERRORS, Executor, Job, RunSummary, Unit, is_free
-from medmine.run.validate import ImageChecks, cannot_take
+from medmine.run.validate import ImageChecks, cannot_take, too_many_images
 from medmine.run.writes import FLUSH_EVERY
 
 __all__ = ["INPUT_ERRORS", "Executor", "Job", "RunSummary", "Runner", "Unit", "is_free"]
@@ -145,6 +146,14 @@ class Runner:
         self.summary.not_sent += len(ends)
         self.store.put_skipped(name, job.task.name, job.dataset, why, len(ends))
 
+    def _not_sendable(self, job: Job, sample: Sample, why: str) -> None:
+        """Record a sample whose request the provider would reject before it is sent (too
+        many images): a medmine_error outcome with the reason, in every repeat."""
+        ends = [(sample.id, rep, Outcome.MEDMINE_ERROR, why) for rep in range(self.repeats)]
+        self.store.ledger.put(job.model.name, job.task.name, job.dataset, ends)
+        self.store.event("medmine_error", f"{job.model.name} on {job.task.name}: {why}")
+        self.summary.medmine_errors += len(ends)
+
     def _units(
         self, job: Job, model: Model, samples: Sequence[Sample]
     ) -> tuple[list[Unit], list[Sample], list[BadSample], Counter[str]]:
@@ -169,6 +178,11 @@ class Runner:
             why = cannot_take(job.model, len(images))
             if why is not None:
                 left_out[why] += 1  # "not run" for this model and setting, not failed
+                continue
+            over = too_many_images(job.model, len(images))
+            if over is not None:  # recorded per sample, named; never sent, never scored
+                self._not_sendable(job, s, f"sample {s.id}: {over}")
+                kept.append(s)
                 continue
             problem = next(filter(None, (checks.problem(im) for im in images)), None)
             if problem is not None:
@@ -212,7 +226,7 @@ class Runner:
                 if not self.stop_requested:
                     raise
         if self.stop_requested:
-            self._record_unsent(units)
+            self.summary.not_sent += record_unsent(self.store, units, self._started)
         self.summary.stopped_models.update(self.stopped)
         return ready
 
@@ -233,26 +247,6 @@ class Runner:
                 "in flight (Ctrl-C again to stop now)"
             )
         loop.call_later(self.GRACE_S, self._work.cancel)
-
-    def _record_unsent(self, units: Sequence[Unit]) -> None:
-        """After a stop: every unit with neither an answer nor a request in flight ends as
-        not_sent_stop, so each sample still has exactly one recorded outcome."""
-        flying = set(self.store.ledger.in_flight())
-        answered: dict[tuple[str, str, str], dict[tuple[str, int], str]] = {}
-        ended: dict[tuple[str, str, str], dict[tuple[str, int], float]] = {}
-        why = "the user stopped the run (Ctrl-C)"
-        for u in units:
-            job, one = (u.model_name, u.task.name, u.dataset), (u.sample.id, u.repeat)
-            if job not in answered:  # read once per job, not once per unit
-                answered[job] = self.store.answered(*job)
-                ended[job] = {k: e.created for k, e in self.store.ledger.get(*job).items()}
-            if (*job, *one) in flying or answered[job].get(one) == u.key:
-                continue
-            if ended[job].get(one, -1.0) >= self._started:
-                continue
-            self.store.ledger.put(*job, [(*one, Outcome.NOT_SENT_STOP, why)])
-            self.summary.not_sent += 1
-        self.store.flush()
 
     async def run_units(self, name: str, units: list[Unit], board: ProgressBoard) -> None:
         """Answer one model's units under its concurrency limit, until done or stopped."""
@@ -427,7 +421,7 @@ class Runner:
             return Response(
                 text="",
                 model=model.cache_id,
-                error=f"{type(exc).__name__}: {exc}",
+                error=redact(f"{type(exc).__name__}: {exc}"),  # an exception may carry a key
                 error_kind="exception",
                 latency_s=time.perf_counter() - start,
             )
@@ -441,7 +435,7 @@ class Runner:
 
 
 def _why(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}"
+    return redact(f"{type(exc).__name__}: {exc}")
 
 
 def _paths(sample: Sample) -> str:

@@ -13,12 +13,13 @@ import json
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from medmine.core import BadSample, ParseStatus, Prediction, Response
 from medmine.core.responses import loads_compact
+from medmine.core.secrets import redact
 from medmine.run.ledger import Ledger
 from medmine.run.response_cache import ResponseCache
 from medmine.run.store_check import check_store_file
@@ -192,7 +193,12 @@ class RunStore:
     ) -> None:
         """Store one answer and its prediction (committed with the next batch of writes,
         together with the outcome and in-flight end written right after it); ``blob`` is
-        ``response.to_json()`` when the caller has it already."""
+        ``response.to_json()`` when the caller has it already. Error and detail text pass
+        through the shared secrets redaction (an exception or a server may echo a key)."""
+        if response.error is not None:
+            clean = redact(response.error)
+            if clean != response.error:
+                response, blob = replace(response, error=clean), None
         self.writes.add(
             self.PUT_RESULT,
             (
@@ -206,7 +212,7 @@ class RunStore:
                 int(cached),
                 prediction.status.value,
                 json.dumps(prediction.value),
-                prediction.detail,
+                redact(prediction.detail) if prediction.detail else prediction.detail,
                 time.time(),
             ),
             more=True,
@@ -413,8 +419,8 @@ class RunStore:
 
     # -- audit log --------------------------------------------------------------------------
     def event(self, kind: str, message: str) -> None:
-        """Append to the audit log (never a secret)."""
-        self.con.execute("INSERT INTO events VALUES (?,?,?)", (time.time(), kind, message))
+        """Append to the audit log (never a secret: key values are redacted)."""
+        self.con.execute("INSERT INTO events VALUES (?,?,?)", (time.time(), kind, redact(message)))
 
     def events(self) -> list[tuple[float, str, str]]:
         """The audit log in order."""

@@ -70,16 +70,26 @@ def image_problem(ref: ImageRef) -> str | None:
 
 def cannot_take(model: Model, n_images: int) -> str | None:
     """Why a model cannot be sent a request carrying ``n_images`` images (the sample is then
-    "not run" for it, not failed), or None. A text-only model takes none; a model (or its
-    preset) declaring ``max_images`` takes at most that many (few-shot prompts send several).
-    """
+    "not run" for it, not failed), or None: a text-only model takes none."""
     if n_images and getattr(model, "modality", "vision") == "text":
         return "text-only model: these samples' requests carry images"
+    return None
+
+
+def too_many_images(model: Model, n_images: int) -> str | None:
+    """Why a request carrying ``n_images`` images exceeds the model's per-request image limit
+    (``max_images`` of the model or its preset: the provider's documented limit), or None.
+    Such a request is not sent: medmine built a prompt (few-shot, multi-image VQA) the provider
+    would reject, which is medmine's failure to flag, not the model's."""
     cap = getattr(model, "max_images", None)
     if cap is None:
         cap = getattr(getattr(model, "preset", None), "max_images", None)
     if cap is not None and n_images > int(cap):
-        return f"the model takes at most {int(cap)} image(s) per request"
+        return (
+            f"its request carries {n_images} images; {getattr(model, 'name', 'the model')} "
+            f"takes at most {int(cap)} per request (max_images, the provider's documented "
+            "limit): not sent (use fewer shots, or a model that takes more images)"
+        )
     return None
 
 
