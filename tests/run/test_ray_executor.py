@@ -9,6 +9,7 @@ import asyncio
 import os
 import sys
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -264,6 +265,21 @@ async def test_a_killed_worker_loses_nothing_and_asks_nothing_twice(
     assert _quality(run_dir) == _quality(tmp_path / "local")
 
 
+def _kill_and_wait(ray: Any, actors: Sequence[Any]) -> None:
+    """Kill actors and wait until each is dead: ``ray.kill`` returns before the actor stops,
+    and a request sent in between would still be answered by it (a race under load)."""
+    for actor in actors:
+        ray.kill(actor, no_restart=True)
+    deadline = time.monotonic() + 30
+    for actor in actors:
+        while time.monotonic() < deadline:
+            try:
+                ray.get(actor.__ray_ready__.remote(), timeout=5)
+            except Exception:  # RayActorError once it is dead (or a timeout while dying)
+                break
+            time.sleep(0.05)
+
+
 async def test_all_workers_dead_starts_a_replacement_up_to_the_limit(
     local_ray: Any, tmp_path: Path
 ) -> None:
@@ -279,8 +295,7 @@ async def test_all_workers_dead_starts_a_replacement_up_to_the_limit(
         assert proxy.name == model.name and proxy.cache_id == model.cache_id
         assert proxy.max_concurrency == 16
         assert proxy.describe()["executor"]["workers"] == 2
-        for actor in executor.actors(model.name):
-            local_ray.kill(actor, no_restart=True)
+        _kill_and_wait(local_ray, executor.actors(model.name))
         got = await proxy.generate(task.request(test))
         assert got.text == expected.text
         pool = executor.summary()["models"][model.name]  # type: ignore[index]
@@ -290,8 +305,7 @@ async def test_all_workers_dead_starts_a_replacement_up_to_the_limit(
             f"{model.name}#1": 0,
             f"{model.name}#2": 1,
         }
-        for actor in executor.actors(model.name):
-            local_ray.kill(actor, no_restart=True)
+        _kill_and_wait(local_ray, executor.actors(model.name))
         with pytest.raises(RayExecutorError, match="limit of 1 replacement"):
             await proxy.generate(task.request(test))
 
