@@ -30,8 +30,8 @@ from typing import Any
 import numpy as np
 
 from medmine.core import GenerationSettings, Model, ReportTarget, Sample
-from medmine.metrics.agreement import correlations, exact_agreement, icc1
-from medmine.metrics.bootstrap import mean_ci
+from medmine.metrics.agreement import correlations, exact_agreement
+from medmine.run.judge_stats import judge_summary, repeat_icc
 from medmine.run.judge_vqa import merge_vqa_judgements, vqa_judge_jobs
 from medmine.run.runner import Job, Runner
 from medmine.run.store import ResponseCache, RunStore
@@ -265,7 +265,7 @@ def merge_judgements(
     record: dict[str, Any] = {
         "cost_usd": total_cost,
         "cost_unknown_answers": cost_unknown,
-        "repeat_icc": _icc(all_complete, cfg.repeats),
+        "repeat_icc": repeat_icc(all_complete, cfg.repeats),
         "repeat_exact_significant": exact_agreement(all_sig) if all_sig else float("nan"),
         "repeat_reports": len(all_complete),
     }
@@ -284,24 +284,11 @@ def _judge_metrics(
     sig_complete: list[list[float]],
     repeats: int,
 ) -> dict[str, float]:
-    out: dict[str, float] = {"judge_n": float(len(scores))}
-    if scores:
-        out["judge_score"] = float(np.mean(scores))
-        if len(scores) >= 2:
-            out["judge_score_ci_low"], out["judge_score_ci_high"] = mean_ci(scores, groups=groups)
+    out = judge_summary(
+        scores, groups, complete, repeats, "judge_repeat_exact_significant", sig_complete
+    )
     out.update({key: float(np.mean(values)) for key, values in counts.items() if values})
-    if repeats > 1:
-        out["judge_repeat_icc"] = _icc(complete, repeats)
-        out["judge_repeat_exact_significant"] = (
-            exact_agreement(sig_complete) if sig_complete else float("nan")
-        )
     return out
-
-
-def _icc(complete: list[list[float]], repeats: int) -> float:
-    if repeats < 2 or len(complete) < 2:
-        return float("nan")
-    return icc1(np.array(complete))
 
 
 def _judged(jobs: Sequence[Job]) -> list[Job]:

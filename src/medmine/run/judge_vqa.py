@@ -16,12 +16,10 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
-
 from medmine.core import Sample, TaskKind
 from medmine.datasets.readers.vqa_common import OPEN, VqaTarget
-from medmine.metrics.agreement import correlations, exact_agreement, icc1
-from medmine.metrics.bootstrap import mean_ci
+from medmine.metrics.agreement import correlations, exact_agreement
+from medmine.run.judge_stats import judge_summary, repeat_icc
 from medmine.run.runner import Job
 from medmine.run.store import RunStore
 from medmine.tasks.vqa_judge import VqaJudgeTask, vqa_judge_sample
@@ -115,7 +113,9 @@ def merge_vqa_judgements(
             if (job.model.name, s.id) in truth:
                 pairs.append((value, truth[(job.model.name, s.id)]))
         metrics = entry["metrics"]
-        metrics.update(_metrics(scores, groups, complete, repeats))
+        metrics.update(
+            judge_summary(scores, groups, complete, repeats, "judge_repeat_exact_grade", complete)
+        )
         metrics.update({"judge_unscored": float(unscored), "judge_candidate_failed": float(failed),
                         "judge_cost_usd": cost})  # fmt: skip
         total_cost += cost
@@ -131,7 +131,7 @@ def merge_vqa_judgements(
         "cost_usd": total_cost,
         "cost_unknown_answers": cost_unknown,
         "graded_answers": n_graded,
-        "repeat_icc": _icc(all_scores, repeats),
+        "repeat_icc": repeat_icc(all_scores, repeats),
         "repeat_exact_grade": exact_agreement(all_scores) if all_scores else float("nan"),
         "repeat_answers": len(all_scores),
         "prompt_version": task.version,
@@ -141,26 +141,6 @@ def merge_vqa_judgements(
         human = correlations([p[0] for p in pairs], [p[1] for p in pairs]) if len(pairs) else {}
         record["human"] = {"n": len(pairs), **human}
     return record
-
-
-def _metrics(
-    scores: list[float], groups: list[str], complete: list[list[float]], repeats: int
-) -> dict[str, float]:
-    out: dict[str, float] = {"judge_n": float(len(scores))}
-    if scores:
-        out["judge_score"] = float(np.mean(scores))
-        if len(scores) >= 2:
-            out["judge_score_ci_low"], out["judge_score_ci_high"] = mean_ci(scores, groups=groups)
-    if repeats > 1:
-        out["judge_repeat_icc"] = _icc(complete, repeats)
-        out["judge_repeat_exact_grade"] = exact_agreement(complete) if complete else float("nan")
-    return out
-
-
-def _icc(complete: list[list[float]], repeats: int) -> float:
-    if repeats < 2 or len(complete) < 2:
-        return float("nan")
-    return icc1(np.array(complete))
 
 
 def _judged(jobs: Sequence[Job]) -> list[Job]:
