@@ -258,7 +258,7 @@ ELSEWHERE: dict[str, str] = {
     "refuge": "test_catalog_fixtures: Training400 + Annotation-Training400 (xlsx)",
     "kvasir_seg": "test_published_layouts / test_catalog_check: Kvasir-SEG.zip",
     "cvc_clinicdb_kaggle": "test_published_layouts: PNG/ and TIF/",
-    "mimic_cxr": "test_report_truth: files/pXX + chexpert/negbio/split csv.gz",
+    "mimic_cxr": "test_report_truth: files/pXX + chexpert/split csv.gz + expert test set, checked",
     **{
         name: "test_vqa_layouts + test_check_on_every_vqa_replica (below)"
         for name in (

@@ -147,7 +147,9 @@ def test_mimic_reports_join_labels_split_and_expert(tmp_path: Path) -> None:
         text = "FINAL REPORT\nFINDINGS: Small left effusion.\nIMPRESSION: Left effusion."
         (folder / f"s{study}.txt").write_text(text, encoding="utf-8")
     (root / "files/p10/p10000032/s50000001").mkdir()
-    (root / "files/p10/p10000032/s50000001/abc.jpg").write_bytes(b"\xff\xd8\xff")
+    from PIL import Image
+
+    Image.new("L", (32, 32), 90).save(root / "files/p10/p10000032/s50000001/abc.jpg")
     cols = sorted(OBSERVATIONS)
     effusion = ["1.0" if c == "Pleural Effusion" else "" for c in cols]
     _gz_csv(
@@ -174,6 +176,12 @@ def test_mimic_reports_join_labels_split_and_expert(tmp_path: Path) -> None:
     assert "no diagnosis truth" in " ".join(by_id["50000003"].meta["warnings"])
     assert len(by_id["50000001"].images) == 1
     assert by_id["50000001"].patient_id == "10000032"
+    # `medmine datasets check` on the download's folder and on the folder holding it
+    from medmine.datasets.check import check_dataset
+
+    report = check_dataset("mimic_cxr", root)
+    assert report.ok and report.counts["samples"] == 3, report.to_text()
+    assert check_dataset("mimic_cxr", tmp_path).ok
 
 
 def test_labeler_against_mesh_on_unseen_iu_style_reports(tmp_path: Path) -> None:
