@@ -211,3 +211,21 @@ def test_the_listing_knows_the_registries_names(monkeypatch: pytest.MonkeyPatch)
         for key, value in env.items():
             monkeypatch.setenv(key, value)
         assert plugins._cache_root() == cache_dir()
+
+
+def test_a_loaded_module_whose_file_is_gone_does_not_make_the_index_stale(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A long-lived process (a test session, a notebook) may hold modules imported from a folder
+    # removed since; their files cannot be read at build time nor later.
+    gone = type(sys)("medmine_probe_gone")
+    gone.__file__ = str(tmp_path / "removed" / "medmine_probe_gone.py")
+    monkeypatch.setitem(sys.modules, "medmine_probe_gone", gone)
+    monkeypatch.setenv("MEDMINE_CACHE_DIR", str(tmp_path))
+    args = (cli_listing.TASKS_PACKAGE, cli_listing.TASKS_GROUP, cli_listing.TASKS_ENV)
+    built = plugins.cached_listing("tasks", *args, cli_listing.build_task_rows)
+
+    def no_build() -> list[dict[str, object]]:
+        raise AssertionError("the index was current: nothing should be imported")
+
+    assert plugins.cached_listing("tasks", *args, no_build) == built

@@ -175,8 +175,10 @@ def _current_rows(index: dict[str, Any], package: str, group: str) -> list[Row] 
             return None
         index["dirs"] = _dir_stamps()  # same plugins: the caller rewrites the stamps
         index["restamped"] = True
+    # A file that could not be read when the index was built (a module imported from a folder
+    # since removed) counts as unchanged while it still cannot be read.
     for path, mtime, size in index.get("files", []):
-        if mtime is None or _file_stamp(path) != [path, mtime, size]:
+        if _file_stamp(path) != [path, mtime, size]:
             return None
     rows = index.get("rows")
     return rows if isinstance(rows, list) else None
