@@ -40,6 +40,7 @@ from medmine.core import (
     Request,
     Response,
     Sample,
+    Target,
     TaskKind,
     TaskScores,
     stable_hash,
@@ -163,16 +164,43 @@ def parse_judgement(text: str) -> tuple[Judgement | None, str]:
     return Judgement(counts["significant"], counts["insignificant"], _count(m.group(1))), "ok"
 
 
-def judge_sample(candidate_model: str, sample: Sample, text: str, reference: str) -> Sample:
-    """The text-only sample the judge is asked about: one model's report for one case."""
+def candidate_sample(
+    candidate_model: str, sample: Sample, text: str, targets: dict[str, Target]
+) -> Sample:
+    """The text-only sample a judge is asked about: one model's answer for one case, keyed
+    ``MODEL::SAMPLE`` and carrying the case's patient (paired statistics group by it)."""
     return Sample(
         id=f"{candidate_model}::{sample.id}",
         dataset=sample.dataset,
         text=text,
-        targets={TaskKind.REPORT_GENERATION.value: ReportTarget(findings=reference)},
+        targets=targets,
         patient_id=sample.patient_id,
         meta={"candidate_model": candidate_model, "sample_id": sample.id},
     )
+
+
+def judge_sample(candidate_model: str, sample: Sample, text: str, reference: str) -> Sample:
+    """The text-only sample the judge is asked about: one model's report for one case."""
+    targets: dict[str, Target] = {
+        TaskKind.REPORT_GENERATION.value: ReportTarget(findings=reference)
+    }
+    return candidate_sample(candidate_model, sample, text, targets)
+
+
+def judge_scores(predictions: Sequence[Prediction], samples: Sequence[Sample]) -> TaskScores:
+    """A judge task's scores: the mean ``score`` of the judgements that could be read, with
+    the others counted as unscored."""
+    values = [p.value["score"] for p in predictions if p.usable and p.value]
+    metrics = {
+        "judge_score": statistics.fmean(values) if values else float("nan"),
+        "judge_unscored": float(len(predictions) - len(values)),
+    }
+    per = {
+        s.id: {"judge_score": float(p.value["score"])}
+        for s, p in zip(samples, predictions, strict=True)
+        if p.usable and p.value
+    }
+    return TaskScores(metrics=metrics, per_sample=per, headline="judge_score", tables={})
 
 
 @dataclass
@@ -225,17 +253,7 @@ class ReportJudgeTask:
 
     def score(self, predictions: Sequence[Prediction], samples: Sequence[Sample]) -> TaskScores:
         """Mean judge score over the judgements that could be read (the rest counted)."""
-        values = [p.value["score"] for p in predictions if p.usable and p.value]
-        metrics = {
-            "judge_score": statistics.fmean(values) if values else float("nan"),
-            "judge_unscored": float(len(predictions) - len(values)),
-        }
-        per = {
-            s.id: {"judge_score": float(p.value["score"])}
-            for s, p in zip(samples, predictions, strict=True)
-            if p.usable and p.value
-        }
-        return TaskScores(metrics=metrics, per_sample=per, headline="judge_score", tables={})
+        return judge_scores(predictions, samples)
 
     def template_hash(self) -> str:
         """Hash of the prompt, categories, parser patterns and settings."""

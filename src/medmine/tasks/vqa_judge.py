@@ -25,7 +25,6 @@ failure, counted, never a score). The prompt (:data:`VQA_JUDGE_PROMPT`) and
 from __future__ import annotations
 
 import re
-import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -44,6 +43,7 @@ from medmine.core import (
     user_request,
 )
 from medmine.datasets.readers.vqa_common import OPEN, VqaTarget
+from medmine.tasks.report_judge import candidate_sample, judge_scores
 
 VQA_JUDGE_VERSION = "1"
 GRADES: dict[str, float] = {"correct": 1.0, "partially correct": 0.5, "incorrect": 0.0}
@@ -103,14 +103,7 @@ def vqa_judge_sample(candidate_model: str, sample: Sample, answer: str) -> Sampl
     target = sample.target(TaskKind.VQA)
     if not isinstance(target, VqaTarget) or target.rule != OPEN:
         raise ValueError(f"sample {sample.id}: only open questions are judged")
-    return Sample(
-        id=f"{candidate_model}::{sample.id}",
-        dataset=sample.dataset,
-        text=answer,
-        targets={TaskKind.VQA: target},
-        patient_id=sample.patient_id,
-        meta={"candidate_model": candidate_model, "sample_id": sample.id},
-    )
+    return candidate_sample(candidate_model, sample, answer, {TaskKind.VQA: target})
 
 
 @dataclass
@@ -157,17 +150,7 @@ class VqaJudgeTask:
 
     def score(self, predictions: Sequence[Prediction], samples: Sequence[Sample]) -> TaskScores:
         """Mean judge score over the grades that could be read (the rest counted)."""
-        values = [p.value["score"] for p in predictions if p.usable and p.value]
-        metrics = {
-            "judge_score": statistics.fmean(values) if values else float("nan"),
-            "judge_unscored": float(len(predictions) - len(values)),
-        }
-        per = {
-            s.id: {"judge_score": float(p.value["score"])}
-            for s, p in zip(samples, predictions, strict=True)
-            if p.usable and p.value
-        }
-        return TaskScores(metrics=metrics, per_sample=per, headline="judge_score", tables={})
+        return judge_scores(predictions, samples)
 
     def template_hash(self) -> str:
         """Hash of the prompt, grades, parser pattern and version."""
