@@ -24,7 +24,7 @@ from PIL import Image
 
 from medmine.core import ObservationsTarget, Sample
 from medmine.core import samples as core_samples
-from medmine.datasets.report_text import read_json_reports
+from medmine.datasets.report_text import jsonl_records, read_json_reports
 from medmine.mine import chunked as chunked_mod
 from medmine.mine import image_check, images
 from medmine.mine.chunked import ask_chunks
@@ -34,7 +34,6 @@ from medmine.mine.images import FoundFile, MiningQuestion, build_inputs, walk_fi
 from medmine.mine.outputs import collect_results, write_outputs
 from medmine.mine.reports import label_with_model, mine_reports, write_mined_csv
 from medmine.mine.reports import read_report_source as read_whole
-from medmine.mine.stream_csv import jsonl_records
 from medmine.models.resolve import resolve_model
 from medmine.run.runner import Job, Runner
 from medmine.run.store import RunStore

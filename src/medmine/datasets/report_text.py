@@ -8,12 +8,13 @@ wrong layout raises ValueError naming the path and the layout expected.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -333,6 +334,46 @@ def _json_item(
     return _record(report_id, text, source, metadata=meta, bad_bytes=bad, warnings=notes)
 
 
+_SCAN = 1 << 20  # bytes read at a time when checking the encoding
+
+
+def decodes_strictly(path: Path, encoding: str) -> bool:
+    """Whether the whole file decodes strictly, checked in 1 MB steps (bounded memory)."""
+    dec = codecs.getincrementaldecoder(encoding)(errors="strict")
+    with path.open("rb") as fh:
+        try:
+            while block := fh.read(_SCAN):
+                dec.decode(block)
+            dec.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return False
+    return True
+
+
+def jsonl_records(
+    path: Path, text_field: str = "text", id_field: str = "id"
+) -> Iterator[ReportRecord]:
+    """The records of a JSON Lines file, read line by line (bounded memory): a line that is
+    not valid JSON becomes a record with a warning, blank lines are skipped, and every record
+    carries the non-UTF-8 note when the file had bad bytes."""
+    path = _require(Path(path), _JSON_LAYOUT)
+    bad = not decodes_strictly(path, "utf-8-sig")
+    number = 0
+    with path.open(encoding="utf-8-sig", errors="replace", newline="") as fh:
+        for physical in fh:  # split at "\n"; str.splitlines splits the rest as the whole read
+            for line in physical.splitlines():
+                number += 1
+                if not line.strip():
+                    continue
+                try:
+                    item = json.loads(line)
+                except json.JSONDecodeError as error:
+                    note = f"line {number}: invalid JSON ({error.msg})"
+                    yield ReportRecord(str(number - 1), "", {}, path, {}, [note])
+                    continue
+                yield _json_item(item, number - 1, path, text_field, id_field, bad)
+
+
 def read_json_reports(
     path: str | Path, text_field: str = "text", id_field: str = "id"
 ) -> list[ReportRecord]:
@@ -342,20 +383,9 @@ def read_json_reports(
     not valid JSON becomes a record with a warning; blank lines are skipped.
     """
     file_path = _require(Path(path), _JSON_LAYOUT)
-    text, bad = _read_text(file_path)
     if file_path.suffix.lower() == ".jsonl":
-        records = []
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                item = json.loads(line)
-            except json.JSONDecodeError as error:
-                note = f"line {number}: invalid JSON ({error.msg})"
-                records.append(ReportRecord(str(number - 1), "", {}, file_path, {}, [note]))
-                continue
-            records.append(_json_item(item, number - 1, file_path, text_field, id_field, bad))
-        return records
+        return list(jsonl_records(file_path, text_field, id_field))
+    text, bad = _read_text(file_path)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:

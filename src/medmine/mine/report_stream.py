@@ -34,8 +34,9 @@ ReaderOptions = Mapping[str, Any]
 
 def stream_records(source: Path, reader: ReaderOptions) -> tuple[Iterator[ReportRecord], str]:
     """The records of a report source, read lazily where the layout allows, and its kind."""
+    from medmine.datasets.report_text import jsonl_records
     from medmine.mine.report_read import read_report_source
-    from medmine.mine.stream_csv import _headed, _headerless, jsonl_records
+    from medmine.mine.stream_csv import _headed, _headerless
 
     source = Path(source)
     suffix = source.suffix.lower() if source.is_file() else ""

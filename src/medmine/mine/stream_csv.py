@@ -30,12 +30,11 @@ from pathlib import Path
 from medmine.chexpert import OBSERVATIONS
 from medmine.datasets.report_text import (
     _CHEXPERT_LAYOUT,
-    _JSON_LAYOUT,
     EMPTY_WARNING,
     NON_UTF8_WARNING,
     ReportRecord,
-    _json_item,
-    _require,
+    decodes_strictly,
+    jsonl_records,
     split_sections,
 )
 from medmine.mine.csv_reports import detect_encoding, id_key, row_record
@@ -43,25 +42,11 @@ from medmine.mine.report_labels import MinedReport, MineSummary, format_value, l
 
 STREAM_WORKERS_ABOVE = 8 << 20  # CSV bytes above which two processes label (pool start-up)
 CHUNK = 2000  # reports labelled and written at a time
-_SCAN = 1 << 20  # bytes read at a time when checking the encoding
-
-
-def _valid_text(path: Path, encoding: str) -> bool:
-    """Whether the whole file decodes strictly, checked in 1 MB steps (bounded memory)."""
-    dec = codecs.getincrementaldecoder(encoding)(errors="strict")
-    with path.open("rb") as fh:
-        try:
-            while block := fh.read(_SCAN):
-                dec.decode(block)
-            dec.decode(b"", final=True)
-        except UnicodeDecodeError:
-            return False
-    return True
 
 
 def _headerless(path: Path) -> Iterator[ReportRecord]:
     """Records of a headerless CheXpert CSV, as ``read_chexpert_csv(path)`` makes them."""
-    bad = not _valid_text(path, "utf-8-sig")
+    bad = not decodes_strictly(path, "utf-8-sig")
     with path.open(encoding="utf-8-sig", errors="replace", newline="") as fh:
         for index, row in enumerate(csv.reader(fh)):
             if len(row) > 1:
@@ -86,7 +71,7 @@ def _headed(
         codecs.lookup(name)
     except LookupError:
         raise ValueError(f"--encoding {name!r}: not a text encoding Python knows") from None
-    if not _valid_text(path, name):
+    if not decodes_strictly(path, name):
         from medmine.mine.csv_reports import read_csv_reports
 
         read_csv_reports(path, column, id_column, encoding)  # raises with the line and row
@@ -101,29 +86,6 @@ def _headed(
         seen: dict[str, int] = {}
         for number, row in enumerate(rows, start=1):
             yield row_record(path, header, row, number, key, column, seen)
-
-
-def jsonl_records(
-    path: Path, text_field: str = "text", id_field: str = "id"
-) -> Iterator[ReportRecord]:
-    """The records of a JSON Lines file, line by line, as ``read_json_reports`` makes them
-    (the same line splitting, numbering, warnings and non-UTF-8 note)."""
-    path = _require(Path(path), _JSON_LAYOUT)
-    bad = not _valid_text(path, "utf-8-sig")
-    number = 0
-    with path.open(encoding="utf-8-sig", errors="replace", newline="") as fh:
-        for physical in fh:  # split at "\n"; str.splitlines splits the rest as the whole read
-            for line in physical.splitlines():
-                number += 1
-                if not line.strip():
-                    continue
-                try:
-                    item = json.loads(line)
-                except json.JSONDecodeError as error:
-                    note = f"line {number}: invalid JSON ({error.msg})"
-                    yield ReportRecord(str(number - 1), "", {}, path, {}, [note])
-                    continue
-                yield _json_item(item, number - 1, path, text_field, id_field, bad)
 
 
 def _chunks(records: Iterator[ReportRecord], size: int) -> Iterator[list[ReportRecord]]:
