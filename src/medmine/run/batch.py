@@ -107,7 +107,10 @@ async def run_batch(
     with board:
         await asyncio.gather(
             *(d.run() for d in drivers),
-            *(runner.run_units(name, us, board) for name, us in live.items()),
+            *(
+                runner.run_units(name, us, board.add(name, len(us)), us[0].model)
+                for name, us in live.items()
+            ),
         )
     runner.summary.stopped_models.update(runner.stopped)
     return summary

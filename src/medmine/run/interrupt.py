@@ -6,14 +6,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING
 
 from medmine.core import Outcome
 
 if TYPE_CHECKING:
+    from medmine.run.pending import Ident
     from medmine.run.store import RunStore
-    from medmine.run.units import Unit
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -37,20 +37,21 @@ def on_ctrl_c(handler: Callable[[], None]) -> Iterator[None]:
             loop.remove_signal_handler(sig)
 
 
-def record_unsent(store: RunStore, units: Sequence[Unit], started: float) -> int:
-    """After a stop: every unit with neither an answer nor a request in flight ends as
-    not_sent_stop, so each sample still has exactly one recorded outcome; how many did."""
+def record_unsent(store: RunStore, pending: Iterable[Ident], started: float) -> int:
+    """After a stop: every pending question with neither an answer nor a request in flight
+    ends as not_sent_stop, so each sample still has exactly one recorded outcome; how many
+    did. ``pending`` gives (model, task, dataset, sample id, repeat, request key) of each."""
     flying = set(store.ledger.in_flight())
     answered: dict[tuple[str, str, str], dict[tuple[str, int], str]] = {}
     ended: dict[tuple[str, str, str], dict[tuple[str, int], float]] = {}
     why = "the user stopped the run (Ctrl-C)"
     n = 0
-    for u in units:
-        job, one = (u.model_name, u.task.name, u.dataset), (u.sample.id, u.repeat)
-        if job not in answered:  # read once per job, not once per unit
+    for model, task, dataset, sample_id, repeat, key in pending:
+        job, one = (model, task, dataset), (sample_id, repeat)
+        if job not in answered:  # read once per job, not once per question
             answered[job] = store.answered(*job)
             ended[job] = {k: e.created for k, e in store.ledger.get(*job).items()}
-        if (*job, *one) in flying or answered[job].get(one) == u.key:
+        if (*job, *one) in flying or answered[job].get(one) == key:
             continue
         if ended[job].get(one, -1.0) >= started:
             continue

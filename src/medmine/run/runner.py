@@ -7,7 +7,8 @@ import asyncio
 import dataclasses
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from itertools import chain
 
 from medmine.core import (
     BadSample,
@@ -25,7 +26,8 @@ from medmine.core.secrets import redact
 from medmine.run.feed import UnitFeed, flushing, ident
 from medmine.run.interrupt import on_ctrl_c, record_unsent
 from medmine.run.ledger import outcome_of, safe_parse
-from medmine.run.progress import ProgressBoard
+from medmine.run.pending import Pending
+from medmine.run.progress import ModelBar, ProgressBoard
 from medmine.run.score_cache import ScoreCache
 from medmine.run.store import ResponseCache, RunStore
 from medmine.run.units import INPUT_ERRORS, Executor, Job, RunSummary, Unit, is_free
@@ -34,8 +36,8 @@ from medmine.run.writes import FLUSH_EVERY
 
 __all__ = ["INPUT_ERRORS", "Executor", "Job", "RunSummary", "Runner", "Unit", "is_free"]
 
-# Jobs of at most this many samples look up their stored answers by sample id (a streamed
-# chunk); larger ones read the job's answers in one query, which is faster for a whole job.
+# A job is prepared this many samples at a time: each chunk looks up only its own samples'
+# stored answers, so preparing holds one chunk's answers, never a whole job's.
 CHUNK_LOOKUP = 5000
 
 
@@ -87,14 +89,22 @@ class Runner:
         return model, None
 
     def prepare(self, jobs: Sequence[Job]) -> tuple[list[Unit], list[Job]]:
-        """Pending units and the jobs after fitting and skipping rules.
+        """Pending units (all built) and the jobs after fitting and skipping rules: for
+        callers that need every unit at once (provider batches, cost estimates)."""
+        pending, ready = self.plan(jobs)
+        units = [u for p in pending for u in p.units(self._bad_later)]
+        return units, ready
+
+    def plan(self, jobs: Sequence[Job]) -> tuple[list[Pending], list[Job]]:
+        """Each job's pending questions (compact, see :mod:`medmine.run.pending`) and the
+        jobs after fitting and skipping rules.
 
         A unit is pending unless the store holds an answer to the very same request (same
         hash): a changed prompt, setting or image is asked again, an unchanged one never is.
         Images a request would send are checked to decode first; a text-only model is not
         sent requests that carry images (those samples are skipped for it, with the count).
         """
-        units: list[Unit] = []
+        pending: list[Pending] = []
         ready: list[Job] = []
         for job in jobs:
             samples = [s for s in job.samples if job.task.applies_to(s)]
@@ -117,34 +127,38 @@ class Runner:
             if model is None:
                 self.store.put_skipped(name, job.task.name, job.dataset, str(reason), len(samples))
                 continue
-            job_units, kept, bad, left_out = self._units(job, model, samples)
-            if bad:
-                self.store.put_bad_samples(bad)
-                self.summary.bad_samples += len(bad)
+            todo = Pending(job, model, samples)
+            kept: list[Sample] = []
+            left_out: Counter[str] = Counter()
+            for start in range(0, len(samples), CHUNK_LOOKUP):
+                self._pending(todo, start, kept, left_out)
             for why, n in left_out.items():
                 self.store.put_skipped(name, job.task.name, job.dataset, why, n)
             if kept:
                 ready.append(dataclasses.replace(job, model=model, samples=kept))
-                units.extend(job_units)
-        return units, ready
+                if todo:
+                    pending.append(todo)
+        return pending, ready
 
     def _not_sent(self, job: Job, samples: Sequence[Sample], why: str) -> None:
         """Record a model that cannot run (preflight): its pending samples end as
         not_sent_key with the reason; answers stored by earlier runs are kept."""
         name = job.model.name
         self.summary.blocked.setdefault(name, why)
-        # A small job (a streamed chunk) looks up only its own samples' answers.
-        ids = [s.id for s in samples] if len(samples) <= CHUNK_LOOKUP else None
-        done = self.store.answered(name, job.task.name, job.dataset, ids)
-        ends = [
-            (s.id, rep, Outcome.NOT_SENT_KEY, why)
-            for s in samples
-            for rep in range(self.repeats)
-            if (s.id, rep) not in done
-        ]
-        self.store.ledger.put(name, job.task.name, job.dataset, ends)
-        self.summary.not_sent += len(ends)
-        self.store.put_skipped(name, job.task.name, job.dataset, why, len(ends))
+        n = 0
+        for start in range(0, len(samples), CHUNK_LOOKUP):
+            chunk = samples[start : start + CHUNK_LOOKUP]
+            done = self.store.answered(name, job.task.name, job.dataset, [s.id for s in chunk])
+            ends = [
+                (s.id, rep, Outcome.NOT_SENT_KEY, why)
+                for s in chunk
+                for rep in range(self.repeats)
+                if (s.id, rep) not in done
+            ]
+            self.store.ledger.put(name, job.task.name, job.dataset, ends)
+            n += len(ends)
+        self.summary.not_sent += n
+        self.store.put_skipped(name, job.task.name, job.dataset, why, n)
 
     def _not_sendable(self, job: Job, sample: Sample, why: str) -> None:
         """Record a sample whose request the provider would reject before it is sent (too
@@ -154,21 +168,18 @@ class Runner:
         self.store.event("medmine_error", f"{job.model.name} on {job.task.name}: {why}")
         self.summary.medmine_errors += len(ends)
 
-    def _units(
-        self, job: Job, model: Model, samples: Sequence[Sample]
-    ) -> tuple[list[Unit], list[Sample], list[BadSample], Counter[str]]:
-        """The job's pending units, the samples it keeps, its bad samples, and how many
-        samples the model could not be sent, by reason (text-only, too many images)."""
-        name = job.model.name
-        # A small job (a streamed chunk) looks up only its own samples' answers.
-        ids = [s.id for s in samples] if len(samples) <= CHUNK_LOOKUP else None
-        done = self.store.answered(name, job.task.name, job.dataset, ids)
-        units: list[Unit] = []
-        kept: list[Sample] = []
+    def _pending(
+        self, todo: Pending, start: int, kept: list[Sample], left_out: Counter[str]
+    ) -> None:
+        """Check the samples of one chunk of the job (from ``start``), note their pending
+        questions in ``todo``, add those it keeps to ``kept`` and count the samples the model
+        could not be sent, by reason (text-only, too many images); bad samples are stored."""
+        job, model, name = todo.job, todo.model, todo.job.model.name
+        chunk = todo.samples[start : start + CHUNK_LOOKUP]
+        done = self.store.answered(name, job.task.name, job.dataset, [s.id for s in chunk])
         bad: list[BadSample] = []
-        left_out: Counter[str] = Counter()
-        checks = ImageChecks()  # each image file checked and hashed once per pass
-        for s in samples:
+        checks = ImageChecks()  # each image file checked and hashed once per chunk
+        for pos, s in enumerate(chunk, start):
             try:
                 base = job.task.request(s)
             except (OSError, ValueError) as exc:
@@ -202,22 +213,36 @@ class Runner:
                 if done.get((s.id, rep)) == key:
                     self.summary.resumed += 1
                 else:
-                    request = dataclasses.replace(base, repeat=rep) if rep else base
-                    units.append(Unit(model, name, job.task, job.dataset, s, rep, request, key))
-        return units, kept, bad, left_out
+                    todo.add(pos, rep, key)
+        if bad:
+            self.store.put_bad_samples(bad)
+            self.summary.bad_samples += len(bad)
+
+    def _bad_later(self, bad: BadSample) -> None:
+        """Store a sample found bad when its request was built again to be sent."""
+        self.store.put_bad_samples([bad])
+        self.summary.bad_samples += 1
 
     async def run(self, jobs: Sequence[Job]) -> list[Job]:
         """Ask every pending unit; returns the jobs as run (fitted models, applicable samples)."""
         self._started = time.time()
-        units, ready = self.prepare(jobs)
-        self._report_in_flight(units)
-        by_model: dict[str, list[Unit]] = defaultdict(list)
-        for u in units:
-            by_model[u.model_name].append(u)
+        pending, ready = self.plan(jobs)
+        self._report_in_flight(pending)
+        by_model: dict[str, list[Pending]] = defaultdict(list)
+        for p in pending:
+            by_model[p.job.model.name].append(p)
         board = ProgressBoard(enabled=self.progress)
         with board, on_ctrl_c(self._interrupt):
             work = asyncio.gather(
-                *(self.run_units(name, us, board) for name, us in by_model.items())
+                *(
+                    self.run_units(
+                        name,
+                        chain.from_iterable(p.units(self._bad_later) for p in ps),
+                        board.add(name, sum(len(p) for p in ps)),
+                        ps[0].model,
+                    )
+                    for name, ps in by_model.items()
+                )
             )
             self._work = work
             try:
@@ -226,7 +251,8 @@ class Runner:
                 if not self.stop_requested:
                     raise
         if self.stop_requested:
-            self.summary.not_sent += record_unsent(self.store, units, self._started)
+            idents = chain.from_iterable(p.idents() for p in pending)
+            self.summary.not_sent += record_unsent(self.store, idents, self._started)
         self.summary.stopped_models.update(self.stopped)
         return ready
 
@@ -248,10 +274,12 @@ class Runner:
             )
         loop.call_later(self.GRACE_S, self._work.cancel)
 
-    async def run_units(self, name: str, units: list[Unit], board: ProgressBoard) -> None:
-        """Answer one model's units under its concurrency limit, until done or stopped."""
-        limit = self.concurrency or max(1, int(getattr(units[0].model, "max_concurrency", 1)))
-        bar = board.add(name, len(units))
+    async def run_units(
+        self, name: str, units: Iterable[Unit], bar: ModelBar, model: Model
+    ) -> None:
+        """Answer one model's units (taken as the workers reach them) under its concurrency
+        limit, until done or stopped; ``bar`` counts them, ``model`` sets the limit."""
+        limit = self.concurrency or max(1, int(getattr(model, "max_concurrency", 1)))
         feed = UnitFeed(self.store, self.cache, units)
 
         async def one(u: Unit, cached: Response | None) -> None:
@@ -276,7 +304,7 @@ class Runner:
 
         async with flushing(self.store, self.cache):
             try:
-                await asyncio.gather(*(worker() for _ in range(min(limit, len(units)))))
+                await asyncio.gather(*(worker() for _ in range(limit)))
             finally:
                 feed.release()
                 bar.close()
@@ -292,15 +320,13 @@ class Runner:
             return Outcome.NOT_SENT_BUDGET, self.summary.stopped_models["budget"]
         return None
 
-    def _report_in_flight(self, units: Sequence[Unit]) -> None:
+    def _report_in_flight(self, pending: Sequence[Pending]) -> None:
         """Count requests an earlier, killed process had sent without an answer recorded:
         they are sent again now (the only requests a resumed run ever sends twice)."""
         earlier = set(self.store.ledger.in_flight())
         if not earlier:
             return
-        again = sum(
-            (u.model_name, u.task.name, u.dataset, u.sample.id, u.repeat) in earlier for u in units
-        )
+        again = sum(i[:5] in earlier for p in pending for i in p.idents())
         self.summary.resent = again
         self.store.event(
             "resume",
