@@ -16,7 +16,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import NamedTuple
 
 from medmine.core import Outcome, ParseStatus, Prediction, Response, Sample, Task
@@ -126,25 +126,29 @@ class Ledger:
         )
         return {(s, r): OutcomeRow(s, r, Outcome(o), d, c) for s, r, o, d, c in rows}
 
-    def raw(self, model: str, task: str, dataset: str) -> dict[tuple[str, int], RawOutcome]:
-        """(sample id, repeat) -> (outcome value, detail, created) of one job: :meth:`get`
-        without building an object per sample (scoring reads a whole job's)."""
+    def ordered(self, model: str, task: str, dataset: str) -> Iterator[tuple[str, int, RawOutcome]]:
+        """(sample id, repeat, (outcome value, detail, created)) of one job, in (sample id,
+        repeat) order, read as iterated (scoring walks a job's ends beside its samples)."""
         self.writes.flush()
         rows = self.con.execute(
             "SELECT sample_id, repeat, outcome, detail, created FROM outcomes"
-            " WHERE model=? AND task=? AND dataset=?",
+            " WHERE model=? AND task=? AND dataset=? ORDER BY sample_id, repeat",
             (model, task, dataset),
         )
-        return {(s, r): (o, d, c) for s, r, o, d, c in rows}
+        for s, r, o, d, c in rows:
+            yield s, r, (o, d, c)
 
-    def answer_times(self, model: str, task: str, dataset: str) -> dict[tuple[str, int], float]:
-        """(sample id, repeat) -> when its stored answer (or failure) was recorded."""
+    def answer_time(
+        self, model: str, task: str, dataset: str, sample_id: str, repeat: int
+    ) -> float:
+        """When one sample's stored answer (or failure) was recorded; 0.0 if none is."""
         self.writes.flush()
-        rows = self.con.execute(
-            "SELECT sample_id, repeat, created FROM results WHERE model=? AND task=? AND dataset=?",
-            (model, task, dataset),
-        )
-        return {(s, r): c for s, r, c in rows}
+        row = self.con.execute(
+            "SELECT created FROM results WHERE model=? AND task=? AND dataset=?"
+            " AND sample_id=? AND repeat=?",
+            (model, task, dataset, sample_id, repeat),
+        ).fetchone()
+        return float(row[0]) if row is not None else 0.0
 
     def counts(self, model: str | None = None) -> Counter[tuple[str, str]]:
         """(model, outcome) -> number of samples, over the whole run (or one model)."""
