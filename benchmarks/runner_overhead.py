@@ -165,8 +165,10 @@ def main() -> None:
                   f"(median {statistics.median(walls):.3f}); "
                   f"runner peak RSS {max(rss):.0f} MB")  # fmt: skip
     print(f"load average {os.getloadavg()[0]:.1f} at end")
-    print("goal: overhead < 0.1 ms/sample at 100,000; peak RSS < 1 GB; the runner's memory "
-          "beyond the bare loop's (run-bare) flat as the run grows")
+    print(
+        "goal: overhead < 0.1 ms/sample at 100,000; peak RSS < 1 GB; the runner's memory "
+        "beyond the bare loop's (run-bare) flat as the run grows"
+    )
 
 
 if __name__ == "__main__":
