@@ -193,6 +193,11 @@ class GalleryMedia:
         self.run_paths = run_paths
         self.data_root = data_root
         self._samples: dict[tuple[str, str], dict[str, Sample] | str] = {}
+        # Only the gallery's own samples are kept from each reloaded dataset.
+        self._wanted: dict[tuple[str, str], set[str]] = {}
+        for cases in data.gallery.values():
+            for case in cases:
+                self._wanted.setdefault((case.run, case.dataset), set()).add(case.sample_id)
         self._tmp = tempfile.TemporaryDirectory(prefix="medmine-report-")
         self._count = 0
 
@@ -221,7 +226,8 @@ class GalleryMedia:
         except Exception as exc:  # a missing or moved dataset must not stop the report
             why = str(exc) if len(str(exc)) <= 120 else str(exc)[:120] + "…"
             return f"dataset {dataset!r} could not be loaded ({type(exc).__name__}: {why})"
-        return {s.id: s for s in [*loaded.test, *loaded.support]}
+        wanted = self._wanted.get((run, dataset), set())
+        return {s.id: s for part in (loaded.test, loaded.support) for s in part if s.id in wanted}
 
     def attach(self, case: Case) -> None:
         """Fill a case's image, overlay, report text and caption."""

@@ -8,6 +8,7 @@ of those plus medmine's version: an unchanged rerun reads them back instead of r
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import time
@@ -15,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from medmine.core import Prediction, Sample, Task, TaskScores, stable_hash
+from medmine.core import Prediction, Sample, Task, TaskScores
 from medmine.run.store import connect
 
 SCHEMA = """
@@ -28,18 +29,34 @@ CREATE TABLE IF NOT EXISTS scores (
 def score_key(
     task: Task, fingerprint: str, preds: Sequence[Prediction], samples: Sequence[Sample]
 ) -> str:
-    """The hash of everything a task's scores depend on."""
+    """The hash of everything a task's scores depend on, fed to the hash a slice at a time
+    (a job of 100,000 samples never becomes one string)."""
     from medmine import __version__
 
-    return stable_hash(
+    digest = hashlib.sha256()
+
+    def feed(obj: Any) -> None:
+        digest.update(_CANONICAL(obj).encode())
+        digest.update(b"\n")
+
+    feed(
         {
             "medmine": __version__,
             "task": [task.name, task.version, task.template_hash(), repr(task)],
             "fingerprint": fingerprint,
-            "predictions": [[p.value, p.status.value, p.detail] for p in preds],
-            "samples": [[s.id, repr(dict(s.targets))] for s in samples],
+            "predictions": len(preds),
+            "samples": len(samples),
         }
     )
+    for start in range(0, len(preds), _SLICE):
+        feed([[p.value, p.status.value, p.detail] for p in preds[start : start + _SLICE]])
+    for start in range(0, len(samples), _SLICE):
+        feed([[s.id, repr(dict(s.targets))] for s in samples[start : start + _SLICE]])
+    return digest.hexdigest()[:16]
+
+
+_SLICE = 1000
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), default=str).encode
 
 
 def _encode(obj: Any) -> Any:
@@ -86,15 +103,19 @@ class ScoreCache:
     def put(self, key: str, scores: TaskScores) -> None:
         """Remember a job's scores (only when they survive a JSON round trip)."""
         blob = {
-            "metrics": scores.metrics,
+            "metrics": _encode(scores.metrics),
             "per_sample": scores.per_sample,
             "headline": scores.headline,
-            "tables": scores.tables,
+            "tables": _encode(scores.tables),
         }
-        try:
-            text = json.dumps(_encode(blob), allow_nan=False, default=str)
+        try:  # per-sample values are rarely non-finite: copied only when they are
+            text = json.dumps(blob, allow_nan=False, default=str)
         except ValueError:
-            return  # something JSON cannot carry: recompute next time
+            blob["per_sample"] = _encode(scores.per_sample)
+            try:
+                text = json.dumps(blob, allow_nan=False, default=str)
+            except ValueError:
+                return  # something JSON cannot carry: recompute next time
         self.con.execute("INSERT OR REPLACE INTO scores VALUES (?,?,?)", (key, text, time.time()))
 
     def close(self) -> None:

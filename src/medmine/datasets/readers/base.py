@@ -14,6 +14,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -79,15 +80,21 @@ class ReadContext:
                 return canon
         return None
 
-    @property
+    @cached_property
     def labels(self) -> tuple[str, ...]:
         """The dataset's canonical label set, in catalog order."""
         return tuple(self.names)
 
+    @cached_property
+    def _names(self) -> dict[str, tuple[str, ...]]:
+        """One copy of the label map, shared by every target made here (targets are frozen;
+        a copy per sample cost a 100,000-sample dataset 23 MB)."""
+        return dict(self.names)
+
     def label_target(self, label: str, seen: Iterable[str] = ()) -> LabelTarget:
         """A classification target for a canonical label; ``seen`` fills the set when unmapped."""
         labels = self.labels or tuple(sorted(set(seen) | {label}))
-        return LabelTarget(label=label, labels=labels, names=dict(self.names))
+        return LabelTarget(label=label, labels=labels, names=self._names)
 
     def mask_target(self, path: Path, structure: str) -> MaskTarget:
         """A segmentation target for one structure, with the entry's value rule for it."""
