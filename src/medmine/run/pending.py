@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from medmine.core import BadSample, Model, Request, Sample
 from medmine.core.secrets import redact
-from medmine.run.units import Job, Unit
+from medmine.run.units import Job, Unit, sample_paths
 
 # (model, task, dataset, sample id, repeat, request key): a pending question without its request
 Ident = tuple[str, str, str, str, int, str]
@@ -68,9 +68,8 @@ class Pending:
                     base = job.task.request(sample)
                 except (OSError, ValueError) as exc:
                     base = None
-                    paths = ", ".join(str(im.path) for im in sample.images) or sample.id
                     why = redact(f"{type(exc).__name__}: {exc}")
-                    on_bad(BadSample(sample.id, job.dataset, paths, why))
+                    on_bad(BadSample(sample.id, job.dataset, sample_paths(sample), why))
             if base is None:
                 continue
             rep = self._repeat[i]

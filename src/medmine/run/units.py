@@ -84,3 +84,8 @@ def is_free(model: Model) -> bool:
         getattr(preset, "price_output_per_mtok", None),
     )
     return preset is not None and prices == (0, 0)
+
+
+def sample_paths(sample: Sample) -> str:
+    """The sample's image paths (or its id when it has none), to name it in a message."""
+    return ", ".join(str(im.path) for im in sample.images) or sample.id
