@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,9 @@ class ImageRef:
 
 
 _HASH_CACHE: dict[tuple[str, int, int], str] = {}
+# The memo lets every job of a run hash each image once; past this many files the oldest
+# quarter is forgotten (about 350 bytes a file: it stays under ~90 MB on any archive).
+HASH_MEMO_MAX = 262_144
 
 
 def file_sha256(path: Path) -> str:
@@ -46,14 +50,22 @@ def file_sha256(path: Path) -> str:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 h.update(chunk)
         digest = h.hexdigest()
-        _HASH_CACHE[key] = digest
+        _remember(key, digest)
     return digest
+
+
+def _remember(key: tuple[str, int, int], digest: str) -> None:
+    """Memoise one digest, forgetting the oldest quarter when the memo is full."""
+    if len(_HASH_CACHE) >= HASH_MEMO_MAX:
+        for old in list(itertools.islice(_HASH_CACHE, HASH_MEMO_MAX // 4)):
+            del _HASH_CACHE[old]
+    _HASH_CACHE[key] = digest
 
 
 def remember_file_hash(key: tuple[str, int, int], digest: str) -> None:
     """Seed :func:`file_sha256`'s memo with a digest computed elsewhere (a worker process);
     ``key`` is (path as str, size, mtime_ns), the memo's own key."""
-    _HASH_CACHE[key] = digest
+    _remember(key, digest)
 
 
 def forget_file_hash(key: tuple[str, int, int]) -> None:
