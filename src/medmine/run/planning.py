@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 
 from medmine.core import BadSample, Fittable, Model, Outcome, Sample
 from medmine.core.secrets import redact
+from medmine.run.image_precheck import PreCheck
 from medmine.run.pending import Pending
 from medmine.run.store import RunStore
 from medmine.run.units import Executor, Job, RunSummary, Unit, sample_paths
@@ -63,6 +64,13 @@ class Planning:
         Images a request would send are checked to decode first; a text-only model is not
         sent requests that carry images (those samples are skipped for it, with the count).
         """
+        precheck = PreCheck()
+        try:
+            return self._plan(jobs, precheck)
+        finally:
+            precheck.close()
+
+    def _plan(self, jobs: Sequence[Job], precheck: PreCheck) -> tuple[list[Pending], list[Job]]:
         pending: list[Pending] = []
         ready: list[Job] = []
         for job in jobs:
@@ -90,7 +98,7 @@ class Planning:
             kept: list[Sample] = []
             left_out: Counter[str] = Counter()
             for start in range(0, len(samples), CHUNK_LOOKUP):
-                self._pending(todo, start, kept, left_out)
+                self._pending(todo, start, kept, left_out, precheck)
             for why, n in left_out.items():
                 self.store.put_skipped(name, job.task.name, job.dataset, why, n)
             if kept:
@@ -128,13 +136,22 @@ class Planning:
         self.summary.medmine_errors += len(ends)
 
     def _pending(
-        self, todo: Pending, start: int, kept: list[Sample], left_out: Counter[str]
+        self,
+        todo: Pending,
+        start: int,
+        kept: list[Sample],
+        left_out: Counter[str],
+        precheck: PreCheck,
     ) -> None:
         """Check the samples of one chunk of the job (from ``start``), note their pending
         questions in ``todo``, add those it keeps to ``kept`` and count the samples the model
-        could not be sent, by reason (text-only, too many images); bad samples are stored."""
+        could not be sent, by reason (text-only, too many images); bad samples are stored.
+        The chunk's image files are checked and hashed in worker processes first when there
+        are many (``precheck``)."""
         job, model, name = todo.job, todo.model, todo.job.model.name
         chunk = todo.samples[start : start + CHUNK_LOOKUP]
+        if cannot_take(job.model, 1) is None:  # a text-only model is sent no image
+            precheck.check(im for s in chunk for im in s.images)
         done = self.store.answered(name, job.task.name, job.dataset, [s.id for s in chunk])
         bad: list[BadSample] = []
         checks = ImageChecks()  # each image file checked and hashed once per chunk

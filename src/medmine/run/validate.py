@@ -6,6 +6,7 @@ model (that reads pixels) tripping over a file another model (that does not) ans
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
@@ -13,6 +14,7 @@ from PIL import Image, UnidentifiedImageError
 from medmine.core import ImageRef, Model
 
 _CHECKED: dict[tuple[str, int, int], str | None] = {}
+CHECK_MEMO_MAX = 262_144  # past this many files the oldest quarter is forgotten
 
 
 def _is_dicom(path: Path) -> bool:
@@ -29,6 +31,19 @@ def _is_dicom(path: Path) -> bool:
 def remember_checked(key: tuple[str, int, int], problem: str | None) -> None:
     """Seed :func:`image_problem`'s memo with a check made elsewhere (a worker process);
     ``key`` is (path as str, size, mtime_ns), the memo's own key."""
+    _remember(key, problem)
+
+
+def is_checked(key: tuple[str, int, int]) -> bool:
+    """Whether this file version's check is memoised (``key`` as in :func:`remember_checked`)."""
+    return key in _CHECKED
+
+
+def _remember(key: tuple[str, int, int], problem: str | None) -> None:
+    """Memoise one check, forgetting the oldest quarter when the memo is full."""
+    if len(_CHECKED) >= CHECK_MEMO_MAX:
+        for old in list(itertools.islice(_CHECKED, CHECK_MEMO_MAX // 4)):
+            del _CHECKED[old]
     _CHECKED[key] = problem
 
 
@@ -64,7 +79,7 @@ def image_problem(ref: ImageRef) -> str | None:
                 im.load()
         except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
             problem = f"corrupt or unreadable image {path}: {exc}"
-    _CHECKED[key] = problem
+    _remember(key, problem)
     return problem
 
 

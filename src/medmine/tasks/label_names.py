@@ -73,8 +73,10 @@ class Mention:
     end: int
 
 
+@lru_cache(maxsize=65_536)
 def norm(text: str) -> str:
-    """Lower case, British spelling folded, separators as one space, each word singular."""
+    """Lower case, British spelling folded, separators as one space, each word singular.
+    Memoised: every prompt of a dataset normalises the same label names again."""
     words = _split(fold_word(text.strip().strip(".\"'"))).split()
     return " ".join(_singular(w) for w in words)
 
