@@ -242,7 +242,7 @@ def _box(shape: dict[str, Any]) -> tuple[tuple[float, float, float, float] | Non
         ys = [float(p[1]) for p in points]
         if any(len(p) != 2 for p in points):
             raise ValueError
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, KeyError):
         return None, f"points {points!r:.80} are not [[x, y], ...]"
     if len(xs) < 2:
         return None, f"{len(xs)} point(s): a box needs at least 2"
