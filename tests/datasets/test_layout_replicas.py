@@ -18,8 +18,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from medmine.datasets.catalog import list_entries
+from medmine.core import BoxesTarget
+from medmine.datasets.catalog import get_entry, list_entries, load_dataset
 from medmine.datasets.check import check_dataset
+from medmine.datasets.readers.coco import read_coco
 
 REALDATA = Path(
     os.environ.get(
@@ -153,6 +155,37 @@ def dentex_underscore_with_validation(tmp: Path) -> tuple[Path, int]:
     return top, 3
 
 
+def _labelme(name: str, shapes: list[tuple[str, str, list[list[float]]]]) -> str:
+    """One LabelMe 5 file as DENTEX's test_data.zip has them: the annotators' Turkish labels
+    "<code>-<word>-<FDI tooth>" written with \\u escapes (DENTEX issue 8), an X-ray of 30x20."""
+    return json.dumps({
+        "version": "5.2.1", "flags": {},
+        "shapes": [{"label": label, "points": points, "group_id": None, "description": "",
+                    "shape_type": kind, "flags": {}} for label, kind, points in shapes],
+        "imagePath": f"{name}.png", "imageData": None, "imageHeight": 20, "imageWidth": 30,
+    })  # fmt: skip
+
+
+DENTEX_TEST_LABELS = {
+    "test_0": [("1-\u00e7\u00fcr\u00fck-26", "polygon", [[2, 3], [9, 3], [10, 8], [3, 9]]),
+               ("6-g\u00f6m\u00fcl\u00fc-38", "rectangle", [[20, 10], [28, 18]]),
+               ("3-kanal-36", "polygon", [[12, 4], [16, 4], [16, 9]])],
+    "test_1": [("7-lezyon-47", "polygon", [[1, 1], [5, 1], [5, 6], [1, 6]]),
+               ("5-\u00e7ekim-16", "rectangle", [[6, 2], [9, 7]]),
+               ("2-k\u00fcretaj-35", "polygon", [[11, 2], [14, 2], [14, 7]])],
+    "test_2": [("3-kanal-11", "polygon", [[2, 2], [6, 2], [6, 7]])],  # no DENTEX finding
+}  # fmt: skip
+
+
+def dentex_hf_with_test(tmp: Path) -> tuple[Path, int]:
+    top, n = dentex_hf_training(tmp)  # plus test_data.zip (Hugging Face, March 2024) unpacked
+    disease = top / "test_data" / "disease"
+    for name, shapes in DENTEX_TEST_LABELS.items():
+        _img(disease / "input" / f"{name}.png", np.zeros((20, 30), np.uint8))
+        _text(disease / "label" / f"{name}.json", _labelme(name, shapes))
+    return top, n + 2
+
+
 def aptos_competition(tmp: Path) -> tuple[Path, int]:
     top = tmp / "aptos2019-blindness-detection"  # the competition zip, unzipped into its name
     _text(top / "train.csv", "id_code,diagnosis\n000c1434d8d7,2\n001639a390f0,4\n")
@@ -240,7 +273,7 @@ REPLICAS: dict[str, list[Builder]] = {
     "isic2017": [isic2017_challenge],
     "isic2018_task1": [isic2018_task1],
     "nih_chestxray14": [nih_box_folder, nih_kaggle],
-    "dentex": [dentex_hf_training, dentex_underscore_with_validation],
+    "dentex": [dentex_hf_training, dentex_underscore_with_validation, dentex_hf_with_test],
     "aptos2019": [aptos_competition],
     "cvc_clinicdb": [cvc_clinicdb_original],
     "kvasir_v2": [kvasir_v2_zip],
@@ -298,6 +331,122 @@ def test_dentex_validation_is_its_own_split(tmp_path: Path) -> None:
     top, _ = dentex_underscore_with_validation(tmp_path)
     report = check_dataset("dentex", top)
     assert (report.counts.get("train"), report.counts.get("val")) == (2, 1), report.to_text()
+
+
+def test_dentex_test_split_has_boxes_labels_and_tooth_attributes(tmp_path: Path) -> None:
+    top, _ = dentex_hf_with_test(tmp_path)
+    report = check_dataset("dentex", top)
+    assert report.ok, report.to_text()
+    assert (report.counts.get("train"), report.counts.get("test")) == (2, 2), report.to_text()
+    assert report.counts["boxes"] == 2 + 3, report.to_text()
+    read = load_dataset("dentex", top, split="test")
+    assert [(s.id, s.split) for s in read.samples] == [("test_0", "test"), ("test_1", "test")]
+    assert (read.bad, read.missing, read.unexpected) == ([], [], [])  # test_2 is used, empty
+    first, second = read.samples
+    det = first.target("detection")
+    assert isinstance(det, BoxesTarget)
+    assert det.labels == ("impacted", "caries", "periapical_lesion", "deep_caries")
+    assert [(b.x0, b.y0, b.x1, b.y1, b.label) for b in det.boxes] == [
+        (2, 3, 10, 9, "caries"),  # polygon: the box around its points
+        (20, 10, 28, 18, "impacted"),
+    ]
+    assert first.meta["box_attributes"] == [
+        {"quadrant": "2", "tooth": "6"},
+        {"quadrant": "3", "tooth": "8"},
+    ]
+    assert first.meta["skipped_shapes"] == {"3-kanal-36": 1}  # a treatment, counted
+    assert first.images[0].size == (30, 20)
+    assert first.images[0].path == top / "test_data" / "disease" / "input" / "test_0.png"
+    det2 = second.target("detection")
+    assert isinstance(det2, BoxesTarget)
+    assert [b.label for b in det2.boxes] == ["periapical_lesion"]
+    assert second.meta["box_attributes"] == [{"quadrant": "4", "tooth": "7"}]
+    assert second.meta["skipped_shapes"] == {"2-küretaj-35": 1, "5-çekim-16": 1}
+    assert all(s.split == "train" for s in load_dataset("dentex", top, split="train").samples)
+
+
+def test_dentex_copy_without_test_data_reads_as_the_coco_reader_alone(tmp_path: Path) -> None:
+    top, _ = dentex_underscore_with_validation(tmp_path)
+    entry = get_entry("dentex")
+    coco = read_coco(top, ctx=entry.context(), **entry.reader_args["parts"][0]["args"])
+    read = load_dataset("dentex", top)
+    assert read.fingerprint == coco.fingerprint  # caches keyed on it stay valid
+    assert read.samples == coco.samples and read.bad == coco.bad
+    with_test, _ = dentex_hf_with_test(tmp_path / "b")
+    assert (
+        load_dataset("dentex", with_test).fingerprint
+        != load_dataset("dentex", with_test, split="train").fingerprint
+    )
+
+
+def _dentex_test_with(tmp_path: Path, name: str, text: str | None, image: bool) -> Path:
+    """The DENTEX replica plus one more test label file (raw text) and/or its X-ray."""
+    top, _ = dentex_hf_with_test(tmp_path)
+    disease = top / "test_data" / "disease"
+    if text is not None:
+        _text(disease / "label" / f"{name}.json", text)
+    if image:
+        _img(disease / "input" / f"{name}.png", np.zeros((20, 30), np.uint8))
+    return top
+
+
+def _problems(top: Path) -> list[tuple[str, str, str]]:
+    report = check_dataset("dentex", top)
+    return [(kind, Path(path).name, msg) for kind, path, msg in report.problems]
+
+
+def test_dentex_test_malformed_json_is_named_and_the_rest_read(tmp_path: Path) -> None:
+    top = _dentex_test_with(tmp_path, "test_3", '{"version": "5.2.1", "shapes": [', image=True)
+    problems = _problems(top)
+    assert [(k, n) for k, n, _ in problems] == [("malformed", "test_3.json")], problems
+    assert "not valid JSON" in problems[0][2]
+    read = load_dataset("dentex", top, split="test")
+    assert [s.id for s in read.samples] == ["test_0", "test_1"]
+    assert read.unexpected == []  # test_3.png belongs to the broken file, reported once
+
+
+def test_dentex_test_unknown_label_is_named_and_not_guessed(tmp_path: Path) -> None:
+    shapes = [
+        ("4-derin \u00e7\u00fcr\u00fck-36", "polygon", [[2, 2], [6, 2], [6, 7]]),
+        ("Caries", "rectangle", [[8, 2], [12, 7]]),  # not "<code>-<word>-<tooth>"
+        ("1-\u00e7\u00fcr\u00fck-37", "rectangle", [[14, 2], [18, 7]]),
+    ]
+    top = _dentex_test_with(tmp_path, "test_4", _labelme("test_4", shapes), image=True)
+    problems = _problems(top)
+    assert [(k, n) for k, n, _ in problems] == [("label", "test_4.json")] * 2, problems
+    assert "shape 0" in problems[0][2] and "'derin çürük'" in problems[0][2]
+    assert "shape 1" in problems[1][2] and "does not match" in problems[1][2]
+    read = load_dataset("dentex", top, split="test")
+    fourth = read.samples[-1]
+    assert fourth.id == "test_4"
+    det = fourth.target("detection")
+    assert isinstance(det, BoxesTarget)
+    assert [(b.x0, b.label) for b in det.boxes] == [(14, "caries")]
+    assert fourth.meta["box_attributes"] == [{"quadrant": "3", "tooth": "7"}]
+
+
+def test_dentex_test_label_without_its_image_is_named(tmp_path: Path) -> None:
+    shapes = [("1-\u00e7\u00fcr\u00fck-14", "polygon", [[2, 2], [6, 2], [6, 7]])]
+    top = _dentex_test_with(tmp_path, "test_5", _labelme("test_5", shapes), image=False)
+    problems = _problems(top)
+    assert [(k, n) for k, n, _ in problems] == [("missing", "test_5.png")], problems
+    assert "test_5.json has no image" in problems[0][2]
+    read = load_dataset("dentex", top, split="test")
+    assert [s.id for s in read.samples] == ["test_0", "test_1"]
+    assert [s.id for s in read.missing] == ["test_5"]
+
+
+def test_dentex_test_shape_that_is_no_box_is_named(tmp_path: Path) -> None:
+    shapes = [
+        ("1-\u00e7\u00fcr\u00fck-14", "circle", [[5, 5], [8, 5]]),
+        ("1-\u00e7\u00fcr\u00fck-15", "polygon", [{"x": 1, "y": 2}, {"x": 4, "y": 6}]),
+        ("1-\u00e7\u00fcr\u00fck-16", "rectangle", [[3, 3], [3, 9]]),
+    ]
+    top = _dentex_test_with(tmp_path, "test_6", _labelme("test_6", shapes), image=True)
+    problems = _problems(top)
+    assert [(k, n) for k, n, _ in problems] == [("malformed", "test_6.json")] * 3, problems
+    assert "circle" in problems[0][2] and "[[x, y], ...]" in problems[1][2]
+    assert "no area" in problems[2][2]
 
 
 def test_check_on_every_vqa_replica(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ Adding a dataset in a known format is one YAML entry (``catalog.yaml`` or a user
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,8 +24,10 @@ from medmine.datasets.readers.dicom import read_dicom
 from medmine.datasets.readers.folder_classes import read_folder_classes
 from medmine.datasets.readers.kvasir import read_kvasir
 from medmine.datasets.readers.label_table import read_label_table
+from medmine.datasets.readers.labelme import read_labelme
 from medmine.datasets.readers.mask_pairs import read_mask_pairs
 from medmine.datasets.readers.nih_bbox import read_nih_bbox
+from medmine.datasets.readers.parts import read_parts
 from medmine.datasets.readers.reports import read_reports
 from medmine.datasets.readers.voc import read_voc
 from medmine.datasets.readers.vqa_tables import VQA_READERS
@@ -37,6 +40,7 @@ READERS: dict[str, Reader] = {
     "label_table": read_label_table,
     "mask_pairs": read_mask_pairs,
     "coco": read_coco,
+    "labelme": read_labelme,
     "yolo": read_yolo,
     "voc": read_voc,
     "kvasir": read_kvasir,
@@ -45,6 +49,8 @@ READERS: dict[str, Reader] = {
     "reports": read_reports,
     **VQA_READERS,  # medical VQA benchmarks (readers/vqa_*.py)
 }
+# A release in several formats (DENTEX: COCO train/val, LabelMe test): one reader per part.
+READERS["parts"] = partial(read_parts, registry=READERS)
 
 CATALOG_FILE = Path(__file__).with_name("catalog.yaml")
 
