@@ -298,3 +298,11 @@ def mask_structures(ctx: ReadContext, given: Iterable[str] = ()) -> list[str]:
         return names
     names = [s for s in ctx.masks if s != "*"]
     return names or ["lesion"]
+
+
+def alternatives(value: str | list[str] | None) -> list[str]:
+    """One path or a list of alternative paths (releases that spell a folder differently),
+    as a list."""
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else [str(v) for v in value]

@@ -20,19 +20,13 @@ from medmine.datasets.readers.base import (
     MISSING,
     DatasetRead,
     ReadContext,
+    alternatives,
     bad,
     fingerprint,
     scan,
 )
 
 _SPLIT_KEYS = {"annotation", "image_dir"}
-
-
-def _alternatives(value: str | list[str] | None) -> list[str]:
-    """One path or a list of alternative paths, as a list."""
-    if value is None:
-        return []
-    return [value] if isinstance(value, str) else [str(v) for v in value]
 
 
 def read_coco(
@@ -69,10 +63,10 @@ def read_coco(
         unknown = set(override) - _SPLIT_KEYS
         if unknown:
             raise ValueError(f"coco reader: unknown split keys {sorted(unknown)}")
-        ann_names = _alternatives(override.get("annotation", annotation))
+        ann_names = alternatives(override.get("annotation", annotation))
         if not ann_names:
             raise ValueError(f"coco reader: split {split_name!r} has no annotation file")
-        dir_names = _alternatives(override.get("image_dir", image_dir))
+        dir_names = alternatives(override.get("image_dir", image_dir))
         found = [i for i, name in enumerate(ann_names) if (root / name).is_file()]
         if not ctx.wants(split_name) or not found:
             continue

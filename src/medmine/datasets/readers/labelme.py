@@ -29,6 +29,7 @@ from medmine.datasets.readers.base import (
     MISSING,
     DatasetRead,
     ReadContext,
+    alternatives,
     bad,
     compile_optional,
     fingerprint,
@@ -37,13 +38,6 @@ from medmine.datasets.readers.base import (
 
 _SPLIT_KEYS = {"label_dir", "image_dir"}
 _BOX_SHAPES = (None, "rectangle", "polygon")
-
-
-def _alternatives(value: str | list[str] | None) -> list[str]:
-    """One folder or a list of alternative folders, as a list."""
-    if value is None:
-        return []
-    return [value] if isinstance(value, str) else [str(v) for v in value]
 
 
 def _word(text: str) -> str:
@@ -125,8 +119,8 @@ def read_labelme(
         unknown = set(folders) - _SPLIT_KEYS
         if unknown:
             raise ValueError(f"labelme reader: unknown split keys {sorted(unknown)}")
-        label_dirs = _alternatives(folders.get("label_dir"))
-        image_dirs = _alternatives(folders.get("image_dir")) or label_dirs
+        label_dirs = alternatives(folders.get("label_dir"))
+        image_dirs = alternatives(folders.get("image_dir")) or label_dirs
         if not label_dirs:
             raise ValueError(f"labelme reader: split {split_name!r} has no label_dir")
         found = [i for i, d in enumerate(label_dirs) if _json_files(root / d)]
