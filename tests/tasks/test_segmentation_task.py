@@ -210,3 +210,55 @@ def test_otsu_lcc_through_the_runner_on_demo_data(demo: list[Sample], tmp_path: 
     assert set(scores["demo-dermatology"]["per_sample"]) == {
         s.id for s in demo if s.category == "dermatology" and s.split == "test"
     }
+
+
+def test_many_samples_are_scored_in_workers_exactly_as_here(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Masks read and distances computed in worker processes give the very same scores,
+    unreadable targets and counts as scoring in this process."""
+    import medmine.tasks.segmentation as seg_module
+
+    rng = np.random.default_rng(1)
+    task = SegmentationTask()
+    samples, preds = [], []
+    answers = [
+        '{"polygons": [[[40, 20], [120, 20], [120, 60], [40, 60]]]}',
+        '{"polygons": [[[50, 25], [130, 25], [110, 70]]]}',
+        '{"box": [30, 10, 100, 50]}',
+        '{"polygons": [[[10, 10], [10, 10], [10, 10]]]}',
+        "I cannot outline it.",
+    ]
+    for i in range(20):
+        img = tmp_path / f"img{i}.png"
+        Image.fromarray(np.zeros((H, W, 3), np.uint8)).save(img)
+        mask = np.zeros((H, W), np.uint8)
+        x, y = int(rng.integers(10, 100)), int(rng.integers(5, 50))
+        mask[y : y + 40, x : x + 80] = 255
+        size = (W, H) if i != 7 else (W // 2, H)  # one mask that does not fit its image
+        Image.fromarray(mask).resize(size).save(tmp_path / f"mask{i}.png")
+        target = MaskTarget(
+            tmp_path / f"mask{i}.png" if i != 11 else tmp_path / "gone.png", "lesion"
+        )
+        s = Sample(f"s{i:02d}", "toy", (ImageRef(img),), category="dermatology",
+                   targets={"segmentation": target}, meta={})  # fmt: skip
+        samples.append(s)
+        preds.append(task.parse(Response(text=answers[i % len(answers)], model="t"), s))
+    here = task.score(preds, samples)
+    monkeypatch.setattr(seg_module, "PARALLEL_FROM", 4)
+    calls: list[int] = []
+    real = seg_module.process_map
+
+    def spying(fn, items, **kw):  # type: ignore[no-untyped-def]
+        calls.append(len(items))
+        return real(fn, items, **{**kw, "workers": 2})
+
+    monkeypatch.setattr(seg_module, "process_map", spying)
+    in_workers = task.score(preds, samples)
+    assert calls == [20]
+    assert in_workers.per_sample == here.per_sample
+    assert in_workers.tables == here.tables
+    assert in_workers.metrics.keys() == here.metrics.keys()
+    for k, v in here.metrics.items():
+        assert in_workers.metrics[k] == v or (np.isnan(v) and np.isnan(in_workers.metrics[k]))
+    assert set(here.tables["unreadable_targets"]) == {"s07", "s11"}

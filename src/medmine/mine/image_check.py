@@ -11,16 +11,14 @@ walk order.
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
 from medmine.core import file_sha256
+from medmine.core.parallel import process_pool
 from medmine.mine.file_index import FileRow
 from medmine.mine.images import FoundFile, _dicom_ref, _image_ref, _scrub
 
@@ -77,11 +75,6 @@ def check_batch(items: list[ToCheck], settings: CheckSettings) -> list[FileRow]:
     return [check_one(item, settings) for item in items]
 
 
-def default_workers() -> int:
-    """Processes to check with: the machine's cores, at most 8."""
-    return max(1, min(8, os.cpu_count() or 1))
-
-
 def check_files(
     items: Iterable[ToCheck], settings: CheckSettings, workers: int
 ) -> Iterator[list[FileRow]]:
@@ -91,11 +84,7 @@ def check_files(
     if workers <= 1:
         yield from (check_batch(b, settings) for b in batches)
         return
-    # fork starts workers at once; a process that already runs threads (Ray, an HTTP client)
-    # must not fork, so it spawns fresh interpreters instead
-    method = "fork" if threading.active_count() == 1 else "spawn"
-    context = multiprocessing.get_context(method)
-    with ProcessPoolExecutor(workers, mp_context=context) as pool:
+    with process_pool(workers) as pool:
         flying: deque[Future[list[FileRow]]] = deque()
         for batch in batches:
             flying.append(pool.submit(check_batch, batch, settings))

@@ -29,6 +29,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from medmine.core import ImageRef, Sample
+from medmine.core.parallel import default_workers
 from medmine.core.samples import forget_file_hash, remember_file_hash
 from medmine.mine.chunked import ask_chunks, chunked, make_mining_executor, plan_chunks
 from medmine.mine.command import (
@@ -45,7 +46,7 @@ from medmine.mine.command import (
 )
 from medmine.mine.file_index import FileIndex, FileRow
 from medmine.mine.ids import FileIds
-from medmine.mine.image_check import CheckSettings, ToCheck, check_files, default_workers
+from medmine.mine.image_check import CheckSettings, ToCheck, check_files
 from medmine.mine.images import MiningQuestion, walk_files
 from medmine.mine.outputs import NOT_ANSWERED, FileResult
 from medmine.run.store import ResponseCache, RunStore

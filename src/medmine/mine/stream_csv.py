@@ -19,7 +19,6 @@ from __future__ import annotations
 import codecs
 import csv
 import json
-import multiprocessing
 import os
 import time
 from collections import Counter, deque
@@ -28,6 +27,7 @@ from multiprocessing.pool import AsyncResult, Pool
 from pathlib import Path
 
 from medmine.chexpert import OBSERVATIONS
+from medmine.core.parallel import process_context
 from medmine.datasets.report_text import (
     _CHEXPERT_LAYOUT,
     EMPTY_WARNING,
@@ -217,7 +217,7 @@ def mine_csv_stream(
     for _ in range(done):  # already written: read past them (ids still checked)
         next(stream, None)
     jobs = ((c, max_chars, section, compat) for c in _chunks(stream, CHUNK))
-    pool = multiprocessing.get_context("fork").Pool(workers) if workers > 1 else None
+    pool = process_context().Pool(workers) if workers > 1 else None
     labelled = _bounded(pool, jobs, 2 * workers) if pool is not None else map(_label_chunk, jobs)
     last = time.monotonic()
     try:

@@ -11,14 +11,12 @@ answer memoised. The results are the same as checking in this process; only the 
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-import threading
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from medmine.core import ImageRef
+from medmine.core.parallel import default_workers, process_pool
 from medmine.core.samples import file_sha256, remember_file_hash
 from medmine.run.validate import image_problem, is_checked, remember_checked
 
@@ -26,11 +24,6 @@ BATCH = 64  # files per task sent to a worker
 MIN_FILES = 256  # fewer unchecked files than this are checked faster here than by workers
 
 Key = tuple[str, int, int]  # (path, size, mtime_ns): the memos' key
-
-
-def default_workers() -> int:
-    """Processes to check with: the machine's cores, at most 8."""
-    return max(1, min(8, os.cpu_count() or 1))
 
 
 def check_batch(paths: list[str]) -> list[tuple[Key, str | None, str | None]]:
@@ -94,11 +87,7 @@ class PreCheck:
 
     def _workers(self) -> ProcessPoolExecutor:
         if self._pool is None:
-            # fork starts workers at once; a process that already runs threads (Ray, an HTTP
-            # client) must not fork, so it spawns fresh interpreters instead
-            method = "fork" if threading.active_count() == 1 else "spawn"
-            context = multiprocessing.get_context(method)
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=context)
+            self._pool = process_pool(self.workers)
         return self._pool
 
     def close(self) -> None:

@@ -28,6 +28,7 @@ from medmine.core import (
     TaskScores,
     stable_hash,
 )
+from medmine.core.parallel import process_map
 from medmine.datasets.masks import read_mask
 from medmine.metrics.bootstrap import mean_ci
 from medmine.metrics.geometry import rasterize_polygon
@@ -180,39 +181,68 @@ class SegmentationTask(ImageTask[MaskTarget]):
         per_sample: dict[str, dict[str, float]] = {}
         unreadable: dict[str, str] = {}
         degenerate = fallback = 0
-        for pred, sample in zip(predictions, samples, strict=True):
-            try:
-                gt = target_mask(self._target(sample))
-                geometry = image_geometry(sample)
-                spacing = pixel_spacing(sample)
-            except (OSError, ValueError) as exc:
-                unreadable[sample.id] = str(exc)
+        # Reading masks and distance transforms are per-sample CPU work: many samples are
+        # scored in worker processes, with exactly the results of scoring them here.
+        jobs = [(self, pred, sample) for pred, sample in zip(predictions, samples, strict=True)]
+        for one in process_map(_score_batch, jobs, min_items=PARALLEL_FROM, batch=16):
+            if one.problem is not None:
+                unreadable[one.sample_id] = one.problem
                 continue
-            if gt.shape != (geometry.height, geometry.width):
-                unreadable[sample.id] = (
-                    f"mask is {gt.shape[1]}x{gt.shape[0]} but the image is "
-                    f"{geometry.width}x{geometry.height}"
-                )
-                continue
-            value = value_of(pred)
-            mask = predicted_mask(value, geometry.height, geometry.width)
-            if value.get("polygons") and not mask.any():
-                degenerate += 1
-            if pred.usable and "corners of a box" in (pred.detail or ""):
-                fallback += 1
-            s = segmentation_scores(mask, gt, spacing)
-            per_sample[sample.id] = {
-                "dice": s.dice,
-                "iou": s.iou,
-                "hd95": s.hd95,
-                "assd": s.assd,
-                "usable": float(pred.usable),
-            }
+            assert one.scores is not None
+            per_sample[one.sample_id] = one.scores
+            degenerate += one.degenerate
+            fallback += one.fallback
         return _aggregate(per_sample, predictions, samples, unreadable, degenerate, fallback)
 
     def template_hash(self) -> str:
         """Hash of the prompt template, the parser version and the options."""
         return stable_hash([PROMPT, self.version, PARSER_VERSION, self.convention])
+
+
+PARALLEL_FROM = 64  # fewer samples are scored faster here than by starting workers
+
+
+@dataclass(frozen=True)
+class _Scored:
+    """One sample's segmentation scores, or why its target could not be read."""
+
+    sample_id: str
+    scores: dict[str, float] | None = None
+    problem: str | None = None
+    degenerate: bool = False  # polygons given, none with area
+    fallback: bool = False  # a box answer read as its corners
+
+
+def _score_batch(jobs: list[tuple[SegmentationTask, Prediction, Sample]]) -> list[_Scored]:
+    """Score a batch of (task, prediction, sample) (the unit of work of a worker process)."""
+    return [_score_one(task, pred, sample) for task, pred, sample in jobs]
+
+
+def _score_one(task: SegmentationTask, pred: Prediction, sample: Sample) -> _Scored:
+    """Dice/IoU/HD95/ASSD of one prediction against the sample's mask."""
+    try:
+        gt = target_mask(task._target(sample))
+        geometry = image_geometry(sample)
+        spacing = pixel_spacing(sample)
+    except (OSError, ValueError) as exc:
+        return _Scored(sample.id, problem=str(exc))
+    if gt.shape != (geometry.height, geometry.width):
+        return _Scored(
+            sample.id,
+            problem=f"mask is {gt.shape[1]}x{gt.shape[0]} but the image is "
+            f"{geometry.width}x{geometry.height}",
+        )
+    value = value_of(pred)
+    mask = predicted_mask(value, geometry.height, geometry.width)
+    s = segmentation_scores(mask, gt, spacing)
+    scores = {"dice": s.dice, "iou": s.iou, "hd95": s.hd95, "assd": s.assd,
+              "usable": float(pred.usable)}  # fmt: skip
+    return _Scored(
+        sample.id,
+        scores,
+        degenerate=bool(value.get("polygons")) and not mask.any(),
+        fallback=pred.usable and "corners of a box" in (pred.detail or ""),
+    )
 
 
 def _aggregate(
