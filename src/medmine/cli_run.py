@@ -70,7 +70,12 @@ def run_and_report(
         status("report unchanged (same scores and recipe): not rebuilt")
     else:
         status("building the report (tables, figures, gallery)…")
-        html = build_report([opts.out], opts.out / "report", data_root=data_root)["html"]
+        html = build_report(
+            [opts.out],
+            opts.out / "report",
+            data_root=data_root,
+            loaded={d.name: d for d in outcome.datasets},
+        )["html"]
         mark.write_text(stamp, encoding="utf-8")
     console.print(f"run directory: {opts.out}  ({', '.join(p.name for p in paths)})")
     console.print(f"report: {html}")

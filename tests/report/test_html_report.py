@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import dataclasses
 import io
 import math
 import re
@@ -318,6 +319,46 @@ def test_demo_run_gallery_embeds_downscaled_images(tmp_path: Path) -> None:
     assert re.search(r'class="notice"', html)
     again = build_report([opts.out], tmp_path / "out2", gallery_per_task=3, seed=1)
     assert again["html"].read_text(encoding="utf-8") == html  # seeded: identical report
+
+
+def test_the_gallery_takes_its_cases_from_the_datasets_the_run_loaded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Right after a run the report does not read its datasets again (at 100,000 samples that
+    cost seconds and a second copy in memory), and shows the very same report; a dataset
+    not held, or missing a case, is read as before."""
+    import medmine.datasets.sources as sources
+    from medmine.run.execute import RunOptions, execute
+    from medmine.run.suite import load_suite
+
+    opts = RunOptions(
+        out=tmp_path / "demo",
+        tasks=["classification", "segmentation"],
+        datasets=["demo-dermatology"],
+        limit=6,
+        use_cache=False,
+        progress=False,
+    )
+    outcome = execute(load_suite("demo"), opts)
+    assert [d.name for d in outcome.datasets] == ["demo-dermatology"]
+    read_again = build_report([opts.out], tmp_path / "a", gallery_per_task=3, seed=1)
+    reads: list[str] = []
+    real = sources.load_for_suite
+
+    def counting(spec, *args, **kwargs):  # type: ignore[no-untyped-def]
+        reads.append(spec.name)
+        return real(spec, *args, **kwargs)
+
+    monkeypatch.setattr(sources, "load_for_suite", counting)
+    loaded = {d.name: d for d in outcome.datasets}
+    held = build_report([opts.out], tmp_path / "b", gallery_per_task=3, seed=1, loaded=loaded)
+    assert reads == []
+    html = held["html"].read_text(encoding="utf-8")
+    assert html == read_again["html"].read_text(encoding="utf-8")
+    assert "image not shown" not in html
+    emptied = {n: dataclasses.replace(d, test=d.test[:1], support=[]) for n, d in loaded.items()}
+    build_report([opts.out], tmp_path / "c", gallery_per_task=3, seed=1, loaded=emptied)
+    assert reads == ["demo-dermatology"]  # cases missing from the held copy: read again
 
 
 class _Batched(Scripted):

@@ -8,9 +8,10 @@ the views (``html``, ``latex``, ``markdown``) only format it. The data model liv
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from medmine.datasets.loaded import LoadedDataset
 from medmine.report.collect import collect, display_names
 from medmine.report.data import Board, Case, Entry, ReportData, RunInfo
 from medmine.report.gallery import fill_cases, pick_cases
@@ -37,17 +38,20 @@ def build_report(
     gallery_per_task: int = 6,
     seed: int = 0,
     data_root: Path | None = None,
+    loaded: Mapping[str, LoadedDataset] | None = None,
 ) -> dict[str, Path]:
     """Write report.html, report.md, report.csv and report.tex comparing the given runs.
 
     Models from different runs on the same task and dataset appear side by side; a model name
     found in two runs is suffixed with its run directory's name. ``data_root`` is where the
     runs' datasets live (to show gallery images); images that cannot be loaded are left out
-    with a caption saying why.
+    with a caption saying why. ``loaded`` holds the datasets of the first run as that run
+    loaded them (by name): the gallery finds its cases there before reading a dataset again.
     """
     data, paths = collect(run_dirs, seed=seed)
     data.gallery = pick_cases(data, gallery_per_task, seed)
-    fill_cases(data, paths, data_root)
+    preloaded = {Path(run_dirs[0]): dict(loaded)} if loaded and run_dirs else {}
+    fill_cases(data, paths, data_root, preloaded)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = {

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import math
 import random
+from collections.abc import Mapping
 from pathlib import Path
 
+from medmine.datasets.loaded import LoadedDataset
 from medmine.report.columns import metric_set
 from medmine.report.data import Case, Entry, ReportData
 from medmine.report.stats import paired_key
@@ -76,11 +78,17 @@ def pick_cases(data: ReportData, per_task: int, seed: int) -> dict[str, list[Cas
     return out
 
 
-def fill_cases(data: ReportData, run_paths: dict[str, Path], data_root: Path | None) -> None:
-    """Attach each case's raw answer, parse status and (when loadable) image and overlay."""
+def fill_cases(
+    data: ReportData,
+    run_paths: dict[str, Path],
+    data_root: Path | None,
+    preloaded: Mapping[Path, Mapping[str, LoadedDataset]] | None = None,
+) -> None:
+    """Attach each case's raw answer, parse status and (when loadable) image and overlay;
+    ``preloaded`` holds datasets already in memory, by run directory and dataset name."""
     from medmine.report.html import GalleryMedia
 
-    media = GalleryMedia(data, run_paths, data_root)
+    media = GalleryMedia(data, run_paths, data_root, preloaded)
     try:
         for cases in data.gallery.values():
             for case in cases:

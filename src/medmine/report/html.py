@@ -10,6 +10,7 @@ import base64
 import io
 import math
 import tempfile
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ import jinja2
 import numpy as np
 
 from medmine.core import LabelTarget, ReportTarget, Sample, TaskKind
+from medmine.datasets.loaded import LoadedDataset
 from medmine.report import categories, figures
 from medmine.report.data import FAILURE_KEYS, Case, ReportData
 from medmine.report.formatting import (
@@ -188,10 +190,17 @@ def jpeg_data_uri(image_bytes: bytes, max_edge: int = GALLERY_EDGE, quality: int
 class GalleryMedia:
     """Finds a case's sample (reloading its dataset from the run's recipe) and draws its images."""
 
-    def __init__(self, data: ReportData, run_paths: dict[str, Path], data_root: Path | None):
+    def __init__(
+        self,
+        data: ReportData,
+        run_paths: dict[str, Path],
+        data_root: Path | None,
+        preloaded: Mapping[Path, Mapping[str, LoadedDataset]] | None = None,
+    ):
         self.runs = {r.name: r for r in data.runs}
         self.run_paths = run_paths
         self.data_root = data_root
+        self.preloaded = preloaded or {}
         self._samples: dict[tuple[str, str], dict[str, Sample] | str] = {}
         # Only the gallery's own samples are kept from each reloaded dataset.
         self._wanted: dict[tuple[str, str], set[str]] = {}
@@ -213,6 +222,12 @@ class GalleryMedia:
         return self._samples[key]
 
     def _load(self, run: str, dataset: str) -> dict[str, Sample] | str:
+        wanted = self._wanted.get((run, dataset), set())
+        held = self.preloaded.get(self.run_paths.get(run, Path()), {}).get(dataset)
+        if held is not None:  # the run's own copy, when it holds every case
+            found = _pick(held, wanted)
+            if set(found) == wanted:
+                return found
         from medmine.datasets.sources import load_for_suite
         from medmine.datasets.spec import DatasetSpec
 
@@ -226,8 +241,7 @@ class GalleryMedia:
         except Exception as exc:  # a missing or moved dataset must not stop the report
             why = str(exc) if len(str(exc)) <= 120 else str(exc)[:120] + "…"
             return f"dataset {dataset!r} could not be loaded ({type(exc).__name__}: {why})"
-        wanted = self._wanted.get((run, dataset), set())
-        return {s.id: s for part in (loaded.test, loaded.support) for s in part if s.id in wanted}
+        return _pick(loaded, wanted)
 
     def attach(self, case: Case) -> None:
         """Fill a case's image, overlay, report text and caption."""
@@ -284,3 +298,8 @@ class GalleryMedia:
         except Exception as exc:  # an overlay bug must not stop the report
             return f"no overlay: {type(exc).__name__}: {exc}"
         return "overlay: ground truth and the model's answer"
+
+
+def _pick(loaded: LoadedDataset, wanted: set[str]) -> dict[str, Sample]:
+    """The wanted samples of a loaded dataset, by id (a support sample wins a shared id)."""
+    return {s.id: s for part in (loaded.test, loaded.support) for s in part if s.id in wanted}

@@ -85,6 +85,9 @@ class RunOutcome:
     notices: list[str] = field(default_factory=list)
     preflight: Preflight = field(default_factory=Preflight)
     models: list[str] = field(default_factory=list)
+    # The datasets as this run loaded them (the report's gallery takes its cases from them
+    # instead of reading the dataset again).
+    datasets: list[LoadedDataset] = field(default_factory=list)
 
 
 def _settings(suite: SuiteConfig, task: Task) -> GenerationSettings:
@@ -424,4 +427,4 @@ def execute(suite: SuiteConfig, opts: RunOptions) -> RunOutcome:
         for t in tasks
         for name, why in getattr(t, "_unavailable", {}).items()
     ]
-    return RunOutcome(opts.out, runner.summary, notices, checks, [m.name for m in models])
+    return RunOutcome(opts.out, runner.summary, notices, checks, [m.name for m in models], datasets)
