@@ -188,7 +188,8 @@ def jpeg_data_uri(image_bytes: bytes, max_edge: int = GALLERY_EDGE, quality: int
 
 
 class GalleryMedia:
-    """Finds a case's sample (reloading its dataset from the run's recipe) and draws its images."""
+    """Finds a case's sample (in the datasets the run loaded, else reloading the dataset from
+    the run's recipe) and draws its images."""
 
     def __init__(
         self,
