@@ -31,7 +31,7 @@ import numpy as np
 
 from medmine.core import GenerationSettings, Model, ReportTarget, Sample
 from medmine.metrics.agreement import correlations, exact_agreement
-from medmine.run.judge_stats import judge_summary, repeat_icc
+from medmine.run.judge_stats import judge_cost, judge_summary, repeat_icc
 from medmine.run.judge_vqa import merge_vqa_judgements, vqa_judge_jobs
 from medmine.run.runner import Job, Runner
 from medmine.run.store import ResponseCache, RunStore
@@ -214,11 +214,9 @@ def merge_judgements(
                 scores.append(0.0)
                 groups.append(s.patient_id or s.id)
                 continue
-            for r in reps:
-                if r is not None and r.response.cost_usd is not None:
-                    cost += r.response.cost_usd
-                elif r is not None and r.response.error is None:
-                    cost_unknown += 1
+            spent, unpriced = judge_cost(reps)
+            cost += spent
+            cost_unknown += unpriced
             usable = [r.prediction.value for r in reps if r is not None and r.prediction.usable]
             if not usable:
                 unscored += 1  # the judge failed on it: counted, not scored

@@ -3,10 +3,13 @@ gradings of the same item agree (used by the report judge and the open-VQA judge
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from medmine.metrics.agreement import exact_agreement, icc1
 from medmine.metrics.bootstrap import mean_ci
+from medmine.run.store import ResultRow
 
 
 def repeat_icc(complete: list[list[float]], repeats: int) -> float:
@@ -35,3 +38,15 @@ def judge_summary(
         out["judge_repeat_icc"] = repeat_icc(complete, repeats)
         out[agreement_key] = exact_agreement(agreement_items) if agreement_items else float("nan")
     return out
+
+
+def judge_cost(reps: Sequence[ResultRow | None]) -> tuple[float, int]:
+    """The dollars a judge's repeats on one item cost, and how many of its answers carried
+    no cost (an unpriced model)."""
+    cost, unknown = 0.0, 0
+    for r in reps:
+        if r is not None and r.response.cost_usd is not None:
+            cost += r.response.cost_usd
+        elif r is not None and r.response.error is None:
+            unknown += 1
+    return cost, unknown

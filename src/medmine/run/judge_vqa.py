@@ -19,7 +19,7 @@ from typing import Any
 from medmine.core import Sample, TaskKind
 from medmine.datasets.readers.vqa_common import OPEN, VqaTarget
 from medmine.metrics.agreement import correlations, exact_agreement
-from medmine.run.judge_stats import judge_summary, repeat_icc
+from medmine.run.judge_stats import judge_cost, judge_summary, repeat_icc
 from medmine.run.runner import Job
 from medmine.run.store import RunStore
 from medmine.tasks.vqa_judge import VqaJudgeTask, vqa_judge_sample
@@ -95,11 +95,9 @@ def merge_vqa_judgements(
                 groups.append(s.patient_id or s.id)
                 continue
             reps = [rows.get((job.dataset, jid, k)) for k in range(repeats)]
-            for r in reps:
-                if r is not None and r.response.cost_usd is not None:
-                    cost += r.response.cost_usd
-                elif r is not None and r.response.error is None:
-                    cost_unknown += 1
+            spent, unpriced = judge_cost(reps)
+            cost += spent
+            cost_unknown += unpriced
             usable = [r.prediction.value for r in reps if r is not None and r.prediction.usable]
             if not usable:
                 unscored += 1

@@ -24,7 +24,7 @@ from medmine.run.feed import UnitFeed, flushing, ident
 from medmine.run.interrupt import on_ctrl_c, record_unsent
 from medmine.run.ledger import outcome_of, safe_parse
 from medmine.run.pending import Pending
-from medmine.run.planning import CHUNK_LOOKUP, Planning
+from medmine.run.planning import Planning
 from medmine.run.progress import ModelBar, ProgressBoard
 from medmine.run.score_cache import ScoreCache
 from medmine.run.store import ResponseCache, RunStore
@@ -40,7 +40,6 @@ from medmine.run.units import (
 from medmine.run.writes import FLUSH_EVERY
 
 __all__ = [
-    "CHUNK_LOOKUP",
     "INPUT_ERRORS",
     "Executor",
     "Job",

@@ -29,6 +29,7 @@ import re
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from medmine.core import (
     GenerationSettings,
@@ -203,6 +204,34 @@ def judge_scores(predictions: Sequence[Prediction], samples: Sequence[Sample]) -
     return TaskScores(metrics=metrics, per_sample=per, headline="judge_score", tables={})
 
 
+class _Judge(Protocol):
+    """What :func:`judge_request` needs of a judge task."""
+
+    name: str
+    settings: GenerationSettings
+
+    def applies_to(self, sample: Sample) -> bool: ...
+
+    def prompt(self, sample: Sample) -> str: ...
+
+
+def judge_request(task: _Judge, sample: Sample, missing: str) -> Request:
+    """A judge task's text-only request for one judge sample (the judge sees no image);
+    ``missing`` says what a sample the task does not apply to lacks."""
+    if not task.applies_to(sample):
+        raise ValueError(f"judge sample {sample.id}: {missing}")
+    return user_request(task.name, sample.id, (), task.prompt(sample), task.settings)
+
+
+def judge_failure(response: Response) -> Prediction | None:
+    """The prediction of a judge answer that failed (provider error or refusal), or None."""
+    if response.error is not None:
+        return Prediction(None, ParseStatus.ERROR, response.error)
+    if response.refused:
+        return Prediction(None, ParseStatus.REFUSED, "blocked by the provider")
+    return None
+
+
 @dataclass
 class ReportJudgeTask:
     """Asks a judge model to count a candidate report's errors against the reference."""
@@ -230,16 +259,13 @@ class ReportJudgeTask:
 
     def request(self, sample: Sample) -> Request:
         """A text-only request (the judge sees no image)."""
-        if not self.applies_to(sample):
-            raise ValueError(f"judge sample {sample.id}: no candidate text or no reference")
-        return user_request(self.name, sample.id, (), self.prompt(sample), self.settings)
+        return judge_request(self, sample, "no candidate text or no reference")
 
     def parse(self, response: Response, sample: Sample) -> Prediction:
         """The judgement as {score, significant, insignificant, matched}."""
-        if response.error is not None:
-            return Prediction(None, ParseStatus.ERROR, response.error)
-        if response.refused:
-            return Prediction(None, ParseStatus.REFUSED, "blocked by the provider")
+        failed = judge_failure(response)
+        if failed is not None:
+            return failed
         judgement, why = parse_judgement(response.text)
         if judgement is None:
             return Prediction(None, ParseStatus.UNPARSEABLE, why)

@@ -40,10 +40,14 @@ from medmine.core import (
     TaskKind,
     TaskScores,
     stable_hash,
-    user_request,
 )
 from medmine.datasets.readers.vqa_common import OPEN, VqaTarget
-from medmine.tasks.report_judge import candidate_sample, judge_scores
+from medmine.tasks.report_judge import (
+    candidate_sample,
+    judge_failure,
+    judge_request,
+    judge_scores,
+)
 
 VQA_JUDGE_VERSION = "1"
 GRADES: dict[str, float] = {"correct": 1.0, "partially correct": 0.5, "incorrect": 0.0}
@@ -133,16 +137,13 @@ class VqaJudgeTask:
 
     def request(self, sample: Sample) -> Request:
         """A text-only request (the judge sees no image)."""
-        if not self.applies_to(sample):
-            raise ValueError(f"judge sample {sample.id}: no candidate answer or not open")
-        return user_request(self.name, sample.id, (), self.prompt(sample), self.settings)
+        return judge_request(self, sample, "no candidate answer or not open")
 
     def parse(self, response: Response, sample: Sample) -> Prediction:
         """The grade as {grade, score}."""
-        if response.error is not None:
-            return Prediction(None, ParseStatus.ERROR, response.error)
-        if response.refused:
-            return Prediction(None, ParseStatus.REFUSED, "blocked by the provider")
+        failed = judge_failure(response)
+        if failed is not None:
+            return failed
         grade, why = parse_grade(response.text)
         if grade is None:
             return Prediction(None, ParseStatus.UNPARSEABLE, why)
